@@ -1,0 +1,114 @@
+"""The filter AST: what a list request asks for, independent of SQL and of HTTP.
+
+The web layer parses query parameters into these nodes; storage compiles them to SQL
+against typed columns. Values stay raw strings here because only the field type knows
+how to convert them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadRequest
+
+OPERATORS = frozenset(
+    {"eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "startswith", "isnull", "between"}
+)
+MULTI_VALUE_OPERATORS = frozenset({"in", "between"})
+
+#: Query parameters with a meaning of their own; no field may be named like them.
+#: ``total`` is a parameter too, but DESIGN §9's own example object has a field named
+#: ``total``, so it stays a valid field name: ``total=true|false`` asks for the count and a
+#: field named ``total`` is filtered with an explicit operator (``total__eq=...``).
+RESERVED_PARAMS = frozenset({"sort", "fields", "limit", "cursor", "q"})
+COUNT_PARAM = "total"
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    conditions: tuple[Condition, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    fields: tuple[str, ...] | None = None
+    limit: int = 50
+    cursor: str | None = None
+    total: bool = False
+    search: str | None = None
+
+
+MAX_LIMIT = 500
+
+
+def parse_condition(key: str, raw: str) -> Condition:
+    """``area__gte=10`` -> Condition("area", "gte", "10"); ``in``/``between`` split on commas."""
+    field, sep, op = key.partition("__")
+    if not sep:
+        op = "eq"
+    if op not in OPERATORS:
+        raise BadRequest(f"unknown filter operator '{op}' in '{key}'")
+    if op in MULTI_VALUE_OPERATORS:
+        values = tuple(v for v in raw.split(","))
+        if op == "between" and len(values) != 2:
+            raise BadRequest(f"'{key}' takes two comma-separated values")
+        if op == "in" and not raw:
+            raise BadRequest(f"'{key}' takes at least one value")
+        return Condition(field, op, values)
+    return Condition(field, op, raw)
+
+
+def parse_sort(raw: str) -> tuple[SortKey, ...]:
+    keys = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part.startswith("-")
+        keys.append(SortKey(part.lstrip("-+"), desc))
+    return tuple(keys)
+
+
+def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
+    """Turn request parameters (in order, repeats allowed) into a ListQuery."""
+    conditions: list[Condition] = []
+    sort: tuple[SortKey, ...] = ()
+    fields: tuple[str, ...] | None = None
+    limit = 50
+    cursor = None
+    total = False
+    search = None
+    for key, raw in params:
+        if key == "sort":
+            sort = parse_sort(raw)
+        elif key == "fields":
+            fields = tuple(f.strip() for f in raw.split(",") if f.strip())
+        elif key == "limit":
+            try:
+                limit = int(raw)
+            except ValueError:
+                raise BadRequest("'limit' must be a whole number") from None
+            if not 1 <= limit <= MAX_LIMIT:
+                raise BadRequest(f"'limit' must be between 1 and {MAX_LIMIT}")
+        elif key == "cursor":
+            cursor = raw or None
+        elif key == COUNT_PARAM:
+            if raw.lower() not in ("1", "true", "0", "false"):
+                raise BadRequest("'total' takes true or false; filter a field named total "
+                                 "with total__eq")
+            total = raw.lower() in ("1", "true")
+        elif key == "q":
+            search = raw.strip() or None
+        else:
+            conditions.append(parse_condition(key, raw))
+    return ListQuery(tuple(conditions), sort, fields, limit, cursor, total, search)

@@ -1,0 +1,615 @@
+"""Field types: one class per type knows everything type-specific (DESIGN §3).
+
+A type knows its column type, how request values convert (strictly for API writes,
+leniently for type changes), how stored values become JSON, which filter operators apply,
+which document options it takes and its type in expressions. Adding a type touches only
+this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from .model import FieldDef
+
+COMMON_OPTIONS = frozenset(
+    {
+        "id", "name", "type", "label", "help", "required", "unique", "indexed", "searchable",
+        "default", "visible_if", "required_if", "readonly_if", "description",
+    }
+)
+EQUALITY_OPS = frozenset({"eq", "ne", "in", "isnull"})
+ORDERED_OPS = EQUALITY_OPS | {"lt", "lte", "gt", "gte", "between"}
+TEXT_OPS = ORDERED_OPS | {"contains", "startswith"}
+
+#: Decimal values keep at most this many significant digits on every database, so a value
+#: reads back the same on SQLite (whose numbers are doubles) and on PostgreSQL.
+MAX_DIGITS = 15
+
+
+class ConversionError(ValueError):
+    """A value does not fit a field; the message is shown to the user."""
+
+
+class FieldType:
+    name: ClassVar[str]
+    options: ClassVar[frozenset[str]] = frozenset()
+    operators: ClassVar[frozenset[str]] = EQUALITY_OPS
+    expression_type: ClassVar[str] = "text"
+    #: Scalar types can convert into one another when every value survives the round trip.
+    scalar: ClassVar[bool] = True
+    #: Whether users write the value (autonumber, formula and rollup are computed).
+    writable: ClassVar[bool] = True
+    sortable: ClassVar[bool] = True
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any] | None:
+        raise NotImplementedError
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        """Convert a JSON value from a request (``lenient`` also accepts other types' forms)."""
+        raise NotImplementedError
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        """Convert a stored value to its JSON form."""
+        return value
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        """Convert a filter value from a query string."""
+        return self.to_python(f, raw, lenient=True)
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        """(option, message) pairs for type-specific option errors."""
+        return []
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+class TextType(FieldType):
+    name = "text"
+    options = frozenset({"max_length", "pattern"})
+    operators = TEXT_OPS
+    default_length = 255
+
+    def length(self, f: FieldDef) -> int:
+        return int(f.options.get("max_length") or self.default_length)
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(self.length(f))
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            if lenient and isinstance(value, (int, Decimal, float)) and not isinstance(value, bool):
+                value = str(value)
+            elif lenient and isinstance(value, bool):
+                value = "true" if value else "false"
+            else:
+                raise ConversionError(f"expected text, got {_type_name(value)}")
+        if len(value) > self.length(f):
+            raise ConversionError(f"is longer than {self.length(f)} characters")
+        pattern = f.options.get("pattern")
+        if pattern and value and not re.fullmatch(pattern, value):
+            raise ConversionError("does not match the required pattern")
+        return self.check_format(value)
+
+    def check_format(self, value: str) -> str:
+        return value
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        problems = []
+        ml = f.options.get("max_length")
+        if ml is not None and not (isinstance(ml, int) and 1 <= ml <= 4000):
+            problems.append(("max_length", "must be a whole number from 1 to 4000"))
+        pattern = f.options.get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError):
+                problems.append(("pattern", "is not a valid regular expression"))
+        return problems
+
+
+class TextareaType(TextType):
+    name = "textarea"
+    options = frozenset({"max_length"})
+    operators = EQUALITY_OPS | {"contains", "startswith"}
+    default_length = 32000
+    sortable = False
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Text()
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        ml = f.options.get("max_length")
+        if ml is not None and not (isinstance(ml, int) and 1 <= ml <= 1_000_000):
+            return [("max_length", "must be a whole number from 1 to 1000000")]
+        return []
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
+_URL = re.compile(r"^https?://[^\s]+$")
+
+
+class EmailType(TextType):
+    name = "email"
+    options = frozenset()
+
+    def length(self, f: FieldDef) -> int:
+        return 254
+
+    def check_format(self, value: str) -> str:
+        if value and not _EMAIL.match(value):
+            raise ConversionError("is not an e-mail address")
+        return value
+
+
+class PhoneType(TextType):
+    name = "phone"
+    options = frozenset()
+
+    def length(self, f: FieldDef) -> int:
+        return 40
+
+    def check_format(self, value: str) -> str:
+        if value and not _PHONE.match(value):
+            raise ConversionError("is not a phone number")
+        return value
+
+
+class UrlType(TextType):
+    name = "url"
+    options = frozenset()
+
+    def length(self, f: FieldDef) -> int:
+        return 2000
+
+    def check_format(self, value: str) -> str:
+        if value and not _URL.match(value):
+            raise ConversionError("is not an http or https address")
+        return value
+
+
+class IntegerType(FieldType):
+    name = "integer"
+    options = frozenset({"min", "max"})
+    operators = ORDERED_OPS
+    expression_type = "number"
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ConversionError("expected a whole number, got a boolean")
+        if isinstance(value, int):
+            result = value
+        elif lenient and isinstance(value, (str, Decimal, float)):
+            try:
+                d = Decimal(str(value).strip())
+            except InvalidOperation:
+                raise ConversionError(f"'{str(value)[:40]}' is not a whole number") from None
+            if not d.is_finite() or d != d.to_integral_value():
+                raise ConversionError(f"'{str(value)[:40]}' is not a whole number")
+            result = int(d)
+        elif isinstance(value, float) and value.is_integer():
+            result = int(value)
+        else:
+            raise ConversionError(f"expected a whole number, got {_type_name(value)}")
+        if abs(result) >= 2**63:
+            raise ConversionError("is too large")
+        _check_range(f, Decimal(result))
+        return result
+
+
+def _check_range(f: FieldDef, value: Decimal) -> None:
+    lo, hi = f.options.get("min"), f.options.get("max")
+    if lo is not None and value < Decimal(str(lo)):
+        raise ConversionError(f"must be at least {lo}")
+    if hi is not None and value > Decimal(str(hi)):
+        raise ConversionError(f"must be at most {hi}")
+
+
+class DecimalType(FieldType):
+    name = "decimal"
+    options = frozenset({"scale", "min", "max"})
+    operators = ORDERED_OPS
+    expression_type = "number"
+    default_scale = 2
+
+    def scale(self, f: FieldDef) -> int:
+        s = f.options.get("scale")
+        return self.default_scale if s is None else int(s)
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        scale = self.scale(f)
+        return sa.Numeric(MAX_DIGITS + 3, scale, asdecimal=True, decimal_return_scale=scale)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ConversionError("expected a number, got a boolean")
+        if isinstance(value, (int, Decimal)) or (isinstance(value, str)):
+            text = str(value).strip()
+        elif isinstance(value, float):
+            text = repr(value)
+        else:
+            raise ConversionError(f"expected a number, got {_type_name(value)}")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise ConversionError(f"'{text[:40]}' is not a number") from None
+        if not d.is_finite():
+            raise ConversionError("must be a finite number")
+        q = Decimal(1).scaleb(-self.scale(f))
+        rounded = d.quantize(q) if d.adjusted() < MAX_DIGITS + 1 else d
+        if rounded != d and not lenient:
+            raise ConversionError(f"has more than {self.scale(f)} decimal places")
+        if rounded != d:
+            raise ConversionError(f"'{text[:40]}' has more than {self.scale(f)} decimal places")
+        if len(rounded.as_tuple().digits) > MAX_DIGITS:
+            raise ConversionError(f"has more than {MAX_DIGITS} significant digits")
+        _check_range(f, rounded)
+        return rounded
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+        return str(d.quantize(Decimal(1).scaleb(-self.scale(f))))
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        s = f.options.get("scale")
+        if s is not None and not (isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= 8):
+            return [("scale", "must be a whole number from 0 to 8")]
+        return []
+
+
+class CurrencyType(DecimalType):
+    name = "currency"
+
+
+class PercentType(DecimalType):
+    name = "percent"
+
+
+class BooleanType(FieldType):
+    name = "boolean"
+    expression_type = "boolean"
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Boolean(create_constraint=False)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        if lenient and isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
+        raise ConversionError(f"expected true or false, got {_type_name(value)}")
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        return None if value is None else bool(value)
+
+
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+class DateType(FieldType):
+    name = "date"
+    operators = ORDERED_OPS
+    expression_type = "date"
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.Date()
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            if lenient and value.time() == dt.time(0) and value.utcoffset() in (None, dt.timedelta(0)):
+                return value.date()
+            raise ConversionError("expected a date, got a date and time")
+        if isinstance(value, dt.date):
+            return value
+        if not isinstance(value, str):
+            raise ConversionError(f"expected a date (YYYY-MM-DD), got {_type_name(value)}")
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            if lenient:
+                try:
+                    parsed = dt.datetime.fromisoformat(value.strip())
+                except ValueError:
+                    pass
+                else:
+                    return self.to_python(f, parsed, lenient=True)
+            raise ConversionError(f"'{value[:40]}' is not a date (YYYY-MM-DD)") from None
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        return value.isoformat()
+
+
+class DateTimeType(FieldType):
+    name = "datetime"
+    operators = ORDERED_OPS
+    expression_type = "datetime"
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.DateTime(timezone=False)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        """Times are stored as naive UTC; a value without an offset is taken as UTC."""
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            parsed = value
+        elif lenient and isinstance(value, dt.date):
+            parsed = dt.datetime.combine(value, dt.time(0))
+        elif isinstance(value, str):
+            text = value.strip()
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise ConversionError(f"'{value[:40]}' is not an ISO 8601 date and time") from None
+            if len(text) == 10 and not lenient:
+                raise ConversionError("expected a date and time, got a date")
+        else:
+            raise ConversionError(f"expected an ISO 8601 date and time, got {_type_name(value)}")
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        return parsed.replace(microsecond=(parsed.microsecond // 1000) * 1000)
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+
+
+class PicklistType(FieldType):
+    name = "picklist"
+    options = frozenset({"choices", "controlling_field", "restricted"})
+    operators = EQUALITY_OPS | {"lt", "lte", "gt", "gte", "startswith"}
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(100)
+
+    def values(self, f: FieldDef) -> list[str]:
+        return [c.get("value") for c in f.options.get("choices") or [] if isinstance(c, dict)]
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConversionError(f"expected one of the choices, got {_type_name(value)}")
+        if value not in self.values(f):
+            raise ConversionError(f"'{value[:40]}' is not one of the choices")
+        return value
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        return raw
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        values = self.values(f)
+        problems = []
+        if not values:
+            problems.append(("choices", "must list at least one choice"))
+        if len(set(values)) != len(values):
+            problems.append(("choices", "values must be unique"))
+        for v in values:
+            if not isinstance(v, str) or not v or len(v) > 100 or ";" in v:
+                problems.append(("choices", f"value {v!r} must be 1-100 characters without ';'"))
+        return problems
+
+
+class MultiPicklistType(PicklistType):
+    """Stored as ``;a;b;`` so that ``contains`` is one indexed-friendly LIKE on any database."""
+
+    name = "multipicklist"
+    operators = frozenset({"contains", "isnull", "eq", "ne"})
+    expression_type = "list"
+    sortable = False
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(4000)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if lenient and isinstance(value, str):
+            value = [value] if value else []
+        if not isinstance(value, list):
+            raise ConversionError(f"expected a list of choices, got {_type_name(value)}")
+        allowed = self.values(f)
+        for v in value:
+            if v not in allowed:
+                raise ConversionError(f"'{str(v)[:40]}' is not one of the choices")
+        if not value:
+            return None
+        ordered = [v for v in allowed if v in value]
+        return ";" + ";".join(ordered) + ";"
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        return [v for v in str(value).split(";") if v]
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        return raw
+
+
+class ReferenceType(FieldType):
+    """A reference to a record (lookup, master-detail), a user or a department: its id."""
+
+    operators = frozenset({"eq", "ne", "in", "isnull"})
+    expression_type = "reference"
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ConversionError("expected a record id")
+        if isinstance(value, int) and value > 0:
+            return value
+        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+            return int(value)
+        raise ConversionError(f"expected a record id, got {_type_name(value)}")
+
+
+class LookupType(ReferenceType):
+    name = "lookup"
+    options = frozenset({"target"})
+    scalar = False
+
+
+class MasterDetailType(ReferenceType):
+    name = "master_detail"
+    options = frozenset({"target"})
+    scalar = False
+
+
+class UserType(ReferenceType):
+    name = "user"
+    scalar = False
+
+
+class DepartmentType(ReferenceType):
+    name = "department"
+    scalar = False
+
+
+class AutonumberType(FieldType):
+    """Numbered by the record service from a per-field sequence, e.g. ``BO-{0000}``."""
+
+    name = "autonumber"
+    options = frozenset({"format", "start"})
+    operators = TEXT_OPS
+    writable = False
+    scalar = False
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.String(100)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        raise ConversionError("expected text")
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        return raw
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        fmt = f.options.get("format", "{0}")
+        if not isinstance(fmt, str) or not re.fullmatch(r"[^{}]{0,40}\{0+\}[^{}]{0,40}", fmt):
+            return [("format", "must hold one counter like {0000} and at most 40 characters around it")]
+        return []
+
+    def render(self, f: FieldDef, number: int) -> str:
+        fmt = f.options.get("format", "{0}")
+        m = re.search(r"\{(0+)\}", fmt)
+        assert m is not None
+        return fmt[: m.start()] + str(number).zfill(len(m.group(1))) + fmt[m.end():]
+
+
+RESULT_TYPES = ("text", "integer", "decimal", "currency", "percent", "boolean", "date", "datetime")
+
+
+class FormulaType(FieldType):
+    """Computed from an expression; stored formulas have a column of their result type."""
+
+    name = "formula"
+    options = frozenset({"expression", "result_type", "stored", "scale"})
+    writable = False
+    scalar = False
+
+    def result(self, f: FieldDef) -> FieldType:
+        return FIELD_TYPES.get(str(f.options.get("result_type")), FIELD_TYPES["text"])
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any] | None:
+        return self.result(f).column_type(f) if f.options.get("stored") else None
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        return self.result(f).to_python(f, value, lenient=True)
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        return self.result(f).to_json(f, value)
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        return self.result(f).from_query(f, raw)
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        if f.options.get("result_type") not in RESULT_TYPES:
+            return [("result_type", "must be one of " + ", ".join(RESULT_TYPES))]
+        return []
+
+
+class RollupType(DecimalType):
+    """count/sum/min/max over master-detail children; stored, kept current by the service."""
+
+    name = "rollup"
+    options = frozenset({"function", "child", "field", "filter", "scale"})
+    writable = False
+    scalar = False
+    default_scale = 2
+
+    def scale(self, f: FieldDef) -> int:
+        if f.options.get("function") == "count":
+            return 0
+        return super().scale(f)
+
+
+class FileType(FieldType):
+    """Metadata of an attached file (name, size, key); storage of contents comes later."""
+
+    name = "file"
+    options = frozenset({"max_size", "accept"})
+    operators = frozenset({"isnull"})
+    scalar = False
+    sortable = False
+    writable = False
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        return sa.JSON()
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        if value is None:
+            return None
+        raise ConversionError("files are attached through the file endpoint")
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    t.name: t
+    for t in (
+        TextType(), TextareaType(), IntegerType(), DecimalType(), CurrencyType(), PercentType(),
+        BooleanType(), DateType(), DateTimeType(), EmailType(), PhoneType(), UrlType(),
+        PicklistType(), MultiPicklistType(), LookupType(), MasterDetailType(), UserType(),
+        DepartmentType(), AutonumberType(), FormulaType(), RollupType(), FileType(),
+    )
+}

@@ -1,0 +1,208 @@
+"""Immutable views of metadata documents.
+
+A ``Snapshot`` is one version of a tenant's metadata. Everything derived from metadata
+(tables, schemas, OpenAPI) is built from a snapshot and cached by (tenant, version), so
+these objects are never mutated: a change builds a new document and a new snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .fieldtypes import FIELD_TYPES, FieldType
+
+
+def _freeze(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(copy.deepcopy(dict(doc)))
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    id: str
+    name: str
+    type: str
+    options: Mapping[str, Any]
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> FieldDef:
+        return cls(str(doc["id"]), str(doc["name"]), str(doc["type"]), _freeze(doc))
+
+    @property
+    def kind(self) -> FieldType:
+        return FIELD_TYPES[self.type]
+
+    @property
+    def required(self) -> bool:
+        return bool(self.options.get("required"))
+
+    @property
+    def unique(self) -> bool:
+        return bool(self.options.get("unique"))
+
+    @property
+    def indexed(self) -> bool:
+        return bool(self.options.get("indexed"))
+
+    @property
+    def searchable(self) -> bool:
+        return bool(self.options.get("searchable"))
+
+    @property
+    def target(self) -> str | None:
+        t = self.options.get("target")
+        return str(t) if t else None
+
+    @property
+    def stored(self) -> bool:
+        """Whether the field has a column (non-stored formulas are computed on read)."""
+        return self.kind.column_type(self) is not None
+
+    def label(self, lang: str = "en") -> str:
+        labels = self.options.get("label") or {}
+        return str(labels.get(lang) or labels.get("en") or labels.get("zh") or self.name)
+
+    def doc(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self.options))
+
+
+@dataclass(frozen=True)
+class RemovedField:
+    field: FieldDef
+    removed_at: str
+    removed_by: str | None
+
+    @property
+    def column(self) -> str:
+        return removed_column_name(self.field.id)
+
+
+def removed_column_name(field_id: str) -> str:
+    return "rb_" + field_id
+
+
+def table_name(object_name: str) -> str:
+    return "obj_" + object_name
+
+
+def removed_table_name(object_id: str) -> str:
+    return "rb_" + object_id
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    id: str
+    name: str
+    fields: tuple[FieldDef, ...]
+    options: Mapping[str, Any]
+    removed_fields: tuple[RemovedField, ...] = ()
+    _by_name: Mapping[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> ObjectDef:
+        doc = entry["doc"]
+        fields = tuple(FieldDef.from_doc(f) for f in doc.get("fields", []))
+        removed = tuple(
+            RemovedField(FieldDef.from_doc(r["field"]), r["removed_at"], r.get("removed_by"))
+            for r in entry.get("removed_fields", [])
+        )
+        opts = {k: v for k, v in doc.items() if k != "fields"}
+        return cls(
+            str(doc["id"]), str(doc["name"]), fields, _freeze(opts), removed,
+            MappingProxyType({f.name: f for f in fields}),
+        )
+
+    @property
+    def table(self) -> str:
+        return table_name(self.name)
+
+    def field(self, name: str) -> FieldDef | None:
+        return self._by_name.get(name)
+
+    def field_by_id(self, field_id: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def stored_fields(self) -> Iterator[FieldDef]:
+        return (f for f in self.fields if f.stored)
+
+    @property
+    def title_field(self) -> str:
+        explicit = self.options.get("title_field")
+        if explicit and explicit in self._by_name:
+            return str(explicit)
+        for f in self.fields:
+            if f.required and f.type in ("text", "autonumber", "email", "phone"):
+                return f.name
+        for f in self.fields:
+            if f.type in ("text", "autonumber"):
+                return f.name
+        return "id"
+
+    def label(self, lang: str = "en") -> str:
+        labels = self.options.get("label") or {}
+        return str(labels.get(lang) or labels.get("en") or labels.get("zh") or self.name)
+
+    def doc(self) -> dict[str, Any]:
+        """The public document (what GET returns and the designer saves)."""
+        out = copy.deepcopy(dict(self.options))
+        out["fields"] = [f.doc() for f in self.fields]
+        return out
+
+    def children(self, snapshot: Snapshot) -> list[tuple[ObjectDef, FieldDef]]:
+        """Objects with a master-detail field pointing at this one."""
+        return [
+            (o, f)
+            for o in snapshot.objects.values()
+            for f in o.fields
+            if f.type == "master_detail" and f.target == self.name
+        ]
+
+
+@dataclass(frozen=True)
+class RemovedObject:
+    obj: ObjectDef
+    removed_at: str
+    removed_by: str | None
+
+    @property
+    def table(self) -> str:
+        return removed_table_name(self.obj.id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a tenant's metadata. ``data`` is the stored JSON form."""
+
+    version: int
+    objects: Mapping[str, ObjectDef]
+    removed_objects: Mapping[str, RemovedObject]
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_data(cls, version: int, data: Mapping[str, Any]) -> Snapshot:
+        objects = {}
+        for entry in data.get("objects", []):
+            o = ObjectDef.from_entry(entry)
+            objects[o.name] = o
+        removed = {}
+        for entry in data.get("removed_objects", []):
+            o = ObjectDef.from_entry(entry)
+            removed[o.id] = RemovedObject(o, entry["removed_at"], entry.get("removed_by"))
+        return cls(version, MappingProxyType(objects), MappingProxyType(removed), _freeze(data))
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls.from_data(0, {"objects": [], "removed_objects": []})
+
+    def object(self, name: str) -> ObjectDef | None:
+        return self.objects.get(name)
+
+    def object_by_id(self, object_id: str) -> ObjectDef | None:
+        return next((o for o in self.objects.values() if o.id == object_id), None)
+
+    def mutable_data(self) -> dict[str, Any]:
+        """A deep copy of the stored form, for building the next version."""
+        return copy.deepcopy(dict(self.data))

@@ -1,0 +1,112 @@
+"""The versioned metadata store: every published change is a new full snapshot.
+
+A snapshot row holds the whole tenant metadata as JSON with who, when, a summary and the
+diff against the previous version. Rollback publishes an old snapshot again as a new
+version, so history only grows. Parsed snapshots are cached by (tenant, version); they are
+immutable, so a cached one can be shared by concurrent requests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core import clock
+from ..core.errors import NotFound
+from .model import Snapshot
+
+system_metadata = sa.MetaData()
+
+meta_versions = sa.Table(
+    "sys_meta_versions",
+    system_metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("snapshot", sa.Text, nullable=False),
+    sa.Column("author", sa.String(150)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("summary", sa.String(500), nullable=False),
+    sa.Column("diff", sa.Text, nullable=False),
+)
+
+_CACHE_SIZE = 64
+_cache: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
+_lock = threading.Lock()
+
+
+def current_version(conn: sa.Connection) -> int:
+    v = conn.execute(sa.select(sa.func.max(meta_versions.c.version))).scalar()
+    return int(v or 0)
+
+
+def load(conn: sa.Connection, tenant_key: str, version: int | None = None) -> Snapshot:
+    """The snapshot at ``version`` (default: current), from the cache when possible."""
+    if version is None:
+        version = current_version(conn)
+    if version == 0:
+        return Snapshot.empty()
+    key = (tenant_key, version)
+    with _lock:
+        snap = _cache.get(key)
+        if snap is not None:
+            _cache.move_to_end(key)
+            return snap
+    row = conn.execute(
+        sa.select(meta_versions.c.snapshot).where(meta_versions.c.version == version)
+    ).first()
+    if row is None:
+        raise NotFound(f"metadata version {version} does not exist")
+    snap = Snapshot.from_data(version, json.loads(row[0]))
+    with _lock:
+        _cache[key] = snap
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return snap
+
+
+def publish(
+    conn: sa.Connection,
+    tenant_key: str,
+    base: Snapshot,
+    data: Mapping[str, Any],
+    *,
+    author: str | None,
+    summary: str,
+    diff: list[dict[str, Any]],
+) -> Snapshot:
+    """Store ``data`` as the version after ``base``; the primary key refuses a lost race."""
+    version = base.version + 1
+    conn.execute(
+        meta_versions.insert().values(
+            version=version,
+            snapshot=json.dumps(data, ensure_ascii=False, sort_keys=True),
+            author=author,
+            created_at=clock.now().replace(tzinfo=None),
+            summary=summary[:500],
+            diff=json.dumps(diff, ensure_ascii=False),
+        )
+    )
+    return Snapshot.from_data(version, data)
+
+
+def history(conn: sa.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(
+            meta_versions.c.version, meta_versions.c.author, meta_versions.c.created_at,
+            meta_versions.c.summary, meta_versions.c.diff,
+        ).order_by(meta_versions.c.version.desc()).limit(limit)
+    )
+    return [
+        {
+            "version": r.version,
+            "author": r.author,
+            "created_at": r.created_at.isoformat(timespec="seconds") + "Z",
+            "summary": r.summary,
+            "diff": json.loads(r.diff),
+        }
+        for r in rows
+    ]

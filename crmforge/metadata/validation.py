@@ -1,0 +1,262 @@
+"""Validation of object documents: JSON Schema first, then semantic checks.
+
+Every problem is reported with its JSON path (``$.fields[2].name``) and all problems of a
+document are returned at once, sorted by path, so a designer can mark them all.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ..core.errors import ValidationFailed
+from ..core.ids import new_meta_id
+from ..core.names import name_problem
+from .fieldtypes import COMMON_OPTIONS, FIELD_TYPES
+from .model import ObjectDef, Snapshot
+
+OPERATIONS = (
+    "create", "read", "update", "delete", "export", "import", "transfer", "share",
+    "submit", "approve", "print",
+)
+UNIQUE_CAPABLE = frozenset(
+    {"text", "integer", "decimal", "currency", "percent", "date", "datetime", "email", "phone",
+     "url", "picklist", "lookup", "user", "department", "autonumber"}
+)
+SEARCHABLE = frozenset({"text", "textarea", "email", "phone", "url", "autonumber", "picklist"})
+NUMERIC = frozenset({"integer", "decimal", "currency", "percent"})
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    text = resources.files("crmforge.metadata").joinpath("schemas/object.schema.json").read_text()
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+class Problems:
+    def __init__(self) -> None:
+        self.items: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.items.setdefault(path, []).append(message)
+
+    def raise_if_any(self, what: str) -> None:
+        if self.items:
+            ordered = dict(sorted(self.items.items()))
+            first_path, first = next(iter(ordered.items()))
+            raise ValidationFailed(f"{what} is not valid: {first_path}: {first[0]}", ordered)
+
+
+def expression_names(expression: str) -> set[str]:
+    """Bare names an expression reads (the first part of ``account.region``)."""
+    tree = ast.parse(expression, mode="eval")
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _check_expression(problems: Problems, path: str, expression: Any) -> None:
+    if not isinstance(expression, str):
+        return
+    try:
+        ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        problems.add(path, f"syntax error at line {exc.lineno}, column {exc.offset}: {exc.msg}")
+
+
+def prepare_object(
+    doc: Any, snapshot: Snapshot, *, existing: ObjectDef | None = None
+) -> dict[str, Any]:
+    """Validate an object document against the tenant's metadata and return it normalized.
+
+    New objects and fields get immutable ids; when ``existing`` is given, fields that keep
+    their name keep their id (a rename goes through the field endpoint, which keeps the id).
+    """
+    if not isinstance(doc, Mapping):
+        raise ValidationFailed("an object document must be a JSON object", {"$": ["not an object"]})
+    problems = Problems()
+    for error in _validator().iter_errors(doc):
+        problems.add(error.json_path, error.message)
+    problems.raise_if_any("the object document")
+
+    out = copy.deepcopy(dict(doc))
+    out.pop("version", None)
+    if existing is not None:
+        out["id"] = existing.id
+    elif "id" not in out or snapshot.object_by_id(out["id"]) is not None:
+        out["id"] = new_meta_id("obj")
+    for i, f in enumerate(out["fields"]):
+        old = existing.field(f["name"]) if existing else None
+        if old is not None:
+            f["id"] = old.id
+        elif "id" not in f or (existing and existing.field_by_id(f["id"]) is None and any(
+            g.id == f["id"] for o in snapshot.objects.values() for g in o.fields
+        )):
+            f["id"] = new_meta_id("fld")
+        out["fields"][i] = f
+    check_object(out, snapshot, problems)
+    problems.raise_if_any("the object document")
+    return out
+
+
+def check_object(doc: dict[str, Any], snapshot: Snapshot, problems: Problems) -> None:
+    """Semantic checks on a schema-valid document (names, references, options, cycles)."""
+    name = doc["name"]
+    msg = name_problem(name, kind="object name")
+    if msg:
+        problems.add("$.name", msg)
+    other = snapshot.object(name)
+    if other is not None and other.id != doc["id"]:
+        problems.add("$.name", f"an object named '{name}' already exists")
+    fields = doc["fields"]
+    if not fields:
+        problems.add("$.fields", "an object needs at least one field")
+    seen: dict[str, int] = {}
+    seen_ids: set[str] = set()
+    by_name = {f["name"]: f for f in fields}
+    for i, f in enumerate(fields):
+        _check_field(doc, f, f"$.fields[{i}]", snapshot, by_name, problems)
+        if f["name"] in seen:
+            problems.add(f"$.fields[{i}].name", f"duplicate field name '{f['name']}'")
+        seen[f["name"]] = i
+        if f["id"] in seen_ids:
+            problems.add(f"$.fields[{i}].id", "duplicate field id")
+        seen_ids.add(f["id"])
+    title = doc.get("title_field")
+    if title is not None and title not in by_name:
+        problems.add("$.title_field", f"no field named '{title}'")
+    _check_formula_cycles(fields, problems)
+    for i, rule in enumerate(doc.get("validation_rules", [])):
+        path = f"$.validation_rules[{i}]"
+        _check_expression(problems, path + ".condition", rule.get("condition"))
+        if rule.get("field") and rule["field"] not in by_name:
+            problems.add(path + ".field", f"no field named '{rule['field']}'")
+        if name_problem(rule.get("name")) and not str(rule.get("name", "")).isidentifier():
+            problems.add(path + ".name", "must be a lowercase identifier")
+    names = [r.get("name") for r in doc.get("validation_rules", [])]
+    if len(set(names)) != len(names):
+        problems.add("$.validation_rules", "rule names must be unique")
+    _check_status_rules(doc, by_name, problems)
+
+
+def _check_field(
+    obj: dict[str, Any],
+    f: dict[str, Any],
+    path: str,
+    snapshot: Snapshot,
+    by_name: dict[str, dict[str, Any]],
+    problems: Problems,
+) -> None:
+    msg = name_problem(f["name"], kind="field name")
+    if msg:
+        problems.add(path + ".name", msg)
+    kind = FIELD_TYPES[f["type"]]
+    allowed = COMMON_OPTIONS | kind.options
+    for key in f:
+        if key not in allowed:
+            problems.add(f"{path}.{key}", f"'{key}' does not apply to a {f['type']} field")
+    from .model import FieldDef  # local: FieldDef only wraps the document here
+
+    for option, message in kind.option_problems(FieldDef.from_doc(f)):
+        problems.add(f"{path}.{option}", message)
+    if f.get("unique") and f["type"] not in UNIQUE_CAPABLE:
+        problems.add(path + ".unique", f"a {f['type']} field cannot be unique")
+    if f.get("searchable") and f["type"] not in SEARCHABLE:
+        problems.add(path + ".searchable", f"a {f['type']} field cannot be searched as text")
+    if f.get("required") and not kind.writable:
+        problems.add(path + ".required", f"a {f['type']} field is computed and cannot be required")
+    for key in ("default", "visible_if", "required_if", "readonly_if", "expression", "filter"):
+        _check_expression(problems, f"{path}.{key}", f.get(key))
+    lo, hi = f.get("min"), f.get("max")
+    if lo is not None and hi is not None and lo > hi:
+        problems.add(path + ".min", "is greater than max")
+    if f["type"] in ("lookup", "master_detail"):
+        target = f.get("target")
+        if target != obj["name"] and snapshot.object(str(target)) is None:
+            problems.add(path + ".target", f"no object named '{target}'")
+        if f["type"] == "master_detail" and target == obj["name"]:
+            problems.add(path + ".target", "a master-detail field cannot point at its own object")
+    if f["type"] in ("picklist", "multipicklist") and f.get("controlling_field"):
+        ctrl = by_name.get(f["controlling_field"])
+        if ctrl is None or ctrl["type"] not in ("picklist", "boolean") or ctrl is f:
+            problems.add(path + ".controlling_field", "must name a picklist or boolean field")
+    if f["type"] == "rollup":
+        _check_rollup(obj, f, path, snapshot, problems)
+    if f["type"] == "formula" and f.get("stored") is None:
+        pass  # computed on read unless stored
+
+
+def _check_rollup(
+    obj: dict[str, Any], f: dict[str, Any], path: str, snapshot: Snapshot, problems: Problems
+) -> None:
+    child = snapshot.object(str(f.get("child")))
+    if child is None:
+        problems.add(path + ".child", f"no object named '{f.get('child')}'")
+        return
+    if not any(g.type == "master_detail" and g.target == obj["name"] for g in child.fields):
+        problems.add(path + ".child", f"'{child.name}' has no master-detail field to '{obj['name']}'")
+    if f["function"] == "count":
+        return
+    target = child.field(str(f.get("field")))
+    if target is None:
+        problems.add(path + ".field", f"'{child.name}' has no field '{f.get('field')}'")
+    elif f["function"] == "sum" and target.type not in NUMERIC:
+        problems.add(path + ".field", "sum needs a number field")
+    elif target.type not in NUMERIC | {"date", "datetime"}:
+        problems.add(path + ".field", f"{f['function']} needs a number or date field")
+
+
+def _check_formula_cycles(fields: list[dict[str, Any]], problems: Problems) -> None:
+    deps: dict[str, set[str]] = {}
+    index = {f["name"]: i for i, f in enumerate(fields)}
+    for f in fields:
+        if f["type"] == "formula" and isinstance(f.get("expression"), str):
+            try:
+                deps[f["name"]] = expression_names(f["expression"]) & set(index)
+            except SyntaxError:
+                continue
+    state: dict[str, int] = {}
+
+    def visit(n: str, trail: list[str]) -> None:
+        state[n] = 1
+        for d in sorted(deps.get(n, ())):
+            if state.get(d) == 1:
+                cycle = [*trail[trail.index(d):], d] if d in trail else [n, d]
+                problems.add(f"$.fields[{index[n]}].expression",
+                             "formulas refer to each other in a cycle: " + " -> ".join(cycle))
+            elif d not in state:
+                visit(d, [*trail, d])
+        state[n] = 2
+
+    for n in deps:
+        if n not in state:
+            visit(n, [n])
+
+
+def _check_status_rules(doc: dict[str, Any], by_name: dict[str, Any], problems: Problems) -> None:
+    rules = doc.get("status_rules")
+    if not rules:
+        return
+    f = by_name.get(rules["field"])
+    if f is None or f["type"] != "picklist":
+        problems.add("$.status_rules.field", "must name a picklist field")
+        return
+    values = {c["value"] for c in f.get("choices", [])}
+    custom = {a["name"] for a in doc.get("actions", [])}
+    for state, rule in rules["states"].items():
+        path = f"$.status_rules.states.{state}"
+        if state not in values:
+            problems.add(path, f"'{state}' is not a choice of '{f['name']}'")
+        for op in rule.get("operations", []):
+            if op not in OPERATIONS and op not in custom:
+                problems.add(path + ".operations", f"unknown operation '{op}'")
+        for name in rule.get("editable_fields", []):
+            if name not in by_name:
+                problems.add(path + ".editable_fields", f"no field named '{name}'")

@@ -1,0 +1,466 @@
+"""Metadata changes: validate, diff, migrate and publish in one transaction.
+
+This is the only way metadata changes. Each operation edits a copy of the current snapshot's
+data, validates the edited object against the rest, diffs old and new snapshots, applies the
+DDL and stores the new version, all inside one write transaction: a failed change leaves
+neither metadata nor schema behind.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core import clock
+from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from ..metadata import store as meta_store
+from ..metadata.diff import diff
+from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
+from ..metadata.model import Snapshot, removed_column_name
+from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
+from ..security import engine as permissions
+from ..security.principal import Principal
+from .instance import Tenant
+from .storage.migrate import apply_changes, conversion_report
+
+Data = dict[str, Any]
+
+
+def _now_text() -> str:
+    return clock.now().isoformat(timespec="seconds")
+
+
+def _entry(data: Data, name: str) -> Data:
+    for e in data["objects"]:
+        if e["doc"]["name"] == name:
+            return e  # type: ignore[no-any-return]
+    raise NotFound(f"no object named '{name}'")
+
+
+def _field_index(doc: Data, name: str) -> int:
+    for i, f in enumerate(doc["fields"]):
+        if f["name"] == name:
+            return i
+    raise NotFound(f"'{doc['name']}' has no field named '{name}'")
+
+
+class Designer:
+    """Metadata operations of one tenant, each one published as a new version."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    # -- reading ----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self.tenant.read() as conn:
+            return self.tenant.snapshot(conn)
+
+    def object_doc(self, snap: Snapshot, name: str) -> Data:
+        obj = snap.object(name)
+        if obj is None:
+            raise NotFound(f"no object named '{name}'")
+        out = obj.doc()
+        out["version"] = snap.version
+        return out
+
+    def history(self, limit: int = 100) -> list[Data]:
+        with self.tenant.read() as conn:
+            return meta_store.history(conn, limit)
+
+    def recycle_bin(self) -> Data:
+        snap = self.snapshot()
+        return {
+            "objects": [
+                {"id": r.obj.id, "name": r.obj.name, "label": dict(r.obj.options.get("label") or {}),
+                 "removed_at": r.removed_at, "removed_by": r.removed_by}
+                for r in snap.removed_objects.values()
+            ],
+            "fields": [
+                {"object": o.name, "id": r.field.id, "name": r.field.name, "type": r.field.type,
+                 "removed_at": r.removed_at, "removed_by": r.removed_by}
+                for o in snap.objects.values() for r in o.removed_fields
+            ],
+        }
+
+    # -- the one write path for metadata ----------------------------------------------------
+    def _change(
+        self,
+        principal: Principal,
+        summary: str,
+        edit: Callable[[Data, Snapshot], None],
+        *,
+        dry_run: bool = False,
+    ) -> Snapshot:
+        if not permissions.can_manage_metadata(principal):
+            raise Forbidden("only administrators change metadata")
+        with self.tenant.write() as conn:
+            base = self.tenant.snapshot(conn)
+            data = base.mutable_data()
+            edit(data, base)
+            new = Snapshot.from_data(base.version + 1, data)
+            changes = diff(base, new)
+            if dry_run:
+                conn.rollback()
+                return new
+            apply_changes(conn, self.tenant.dialect, changes)
+            return meta_store.publish(
+                conn, self.tenant.key, base, data, author=principal.label, summary=summary,
+                diff=[c.describe() for c in changes],
+            )
+
+    def _validated(self, doc: Any, data: Data, base: Snapshot, existing_name: str | None) -> Data:
+        existing = base.object(existing_name) if existing_name else None
+        # Validate against the snapshot the change produces, minus the object itself.
+        others = copy.deepcopy(data)
+        others["objects"] = [e for e in others["objects"]
+                             if existing is None or e["doc"]["id"] != existing.id]
+        context = Snapshot.from_data(base.version, others)
+        return prepare_object(doc, context, existing=existing)
+
+    # -- objects ----------------------------------------------------------------------------
+    def create_object(self, principal: Principal, doc: Any) -> Data:
+        created: Data = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            if isinstance(doc, dict) and isinstance(doc.get("name"), str) and base.object(doc["name"]):
+                raise Conflict(f"an object named '{doc['name']}' already exists",
+                               {"name": ["already exists"]})
+            prepared = self._validated(doc, data, base, None)
+            data["objects"].append({"doc": prepared, "removed_fields": []})
+            created.update(prepared)
+
+        snap = self._change(principal, f"create object {_name(doc)}", edit)
+        return self.object_doc(snap, created["name"])
+
+    def update_object(self, principal: Principal, name: str, patch: Any) -> Data:
+        """Merge-patch an object: top-level keys replace; ``fields`` lists all fields.
+
+        Fields are matched by name (or id); fields left out go to the recycle bin.
+        """
+        if not isinstance(patch, dict):
+            raise BadRequest("a change must be a JSON object")
+        final: dict[str, str] = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, name)
+            doc = copy.deepcopy(entry["doc"])
+            for key, value in patch.items():
+                if key in ("id", "version"):
+                    continue
+                if value is None:
+                    doc.pop(key, None)
+                else:
+                    doc[key] = copy.deepcopy(value)
+            old_fields = {f["id"]: f for f in entry["doc"]["fields"]}
+            if "fields" in patch and isinstance(patch["fields"], list):
+                _carry_ids(doc, entry["doc"])
+            prepared = self._validated(doc, data, base, name)
+            kept = {f["id"] for f in prepared["fields"]}
+            for fid, f in old_fields.items():
+                if fid not in kept:
+                    entry["removed_fields"].append(
+                        {"field": f, "removed_at": _now_text(), "removed_by": principal.label})
+            if prepared["name"] != name:
+                _retarget(data, name, prepared["name"])
+            entry["doc"] = prepared
+            final["name"] = prepared["name"]
+
+        snap = self._change(principal, f"change object {name}", edit)
+        return self.object_doc(snap, final["name"])
+
+    def remove_object(self, principal: Principal, name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, name)
+            refs = [f"{e['doc']['name']}.{f['name']}" for e in data["objects"] if e is not entry
+                    for f in e["doc"]["fields"]
+                    if f.get("target") == name or f.get("child") == name]
+            if refs:
+                raise Conflict(f"'{name}' is referenced by " + ", ".join(refs) +
+                               "; remove those fields first", {"name": refs})
+            data["objects"].remove(entry)
+            entry.update(removed_at=_now_text(), removed_by=principal.label)
+            data.setdefault("removed_objects", []).append(entry)
+
+        self._change(principal, f"remove object {name}", edit)
+
+    def restore_object(self, principal: Principal, name_or_id: str) -> Data:
+        restored: dict[str, str] = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            matches = [e for e in data.get("removed_objects", [])
+                       if name_or_id in (e["doc"]["id"], e["doc"]["name"])]
+            if not matches:
+                raise NotFound(f"no removed object '{name_or_id}'")
+            entry = matches[-1]
+            if base.object(entry["doc"]["name"]) is not None:
+                raise Conflict(f"an object named '{entry['doc']['name']}' exists again; rename it first")
+            data["removed_objects"].remove(entry)
+            entry.pop("removed_at", None)
+            entry.pop("removed_by", None)
+            data["objects"].append(entry)
+            restored["name"] = entry["doc"]["name"]
+
+        snap = self._change(principal, f"restore object {name_or_id}", edit)
+        return self.object_doc(snap, restored["name"])
+
+    def purge_object(self, principal: Principal, name_or_id: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            matches = [e for e in data.get("removed_objects", [])
+                       if name_or_id in (e["doc"]["id"], e["doc"]["name"])]
+            if not matches:
+                raise NotFound(f"no removed object '{name_or_id}'")
+            data["removed_objects"].remove(matches[-1])
+
+        self._change(principal, f"purge object {name_or_id}", edit)
+
+    # -- fields -----------------------------------------------------------------------------
+    def add_field(self, principal: Principal, object_name: str, field: Any) -> Data:
+        if not isinstance(field, dict):
+            raise BadRequest("a field must be a JSON object")
+        added: dict[str, str] = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, object_name)
+            names = {f["name"] for f in entry["doc"]["fields"]}
+            if field.get("name") in names:
+                raise Conflict(f"'{object_name}' already has a field named '{field['name']}'",
+                               {"name": ["already exists"]})
+            doc = copy.deepcopy(entry["doc"])
+            new_field = copy.deepcopy(field)
+            new_field.pop("id", None)
+            doc["fields"].append(new_field)
+            entry["doc"] = self._validated(doc, data, base, object_name)
+            added["name"] = new_field["name"]
+
+        snap = self._change(principal, f"add field {object_name}.{_name(field)}", edit)
+        obj = snap.object(object_name)
+        assert obj is not None
+        f = obj.field(added["name"])
+        assert f is not None
+        return {**f.doc(), "version": snap.version}
+
+    def update_field(
+        self, principal: Principal, object_name: str, field_name: str, patch: Any,
+        *, dry_run: bool = False,
+    ) -> Data:
+        if not isinstance(patch, dict):
+            raise BadRequest("a change must be a JSON object")
+        result: Data = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, object_name)
+            doc = copy.deepcopy(entry["doc"])
+            i = _field_index(doc, field_name)
+            f = doc["fields"][i]
+            _apply_field_patch(f, patch)
+            prepared = _rename_safe_validate(self, doc, data, base, object_name, field_name, f)
+            entry["doc"] = prepared
+            result["name"] = prepared["fields"][i]["name"]
+            result["id"] = prepared["fields"][i]["id"]
+            if prepared["fields"][i]["name"] != field_name:
+                _retarget_field(data, object_name, field_name, result["name"])
+
+        if dry_run:
+            # Validates the change and reports which values would not convert; writes nothing.
+            would_be = self._change(principal, "dry run", edit, dry_run=True)
+            return {"dry_run": True, **self._dry_run_report(would_be, object_name, result["id"])}
+        snap = self._change(principal, f"change field {object_name}.{field_name}", edit)
+        obj = snap.object(object_name)
+        assert obj is not None
+        fd = obj.field(result["name"])
+        assert fd is not None
+        return {**fd.doc(), "version": snap.version}
+
+    def _dry_run_report(self, would_be: Snapshot, object_name: str, field_id: str) -> Data:
+        current = self.snapshot()
+        obj = current.object(object_name)
+        assert obj is not None
+        old = obj.field_by_id(field_id)
+        new_obj = would_be.object_by_id(obj.id)
+        new = new_obj.field_by_id(field_id) if new_obj else None
+        assert old is not None and new is not None
+        if not (old.stored and new.stored) or old.kind.column_type(old).__repr__() == \
+                new.kind.column_type(new).__repr__():
+            return {"convertible": True, "rows": None, "failures": [], "failure_count": 0}
+        with self.tenant.read() as conn:
+            return conversion_report(conn, obj.table, old.name, old, new)
+
+    def remove_field(self, principal: Principal, object_name: str, field_name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, object_name)
+            i = _field_index(entry["doc"], field_name)
+            refs = [f"{e['doc']['name']}.{f['name']}" for e in data["objects"]
+                    for f in e["doc"]["fields"]
+                    if f.get("type") == "rollup" and f.get("child") == object_name
+                    and f.get("field") == field_name]
+            if entry["doc"].get("title_field") == field_name:
+                refs.append(f"{object_name}.title_field")
+            if refs:
+                raise Conflict(f"'{field_name}' is used by " + ", ".join(refs), {field_name: refs})
+            doc = copy.deepcopy(entry["doc"])
+            removed = doc["fields"].pop(i)
+            if not doc["fields"]:
+                raise ValidationFailed("an object needs at least one field", {field_name: ["last field"]})
+            entry["doc"] = self._validated(doc, data, base, object_name)
+            entry["removed_fields"].append(
+                {"field": removed, "removed_at": _now_text(), "removed_by": principal.label})
+
+        self._change(principal, f"remove field {object_name}.{field_name}", edit)
+
+    def restore_field(self, principal: Principal, object_name: str, name_or_id: str) -> Data:
+        restored: dict[str, str] = {}
+
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, object_name)
+            matches = [r for r in entry["removed_fields"]
+                       if name_or_id in (r["field"]["id"], r["field"]["name"])]
+            if not matches:
+                raise NotFound(f"'{object_name}' has no removed field '{name_or_id}'")
+            r = matches[-1]
+            if any(f["name"] == r["field"]["name"] for f in entry["doc"]["fields"]):
+                raise Conflict(f"'{object_name}' has a field named '{r['field']['name']}' again; "
+                               "rename it first")
+            doc = copy.deepcopy(entry["doc"])
+            doc["fields"].append(r["field"])
+            entry["doc"] = self._validated(doc, data, base, object_name)
+            entry["removed_fields"].remove(r)
+            restored["name"] = r["field"]["name"]
+
+        snap = self._change(principal, f"restore field {object_name}.{name_or_id}", edit)
+        obj = snap.object(object_name)
+        assert obj is not None
+        f = obj.field(restored["name"])
+        assert f is not None
+        return {**f.doc(), "version": snap.version}
+
+    def purge_field(self, principal: Principal, object_name: str, name_or_id: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            entry = _entry(data, object_name)
+            matches = [r for r in entry["removed_fields"]
+                       if name_or_id in (r["field"]["id"], r["field"]["name"])]
+            if not matches:
+                raise NotFound(f"'{object_name}' has no removed field '{name_or_id}'")
+            entry["removed_fields"].remove(matches[-1])
+
+        self._change(principal, f"purge field {object_name}.{name_or_id}", edit)
+
+    # -- versions ---------------------------------------------------------------------------
+    def version(self, version: int) -> Snapshot:
+        with self.tenant.read() as conn:
+            return meta_store.load(conn, self.tenant.key, version)
+
+    def rollback(self, principal: Principal, version: int) -> Snapshot:
+        """Publish an earlier version again. Nothing is dropped: objects and fields the old
+        version lacks go to the recycle bin with their data."""
+
+        def edit(data: Data, base: Snapshot) -> None:
+            with self.tenant.engine.connect() as conn:
+                target = meta_store.load(conn, self.tenant.key, version)
+            wanted = target.mutable_data()
+            keep_ids = {e["doc"]["id"] for e in wanted["objects"]}
+            removed_ids = {e["doc"]["id"] for e in wanted.get("removed_objects", [])}
+            for name in list(base.objects):
+                obj = base.objects[name]
+                if obj.id in keep_ids or obj.id in removed_ids:
+                    continue
+                entry = _entry(data, name)
+                entry.update(removed_at=_now_text(), removed_by=principal.label)
+                wanted.setdefault("removed_objects", []).append(entry)
+            for e in wanted["objects"]:
+                cur = base.object_by_id(e["doc"]["id"])
+                if cur is None:
+                    continue
+                target_ids = {f["id"] for f in e["doc"]["fields"]} | {
+                    r["field"]["id"] for r in e["removed_fields"]}
+                for f in cur.fields:
+                    if f.id not in target_ids:
+                        e["removed_fields"].append({"field": f.doc(), "removed_at": _now_text(),
+                                                    "removed_by": principal.label})
+            # Purged items of the current version cannot come back from an old version.
+            data.clear()
+            data.update(wanted)
+
+        return self._change(principal, f"roll back to version {version}", edit)
+
+
+def _name(doc: Any) -> str:
+    return str(doc.get("name"))[:40] if isinstance(doc, dict) else "?"
+
+
+def _apply_field_patch(f: Data, patch: Data) -> None:
+    """Apply a field patch; a type change drops options the new type does not take."""
+
+    new_type = patch.get("type", f.get("type"))
+    if new_type != f.get("type") and new_type in FIELD_TYPES:
+        allowed = COMMON_OPTIONS | FIELD_TYPES[new_type].options
+        for key in list(f):
+            if key not in allowed and key not in patch:
+                f.pop(key)
+        if new_type not in SEARCHABLE and "searchable" not in patch:
+            f.pop("searchable", None)
+        if new_type not in UNIQUE_CAPABLE and "unique" not in patch:
+            f.pop("unique", None)
+    for key, value in patch.items():
+        if key in ("id", "version"):
+            continue
+        if value is None:
+            f.pop(key, None)
+        else:
+            f[key] = copy.deepcopy(value)
+
+
+def _carry_ids(doc: Data, old: Data) -> None:
+    """Fields in a replacement list keep their ids when they keep their names."""
+    by_name = {f["name"]: f["id"] for f in old["fields"]}
+    by_id = {f["id"] for f in old["fields"]}
+    for f in doc["fields"]:
+        if isinstance(f, dict) and not f.get("id") and f.get("name") in by_name:
+            f["id"] = by_name[f["name"]]
+        elif isinstance(f, dict) and f.get("id") and f["id"] not in by_id:
+            f.pop("id")
+
+
+def _rename_safe_validate(
+    designer: Designer, doc: Data, data: Data, base: Snapshot, object_name: str,
+    field_name: str, f: Data,
+) -> Data:
+    """Validate an object whose field may have been renamed (matching by id, not name)."""
+    if f["name"] != field_name and any(g["name"] == f["name"] for g in doc["fields"] if g is not f):
+        raise Conflict(f"'{object_name}' already has a field named '{f['name']}'",
+                       {"name": ["already exists"]})
+    existing = base.object(object_name)
+    assert existing is not None
+    others = copy.deepcopy(data)
+    others["objects"] = [e for e in others["objects"] if e["doc"]["id"] != existing.id]
+    context = Snapshot.from_data(base.version, others)
+    prepared = prepare_object(doc, context, existing=None)
+    # prepare_object keeps ids that are present and unknown elsewhere; restore the originals.
+    for new_f, old_f in zip(prepared["fields"], doc["fields"], strict=True):
+        if old_f.get("id"):
+            new_f["id"] = old_f["id"]
+    prepared["id"] = existing.id
+    if doc.get("title_field") == field_name and f["name"] != field_name:
+        prepared["title_field"] = f["name"]
+    return prepared
+
+
+def _retarget(data: Data, old: str, new: str) -> None:
+    for e in data["objects"]:
+        for f in e["doc"]["fields"]:
+            if f.get("target") == old:
+                f["target"] = new
+            if f.get("type") == "rollup" and f.get("child") == old:
+                f["child"] = new
+
+
+def _retarget_field(data: Data, object_name: str, old: str, new: str) -> None:
+    for e in data["objects"]:
+        for f in e["doc"]["fields"]:
+            if f.get("type") == "rollup" and f.get("child") == object_name and f.get("field") == old:
+                f["field"] = new
+
+
+__all__ = ["Designer", "removed_column_name", "sa"]

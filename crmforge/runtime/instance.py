@@ -1,0 +1,192 @@
+"""An instance: a folder with a control database listing tenants, and the tenants' databases.
+
+SQLite (the embedded default): ``<instance>/control.db`` and ``<instance>/tenants/<name>.db``.
+PostgreSQL (``database_url`` or ``CRMFORGE_DATABASE_URL``): a ``crmforge_control`` schema and
+one ``tenant_<name>`` schema per tenant, in one database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core import clock
+from ..core.errors import BadRequest, Conflict, NotFound
+from ..metadata import store as meta_store
+from ..metadata.model import Snapshot
+from ..security import accounts
+from ..security.tables import security_metadata
+from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
+from .storage.tables import CompiledSchema, compile_snapshot
+from .systables import runtime_metadata
+
+TENANT_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+CONFIG_FILE = "crmforge.json"
+
+control_metadata = sa.MetaData()
+tenants_table = sa.Table(
+    "sys_tenants",
+    control_metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("active", sa.Boolean(create_constraint=False), nullable=False),
+)
+
+SYSTEM_METADATA = (meta_store.system_metadata, security_metadata, runtime_metadata)
+
+
+def tenant_name_problem(name: object) -> str | None:
+    if not isinstance(name, str) or not TENANT_NAME.match(name):
+        return ("a tenant name has 1-40 lowercase ASCII letters, digits or hyphens, starts with "
+                "a letter and does not end with a hyphen")
+    return None
+
+
+class Tenant:
+    """One tenant's database namespace and the current metadata snapshot of it."""
+
+    def __init__(self, name: str, engine: sa.Engine, dialect: Dialect) -> None:
+        self.name = name
+        self.engine = engine
+        self.dialect = dialect
+        self.key = f"{id(engine)}:{name}"
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction: all of it commits, or none of it (DDL included)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def snapshot(self, conn: sa.Connection) -> Snapshot:
+        return meta_store.load(conn, self.key)
+
+    def schema(self, snapshot: Snapshot) -> CompiledSchema:
+        return compile_snapshot(self.key, snapshot)
+
+
+class Instance:
+    def __init__(self, path: Path, database_url: str | None, secret_key: str) -> None:
+        self.path = path
+        self.database_url = database_url
+        self.secret_key = secret_key
+        self._tenants: dict[str, Tenant] = {}
+        self._lock = threading.Lock()
+        url = database_url or f"sqlite:///{path / 'control.db'}"
+        self.dialect = dialect_for(url)
+        self.control = self.dialect.create_engine(url, "crmforge_control" if database_url else None)
+
+    # -- creation and opening -------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | Path, admin_password: str, database_url: str | None = None) -> Instance:
+        path = Path(path)
+        if (path / CONFIG_FILE).exists():
+            raise Conflict(f"{path} already holds a CRMForge instance")
+        accounts.check_policy_or_raise(admin_password)
+        database_url = database_url or os.environ.get("CRMFORGE_DATABASE_URL") or None
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "tenants").mkdir(exist_ok=True)
+        config = {"secret_key": secrets.token_hex(32), "database_url": database_url}
+        inst = cls(path, database_url, config["secret_key"])
+        inst._create_control()
+        inst.create_tenant("default", admin_password)
+        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        os.chmod(path / CONFIG_FILE, 0o600)
+        return inst
+
+    @classmethod
+    def open(cls, path: str | Path) -> Instance:
+        path = Path(path)
+        cfg_path = path / CONFIG_FILE
+        if not cfg_path.exists():
+            raise NotFound(f"{path} is not a CRMForge instance (run 'crmforge init' first)")
+        config = json.loads(cfg_path.read_text())
+        url = os.environ.get("CRMFORGE_DATABASE_URL") or config.get("database_url")
+        return cls(path, url, config["secret_key"])
+
+    def _create_control(self) -> None:
+        with self.control.begin() as conn:
+            if self.dialect.name == "postgresql":
+                conn.execute(sa.schema.CreateSchema("crmforge_control", if_not_exists=True))
+            control_metadata.create_all(conn)
+
+    # -- tenants ----------------------------------------------------------------------------
+    def _tenant_url(self, name: str) -> tuple[str, str | None]:
+        if self.database_url:
+            return self.database_url, "tenant_" + name.replace("-", "_")
+        return f"sqlite:///{self.path / 'tenants' / (name + '.db')}", None
+
+    def tenant_names(self) -> list[str]:
+        with self.control.connect() as conn:
+            return [r[0] for r in conn.execute(
+                sa.select(tenants_table.c.name).where(tenants_table.c.active).order_by(tenants_table.c.name))]
+
+    def has_tenant(self, name: str) -> bool:
+        with self.control.connect() as conn:
+            return conn.execute(sa.select(tenants_table.c.name).where(
+                tenants_table.c.name == name, tenants_table.c.active)).first() is not None
+
+    def tenant(self, name: str) -> Tenant:
+        with self._lock:
+            t = self._tenants.get(name)
+        if t is not None:
+            return t
+        if tenant_name_problem(name) or not self.has_tenant(name):
+            raise NotFound(f"no tenant named '{str(name)[:40]}'")
+        url, schema = self._tenant_url(name)
+        t = Tenant(name, self.dialect.create_engine(url, schema), self.dialect)
+        with self._lock:
+            return self._tenants.setdefault(name, t)
+
+    def create_tenant(self, name: str, admin_password: str | None = None) -> tuple[Tenant, str]:
+        """Create a tenant with an ``admin`` user; returns it and the admin password.
+
+        Without ``admin_password`` a random one is generated (and shown once by the caller).
+        """
+        problem = tenant_name_problem(name)
+        if problem:
+            raise BadRequest(problem)
+        if self.has_tenant(name):
+            raise Conflict(f"tenant '{name}' already exists")
+        password = admin_password or secrets.token_urlsafe(12) + "9!"
+        accounts.check_policy_or_raise(password)
+        url, schema = self._tenant_url(name)
+        engine = self.dialect.create_engine(url, schema)
+        if schema:
+            with self.control.begin() as conn:
+                conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        tenant = Tenant(name, engine, self.dialect)
+        with tenant.write() as conn:
+            for md in SYSTEM_METADATA:
+                md.create_all(conn)
+            accounts.create_user(conn, "admin", password, is_admin=True, display_name="Administrator")
+        with self.control.begin() as conn:
+            conn.execute(tenants_table.insert().values(
+                name=name, created_at=clock.now().replace(tzinfo=None), active=True))
+        with self._lock:
+            self._tenants[name] = tenant
+        return tenant, password
+
+    def dispose(self) -> None:
+        for t in self._tenants.values():
+            t.engine.dispose()
+        self.control.dispose()
+
+
+def describe(inst: Instance) -> dict[str, Any]:
+    return {"path": str(inst.path), "database": inst.dialect.name, "tenants": inst.tenant_names()}

@@ -1,0 +1,159 @@
+"""Compile a ListQuery (the filter AST) into SQL against one object's table.
+
+Values are converted by their field type and bound as parameters; nothing from the
+request is formatted into SQL. Pagination is keyset-based (a cursor holds the sort values
+of the last row), so page 1000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.errors import BadRequest
+from ..core.filters import Condition, ListQuery, SortKey
+from ..metadata.fieldtypes import ConversionError
+from ..metadata.model import FieldDef, ObjectDef
+from .fields import lookup_field
+from .storage.dialects import Dialect
+
+
+def _field(obj: ObjectDef, name: str, purpose: str, readable: frozenset[str]) -> FieldDef:
+    f = lookup_field(obj, name)
+    if f is None or (f.id.startswith("fld_") and name not in readable):
+        # Hidden fields answer exactly like unknown ones, so filters cannot probe them.
+        raise BadRequest(f"cannot {purpose} by '{name[:40]}': no such field",
+                         {name[:40]: ["no such field"]})
+    if not f.stored:
+        raise BadRequest(f"cannot {purpose} by '{name}': it is computed and not stored",
+                         {name: ["not stored"]})
+    return f
+
+
+def _value(f: FieldDef, raw: str) -> Any:
+    try:
+        return f.kind.from_query(f, raw)
+    except ConversionError as exc:
+        raise BadRequest(f"filter on '{f.name}': {exc}", {f.name: [str(exc)]}) from None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dialect,
+                  readable: frozenset[str]) -> Any:
+    f = _field(obj, cond.field, "filter", readable)
+    if cond.op not in f.kind.operators:
+        raise BadRequest(f"'{cond.op}' does not apply to the {f.type} field '{f.name}'",
+                         {f.name: [f"operator '{cond.op}' not supported"]})
+    col = table.c[f.name]
+    op = cond.op
+    if op == "isnull":
+        flag = str(cond.value).lower()
+        if flag not in ("true", "false", "1", "0"):
+            raise BadRequest(f"'{f.name}__isnull' takes true or false")
+        return col.is_(None) if flag in ("true", "1") else col.is_not(None)
+    if f.type == "multipicklist":
+        value = str(cond.value)
+        if op == "contains":
+            return col.like("%;" + _like_escape(value) + ";%", escape="\\")
+        stored = f.kind.to_python(f, [v for v in value.split(",") if v], lenient=True) \
+            if value else None
+        return col == stored if op == "eq" else sa.or_(col != stored, col.is_(None))
+    if op in ("in", "between"):
+        values = [_value(f, v) for v in cond.value]
+        if op == "in":
+            return col.in_(values)
+        return col.between(values[0], values[1])
+    raw = str(cond.value)
+    if op == "contains":
+        return dialect.ilike(col, "%" + _like_escape(raw) + "%")
+    if op == "startswith":
+        return col.like(_like_escape(raw) + "%", escape="\\")
+    value = _value(f, raw)
+    if value is None:
+        return col.is_(None) if op == "eq" else col.is_not(None)
+    return {
+        "eq": lambda: col == value,
+        "ne": lambda: sa.or_(col != value, col.is_(None)),
+        "lt": lambda: col < value,
+        "lte": lambda: col <= value,
+        "gt": lambda: col > value,
+        "gte": lambda: col >= value,
+    }[op]()
+
+
+def search_sql(obj: ObjectDef, table: sa.Table, text: str, dialect: Dialect,
+               readable: frozenset[str]) -> Any:
+    cols = [table.c[f.name] for f in obj.fields if f.searchable and f.stored and f.name in readable]
+    if not cols:
+        raise BadRequest(f"'{obj.name}' has no searchable fields")
+    pattern = "%" + _like_escape(text[:200]) + "%"
+    return sa.or_(*(dialect.ilike(c, pattern) for c in cols))
+
+
+def resolve_sort(obj: ObjectDef, keys: tuple[SortKey, ...], readable: frozenset[str]
+                 ) -> list[tuple[FieldDef, bool]]:
+    out = []
+    for k in keys:
+        f = _field(obj, k.field, "sort", readable)
+        if not f.kind.sortable:
+            raise BadRequest(f"cannot sort by the {f.type} field '{f.name}'")
+        out.append((f, k.descending))
+    if not any(f.name == "id" for f, _ in out):
+        out.append((lookup_field(obj, "id"), out[-1][1] if out else False))  # type: ignore[arg-type]
+    return out
+
+
+def order_by(table: sa.Table, sort: list[tuple[FieldDef, bool]]) -> list[Any]:
+    """NULL counts as the largest value: last when ascending, first when descending."""
+    clauses = []
+    for f, desc in sort:
+        col = table.c[f.name]
+        clauses.append(col.desc().nulls_first() if desc else col.asc().nulls_last())
+    return clauses
+
+
+def encode_cursor(sort: list[tuple[FieldDef, bool]], row: Any) -> str:
+    values = [f.kind.to_json(f, row._mapping[f.name]) for f, _ in sort]
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) -> Any:
+    """Rows strictly after the cursor's position in the sort order."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(sort):
+            raise ValueError
+        typed = [None if v is None else f.kind.to_python(f, v, lenient=True)
+                 for (f, _), v in zip(sort, values, strict=True)]
+    except (ValueError, ConversionError, TypeError):
+        raise BadRequest("the cursor is not valid for this list") from None
+    clauses = []
+    for i, ((f, desc), v) in enumerate(zip(sort, typed, strict=True)):
+        col = table.c[f.name]
+        prefix = [_equal(table.c[g.name], w) for (g, _), w in zip(sort[:i], typed[:i], strict=True)]
+        if v is None:
+            after = col.is_not(None) if desc else sa.false()
+        else:
+            after = (col < v) if desc else sa.or_(col > v, col.is_(None))
+        clauses.append(sa.and_(*prefix, after))
+    return sa.or_(*clauses)
+
+
+def _equal(col: Any, v: Any) -> Any:
+    return col.is_(None) if v is None else col == v
+
+
+def where_clauses(obj: ObjectDef, table: sa.Table, q: ListQuery, dialect: Dialect,
+                  readable: frozenset[str]) -> list[Any]:
+    clauses = [condition_sql(obj, table, c, dialect, readable) for c in q.conditions]
+    if q.search:
+        clauses.append(search_sql(obj, table, q.search, dialect, readable))
+    return clauses

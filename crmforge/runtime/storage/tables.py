@@ -1,0 +1,94 @@
+"""Compile a metadata snapshot into SQLAlchemy Core tables (a separate pass, as data).
+
+Each snapshot gets its own ``MetaData`` (a Table goes stale after DDL, so tables are never
+shared across versions) and the result is cached by (tenant, version).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...metadata.model import FieldDef, ObjectDef, Snapshot
+
+
+def system_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("owner_id", sa.BigInteger, nullable=True),
+        sa.Column("department_id", sa.BigInteger, nullable=True),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.BigInteger, nullable=True),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("updated_by", sa.BigInteger, nullable=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("deleted_at", sa.DateTime, nullable=True),
+        sa.Column("deleted_batch", sa.String(40), nullable=True),
+    ]
+
+
+def field_column(f: FieldDef, name: str | None = None) -> sa.Column[Any]:
+    col_type = f.kind.column_type(f)
+    assert col_type is not None, f"{f.name} has no column"
+    return sa.Column(name or f.name, col_type, nullable=True)
+
+
+def field_indexes(table: sa.Table, f: FieldDef, column: str | None = None) -> list[sa.Index]:
+    """Index names come from the immutable field id, so renames never touch them."""
+    col = table.c[column or f.name]
+    if f.unique:
+        return [sa.Index("uq_" + f.id, col, unique=True)]
+    if f.indexed or f.kind.expression_type == "reference":
+        return [sa.Index("ix_" + f.id, col)]
+    return []
+
+
+def system_indexes(table: sa.Table, obj: ObjectDef) -> list[sa.Index]:
+    return [
+        sa.Index(f"ix_{obj.id}_owner", table.c.owner_id),
+        sa.Index(f"ix_{obj.id}_dept", table.c.department_id),
+        sa.Index(f"ix_{obj.id}_deleted", table.c.deleted_at),
+    ]
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    version: int
+    metadata: sa.MetaData
+    tables: dict[str, sa.Table]
+
+    def table(self, object_name: str) -> sa.Table:
+        return self.tables[object_name]
+
+
+_cache: OrderedDict[tuple[str, int], CompiledSchema] = OrderedDict()
+_lock = threading.Lock()
+
+
+def compile_snapshot(tenant_key: str, snapshot: Snapshot) -> CompiledSchema:
+    key = (tenant_key, snapshot.version)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    md = sa.MetaData()
+    tables = {}
+    for obj in snapshot.objects.values():
+        t = sa.Table(obj.table, md, *system_columns(),
+                     *(field_column(f) for f in obj.stored_fields()))
+        for f in obj.stored_fields():
+            field_indexes(t, f)
+        system_indexes(t, obj)
+        tables[obj.name] = t
+    compiled = CompiledSchema(snapshot.version, md, tables)
+    with _lock:
+        _cache[key] = compiled
+        while len(_cache) > 64:
+            _cache.popitem(last=False)
+    return compiled
