@@ -613,3 +613,56 @@ FIELD_TYPES: dict[str, FieldType] = {
         DepartmentType(), AutonumberType(), FormulaType(), RollupType(), FileType(),
     )
 }
+
+
+def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a field's value in the REST API (output form, or input form)."""
+    kind = f.kind
+    if isinstance(kind, FormulaType):
+        base = json_schema(_as_type(f, str(f.options.get("result_type", "text"))))
+        return {**base, "readOnly": True}
+    if isinstance(kind, DecimalType):
+        number = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+        schema: dict[str, Any] = (
+            {"oneOf": [number, {"type": "number"}]} if for_input else number
+        )
+    elif isinstance(kind, IntegerType):
+        schema = {"type": "integer"}
+        for opt, key in (("min", "minimum"), ("max", "maximum")):
+            if f.options.get(opt) is not None:
+                schema[key] = f.options[opt]
+    elif isinstance(kind, BooleanType):
+        schema = {"type": "boolean"}
+    elif isinstance(kind, DateTimeType):
+        schema = {"type": "string", "format": "date-time"}
+    elif isinstance(kind, DateType):
+        schema = {"type": "string", "format": "date"}
+    elif isinstance(kind, MultiPicklistType):
+        schema = {"type": "array", "items": {"enum": kind.values(f)}, "uniqueItems": True}
+    elif isinstance(kind, PicklistType):
+        schema = {"enum": kind.values(f)}
+    elif isinstance(kind, ReferenceType):
+        schema = {"type": "integer", "minimum": 1}
+    elif isinstance(kind, FileType):
+        schema = {"type": "object", "readOnly": True}
+    elif isinstance(kind, TextType):
+        schema = {"type": "string", "maxLength": kind.length(f)}
+        fmt = {"email": "email", "url": "uri"}.get(kind.name)
+        if fmt:
+            schema["format"] = fmt
+    else:
+        schema = {"type": "string"}
+    if not (for_input and f.required):
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    if not kind.writable:
+        schema["readOnly"] = True
+    labels = f.options.get("label") or {}
+    if labels:
+        schema["title"] = labels.get("en") or labels.get("zh")
+    return schema
+
+
+def _as_type(f: FieldDef, type_name: str) -> FieldDef:
+    from .model import FieldDef as FD
+
+    return FD(f.id, f.name, type_name if type_name in FIELD_TYPES else "text", f.options)

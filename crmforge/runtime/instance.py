@@ -2,7 +2,7 @@
 
 SQLite (the embedded default): ``<instance>/control.db`` and ``<instance>/tenants/<name>.db``.
 PostgreSQL (``database_url`` or ``CRMFORGE_DATABASE_URL``): a ``crmforge_control`` schema and
-one ``tenant_<name>`` schema per tenant, in one database.
+one ``crmforge_t_<name>`` schema per tenant, in one database.
 """
 
 from __future__ import annotations
@@ -81,28 +81,40 @@ class Tenant:
 
 
 class Instance:
-    def __init__(self, path: Path, database_url: str | None, secret_key: str) -> None:
+    def __init__(self, path: Path, database_url: str | None, secret_key: str,
+                 schema_prefix: str = "crmforge_") -> None:
         self.path = path
         self.database_url = database_url
         self.secret_key = secret_key
+        self.schema_prefix = schema_prefix
         self._tenants: dict[str, Tenant] = {}
         self._lock = threading.Lock()
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
-        self.control = self.dialect.create_engine(url, "crmforge_control" if database_url else None)
+        self.control_schema = schema_prefix + "control" if database_url else None
+        self.control = self.dialect.create_engine(url, self.control_schema)
 
     # -- creation and opening -------------------------------------------------------------
     @classmethod
-    def init(cls, path: str | Path, admin_password: str, database_url: str | None = None) -> Instance:
+    def init(cls, path: str | Path, admin_password: str, database_url: str | None = None,
+             schema_prefix: str = "crmforge_") -> Instance:
+        """Create an instance folder, its control database and the ``default`` tenant.
+
+        ``schema_prefix`` namespaces the PostgreSQL schemas, so several instances (or test
+        runs) can share one database.
+        """
         path = Path(path)
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,20}", schema_prefix):
+            raise BadRequest("the schema prefix has 1-21 lowercase letters, digits or '_'")
         if (path / CONFIG_FILE).exists():
             raise Conflict(f"{path} already holds a CRMForge instance")
         accounts.check_policy_or_raise(admin_password)
         database_url = database_url or os.environ.get("CRMFORGE_DATABASE_URL") or None
         path.mkdir(parents=True, exist_ok=True)
         (path / "tenants").mkdir(exist_ok=True)
-        config = {"secret_key": secrets.token_hex(32), "database_url": database_url}
-        inst = cls(path, database_url, config["secret_key"])
+        config = {"secret_key": secrets.token_hex(32), "database_url": database_url,
+                  "schema_prefix": schema_prefix}
+        inst = cls(path, database_url, config["secret_key"], schema_prefix)
         inst._create_control()
         inst.create_tenant("default", admin_password)
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -117,18 +129,18 @@ class Instance:
             raise NotFound(f"{path} is not a CRMForge instance (run 'crmforge init' first)")
         config = json.loads(cfg_path.read_text())
         url = os.environ.get("CRMFORGE_DATABASE_URL") or config.get("database_url")
-        return cls(path, url, config["secret_key"])
+        return cls(path, url, config["secret_key"], config.get("schema_prefix", "crmforge_"))
 
     def _create_control(self) -> None:
         with self.control.begin() as conn:
             if self.dialect.name == "postgresql":
-                conn.execute(sa.schema.CreateSchema("crmforge_control", if_not_exists=True))
+                conn.execute(sa.schema.CreateSchema(self.control_schema, if_not_exists=True))
             control_metadata.create_all(conn)
 
     # -- tenants ----------------------------------------------------------------------------
     def _tenant_url(self, name: str) -> tuple[str, str | None]:
         if self.database_url:
-            return self.database_url, "tenant_" + name.replace("-", "_")
+            return self.database_url, self.schema_prefix + "t_" + name.replace("-", "_")
         return f"sqlite:///{self.path / 'tenants' / (name + '.db')}", None
 
     def tenant_names(self) -> list[str]:
@@ -181,6 +193,12 @@ class Instance:
         with self._lock:
             self._tenants[name] = tenant
         return tenant, password
+
+    def schemas(self) -> list[str]:
+        """PostgreSQL schemas of this instance (for tooling and test clean-up)."""
+        if not self.database_url:
+            return []
+        return [self.control_schema or ""] + [self._tenant_url(n)[1] or "" for n in self.tenant_names()]
 
     def dispose(self) -> None:
         for t in self._tenants.values():

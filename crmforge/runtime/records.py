@@ -316,7 +316,8 @@ class RecordService:
                     except (UnsupportedExpression, ConversionError) as exc:
                         errors.setdefault(f.name, []).append(f"default: {exc}")
         for f in obj.fields:
-            if not (f.required or f.type == "master_detail") or not f.kind.writable:
+            if not (f.required or f.type == "master_detail") or not f.kind.writable \
+                    or f.name in errors:
                 continue
             if existing is None:
                 missing = values.get(f.name) in (None, "")

@@ -1,0 +1,14 @@
+"""The REST API under ``/api/v1`` (DESIGN §9). Views are thin: they parse HTTP, call a
+service and shape JSON; every rule lives in the services and the permission engine."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from . import auth, docs, meta, records
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+for module in (auth, meta, records, docs):
+    api.register_blueprint(module.bp)
+
+__all__ = ["api"]

@@ -1,0 +1,87 @@
+"""Record endpoints: thin HTTP adapters over the record service (all logic lives there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ...core.errors import BadRequest
+from ...core.filters import parse_list_query
+from ...runtime import RecordService
+from ..context import current_principal, current_tenant
+from .util import json_body
+
+bp = Blueprint("records", __name__)
+
+
+def _service() -> RecordService:
+    return RecordService(current_tenant())
+
+
+def _fields_param() -> list[str] | None:
+    raw = request.args.get("fields")
+    return [f.strip() for f in raw.split(",") if f.strip()] if raw else None
+
+
+@bp.get("/records/<object_name>")
+def list_records(object_name: str) -> dict[str, Any]:
+    q = parse_list_query(list(request.args.items(multi=True)))
+    return _service().list(current_principal(), object_name, q)
+
+
+@bp.post("/records/<object_name>")
+def create_record(object_name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    record = _service().create(current_principal(), object_name, json_body())
+    return record, 201, {"ETag": f'"{record["version"]}"',
+                         "Location": f"/api/v1/records/{object_name}/{record['id']}"}
+
+
+@bp.get("/records/<object_name>/<record_id>")
+def get_record(object_name: str, record_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    record = _service().get(current_principal(), object_name, record_id, _fields_param())
+    return record, 200, {"ETag": f'"{record["version"]}"'}
+
+
+def _if_match() -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequest("If-Match takes the record's version number")
+    return int(value)
+
+
+@bp.patch("/records/<object_name>/<record_id>")
+def update_record(object_name: str, record_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    record = _service().update(current_principal(), object_name, record_id, json_body(),
+                               _if_match())
+    return record, 200, {"ETag": f'"{record["version"]}"'}
+
+
+@bp.delete("/records/<object_name>/<record_id>")
+def delete_record(object_name: str, record_id: str) -> tuple[str, int]:
+    _service().delete(current_principal(), object_name, record_id)
+    return "", 204
+
+
+@bp.post("/records/<object_name>/<record_id>/restore")
+def restore_record(object_name: str, record_id: str) -> dict[str, Any]:
+    return _service().restore(current_principal(), object_name, record_id)
+
+
+@bp.get("/records/<object_name>/<record_id>/history")
+def record_history(object_name: str, record_id: str) -> dict[str, Any]:
+    return {"items": _service().history(current_principal(), object_name, record_id)}
+
+
+@bp.get("/recycle-bin")
+def recycle_bin() -> dict[str, Any]:
+    return {"items": _service().recycle_bin(current_principal())}
+
+
+@bp.delete("/recycle-bin/<object_name>/<record_id>")
+def purge_record(object_name: str, record_id: str) -> tuple[str, int]:
+    _service().purge(current_principal(), object_name, record_id)
+    return "", 204

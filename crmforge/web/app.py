@@ -1,0 +1,41 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from ..runtime import Instance
+from . import context, errors
+from .api import api
+
+#: Request bodies above this size answer 413 (documented in the OpenAPI description).
+MAX_BODY_BYTES = 1024 * 1024
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = None) -> Flask:
+    inst = instance if isinstance(instance, Instance) else Instance.open(instance)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=inst.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+        CRMFORGE_NODE_MODULES=str(REPO_ROOT / "node_modules"),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if config:
+        app.config.update(config)
+    app.extensions["crmforge"] = inst
+    errors.register(app)
+    context.register(app)
+    app.register_blueprint(api)
+
+    from .pages import bp as pages
+
+    app.register_blueprint(pages)
+    return app

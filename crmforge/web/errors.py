@@ -1,0 +1,45 @@
+"""One JSON error envelope for the whole API (DESIGN §9): ``{"error": {code, message, fields}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..core.errors import CRMError
+
+log = logging.getLogger("crmforge.web")
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+}
+
+
+def envelope(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None,
+             details: Any = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
+    if details is not None:
+        body["details"] = details
+    return jsonify({"error": body}), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CRMError)
+    def _crm(exc: CRMError) -> tuple[Response, int]:
+        return envelope(exc.status, exc.code, exc.message, exc.fields, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        message = {413: "the request body is larger than the limit of "
+                        f"{app.config['MAX_CONTENT_LENGTH']} bytes"}.get(status, exc.description or "")
+        return envelope(status, _HTTP_CODES.get(status, "error"), message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unexpected error")
+        return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")

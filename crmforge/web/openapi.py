@@ -1,0 +1,290 @@
+"""The tenant's OpenAPI 3.1 document, generated from its metadata and cached by version."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..metadata.fieldtypes import json_schema
+from ..metadata.model import ObjectDef, Snapshot
+from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+
+_cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
+    OrderedDict()
+_lock = threading.Lock()
+
+ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+@cache
+def _object_document_schema() -> dict[str, Any]:
+    text = resources.files("crmforge.metadata").joinpath("schemas/object.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    defs = schema.pop("$defs")
+    # Re-point internal references at component schemas.
+    text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/Meta_")
+    out = {"ObjectDocument": json.loads(text)}
+    for name, d in defs.items():
+        out["Meta_" + name] = json.loads(json.dumps(d).replace("#/$defs/", "#/components/schemas/Meta_"))
+    return out
+
+
+def _pascal(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+def _record_schemas(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
+    fields = [f for f in obj.fields if f.name in readable and f.stored]
+    props: dict[str, Any] = {"id": {"type": "integer", "readOnly": True},
+                             "version": {"type": "integer"}}
+    for name in SYSTEM_OUTPUT:
+        props[name] = {**json_schema(SYSTEM_FIELD_DEFS[name]), "readOnly": True}
+    inputs: dict[str, Any] = {}
+    for f in fields:
+        props[f.name] = json_schema(f)
+        if f.kind.writable:
+            inputs[f.name] = json_schema(f, for_input=True)
+    required = [f.name for f in fields if f.required and f.kind.writable]
+    base = _pascal(obj.name)
+    label = obj.label("en")
+    return {
+        base: {"type": "object", "title": label, "properties": props},
+        base + "Input": {"type": "object", "title": f"New {label}", "properties": inputs,
+                         "required": required, "additionalProperties": False},
+        base + "Patch": {"type": "object", "title": f"{label} changes",
+                         "properties": {**inputs, "version": {"type": "integer"}},
+                         "additionalProperties": False},
+        base + "List": {"type": "object", "properties": {
+            "items": {"type": "array", "items": _ref(base)},
+            "next_cursor": {"type": ["string", "null"]},
+            "total": {"type": "integer"}}, "required": ["items", "next_cursor"]},
+    }
+
+
+def _list_parameters(obj: ObjectDef, readable: frozenset[str]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": "sort", "in": "query", "schema": {"type": "string"},
+         "description": "Comma-separated fields, '-' for descending, e.g. -created_at,name"},
+        {"name": "fields", "in": "query", "schema": {"type": "string"},
+         "description": "Comma-separated fields to return"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500,
+                                                     "default": 50}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"},
+         "description": "next_cursor of the previous page"},
+        {"name": "total", "in": "query", "schema": {"type": "boolean"},
+         "description": "Also count all matching records"},
+        {"name": "q", "in": "query", "schema": {"type": "string"},
+         "description": "Text search over the searchable fields"},
+    ]
+    candidates = [*SYSTEM_FIELD_DEFS.values(),
+                  *(f for f in obj.fields if f.name in readable and f.stored)]
+    for f in candidates:
+        for op in sorted(f.kind.operators):
+            name = f.name if op == "eq" else f"{f.name}__{op}"
+            if name == "total":
+                continue  # the count flag; filter a field named total with total__eq
+            desc = {"in": "comma-separated values", "between": "two comma-separated values",
+                    "isnull": "true or false"}.get(op, f"{op} filter")
+            params.append({"name": name, "in": "query", "required": False,
+                           "schema": {"type": "string"}, "description": f"{f.name}: {desc}"})
+    return params
+
+
+def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
+    base = _pascal(obj.name)
+    tag = obj.label("en")
+    rid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    item = f"/api/v1/records/{obj.name}/{{id}}"
+    return {
+        f"/api/v1/records/{obj.name}": {
+            "get": {"tags": [tag], "summary": f"List {tag} records",
+                    "operationId": f"list_{obj.name}",
+                    "parameters": _list_parameters(obj, readable),
+                    "responses": {"200": {"description": "A page", **_json(_ref(base + "List"))},
+                                  "400": ERROR, "401": ERROR, "403": ERROR}},
+            "post": {"tags": [tag], "summary": f"Create a {tag} record",
+                     "operationId": f"create_{obj.name}",
+                     "requestBody": {"required": True, **_json(_ref(base + "Input"))},
+                     "responses": {"201": {"description": "Created", **_json(_ref(base))},
+                                   "400": ERROR, "401": ERROR, "403": ERROR, "413": ERROR,
+                                   "422": ERROR}},
+        },
+        item: {
+            "parameters": [rid],
+            "get": {"tags": [tag], "summary": f"Read a {tag} record",
+                    "operationId": f"get_{obj.name}",
+                    "parameters": [{"name": "fields", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "The record", **_json(_ref(base))},
+                                  "401": ERROR, "404": ERROR}},
+            "patch": {"tags": [tag], "summary": f"Update a {tag} record",
+                      "operationId": f"update_{obj.name}",
+                      "parameters": [{"name": "If-Match", "in": "header",
+                                      "schema": {"type": "string"},
+                                      "description": "The version you read (or send 'version')"}],
+                      "requestBody": {"required": True, **_json(_ref(base + "Patch"))},
+                      "responses": {"200": {"description": "Updated", **_json(_ref(base))},
+                                    "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR,
+                                    "409": ERROR, "422": ERROR}},
+            "delete": {"tags": [tag], "summary": f"Move a {tag} record to the recycle bin",
+                       "operationId": f"delete_{obj.name}",
+                       "responses": {"204": {"description": "Deleted"}, "401": ERROR,
+                                     "403": ERROR, "404": ERROR}},
+        },
+        item + "/restore": {
+            "parameters": [rid],
+            "post": {"tags": [tag], "summary": "Restore from the recycle bin",
+                     "operationId": f"restore_{obj.name}",
+                     "responses": {"200": {"description": "Restored", **_json(_ref(base))},
+                                   "404": ERROR, "409": ERROR}},
+        },
+        item + "/history": {
+            "parameters": [rid],
+            "get": {"tags": [tag], "summary": "Field-level history",
+                    "operationId": f"history_{obj.name}",
+                    "responses": {"200": {"description": "History",
+                                          **_json(_ref("HistoryList"))}, "404": ERROR}},
+        },
+    }
+
+
+def _static_paths() -> dict[str, Any]:
+    meta_obj = "/api/v1/meta/objects/{object}"
+    obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
+    field_param = {"name": "field", "in": "path", "required": True, "schema": {"type": "string"}}
+    doc = _json(_ref("ObjectDocument"))
+    return {
+        "/api/v1/auth/token": {"post": {
+            "tags": ["Auth"], "summary": "Sign in and get a bearer token", "security": [],
+            "operationId": "sign_in",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}})},
+            "responses": {"200": {"description": "A token", **_json({
+                "type": "object", "properties": {"token": {"type": "string"},
+                                                 "expires_at": {"type": "string",
+                                                                "format": "date-time"}}})},
+                "401": ERROR, "422": ERROR}}},
+        "/api/v1/meta/objects": {
+            "get": {"tags": ["Metadata"], "summary": "List object documents",
+                    "operationId": "list_objects", "responses": {"200": {"description": "Objects"}}},
+            "post": {"tags": ["Metadata"], "summary": "Create an object (a real table)",
+                     "operationId": "create_object", "requestBody": {"required": True, **doc},
+                     "responses": {"201": {"description": "The stored document", **doc},
+                                   "409": ERROR, "422": ERROR}}},
+        meta_obj: {
+            "parameters": [obj_param],
+            "get": {"tags": ["Metadata"], "operationId": "get_object",
+                    "responses": {"200": {"description": "The document", **doc}, "404": ERROR}},
+            "patch": {"tags": ["Metadata"], "operationId": "update_object",
+                      "summary": "Merge-patch an object; 'fields' replaces the field list",
+                      "requestBody": {"required": True, **_json({"type": "object"})},
+                      "responses": {"200": {"description": "The document", **doc},
+                                    "409": ERROR, "422": ERROR}},
+            "delete": {"tags": ["Metadata"], "operationId": "remove_object",
+                       "summary": "Move an object and its data to the metadata recycle bin",
+                       "responses": {"204": {"description": "Removed"}, "409": ERROR}}},
+        meta_obj + "/restore": {"parameters": [obj_param], "post": {
+            "tags": ["Metadata"], "operationId": "restore_object",
+            "responses": {"200": {"description": "Restored", **doc}, "404": ERROR}}},
+        meta_obj + "/fields": {"parameters": [obj_param], "post": {
+            "tags": ["Metadata"], "operationId": "add_field", "summary": "Add a field",
+            "requestBody": {"required": True, **_json(_ref("Meta_field"))},
+            "responses": {"201": {"description": "The field"}, "409": ERROR, "422": ERROR}}},
+        meta_obj + "/fields/{field}": {
+            "parameters": [obj_param, field_param],
+            "patch": {"tags": ["Metadata"], "operationId": "update_field",
+                      "summary": "Change a field (rename with {\"name\"}; type changes convert)",
+                      "parameters": [{"name": "dry_run", "in": "query",
+                                      "schema": {"type": "boolean"},
+                                      "description": "Report which values would not convert"}],
+                      "requestBody": {"required": True, **_json({"type": "object"})},
+                      "responses": {"200": {"description": "The field or the dry-run report"},
+                                    "409": ERROR, "422": ERROR}},
+            "delete": {"tags": ["Metadata"], "operationId": "remove_field",
+                       "summary": "Move a field and its data to the metadata recycle bin",
+                       "responses": {"204": {"description": "Removed"}, "409": ERROR}}},
+        meta_obj + "/fields/{field}/restore": {"parameters": [obj_param, field_param], "post": {
+            "tags": ["Metadata"], "operationId": "restore_field",
+            "responses": {"200": {"description": "Restored"}, "404": ERROR, "409": ERROR}}},
+        "/api/v1/meta/recycle-bin": {"get": {
+            "tags": ["Metadata"], "operationId": "meta_recycle_bin",
+            "responses": {"200": {"description": "Removed objects and fields"}}}},
+        "/api/v1/meta/versions": {"get": {
+            "tags": ["Metadata"], "operationId": "meta_versions",
+            "summary": "Metadata versions with author, time and diff",
+            "responses": {"200": {"description": "Versions"}}}},
+        "/api/v1/meta/versions/{version}/rollback": {"post": {
+            "tags": ["Metadata"], "operationId": "meta_rollback",
+            "parameters": [{"name": "version", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "summary": "Publish an earlier version again (nothing is dropped)",
+            "responses": {"200": {"description": "The new version"}, "409": ERROR, "422": ERROR}}},
+        "/api/v1/recycle-bin": {"get": {
+            "tags": ["Records"], "operationId": "recycle_bin",
+            "summary": "Deleted records you may see",
+            "responses": {"200": {"description": "Deleted records"}}}},
+    }
+
+
+def build(tenant_key: str, snapshot: Snapshot,
+          readable: dict[str, frozenset[str]]) -> dict[str, Any]:
+    """The document for a reader who sees ``readable[object]`` fields of each object."""
+    key = (tenant_key, snapshot.version, frozenset(readable.items()))
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            return hit
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message", "fields"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "fields": {"type": "object", "additionalProperties": {
+                               "type": "array", "items": {"type": "string"}}}}}}},
+        "HistoryList": {"type": "object", "properties": {"items": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "action": {"enum": ["create", "update", "delete", "restore", "purge"]},
+                "field": {"type": ["string", "null"]}, "old": {}, "new": {},
+                "version": {"type": "integer"}, "by": {"type": "string"},
+                "at": {"type": "string", "format": "date-time"}}}}}},
+        **_object_document_schema(),
+    }
+    paths = _static_paths()
+    for name in sorted(snapshot.objects):
+        if name not in readable:
+            continue
+        obj = snapshot.objects[name]
+        schemas.update(_record_schemas(obj, readable[name]))
+        paths.update(_object_paths(obj, readable[name]))
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "CRMForge API", "version": f"metadata-{snapshot.version}",
+                 "description": "Generated from this tenant's metadata. Errors use one "
+                                "envelope: {\"error\": {\"code\", \"message\", \"fields\"}}."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "An error", **_json(_ref("Error"))}},
+        },
+    }
+    with _lock:
+        _cache[key] = doc
+        while len(_cache) > 32:
+            _cache.popitem(last=False)
+    return doc

@@ -1,0 +1,55 @@
+"""Shared fixtures. Every integration test runs on SQLite and, when a PostgreSQL server is
+configured (``CRMFORGE_TEST_PG_URL``, set by ``scripts/pg-test-server``), on PostgreSQL too."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crmforge.runtime import Instance
+
+ADMIN_PASSWORD = "Admin-pass-123"
+PG_URL = os.environ.get("CRMFORGE_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CRMFORGE_REQUIRE_PG") == "1" and not PG_URL:
+        raise pytest.UsageError("CRMFORGE_REQUIRE_PG=1 but CRMFORGE_TEST_PG_URL is not set")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def instance(tmp_path: Path, backend: str) -> Iterator[Instance]:
+    """A fresh instance with the ``default`` tenant and its ``admin`` user."""
+    if backend == "postgresql":
+        prefix = "t" + secrets.token_hex(4) + "_"
+        inst = Instance.init(tmp_path / "instance", ADMIN_PASSWORD, database_url=PG_URL,
+                             schema_prefix=prefix)
+    else:
+        inst = Instance.init(tmp_path / "instance", ADMIN_PASSWORD, database_url=None)
+    try:
+        yield inst
+    finally:
+        schemas = inst.schemas()
+        inst.dispose()
+        if schemas and PG_URL:
+            engine = sa.create_engine(PG_URL)
+            with engine.begin() as conn:
+                for s in schemas:
+                    conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{s}" CASCADE'))
+            engine.dispose()
+
+
+@pytest.fixture
+def tenant(instance: Instance):  # type: ignore[no-untyped-def]
+    return instance.tenant("default")
