@@ -149,7 +149,7 @@ class EmailType(TextType):
         return 254
 
     def check_format(self, value: str) -> str:
-        if value and not _EMAIL.match(value):
+        if value and not _EMAIL.fullmatch(value):
             raise ConversionError("is not an e-mail address")
         return value
 
@@ -162,7 +162,7 @@ class PhoneType(TextType):
         return 40
 
     def check_format(self, value: str) -> str:
-        if value and not _PHONE.match(value):
+        if value and not _PHONE.fullmatch(value):
             raise ConversionError("is not a phone number")
         return value
 
@@ -175,7 +175,7 @@ class UrlType(TextType):
         return 2000
 
     def check_format(self, value: str) -> str:
-        if value and not _URL.match(value):
+        if value and not _URL.fullmatch(value):
             raise ConversionError("is not an http or https address")
         return value
 
@@ -254,8 +254,10 @@ class DecimalType(FieldType):
             raise ConversionError(f"'{text[:40]}' is not a number") from None
         if not d.is_finite():
             raise ConversionError("must be a finite number")
+        if d.adjusted() >= MAX_DIGITS:  # also "1e20", whose digits tuple is just (1,)
+            raise ConversionError(f"has more than {MAX_DIGITS} significant digits")
         q = Decimal(1).scaleb(-self.scale(f))
-        rounded = d.quantize(q) if d.adjusted() < MAX_DIGITS + 1 else d
+        rounded = d.quantize(q)
         if rounded != d and not lenient:
             raise ConversionError(f"has more than {self.scale(f)} decimal places")
         if rounded != d:
@@ -375,7 +377,10 @@ class DateTimeType(FieldType):
         else:
             raise ConversionError(f"expected an ISO 8601 date and time, got {_type_name(value)}")
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError:
+                raise ConversionError("is out of range in UTC (years 1 to 9999)") from None
         return parsed.replace(microsecond=(parsed.microsecond // 1000) * 1000)
 
     def to_json(self, f: FieldDef, value: Any) -> Any:
@@ -478,7 +483,8 @@ class ReferenceType(FieldType):
             raise ConversionError("expected a record id")
         if isinstance(value, int) and value > 0:
             return value
-        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 \
+                and int(value) > 0:
             return int(value)
         raise ConversionError(f"expected a record id, got {_type_name(value)}")
 

@@ -229,8 +229,9 @@ def _check_formula_cycles(fields: list[dict[str, Any]], problems: Problems) -> N
         for d in sorted(deps.get(n, ())):
             if state.get(d) == 1:
                 cycle = [*trail[trail.index(d):], d] if d in trail else [n, d]
-                problems.add(f"$.fields[{index[n]}].expression",
-                             "formulas refer to each other in a cycle: " + " -> ".join(cycle))
+                message = "formulas refer to each other in a cycle: " + " -> ".join(cycle)
+                for member in dict.fromkeys(cycle):  # every formula of the cycle is marked
+                    problems.add(f"$.fields[{index[member]}].expression", message)
             elif d not in state:
                 visit(d, [*trail, d])
         state[n] = 2

@@ -1,0 +1,69 @@
+"""HTTP fixtures: a Flask test client on the instance, signed-in headers, helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from crmforge.runtime import Instance
+from crmforge.web import create_app
+
+from ..conftest import ADMIN_PASSWORD
+
+
+@pytest.fixture
+def app(instance: Instance):  # type: ignore[no-untyped-def]
+    return create_app(instance, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+def sign_in(client: FlaskClient, tenant: str = "default", username: str = "admin",
+            password: str = ADMIN_PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", json={"username": username, "password": password},
+                    headers={"X-Tenant": tenant})
+    assert r.status_code == 200, r.json
+    return {"Authorization": "Bearer " + r.json["token"], "X-Tenant": tenant}
+
+
+@pytest.fixture
+def admin(client: FlaskClient) -> dict[str, str]:
+    return sign_in(client)
+
+
+BOOTH: dict[str, Any] = {
+    "name": "booth", "label": {"zh": "展位", "en": "Booth"},
+    "fields": [
+        {"name": "number", "type": "text", "label": {"zh": "展位号", "en": "Number"},
+         "required": True, "unique": True, "max_length": 20, "searchable": True},
+        {"name": "area", "type": "decimal", "scale": 2, "min": 0, "label": {"en": "Area"}},
+        {"name": "price", "type": "currency", "label": {"en": "Price"}},
+        {"name": "status", "type": "picklist", "label": {"en": "Status"},
+         "default": "'available'",
+         "choices": [{"value": "available", "label": {"en": "Available"}},
+                     {"value": "contracted", "label": {"en": "Contracted"}}]},
+        {"name": "exhibitor", "type": "lookup", "target": "exhibitor",
+         "label": {"en": "Exhibitor"}},
+        {"name": "total", "type": "formula", "result_type": "currency", "stored": True,
+         "expression": "area * price", "label": {"en": "Total"}},
+    ],
+}
+
+EXHIBITOR: dict[str, Any] = {
+    "name": "exhibitor", "label": {"zh": "展商", "en": "Exhibitor"},
+    "fields": [{"name": "company", "type": "text", "required": True, "searchable": True}],
+}
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The error envelope of a response, checking its shape (DESIGN §9)."""
+    body = response.json
+    assert set(body) == {"error"}, body
+    assert {"code", "message", "fields"} <= set(body["error"]), body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return dict(body["error"])

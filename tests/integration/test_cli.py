@@ -1,0 +1,95 @@
+"""The command line of DESIGN §9, run as a real process; ``serve`` answers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "crmforge.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    e = {k: v for k, v in os.environ.items() if k != "CRMFORGE_DATABASE_URL"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60,
+                          env={**e, **(env or {})})
+
+
+def test_init_creates_instance_tenant_and_admin(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    r = run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    assert r.returncode == 0, r.stderr
+    assert (inst / "control.db").exists() and (inst / "tenants" / "default.db").exists()
+    config = json.loads((inst / "crmforge.json").read_text())
+    assert len(config["secret_key"]) == 64
+    assert oct((inst / "crmforge.json").stat().st_mode)[-3:] == "600"
+    again = run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    assert again.returncode != 0 and "already holds" in again.stderr
+
+
+@pytest.mark.parametrize("password", ["short1", "onlyletters", "  spaced-1  "])
+def test_init_refuses_weak_passwords_and_creates_nothing(tmp_path: Path, password: str) -> None:
+    inst = tmp_path / "inst"
+    r = run("init", "--instance", str(inst), "--admin-password", password)
+    assert r.returncode == 2 and r.stderr.startswith("error: the password")
+    assert not inst.exists()
+
+
+def test_init_requires_a_password(tmp_path: Path) -> None:
+    r = run("init", "--instance", str(tmp_path / "inst"))
+    assert r.returncode != 0 and "--admin-password" in r.stderr
+
+
+def test_tenant_create_and_bad_names(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    ok = run("tenant", "create", "acme-cn", "--instance", str(inst))
+    assert ok.returncode == 0 and "admin password (shown once):" in ok.stdout
+    for bad in ("Acme", "a b", "x;drop", "x-", "acme-cn", "a" * 41, "名"):
+        r = run("tenant", "create", bad, "--instance", str(inst))
+        assert r.returncode == 2 and r.stderr.startswith("error:"), bad
+    listed = run("tenant", "list", "--instance", str(inst)).stdout.split()
+    assert listed == ["acme-cn", "default"]
+    missing = run("tenant", "create", "x", "--instance", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "not a CRMForge instance" in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_http(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CRMFORGE_DATABASE_URL"}
+    proc = subprocess.Popen([*CLI, "serve", "--instance", str(inst), "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/v1/auth/token", method="POST",
+                    data=json.dumps({"username": "admin", "password": "Very-good-1"}).encode(),
+                    headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    body = json.loads(resp.read())
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        assert body is not None and body["token"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
