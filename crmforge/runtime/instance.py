@@ -112,9 +112,10 @@ class Instance:
         database_url = database_url or os.environ.get("CRMFORGE_DATABASE_URL") or None
         path.mkdir(parents=True, exist_ok=True)
         (path / "tenants").mkdir(exist_ok=True)
-        config = {"secret_key": secrets.token_hex(32), "database_url": database_url,
+        secret_key = secrets.token_hex(32)
+        config = {"secret_key": secret_key, "database_url": database_url,
                   "schema_prefix": schema_prefix}
-        inst = cls(path, database_url, config["secret_key"], schema_prefix)
+        inst = cls(path, database_url, secret_key, schema_prefix)
         inst._create_control()
         inst.create_tenant("default", admin_password)
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -133,7 +134,7 @@ class Instance:
 
     def _create_control(self) -> None:
         with self.control.begin() as conn:
-            if self.dialect.name == "postgresql":
+            if self.control_schema:
                 conn.execute(sa.schema.CreateSchema(self.control_schema, if_not_exists=True))
             control_metadata.create_all(conn)
 

@@ -77,14 +77,17 @@ def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dia
     value = _value(f, raw)
     if value is None:
         return col.is_(None) if op == "eq" else col.is_not(None)
-    return {
-        "eq": lambda: col == value,
-        "ne": lambda: sa.or_(col != value, col.is_(None)),
-        "lt": lambda: col < value,
-        "lte": lambda: col <= value,
-        "gt": lambda: col > value,
-        "gte": lambda: col >= value,
-    }[op]()
+    if op == "eq":
+        return col == value
+    if op == "ne":
+        return sa.or_(col != value, col.is_(None))
+    if op == "lt":
+        return col < value
+    if op == "lte":
+        return col <= value
+    if op == "gt":
+        return col > value
+    return col >= value
 
 
 def search_sql(obj: ObjectDef, table: sa.Table, text: str, dialect: Dialect,
@@ -139,6 +142,7 @@ def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) 
     for i, ((f, desc), v) in enumerate(zip(sort, typed, strict=True)):
         col = table.c[f.name]
         prefix = [_equal(table.c[g.name], w) for (g, _), w in zip(sort[:i], typed[:i], strict=True)]
+        after: Any
         if v is None:
             after = col.is_not(None) if desc else sa.false()
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,35 +100,6 @@ class RecordService:
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, "read")
             return self._out(ctx, self._fetch(ctx, record_id), fields)
-
-    def list(self, principal: Principal, object_name: str, q: ListQuery) -> dict[str, Any]:
-        with self.tenant.read() as conn:
-            ctx = self._ctx(conn, principal, object_name, "read")
-            t = ctx.table
-            readable = self.permissions.readable_fields(principal, ctx.obj)
-            if q.fields is not None:
-                for name in q.fields:
-                    if name not in readable and name not in SYSTEM_FIELD_DEFS:
-                        raise BadRequest(f"no field named '{name[:40]}'", {name[:40]: ["no such field"]})
-            base = [t.c.deleted_at.is_(None), self._visible(ctx),
-                    *where_clauses(ctx.obj, t, q, self.tenant.dialect, readable)]
-            sort = resolve_sort(ctx.obj, q.sort, readable)
-            page = list(base)
-            if q.cursor:
-                page.append(cursor_sql(t, sort, q.cursor))
-            rows = conn.execute(
-                sa.select(t).where(*page).order_by(*order_by(t, sort)).limit(q.limit + 1)
-            ).all()
-            more = len(rows) > q.limit
-            rows = rows[: q.limit]
-            result: dict[str, Any] = {
-                "items": [self._out(ctx, r, q.fields) for r in rows],
-                "next_cursor": encode_cursor(sort, rows[-1]) if more and rows else None,
-            }
-            if q.total:
-                result["total"] = conn.execute(
-                    sa.select(sa.func.count()).select_from(t).where(*base)).scalar()
-            return result
 
     def history(self, principal: Principal, object_name: str, record_id: Any) -> list[dict[str, Any]]:
         with self.tenant.read() as conn:
@@ -274,7 +245,8 @@ class RecordService:
                 if obj is not None:
                     t = self.tenant.schema(ctx.snapshot).table(obj.name)
                     conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
-                    self._history(ctx, obj, e.record_id, 0, "purge", [])
+                    conn.execute(history.insert().values(
+                        self._history_row(ctx, obj, e.record_id, 0, "purge", None, None, None)))
             conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
 
     # -- pipeline steps ---------------------------------------------------------------------
@@ -428,7 +400,7 @@ class RecordService:
                                              row._mapping[name], value))
         ctx.conn.execute(history.insert(), entries)
 
-    def _soft_delete(self, ctx: Ctx, obj: ObjectDef, table: sa.Table, rows: list[Any],
+    def _soft_delete(self, ctx: Ctx, obj: ObjectDef, table: sa.Table, rows: Sequence[Any],
                      batch: str, now: Any, *, root: bool) -> None:
         if not rows:
             return
@@ -477,10 +449,36 @@ class RecordService:
                 "old_value": enc(old), "new_value": enc(new), "record_version": version,
                 "actor_id": ctx.principal.user_id, "actor": ctx.principal.label, "at": _now()}
 
-    def _history(self, ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
-                 entries: list[Any]) -> None:
-        ctx.conn.execute(history.insert().values(
-            self._history_row(ctx, obj, rid, version, action, None, None, None)))
+    # Defined last: a method named ``list`` shadows the builtin in the rest of the class body.
+    def list(self, principal: Principal, object_name: str, q: ListQuery) -> dict[str, Any]:
+        """A page of records matching ``q`` that the principal may see."""
+        with self.tenant.read() as conn:
+            ctx = self._ctx(conn, principal, object_name, "read")
+            t = ctx.table
+            readable = self.permissions.readable_fields(principal, ctx.obj)
+            if q.fields is not None:
+                for name in q.fields:
+                    if name not in readable and name not in SYSTEM_FIELD_DEFS:
+                        raise BadRequest(f"no field named '{name[:40]}'", {name[:40]: ["no such field"]})
+            base = [t.c.deleted_at.is_(None), self._visible(ctx),
+                    *where_clauses(ctx.obj, t, q, self.tenant.dialect, readable)]
+            sort = resolve_sort(ctx.obj, q.sort, readable)
+            page = list(base)
+            if q.cursor:
+                page.append(cursor_sql(t, sort, q.cursor))
+            rows = conn.execute(
+                sa.select(t).where(*page).order_by(*order_by(t, sort)).limit(q.limit + 1)
+            ).all()
+            more = len(rows) > q.limit
+            rows = rows[: q.limit]
+            result: dict[str, Any] = {
+                "items": [self._out(ctx, r, q.fields) for r in rows],
+                "next_cursor": encode_cursor(sort, rows[-1]) if more and rows else None,
+            }
+            if q.total:
+                result["total"] = conn.execute(
+                    sa.select(sa.func.count()).select_from(t).where(*base)).scalar()
+            return result
 
 
 def _record_id(value: Any) -> int:
