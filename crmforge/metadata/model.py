@@ -172,9 +172,13 @@ class RemovedObject:
         return removed_table_name(self.obj.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
-    """One version of a tenant's metadata. ``data`` is the stored JSON form."""
+    """One version of a tenant's metadata. ``data`` is the stored JSON form.
+
+    Compared and hashed by identity: caches of things derived from a snapshot (permission
+    plans, compiled rules) key on the snapshot object itself.
+    """
 
     version: int
     objects: Mapping[str, ObjectDef]

@@ -19,10 +19,13 @@ from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from ..metadata import store as meta_store
 from ..metadata.diff import diff
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
-from ..metadata.model import Snapshot, removed_column_name
+from ..metadata.model import Snapshot
+from ..metadata.roles import prepare_role
 from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
+from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
+from ..security.tables import user_roles
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
 
@@ -106,9 +109,11 @@ class Designer:
                 conn.rollback()
                 return new
             apply_changes(conn, self.tenant.dialect, changes)
+            described = [c.describe() for c in changes]
+            audit.admin_action(conn, principal, "metadata", summary, described or None)
             return meta_store.publish(
                 conn, self.tenant.key, base, data, author=principal.label, summary=summary,
-                diff=[c.describe() for c in changes],
+                diff=described,
             )
 
     def _validated(self, doc: Any, data: Data, base: Snapshot, existing_name: str | None) -> Data:
@@ -347,6 +352,61 @@ class Designer:
 
         self._change(principal, f"purge field {object_name}.{name_or_id}", edit)
 
+    # -- roles (permission matrices are metadata) -------------------------------------------
+    def roles(self, snap: Snapshot | None = None) -> list[Data]:
+        snap = snap or self.snapshot()
+        return [copy.deepcopy(dict(r)) for r in snap.data.get("roles", [])]
+
+    def role(self, name: str) -> Data:
+        for r in self.roles():
+            if r["name"] == name:
+                return r
+        raise NotFound(f"no role named '{name[:40]}'")
+
+    def create_role(self, principal: Principal, doc: Any) -> Data:
+        def edit(data: Data, base: Snapshot) -> None:
+            data.setdefault("roles", []).append(prepare_role(doc, base))
+
+        self._change(principal, f"create role {_name(doc)}", edit)
+        return self.role(str(doc["name"]))
+
+    def update_role(self, principal: Principal, name: str, patch: Any) -> Data:
+        if not isinstance(patch, dict):
+            raise BadRequest("a change must be a JSON object")
+
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            i = next((i for i, r in enumerate(roles) if r["name"] == name), None)
+            if i is None:
+                raise NotFound(f"no role named '{name[:40]}'")
+            doc = copy.deepcopy(roles[i])
+            for key, value in patch.items():
+                if value is None:
+                    doc.pop(key, None)
+                else:
+                    doc[key] = copy.deepcopy(value)
+            roles[i] = prepare_role(doc, base, existing=name)
+
+        self._change(principal, f"change role {name}", edit)
+        return self.role(name)
+
+    def delete_role(self, principal: Principal, name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            if not any(r["name"] == name for r in roles):
+                raise NotFound(f"no role named '{name[:40]}'")
+            below = [r["name"] for r in roles if r.get("reports_to") == name]
+            if below:
+                raise Conflict(f"roles report to '{name}': {', '.join(below)}")
+            with self.tenant.engine.connect() as conn:
+                held = conn.execute(sa.select(user_roles.c.user_id).where(
+                    user_roles.c.role == name).limit(1)).first()
+            if held is not None:
+                raise Conflict(f"users hold the role '{name}'; take it from them first")
+            data["roles"] = [r for r in roles if r["name"] != name]
+
+        self._change(principal, f"delete role {name}", edit)
+
     # -- versions ---------------------------------------------------------------------------
     def version(self, version: int) -> Snapshot:
         with self.tenant.read() as conn:
@@ -448,6 +508,10 @@ def _rename_safe_validate(
 
 
 def _retarget(data: Data, old: str, new: str) -> None:
+    for role in data.get("roles", []):
+        perms = role.get("permissions", {})
+        if old in perms:
+            perms[new] = perms.pop(old)
     for e in data["objects"]:
         for f in e["doc"]["fields"]:
             if f.get("target") == old:
@@ -457,10 +521,14 @@ def _retarget(data: Data, old: str, new: str) -> None:
 
 
 def _retarget_field(data: Data, object_name: str, old: str, new: str) -> None:
+    for role in data.get("roles", []):
+        fields = role.get("permissions", {}).get(object_name, {}).get("fields", {})
+        if old in fields:
+            fields[new] = fields.pop(old)
     for e in data["objects"]:
         for f in e["doc"]["fields"]:
             if f.get("type") == "rollup" and f.get("child") == object_name and f.get("field") == old:
                 f["field"] = new
 
 
-__all__ = ["Designer", "removed_column_name", "sa"]
+__all__ = ["Designer"]

@@ -1,44 +1,187 @@
 """The permission engine: the one place that decides who may do what (DESIGN §5).
 
-Every read and write of the record service asks this engine. It answers operation checks,
-compiles row visibility into a SQL predicate (never a filter after fetching) and names the
-fields a principal may read or write. Today it knows administrators and the system
-principal; roles, departments, shares, field and status rules plug in here.
+``engine.access(principal, snapshot)`` gives an ``Access``: the principal's compiled plan
+against one metadata version. The record service, the designer, exports, history and the
+OpenAPI generator all ask it; nothing else decides. Row visibility is compiled into a SQL
+predicate (subqueries against the department closure, user-role and share tables, never a
+list of ids that grows with the data), so reads filter in the database.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..core import clock
 from ..core.errors import Forbidden
-from ..metadata.model import ObjectDef
+from ..metadata.model import ObjectDef, Snapshot
+from .policy import ObjectGrant, Plan, plan_for
 from .principal import Principal
+from .tables import department_closure, shares, temporary_access, user_roles
+
+WRITE_OPERATIONS = frozenset({"update", "delete", "transfer", "share", "submit"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    level: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "level": self.level, "reason": self.reason}
+
+
+class Access:
+    """What one principal may do under one metadata snapshot."""
+
+    def __init__(self, principal: Principal, snapshot: Snapshot, plan: Plan | None) -> None:
+        self.principal = principal
+        self.snapshot = snapshot
+        self.plan = plan
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.principal.is_admin or self.principal.is_system
+
+    def grant(self, obj: ObjectDef) -> ObjectGrant | None:
+        return None if self.plan is None else self.plan.grant(obj.name)
+
+    # -- operation level (5) ----------------------------------------------------------------
+    def allowed(self, obj: ObjectDef, operation: str) -> bool:
+        if self.unrestricted:
+            return True
+        g = self.grant(obj)
+        return g is not None and operation in g.operations
+
+    def check(self, obj: ObjectDef, operation: str) -> None:
+        if not self.allowed(obj, operation):
+            raise Forbidden(f"you may not {operation} {obj.label()} records")
+
+    # -- field level (6) --------------------------------------------------------------------
+    def field_access(self, obj: ObjectDef, field: str) -> str:
+        if self.unrestricted:
+            return "edit"
+        g = self.grant(obj)
+        return "hidden" if g is None else g.fields.get(field, "hidden")
+
+    def readable(self, obj: ObjectDef) -> frozenset[str]:
+        if self.unrestricted:
+            return frozenset(f.name for f in obj.fields)
+        return frozenset(f.name for f in obj.fields if self.field_access(obj, f.name) != "hidden")
+
+    def writable(self, obj: ObjectDef) -> frozenset[str]:
+        if self.unrestricted:
+            return frozenset(f.name for f in obj.fields if f.kind.writable)
+        return frozenset(f.name for f in obj.fields
+                         if f.kind.writable and self.field_access(obj, f.name) == "edit")
+
+    # -- row visibility (levels 2, 3, 4) ----------------------------------------------------
+    def visibility(self, obj: ObjectDef, table: sa.Table, *, write: bool = False) -> Any:
+        """The rows of ``table`` the principal may read (or, with ``write``, change)."""
+        if self.unrestricted:
+            return sa.true()
+        p = self.principal
+        g = self.grant(obj)
+        parts: list[Any] = []
+        scope_ops = ("update", "delete") if write else ("read",)
+        if g is not None and any(op in g.operations for op in scope_ops):
+            if g.scope == "all":
+                return sa.true()
+            parts.extend(self._scope_parts(g.scope, table))
+            if g.scope != "none" and self.plan and self.plan.subordinate_roles:
+                parts.append(table.c.owner_id.in_(
+                    sa.select(user_roles.c.user_id).where(
+                        user_roles.c.role.in_(sorted(self.plan.subordinate_roles)))))
+            parts.append(table.c.id.in_(self._shared(obj, write)))
+        if not write:
+            parts.append(table.c.id.in_(
+                sa.select(temporary_access.c.record_id).where(
+                    temporary_access.c.object_id == obj.id,
+                    temporary_access.c.user_id == p.user_id,
+                    sa.or_(temporary_access.c.expires_at.is_(None),
+                           temporary_access.c.expires_at > clock.now().replace(tzinfo=None))))
+            )
+        return sa.or_(*parts) if parts else sa.false()
+
+    def _scope_parts(self, scope: str, table: sa.Table) -> list[Any]:
+        p = self.principal
+        if scope == "none":
+            return []
+        parts = [table.c.owner_id == p.user_id]
+        if p.department_id is not None and scope == "department":
+            parts.append(table.c.department_id == p.department_id)
+        elif p.department_id is not None and scope == "department_tree":
+            parts.append(table.c.department_id.in_(
+                sa.select(department_closure.c.descendant_id).where(
+                    department_closure.c.ancestor_id == p.department_id)))
+        return parts
+
+    def _shared(self, obj: ObjectDef, write: bool) -> sa.Select[Any]:
+        p = self.principal
+        to_me = [shares.c.user_id == p.user_id]
+        if p.department_id is not None:
+            # A share to a department reaches its sub-departments too.
+            to_me.append(shares.c.department_id.in_(
+                sa.select(department_closure.c.ancestor_id).where(
+                    department_closure.c.descendant_id == p.department_id)))
+        q = sa.select(shares.c.record_id).where(shares.c.object_id == obj.id, sa.or_(*to_me))
+        if write:
+            q = q.where(shares.c.access == "edit")
+        return q
+
+    # -- status level (7) -------------------------------------------------------------------
+    def status_denial(self, obj: ObjectDef, row: Mapping[str, Any], operation: str,
+                      changed: Iterable[str], lock: Mapping[str, Any] | None) -> str | None:
+        """Why the record's status or lock forbids ``operation`` (None when it allows it).
+
+        Applies to administrators too: an approved order is not edited by anybody.
+        """
+        changed = set(changed)
+        if lock is not None:
+            editable = set(json.loads(lock["editable_fields"]))
+            if operation == "delete" or (operation == "update" and not changed <= editable):
+                extra = sorted(changed - editable)
+                return (f"the record is locked ({lock['reason']})" +
+                        (f"; only {', '.join(sorted(editable))} may change" if editable else "")
+                        + (f", not {', '.join(extra)}" if extra and operation == "update" else ""))
+        rules = obj.options.get("status_rules")
+        if not rules:
+            return None
+        state = row.get(rules["field"])
+        rule = rules["states"].get(state) if state is not None else None
+        if rule is None:
+            return None
+        ops = set(rule.get("operations", []))
+        editable = set(rule.get("editable_fields", []))
+        if operation == "update":
+            if "update" in ops and not editable:
+                return None
+            if changed and changed <= editable:
+                return None
+            return (f"a record in status '{state}' cannot be changed" +
+                    (f" except {', '.join(sorted(editable))}" if editable else ""))
+        if operation in ("read",) or operation in ops:
+            return None
+        return f"a record in status '{state}' does not allow {operation}"
 
 
 class PermissionEngine:
-    def allowed(self, principal: Principal, obj: ObjectDef, operation: str) -> bool:
-        return principal.is_admin or principal.is_system
-
-    def check(self, principal: Principal, obj: ObjectDef, operation: str) -> None:
-        if not self.allowed(principal, obj, operation):
-            raise Forbidden(f"you may not {operation} {obj.label()} records")
-
-    def visibility(self, principal: Principal, obj: ObjectDef, table: sa.Table) -> Any:
-        """A SQL predicate of the rows ``principal`` may see in ``table``."""
+    def access(self, principal: Principal, snapshot: Snapshot) -> Access:
         if principal.is_admin or principal.is_system:
-            return sa.true()
-        return sa.false()
-
-    def readable_fields(self, principal: Principal, obj: ObjectDef) -> frozenset[str]:
-        return frozenset(f.name for f in obj.fields)
-
-    def writable_fields(self, principal: Principal, obj: ObjectDef) -> frozenset[str]:
-        return frozenset(f.name for f in obj.fields if f.kind.writable)
+            return Access(principal, snapshot, None)
+        return Access(principal, snapshot, plan_for(snapshot, principal.roles))
 
     def can_manage_metadata(self, principal: Principal) -> bool:
         return principal.is_admin or principal.is_system
+
+    def check_admin(self, principal: Principal) -> None:
+        if not self.can_manage_metadata(principal):
+            raise Forbidden("only administrators may do this")
 
 
 engine = PermissionEngine()

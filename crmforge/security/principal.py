@@ -12,6 +12,7 @@ class Principal:
     is_admin: bool = False
     department_id: int | None = None
     is_system: bool = False
+    roles: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:

@@ -20,10 +20,9 @@ def openapi_json() -> dict[str, Any]:
     tenant = current_tenant()
     with tenant.read() as conn:
         snap = tenant.snapshot(conn)
-    readable = {
-        name: permissions.readable_fields(principal, obj)
-        for name, obj in snap.objects.items() if permissions.allowed(principal, obj, "read")
-    }
+    access = permissions.access(principal, snap)
+    readable = {name: access.readable(obj) for name, obj in snap.objects.items()
+                if access.allowed(obj, "read")}
     return openapi.build(tenant.key, snap, readable)
 
 

@@ -1,0 +1,120 @@
+"""The record recycle bin: soft deletion in batches (a record and its master-detail
+children), restore of a whole batch, and purge."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.errors import Conflict
+from ..metadata.model import ObjectDef
+from .context import Ctx, utcnow
+from .systables import history, recycle_bin
+from .writes import history_row
+
+
+def delete(ctx: Ctx, row: Any) -> None:
+    _soft_delete(ctx, ctx.obj, [row], secrets.token_hex(8), utcnow(), root=True)
+
+
+def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now: Any, *,
+                 root: bool) -> None:
+    if not rows:
+        return
+    table = ctx.schema.table(obj.name)
+    ids = [r.id for r in rows]
+    ctx.conn.execute(table.update().where(table.c.id.in_(ids)).values(
+        deleted_at=now, deleted_batch=batch))
+    ctx.conn.execute(recycle_bin.insert(), [
+        {"object_id": obj.id, "record_id": r.id, "title": _title(obj, r), "batch": batch,
+         "is_root": root, "deleted_at": now, "deleted_by": ctx.principal.user_id,
+         "deleted_by_name": ctx.principal.label} for r in rows])
+    ctx.conn.execute(history.insert(), [
+        history_row(ctx, obj, r.id, r.version, "delete", None, None, None) for r in rows])
+    for child, f in obj.children(ctx.snapshot):
+        ct = ctx.schema.table(child.name)
+        kids = ctx.conn.execute(sa.select(ct).where(
+            ct.c[f.name].in_(ids), ct.c.deleted_at.is_(None))).all()
+        _soft_delete(ctx, child, kids, batch, now, root=False)
+
+
+def restore(ctx: Ctx, row: Any) -> None:
+    entry = ctx.conn.execute(sa.select(recycle_bin).where(
+        recycle_bin.c.object_id == ctx.obj.id, recycle_bin.c.record_id == row.id,
+        recycle_bin.c.batch == row.deleted_batch)).first()
+    if entry is not None and not entry.is_root:
+        raise Conflict("this record was deleted with its master record; restore that one")
+    for f in ctx.obj.fields:
+        if f.type == "master_detail" and row._mapping[f.name] is not None:
+            parent = ctx.snapshot.object(f.target or "")
+            if parent is None:
+                continue
+            pt = ctx.schema.table(parent.name)
+            alive = ctx.conn.execute(sa.select(pt.c.id).where(
+                pt.c.id == row._mapping[f.name], pt.c.deleted_at.is_(None))).first()
+            if alive is None:
+                raise Conflict(f"the master {parent.name} record is in the recycle bin; "
+                               "restore it first")
+    by_id = {o.id: o for o in ctx.snapshot.objects.values()}
+    for e in ctx.conn.execute(sa.select(recycle_bin).where(
+            recycle_bin.c.batch == row.deleted_batch)).all():
+        obj = by_id.get(e.object_id)
+        if obj is None:
+            continue
+        t = ctx.schema.table(obj.name)
+        version = ctx.conn.execute(sa.select(t.c.version).where(t.c.id == e.record_id)).scalar()
+        ctx.conn.execute(t.update().where(t.c.id == e.record_id).values(
+            deleted_at=None, deleted_batch=None))
+        ctx.conn.execute(history.insert().values(
+            history_row(ctx, obj, e.record_id, int(version or 0), "restore", None, None, None)))
+    ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
+
+
+def purge(ctx: Ctx, row: Any) -> None:
+    entry = ctx.conn.execute(sa.select(recycle_bin.c.is_root).where(
+        recycle_bin.c.object_id == ctx.obj.id, recycle_bin.c.record_id == row.id,
+        recycle_bin.c.batch == row.deleted_batch)).first()
+    if entry is not None and not entry.is_root:  # the batch would take the master with it
+        raise Conflict("this record was deleted with its master record; purge that one")
+    by_id = {o.id: o for o in ctx.snapshot.objects.values()}
+    for e in ctx.conn.execute(sa.select(recycle_bin).where(
+            recycle_bin.c.batch == row.deleted_batch)).all():
+        obj = by_id.get(e.object_id)
+        if obj is None:
+            continue
+        t = ctx.schema.table(obj.name)
+        ctx.conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
+        ctx.conn.execute(history.insert().values(
+            history_row(ctx, obj, e.record_id, 0, "purge", None, None, None)))
+    ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
+
+
+def entries(ctx_for: Any, conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    """Root entries of the bin, newest first, that ``ctx_for(obj)`` says are visible.
+
+    ``ctx_for`` returns a context for an object, or None when the reader may not read it.
+    """
+    out: list[dict[str, Any]] = []
+    for r in conn.execute(sa.select(recycle_bin).where(recycle_bin.c.is_root)
+                          .order_by(recycle_bin.c.id.desc())):
+        ctx = ctx_for(r.object_id)
+        if ctx is None:
+            continue
+        t = ctx.table
+        if conn.execute(sa.select(t.c.id).where(
+                t.c.id == r.record_id, ctx.access.visibility(ctx.obj, t))).first() is None:
+            continue
+        out.append({"object": ctx.obj.name, "id": r.record_id, "title": r.title,
+                    "deleted_at": r.deleted_at.isoformat(timespec="seconds") + "Z",
+                    "deleted_by": r.deleted_by_name})
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _title(obj: ObjectDef, row: Any) -> str | None:
+    value = row._mapping.get(obj.title_field)
+    return None if value is None else str(value)[:255]

@@ -1,0 +1,207 @@
+"""The write pipeline's steps (DESIGN §4): payload checks, conversion, defaults, required,
+references, uniqueness, the row write and its history. All errors of a payload are
+collected and reported together; a field-level denial is a 403 that changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+from ..metadata.fieldtypes import AutonumberType, ConversionError
+from ..metadata.model import FieldDef, ObjectDef
+from ..rules.defaults import UnsupportedExpression, evaluate_default
+from ..security.tables import users
+from .context import Ctx, utcnow
+from .fields import SYSTEM_FIELD_DEFS
+from .systables import history, sequences
+
+NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
+
+
+def prepare(ctx: Ctx, data: Any, existing: Any) -> dict[str, Any]:
+    """Check, convert and validate a payload; returns column values for the row."""
+    if not isinstance(data, Mapping):
+        raise BadRequest("a record must be a JSON object")
+    obj = ctx.obj
+    readable = ctx.access.readable(obj)
+    writable = ctx.access.writable(obj)
+    errors: dict[str, list[str]] = {}
+    denied: dict[str, list[str]] = {}
+    hidden_sent = False
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        f = obj.field(key) if isinstance(key, str) else None
+        if f is not None and key not in readable:
+            hidden_sent = True  # never named: hidden fields do not appear in messages
+            continue
+        if f is None:
+            reason = "is set by the system" if key in NOT_WRITABLE_SYSTEM else "no such field"
+            errors.setdefault(str(key)[:40], []).append(reason)
+            continue
+        if not f.kind.writable:
+            errors.setdefault(key, []).append(f"is a {f.type} field and computed")
+            continue
+        if key not in writable:
+            denied.setdefault(key, []).append("is read-only for you")
+            continue
+        try:
+            values[key] = f.kind.to_python(f, raw)
+        except ConversionError as exc:
+            errors.setdefault(key, []).append(str(exc))
+    if hidden_sent or denied:
+        raise Forbidden("you may not write some of the fields you sent" if hidden_sent and not denied
+                        else f"you may not write {', '.join(sorted(denied))}", denied)
+    if existing is None:
+        _defaults(obj, values, errors)
+    _required(obj, values, existing, errors)
+    _references(ctx, values, errors)
+    _unique(ctx, values, existing, errors)
+    if errors:
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
+    return values
+
+
+def _defaults(obj: ObjectDef, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    for f in obj.fields:
+        default = f.options.get("default")
+        if f.name in values or not f.kind.writable or not default:
+            continue
+        try:
+            values[f.name] = f.kind.to_python(f, evaluate_default(default), lenient=True)
+        except (UnsupportedExpression, ConversionError) as exc:
+            errors.setdefault(f.name, []).append(f"default: {exc}")
+
+
+def _required(obj: ObjectDef, values: dict[str, Any], existing: Any,
+              errors: dict[str, list[str]]) -> None:
+    for f in obj.fields:
+        if not (f.required or f.type == "master_detail") or not f.kind.writable \
+                or f.name in errors:
+            continue
+        if existing is None:
+            missing = values.get(f.name) in (None, "")
+        else:
+            missing = f.name in values and values[f.name] in (None, "")
+        if missing:
+            errors.setdefault(f.name, []).append("is required")
+
+
+def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Lookups name live records the writer can see; user fields name users."""
+    for name, value in values.items():
+        f = ctx.obj.field(name)
+        if value is None or f is None:
+            continue
+        if f.type in ("lookup", "master_detail"):
+            target = ctx.snapshot.object(f.target or "")
+            if target is None:
+                errors.setdefault(name, []).append("points at a removed object")
+                continue
+            t = ctx.schema.table(target.name)
+            found = ctx.conn.execute(sa.select(t.c.id).where(
+                t.c.id == value, t.c.deleted_at.is_(None),
+                ctx.access.visibility(target, t))).first()
+            if found is None:
+                errors.setdefault(name, []).append(f"no {target.name} record {value}")
+        elif f.type == "user":
+            if ctx.conn.execute(sa.select(users.c.id).where(users.c.id == value)).first() is None:
+                errors.setdefault(name, []).append(f"no user {value}")
+
+
+def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]]) -> None:
+    t = ctx.table
+    for name, value in values.items():
+        f = ctx.obj.field(name)
+        if f is None or not f.unique or value is None:
+            continue
+        q = sa.select(t.c.id).where(t.c[name] == value)
+        if existing is not None:
+            q = q.where(t.c.id != existing.id)
+        if ctx.conn.execute(q.limit(1)).first() is not None:
+            errors.setdefault(name, []).append("must be unique; another record has this value")
+
+
+def _next_number(ctx: Ctx, f: FieldDef) -> str:
+    start = int(f.options.get("start", 1))
+    updated = ctx.conn.execute(
+        sequences.update().where(sequences.c.key == f.id).values(value=sequences.c.value + 1))
+    if updated.rowcount == 0:
+        ctx.conn.execute(sequences.insert().values(key=f.id, value=start))
+    value = ctx.conn.execute(sa.select(sequences.c.value).where(sequences.c.key == f.id)).scalar()
+    kind = f.kind
+    assert isinstance(kind, AutonumberType)
+    return kind.render(f, int(value or start))
+
+
+def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
+    """Insert prepared rows with one executemany, then their history rows."""
+    if not prepared:
+        return []
+    now = utcnow()
+    p = ctx.principal
+    autonumbers = [f for f in ctx.obj.fields if f.type == "autonumber"]
+    rows = []
+    for values in prepared:
+        row = dict(values)
+        for f in autonumbers:
+            row[f.name] = _next_number(ctx, f)
+        row.update(owner_id=p.user_id, department_id=p.department_id, created_at=now,
+                   created_by=p.user_id, updated_at=now, updated_by=p.user_id, version=1)
+        rows.append(row)
+    keys = set().union(*rows)  # same keys in every row so one executemany carries them
+    rows = [{k: r.get(k) for k in keys} for r in rows]
+    result = ctx.conn.execute(
+        ctx.table.insert().returning(ctx.table.c.id, sort_by_parameter_order=True), rows)
+    ids = [r[0] for r in result]
+    entries = []
+    stored = [f for f in ctx.obj.fields if f.stored]
+    for rid, row in zip(ids, rows, strict=True):
+        set_fields = [f for f in stored if row.get(f.name) is not None]
+        for f in set_fields:
+            entries.append(history_row(ctx, ctx.obj, rid, 1, "create", f, None, row[f.name]))
+        if not set_fields:
+            entries.append(history_row(ctx, ctx.obj, rid, 1, "create", None, None, None))
+    ctx.conn.execute(history.insert(), entries)
+    return ids
+
+
+def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "update") -> None:
+    t = ctx.table
+    new_version = row.version + 1
+    result = ctx.conn.execute(
+        t.update().where(t.c.id == row.id, t.c.version == row.version)
+        .values(**changed, version=new_version, updated_at=utcnow(),
+                updated_by=ctx.principal.user_id))
+    if result.rowcount != 1:
+        raise Conflict("the record changed meanwhile; reload and try again")
+    entries = []
+    for name, value in changed.items():
+        f = ctx.obj.field(name) or SYSTEM_FIELD_DEFS.get(name)
+        assert f is not None
+        entries.append(history_row(ctx, ctx.obj, row.id, new_version, action, f,
+                                   row._mapping[name], value))
+    ctx.conn.execute(history.insert(), entries)
+
+
+def history_row(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
+                f: FieldDef | None, old: Any, new: Any) -> dict[str, Any]:
+    def enc(v: Any) -> str | None:
+        if v is None or f is None:
+            return None
+        return json.dumps(f.kind.to_json(f, v), ensure_ascii=False)
+
+    return {"object_id": obj.id, "record_id": rid, "action": action,
+            "field_id": f.id if f else None, "field": f.name if f else None,
+            "old_value": enc(old), "new_value": enc(new), "record_version": version,
+            "actor_id": ctx.principal.user_id, "actor": ctx.principal.label, "at": utcnow()}
+
+
+def differs(old: Any, new: Any) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return bool(old != new)

@@ -1,0 +1,120 @@
+"""Permission plans: a user's roles compiled against one metadata snapshot.
+
+A plan is what the roles add up to (DESIGN §5, level 2: grants add up): per object, the
+union of operations, the widest data scope and, per field, the most permissive access.
+Plans are immutable and cached per (snapshot, roles); a new metadata version builds new
+ones.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ..metadata.model import ObjectDef, Snapshot
+from ..metadata.roles import FIELD_ACCESS, SCOPES, role_docs
+
+
+@dataclass(frozen=True)
+class ObjectGrant:
+    operations: frozenset[str]
+    scope: str
+    fields: Mapping[str, str]
+    #: Which role granted what, for explanations.
+    sources: Mapping[str, tuple[str, ...]]
+
+
+NO_GRANT = ObjectGrant(frozenset(), "none", MappingProxyType({}), MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Plan:
+    roles: frozenset[str]
+    subordinate_roles: frozenset[str]
+    grants: Mapping[str, ObjectGrant]
+
+    def grant(self, object_name: str) -> ObjectGrant:
+        return self.grants.get(object_name, NO_GRANT)
+
+
+def _wider(a: str, b: str) -> str:
+    return a if SCOPES.index(a) >= SCOPES.index(b) else b
+
+
+def _looser(a: str, b: str) -> str:
+    return a if FIELD_ACCESS.index(a) >= FIELD_ACCESS.index(b) else b
+
+
+def subordinates(docs: Mapping[str, Mapping[str, Any]], roles: frozenset[str]) -> frozenset[str]:
+    """Roles that report, directly or not, to any of ``roles`` (excluding ``roles``)."""
+    children: dict[str, list[str]] = {}
+    for name, doc in docs.items():
+        parent = doc.get("reports_to")
+        if parent:
+            children.setdefault(parent, []).append(name)
+    out: set[str] = set()
+    stack = [c for r in roles for c in children.get(r, [])]
+    while stack:
+        r = stack.pop()
+        if r not in out:
+            out.add(r)
+            stack.extend(children.get(r, []))
+    return frozenset(out - roles)
+
+
+def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -> ObjectGrant:
+    ops: set[str] = set()
+    scope = "none"
+    fields: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+    for role, g in grants:
+        role_ops = set(g.get("operations", []))
+        ops |= role_ops
+        for op in role_ops:
+            sources.setdefault(op, []).append(role)
+        scope = _wider(scope, g.get("scope", "none"))
+        if "read" not in role_ops:
+            continue
+        default = "edit" if "update" in role_ops else "read"
+        named = g.get("fields", {})
+        for f in obj.fields:
+            access = named.get(f.name, default)
+            if access == "edit" and "update" not in role_ops:
+                access = "read"
+            fields[f.name] = _looser(fields.get(f.name, "hidden"), access)
+    for f in obj.fields:
+        fields.setdefault(f.name, "hidden")
+    return ObjectGrant(frozenset(ops), scope, MappingProxyType(fields),
+                       MappingProxyType({k: tuple(v) for k, v in sources.items()}))
+
+
+def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:
+    docs = role_docs(snapshot)
+    held = [r for r in sorted(roles) if r in docs]
+    grants = {}
+    for name, obj in snapshot.objects.items():
+        per_role = [(r, docs[r]["permissions"][name]) for r in held
+                    if name in docs[r].get("permissions", {})]
+        grants[name] = _object_grant(obj, per_role) if per_role else NO_GRANT
+    return Plan(frozenset(held), subordinates(docs, frozenset(held)), MappingProxyType(grants))
+
+
+_plans: weakref.WeakKeyDictionary[Snapshot, dict[frozenset[str], Plan]] = \
+    weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def plan_for(snapshot: Snapshot, roles: frozenset[str]) -> Plan:
+    with _lock:
+        per = _plans.setdefault(snapshot, {})
+        hit = per.get(roles)
+    if hit is not None:
+        return hit
+    plan = compile_plan(snapshot, roles)
+    with _lock:
+        per[roles] = plan
+    return plan
