@@ -20,6 +20,7 @@ from ..metadata import store as meta_store
 from ..metadata.diff import diff
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
 from ..metadata.model import Snapshot
+from ..metadata.refactor import rename_field_everywhere
 from ..metadata.roles import prepare_role
 from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
 from ..security import audit
@@ -162,6 +163,14 @@ class Designer:
             old_fields = {f["id"]: f for f in entry["doc"]["fields"]}
             if "fields" in patch and isinstance(patch["fields"], list):
                 _carry_ids(doc, entry["doc"])
+            new_name = doc.get("name")
+            if isinstance(new_name, str) and new_name != name:
+                # Before validation: its own self-lookups and the master-details its
+                # roll-ups read must already name it by the new name.
+                _retarget(data, name, new_name)
+                if isinstance(doc.get("fields"), list) and all(
+                        isinstance(f, dict) for f in doc["fields"]):
+                    _retarget({"objects": [{"doc": doc}]}, name, new_name)
             prepared = self._validated(doc, data, base, name)
             kept = {f["id"] for f in prepared["fields"]}
             for fid, f in old_fields.items():
@@ -261,6 +270,12 @@ class Designer:
             i = _field_index(doc, field_name)
             f = doc["fields"][i]
             _apply_field_patch(f, patch)
+            if f["name"] != field_name:
+                scratch = {**data, "objects": [
+                    {**e, "doc": doc} if e is entry else e for e in data["objects"]]}
+                rename_field_everywhere(scratch, object_name, field_name, f["name"])
+                data["objects"] = scratch["objects"]
+                entry = _entry(data, object_name)
             prepared = _rename_safe_validate(self, doc, data, base, object_name, field_name, f)
             entry["doc"] = prepared
             result["name"] = prepared["fields"][i]["name"]

@@ -92,7 +92,7 @@ class Access:
         if g is not None and any(op in g.operations for op in scope_ops):
             if g.scope == "all":
                 return sa.true()
-            parts.extend(self._scope_parts(g.scope, table))
+            parts.extend(self.scope_parts(g.scope, table))
             if g.scope != "none" and self.plan and self.plan.subordinate_roles:
                 parts.append(table.c.owner_id.in_(
                     sa.select(user_roles.c.user_id).where(
@@ -108,7 +108,7 @@ class Access:
             )
         return sa.or_(*parts) if parts else sa.false()
 
-    def _scope_parts(self, scope: str, table: sa.Table) -> list[Any]:
+    def scope_parts(self, scope: str, table: sa.Table) -> list[Any]:
         p = self.principal
         if scope == "none":
             return []

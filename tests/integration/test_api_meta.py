@@ -176,6 +176,16 @@ def test_rename_field_keeps_id_and_data(client, admin) -> None:
     assert r.json["id"] == old["id"] and r.json["name"] == "size"
     got = client.get(f"/api/v1/records/booth/{records[3]['id']}", headers=admin).json
     assert got["size"] == "30.00" and "area" not in got
+    total = client.get("/api/v1/meta/objects/booth/fields/total", headers=admin).json
+    assert total["expression"] == "size * price"  # the formula follows the rename
+
+
+def test_rename_follows_relation_paths_but_not_strings() -> None:
+    from crmforge.metadata.refactor import rename_name
+
+    assert rename_name("area * 2 + len('area')", "area", "size") == "size * 2 + len('area')"
+    assert rename_name("booth.area + area", "area", "size", after={"booth"}) == "booth.size + area"
+    assert rename_name("x.area", "area", "size") == "x.area"
 
 
 def test_type_change_dry_run_then_refusal_then_success(client, admin) -> None:
@@ -207,13 +217,13 @@ def test_type_change_dry_run_then_refusal_then_success(client, admin) -> None:
 def test_remove_and_restore_field_and_object_keep_data(client, admin, instance) -> None:
     records = _seed(client, admin, 2)
     rid = records[1]["id"]
-    assert client.delete("/api/v1/meta/objects/booth/fields/price", headers=admin).status_code == 204
-    assert "price" not in client.get(f"/api/v1/records/booth/{rid}", headers=admin).json
+    assert client.delete("/api/v1/meta/objects/booth/fields/status", headers=admin).status_code == 204
+    assert "status" not in client.get(f"/api/v1/records/booth/{rid}", headers=admin).json
     bin_ = client.get("/api/v1/meta/recycle-bin", headers=admin).json
-    assert [f["name"] for f in bin_["fields"]] == ["price"]
-    r = client.post("/api/v1/meta/objects/booth/fields/price/restore", headers=admin)
+    assert [f["name"] for f in bin_["fields"]] == ["status"]
+    r = client.post("/api/v1/meta/objects/booth/fields/status/restore", headers=admin)
     assert r.status_code == 200, r.json
-    assert client.get(f"/api/v1/records/booth/{rid}", headers=admin).json["price"] == "99.50"
+    assert client.get(f"/api/v1/records/booth/{rid}", headers=admin).json["status"] == "available"
 
     assert client.delete("/api/v1/meta/objects/booth", headers=admin).status_code == 204
     assert client.get(f"/api/v1/records/booth/{rid}", headers=admin).status_code == 404

@@ -215,9 +215,9 @@ def test_field_removal_while_another_request_reads(client, admin, booths, app) -
     t.start()
     try:
         for _ in range(3):
-            assert client.delete("/api/v1/meta/objects/booth/fields/price",
+            assert client.delete("/api/v1/meta/objects/booth/fields/status",
                                  headers=admin).status_code == 204
-            assert client.post("/api/v1/meta/objects/booth/fields/price/restore",
+            assert client.post("/api/v1/meta/objects/booth/fields/status/restore",
                                headers=admin).status_code == 200
     finally:
         stop.set()

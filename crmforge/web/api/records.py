@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request, stream_with_context
 
 from ...core.errors import BadRequest
 from ...core.filters import parse_list_query
@@ -85,3 +89,61 @@ def recycle_bin() -> dict[str, Any]:
 def purge_record(object_name: str, record_id: str) -> tuple[str, int]:
     _service().purge(current_principal(), object_name, record_id)
     return "", 204
+
+
+@bp.get("/records/<object_name>/<record_id>/shares")
+def list_shares(object_name: str, record_id: str) -> dict[str, Any]:
+    return {"items": _service().shares(current_principal(), object_name, record_id)}
+
+
+@bp.post("/records/<object_name>/<record_id>/shares")
+def add_share(object_name: str, record_id: str) -> tuple[dict[str, Any], int]:
+    return _service().share(current_principal(), object_name, record_id, json_body()), 201
+
+
+@bp.delete("/records/<object_name>/<record_id>/shares/<int:share_id>")
+def remove_share(object_name: str, record_id: str, share_id: int) -> tuple[str, int]:
+    _service().unshare(current_principal(), object_name, record_id, share_id)
+    return "", 204
+
+
+@bp.post("/records/<object_name>/<record_id>/transfer")
+def transfer(object_name: str, record_id: str) -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict) or body.get("owner") is None:
+        raise BadRequest("send {\"owner\": <username or user id>}")
+    return _service().transfer(current_principal(), object_name, record_id, body["owner"])
+
+
+@bp.get("/records/<object_name>/export")
+def export(object_name: str) -> Response:
+    """CSV of every matching record the caller may export (fields they may read only)."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "format"]
+    q = parse_list_query(params)
+    rows = _service().export(current_principal(), object_name, q)
+    first = next(rows, None)
+
+    def generate() -> Iterator[str]:
+        if first is None:
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(first), extrasaction="ignore")
+        writer.writeheader()
+        for row in itertools.chain([first], rows):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{object_name}.csv"'})
+
+
+def _cell(value: Any) -> Any:
+    """Spreadsheet-safe cells: lists joined, formulas neutralised (CSV injection)."""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

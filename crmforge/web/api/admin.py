@@ -1,0 +1,209 @@
+"""Administration endpoints: users, departments, roles, the explain tool and audit logs.
+
+Every endpoint requires an administrator, and every change is written to the admin audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ...core.errors import BadRequest, NotFound
+from ...runtime import Designer
+from ...runtime.context import open_ctx, record_id
+from ...security import accounts, audit, org
+from ...security import engine as permissions
+from ...security.explain import explain
+from ...security.principal import Principal
+from ..context import current_principal, current_tenant
+from .util import json_body
+
+bp = Blueprint("admin", __name__)
+
+
+def _admin() -> Principal:
+    p = current_principal()
+    permissions.check_admin(p)
+    return p
+
+
+def _role_names() -> list[str]:
+    return [r["name"] for r in Designer(current_tenant()).roles()]
+
+
+# -- users ----------------------------------------------------------------------------------
+@bp.get("/admin/users")
+def list_users() -> dict[str, Any]:
+    _admin()
+    with current_tenant().read() as conn:
+        return {"items": org.list_users(conn)}
+
+
+@bp.post("/admin/users")
+def create_user() -> tuple[dict[str, Any], int]:
+    p = _admin()
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("send {\"username\", \"password\", \"department\", \"roles\"}")
+    known = _role_names()
+    with current_tenant().write() as conn:
+        dept = org.department_id(conn, body["department"]) if body.get("department") else None
+        uid = accounts.create_user(conn, body.get("username"), body.get("password"),
+                                   department_id=dept, display_name=body.get("display_name"),
+                                   is_admin=body.get("is_admin") is True)
+        org.set_roles(conn, uid, body.get("roles") or [], known)
+        doc = org.update_user(conn, body["username"],
+                              {k: body[k] for k in ("email", "login_hours", "ip_ranges")
+                               if k in body}, known)
+        audit.admin_action(conn, p, "create user", body["username"],
+                           {k: v for k, v in body.items() if k != "password"})
+    return doc, 201
+
+
+@bp.get("/admin/users/<username>")
+def get_user(username: str) -> dict[str, Any]:
+    _admin()
+    with current_tenant().read() as conn:
+        return org.user_doc(conn, org.user_row(conn, username))
+
+
+@bp.patch("/admin/users/<username>")
+def update_user(username: str) -> dict[str, Any]:
+    p = _admin()
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("send the fields to change")
+    known = _role_names()
+    with current_tenant().write() as conn:
+        doc = org.update_user(conn, username, body, known)
+        audit.admin_action(conn, p, "change user", username,
+                           {k: v for k, v in body.items() if k != "password"})
+    return doc
+
+
+@bp.delete("/admin/users/<username>")
+def deactivate_user(username: str) -> tuple[str, int]:
+    """Users are deactivated, never deleted: their records and history keep their name."""
+    p = _admin()
+    with current_tenant().write() as conn:
+        org.update_user(conn, username, {"active": False}, [])
+        audit.admin_action(conn, p, "deactivate user", username)
+    return "", 204
+
+
+# -- departments ----------------------------------------------------------------------------
+@bp.get("/admin/departments")
+def list_departments() -> dict[str, Any]:
+    _admin()
+    with current_tenant().read() as conn:
+        return {"items": org.list_departments(conn)}
+
+
+@bp.post("/admin/departments")
+def create_department() -> tuple[dict[str, Any], int]:
+    p = _admin()
+    body = json_body()
+    with current_tenant().write() as conn:
+        doc = org.create_department(conn, body)
+        audit.admin_action(conn, p, "create department", doc["name"], body)
+    return doc, 201
+
+
+@bp.get("/admin/departments/<name>")
+def get_department(name: str) -> dict[str, Any]:
+    _admin()
+    with current_tenant().read() as conn:
+        return org.get_department(conn, name)
+
+
+@bp.patch("/admin/departments/<name>")
+def update_department(name: str) -> dict[str, Any]:
+    p = _admin()
+    body = json_body()
+    with current_tenant().write() as conn:
+        doc = org.update_department(conn, name, body)
+        audit.admin_action(conn, p, "change department", name, body)
+    return doc
+
+
+@bp.delete("/admin/departments/<name>")
+def delete_department(name: str) -> tuple[str, int]:
+    p = _admin()
+    with current_tenant().write() as conn:
+        org.delete_department(conn, name)
+        audit.admin_action(conn, p, "delete department", name)
+    return "", 204
+
+
+# -- roles (metadata, versioned) ------------------------------------------------------------
+@bp.get("/admin/roles")
+def list_roles() -> dict[str, Any]:
+    _admin()
+    return {"items": Designer(current_tenant()).roles()}
+
+
+@bp.post("/admin/roles")
+def create_role() -> tuple[dict[str, Any], int]:
+    return Designer(current_tenant()).create_role(_admin(), json_body()), 201
+
+
+@bp.get("/admin/roles/<name>")
+def get_role(name: str) -> dict[str, Any]:
+    _admin()
+    return Designer(current_tenant()).role(name)
+
+
+@bp.patch("/admin/roles/<name>")
+def update_role(name: str) -> dict[str, Any]:
+    return Designer(current_tenant()).update_role(_admin(), name, json_body())
+
+
+@bp.delete("/admin/roles/<name>")
+def delete_role(name: str) -> tuple[str, int]:
+    Designer(current_tenant()).delete_role(_admin(), name)
+    return "", 204
+
+
+# -- explain and audit ----------------------------------------------------------------------
+@bp.get("/admin/explain")
+def explain_access() -> dict[str, Any]:
+    _admin()
+    args = request.args
+    missing = [k for k in ("user", "object", "operation") if not args.get(k)]
+    if missing:
+        raise BadRequest(f"explain needs {', '.join(missing)}")
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        row = org.user_row(conn, args["user"])
+        subject = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
+                            roles=frozenset(org.user_doc(conn, row)["roles"]))
+        ctx = open_ctx(tenant, permissions, conn, subject, args["object"])
+        rid = record_id(args["record"]) if args.get("record") else None
+        decision = explain(conn, ctx.access, ctx.obj, ctx.table, rid, args["operation"],
+                           active=bool(row.active))
+    return decision.as_dict()
+
+
+@bp.get("/admin/audit/access")
+def access_audit() -> dict[str, Any]:
+    _admin()
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        user_id = None
+        if request.args.get("user"):
+            user_id = org.user_row(conn, request.args["user"]).id
+        object_id = None
+        if request.args.get("object"):
+            obj = tenant.snapshot(conn).object(request.args["object"])
+            if obj is None:
+                raise NotFound(f"no object named '{request.args['object'][:40]}'")
+            object_id = obj.id
+        return {"items": audit.access_log(conn, user_id=user_id, object_id=object_id)}
+
+
+@bp.get("/admin/audit/admin")
+def admin_audit() -> dict[str, Any]:
+    _admin()
+    with current_tenant().read() as conn:
+        return {"items": audit.admin_log(conn)}
