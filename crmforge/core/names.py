@@ -34,7 +34,7 @@ def name_problem(name: object, *, kind: str = "name") -> str | None:
         return f"{kind} must be a string"
     if len(name) > 40:
         return f"{kind} '{name[:50]}' is longer than 40 characters"
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):  # "$" alone accepts a trailing newline
         return (
             f"{kind} '{name[:50]}' must start with a lowercase ASCII letter and contain only "
             "lowercase letters, digits and underscores"

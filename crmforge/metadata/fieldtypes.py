@@ -73,6 +73,15 @@ def _type_name(value: Any) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
+def _encodable(value: str) -> bool:
+    """False for text no database can store, like the lone surrogates ``"\\ud800"`` in JSON."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TextType(FieldType):
     name = "text"
     options = frozenset({"max_length", "pattern"})
@@ -97,6 +106,8 @@ class TextType(FieldType):
                 raise ConversionError(f"expected text, got {_type_name(value)}")
         if len(value) > self.length(f):
             raise ConversionError(f"is longer than {self.length(f)} characters")
+        if "\x00" in value or not _encodable(value):  # PostgreSQL refuses NUL; JSON allows
+            raise ConversionError("contains a NUL character or an unpaired surrogate")
         pattern = f.options.get("pattern")
         if pattern and value and not re.fullmatch(pattern, value):
             raise ConversionError("does not match the required pattern")
@@ -271,7 +282,8 @@ class DecimalType(FieldType):
         if value is None:
             return None
         d = value if isinstance(value, Decimal) else Decimal(str(value))
-        return str(d.quantize(Decimal(1).scaleb(-self.scale(f))))
+        # format "f": str() would write 0.00000001 as "1E-8" and zero at scale 8 as "0E-8"
+        return format(d.quantize(Decimal(1).scaleb(-self.scale(f))), "f")
 
     def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
         s = f.options.get("scale")

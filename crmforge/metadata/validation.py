@@ -9,7 +9,8 @@ from __future__ import annotations
 import ast
 import copy
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -32,6 +33,18 @@ UNIQUE_CAPABLE = frozenset(
 )
 SEARCHABLE = frozenset({"text", "textarea", "email", "phone", "url", "autonumber", "picklist"})
 NUMERIC = frozenset({"integer", "decimal", "currency", "percent"})
+
+
+#: Save-time checks that layers above metadata plug in. Metadata may not import them
+#: (DESIGN §1), so ``crmforge.rules`` registers its expression checker here on import.
+ObjectChecker = Callable[[Mapping[str, Any], Snapshot], list[tuple[str, str]]]
+_object_checkers: list[ObjectChecker] = []
+
+
+def register_object_checker(checker: ObjectChecker) -> None:
+    """Run ``checker(doc, snapshot) -> [(json_path, message)]`` in ``check_object``."""
+    if checker not in _object_checkers:
+        _object_checkers.append(checker)
 
 
 @cache
@@ -90,20 +103,29 @@ def prepare_object(
     out.pop("version", None)
     if existing is not None:
         out["id"] = existing.id
-    elif "id" not in out or snapshot.object_by_id(out["id"]) is not None:
+    elif "id" not in out or snapshot.object_by_id(out["id"]) is not None \
+            or out["id"] in snapshot.removed_objects:
         out["id"] = new_meta_id("obj")
+    # Ids another object uses (index and recycle-bin names derive from them): a copied
+    # document must not take them over.
+    taken = _field_ids_in_use(snapshot, existing.id if existing else None)
     for i, f in enumerate(out["fields"]):
         old = existing.field(f["name"]) if existing else None
         if old is not None:
             f["id"] = old.id
-        elif "id" not in f or (existing and existing.field_by_id(f["id"]) is None and any(
-            g.id == f["id"] for o in snapshot.objects.values() for g in o.fields
-        )):
+        elif "id" not in f or f["id"] in taken:
             f["id"] = new_meta_id("fld")
         out["fields"][i] = f
     check_object(out, snapshot, problems)
     problems.raise_if_any("the object document")
     return out
+
+
+def _field_ids_in_use(snapshot: Snapshot, except_object: str | None) -> set[str]:
+    objs = [o for o in snapshot.objects.values() if o.id != except_object]
+    objs += [r.obj for r in snapshot.removed_objects.values() if r.obj.id != except_object]
+    return {g.id for o in objs for g in o.fields} | {
+        r.field.id for o in objs for r in o.removed_fields}
 
 
 def check_object(doc: dict[str, Any], snapshot: Snapshot, problems: Problems) -> None:
@@ -138,12 +160,17 @@ def check_object(doc: dict[str, Any], snapshot: Snapshot, problems: Problems) ->
         _check_expression(problems, path + ".condition", rule.get("condition"))
         if rule.get("field") and rule["field"] not in by_name:
             problems.add(path + ".field", f"no field named '{rule['field']}'")
-        if name_problem(rule.get("name")) and not str(rule.get("name", "")).isidentifier():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", str(rule.get("name", ""))):
             problems.add(path + ".name", "must be a lowercase identifier")
     names = [r.get("name") for r in doc.get("validation_rules", [])]
     if len(set(names)) != len(names):
         problems.add("$.validation_rules", "rule names must be unique")
     _check_status_rules(doc, by_name, problems)
+    reported = set(problems.items)  # a path already marked above is not marked twice
+    for checker in _object_checkers:
+        for path, message in checker(doc, snapshot):
+            if path not in reported:
+                problems.add(path, message)
 
 
 def _check_field(

@@ -1,44 +1,41 @@
-"""Default values. Defaults are expressions (DESIGN §3); until the full expression language
-lands, constant expressions and ``today()`` / ``now()`` are evaluated, and anything else is
-refused with a clear message rather than guessed."""
+"""Default values without a record: the record service's original entry point.
+
+``evaluate_default(expression)`` evaluates a default that reads no fields (constants,
+``today()``, ``add_days(today(), 30)``, ``['a', 'b']``...) with the full expression
+language and sandbox. Defaults that read other fields of the record being created need
+the object: the successor is ``ObjectRules.for_object(obj, snapshot).defaults(values)``.
+"""
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
-from ..core import clock
+from .compiler import compile_expression
+from .context import ExpressionContext
+from .errors import ExpressionError
+
+_EMPTY = ExpressionContext.empty()
 
 
 class UnsupportedExpression(ValueError):
-    pass
+    """The default cannot be evaluated without a record (or is not a valid expression)."""
 
 
 def evaluate_default(expression: str) -> Any:
-    tree = ast.parse(expression.strip(), mode="eval").body
-    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.args \
-            and not tree.keywords:
-        if tree.func.id == "today":
-            return clock.now().date()
-        if tree.func.id == "now":
-            return clock.now().replace(tzinfo=None)
+    """The value of a default expression that reads no fields. Numbers are Decimal."""
     try:
-        value = ast.literal_eval(tree)
-    except ValueError:
+        return compile_expression(expression, _EMPTY).evaluate({})
+    except ExpressionError as exc:
         raise UnsupportedExpression(
-            f"the default '{expression[:60]}' is not a constant, today() or now()"
+            f"the default '{str(expression)[:60]}' cannot be evaluated: {exc.message}"
         ) from None
-    if isinstance(value, float):
-        return str(value)
-    if isinstance(value, (str, int, bool, list)) or value is None:
-        return value
-    raise UnsupportedExpression(f"the default '{expression[:60]}' has an unsupported type")
 
 
 def is_constant_default(expression: str) -> bool:
+    """Whether the default evaluates without reading any field."""
     try:
         evaluate_default(expression)
-    except (UnsupportedExpression, SyntaxError):
+    except UnsupportedExpression:
         return False
     return True
 

@@ -7,6 +7,7 @@ one ``crmforge_t_<name>`` schema per tenant, in one database.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -43,9 +44,12 @@ tenants_table = sa.Table(
 
 SYSTEM_METADATA = (meta_store.system_metadata, security_metadata, runtime_metadata)
 
+# Numbers Tenant objects for the process-wide caches (snapshots, compiled tables).
+_tenant_serial = itertools.count(1)
+
 
 def tenant_name_problem(name: object) -> str | None:
-    if not isinstance(name, str) or not TENANT_NAME.match(name):
+    if not isinstance(name, str) or not TENANT_NAME.fullmatch(name):
         return ("a tenant name has 1-40 lowercase ASCII letters, digits or hyphens, starts with "
                 "a letter and does not end with a hyphen")
     return None
@@ -58,7 +62,10 @@ class Tenant:
         self.name = name
         self.engine = engine
         self.dialect = dialect
-        self.key = f"{id(engine)}:{name}"
+        # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
+        # CPython reuses a freed engine's address, and a new tenant (the next test, a
+        # re-created instance) would be served the old one's cached metadata.
+        self.key = f"{next(_tenant_serial)}:{name}"
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -187,7 +194,8 @@ class Instance:
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)
-            accounts.create_user(conn, "admin", password, is_admin=True, display_name="Administrator")
+            accounts.create_user(conn, "admin", password, is_admin=True,
+                                 display_name="Administrator")
         with self.control.begin() as conn:
             conn.execute(tenants_table.insert().values(
                 name=name, created_at=clock.now().replace(tzinfo=None), active=True))
@@ -199,7 +207,8 @@ class Instance:
         """PostgreSQL schemas of this instance (for tooling and test clean-up)."""
         if not self.database_url:
             return []
-        return [self.control_schema or ""] + [self._tenant_url(n)[1] or "" for n in self.tenant_names()]
+        tenant_schemas = [self._tenant_url(n)[1] or "" for n in self.tenant_names()]
+        return [self.control_schema or "", *tenant_schemas]
 
     def dispose(self) -> None:
         for t in self._tenants.values():

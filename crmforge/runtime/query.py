@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,8 +73,8 @@ def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dia
     raw = str(cond.value)
     if op == "contains":
         return dialect.ilike(col, "%" + _like_escape(raw) + "%")
-    if op == "startswith":
-        return col.like(_like_escape(raw) + "%", escape="\\")
+    if op == "startswith":  # case-insensitive like contains, on every database
+        return dialect.ilike(col, _like_escape(raw) + "%")
     value = _value(f, raw)
     if value is None:
         return col.is_(None) if op == "eq" else col.is_not(None)
@@ -92,9 +93,12 @@ def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dia
 
 def search_sql(obj: ObjectDef, table: sa.Table, text: str, dialect: Dialect,
                readable: frozenset[str]) -> Any:
-    cols = [table.c[f.name] for f in obj.fields if f.searchable and f.stored and f.name in readable]
-    if not cols:
+    searchable = [f for f in obj.fields if f.searchable and f.stored]
+    if not searchable:
         raise BadRequest(f"'{obj.name}' has no searchable fields")
+    cols = [table.c[f.name] for f in searchable if f.name in readable]
+    if not cols:
+        return sa.false()  # text in fields the reader cannot see finds nothing
     pattern = "%" + _like_escape(text[:200]) + "%"
     return sa.or_(*(dialect.ilike(c, pattern) for c in cols))
 
@@ -134,8 +138,7 @@ def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) 
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(sort):
             raise ValueError
-        typed = [None if v is None else f.kind.to_python(f, v, lenient=True)
-                 for (f, _), v in zip(sort, values, strict=True)]
+        typed = [_cursor_value(f, v) for (f, _), v in zip(sort, values, strict=True)]
     except (ValueError, ConversionError, TypeError):
         raise BadRequest("the cursor is not valid for this list") from None
     clauses = []
@@ -146,9 +149,25 @@ def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) 
         if v is None:
             after = col.is_not(None) if desc else sa.false()
         else:
-            after = (col < v) if desc else sa.or_(col > v, col.is_(None))
+            bound = sa.literal(v, col.type)  # SQLAlchemy refuses `col > True` on booleans
+            after = (col < bound) if desc else sa.or_(col > bound, col.is_(None))
         clauses.append(sa.and_(*prefix, after))
     return sa.or_(*clauses)
+
+
+#: Options that constrain new values only: stored values (and so cursors made from them)
+#: may predate a raised minimum, a new pattern or a removed choice.
+_WRITE_CONSTRAINTS = frozenset({"min", "max", "pattern"})
+
+
+def _cursor_value(f: FieldDef, v: Any) -> Any:
+    if v is None:
+        return None
+    loose = FieldDef(f.id, f.name, f.type, MappingProxyType(
+        {k: o for k, o in f.options.items() if k not in _WRITE_CONSTRAINTS}))
+    if isinstance(v, str):  # picklists take the raw value, as in filters
+        return loose.kind.from_query(loose, v)
+    return loose.kind.to_python(loose, v, lenient=True)
 
 
 def _equal(col: Any, v: Any) -> Any:

@@ -170,7 +170,10 @@ class RecordService:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
             rid = writes.insert(ctx, [writes.prepare(ctx, data, None)])[0]
-            return self._out(ctx, self._fetch(ctx, rid))
+            # The creator gets back what they wrote even when their scope does not reach
+            # the new record (scope "none"): only readable fields, as always.
+            t = ctx.table
+            return self._out(ctx, conn.execute(sa.select(t).where(t.c.id == rid)).one())
 
     def create_many(self, principal: Principal, object_name: str, rows: list[Any]) -> list[int]:
         """Create many records in one transaction through the same pipeline (imports, packs)."""

@@ -1,26 +1,60 @@
-"""Users and API tokens: creation, sign-in with lockout, token resolution and revocation."""
+"""Users and their credentials: creation, sign-in with lockout and login restrictions,
+credential resolution, revocation and password changes.
+
+A credential is a row of ``sys_tokens``: ``kind`` "api" for a bearer token, "session" for a
+browser session behind the session cookie (docs/decisions/0004-sessions.md). Only the
+SHA-256 of the secret is stored, so a leaked table grants nothing. Every sign-in attempt,
+and every later request refused by the login rules, is one row of ``sys_signin_audit``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..core import clock
-from ..core.errors import Conflict, Unauthorized, ValidationFailed
+from ..core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ..core.ids import hash_token, new_token
+from ..metadata.store import meta_versions
+from .login import DEFAULT_POLICY, LoginPolicy, LoginRefused, refusal, restrictions
 from .passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from .principal import Principal
 from .tables import signin_audit, tokens, user_roles, users
 
-TOKEN_LIFETIME = dt.timedelta(hours=12)
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
+API = "api"
+SESSION = "session"
+
+# Kept for callers that read the defaults; the numbers in force come from a LoginPolicy.
+TOKEN_LIFETIME = DEFAULT_POLICY.token_lifetime
+MAX_FAILED_LOGINS = DEFAULT_POLICY.max_failed_logins
+LOCKOUT = DEFAULT_POLICY.lockout
+
+#: Role documents by name for a metadata version (None: the current one). The web layer
+#: passes one backed by the snapshot cache; the default reads the stored snapshot.
+RoleSource = Callable[[sa.Connection, int | None], Mapping[str, Mapping[str, Any]]]
+
+_TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
 def _now() -> dt.datetime:
     return clock.now().replace(tzinfo=None)
+
+
+def stored_roles(conn: sa.Connection, version: int | None) -> Mapping[str, Mapping[str, Any]]:
+    """Role documents straight from the metadata store (no cache)."""
+    q = sa.select(meta_versions.c.snapshot)
+    q = q.where(meta_versions.c.version == (
+        version if version is not None else sa.select(sa.func.max(meta_versions.c.version))
+        .scalar_subquery()))
+    text = conn.execute(q).scalar()
+    if not text:
+        return {}
+    return {r["name"]: r for r in json.loads(text).get("roles", [])}
 
 
 def create_user(
@@ -32,8 +66,10 @@ def create_user(
     department_id: int | None = None,
     display_name: str | None = None,
 ) -> int:
-    if not isinstance(username, str) or not 1 <= len(username) <= 150 or username.strip() != username:
-        raise ValidationFailed("the username is not valid", {"username": ["1-150 characters, no spaces around"]})
+    if not isinstance(username, str) or not 1 <= len(username) <= 150 \
+            or username.strip() != username:
+        raise ValidationFailed("the username is not valid",
+                               {"username": ["1-150 characters, no spaces around"]})
     check_policy(password)
     exists = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
     if exists:
@@ -50,73 +86,233 @@ def create_user(
     return int(pk[0])
 
 
-def _audit(conn: sa.Connection, username: str, user_id: int | None, ok: bool, reason: str,
-           remote_addr: str | None) -> None:
+# -- audit -------------------------------------------------------------------------------
+def audit_signin(conn: sa.Connection, username: str, user_id: int | None, ok: bool,
+                 reason: str, remote_addr: str | None, channel: str | None = None) -> None:
     conn.execute(signin_audit.insert().values(
-        username=username[:150], user_id=user_id, at=_now(), success=ok, reason=reason,
-        remote_addr=remote_addr,
+        username=username[:150], user_id=user_id, at=_now(), success=ok, reason=reason[:100],
+        remote_addr=(remote_addr or None) and remote_addr[:64], channel=channel,
     ))
 
 
-def sign_in(conn: sa.Connection, username: Any, password: Any,
-            remote_addr: str | None = None) -> tuple[str, dt.datetime]:
-    """Check the password and issue a token; every attempt is audited.
+def signin_log(conn: sa.Connection, *, username: str | None = None,
+               success: bool | None = None, before: int | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+    """The newest sign-in audit rows first; ``before`` (an id) pages further back."""
+    q = sa.select(signin_audit).order_by(signin_audit.c.id.desc()).limit(limit)
+    if username is not None:
+        q = q.where(signin_audit.c.username == username)
+    if success is not None:
+        q = q.where(signin_audit.c.success == success)
+    if before is not None:
+        q = q.where(signin_audit.c.id < before)
+    return [{"id": r.id, "username": r.username, "success": bool(r.success),
+             "reason": r.reason, "remote_addr": r.remote_addr, "channel": r.channel,
+             "at": r.at.isoformat(timespec="seconds") + "Z"} for r in conn.execute(q)]
 
-    The same message answers a wrong name and a wrong password, and a missing user still
-    costs one hash verification, so neither text nor timing reveals which names exist.
+
+# -- sign-in -------------------------------------------------------------------------------
+def _user_roles(conn: sa.Connection, user_id: int) -> list[str]:
+    return [r[0] for r in conn.execute(
+        sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id))]
+
+
+def _login_refusal(conn: sa.Connection, row: Any, role_names: list[str], version: int | None,
+                   roles: RoleSource, remote_addr: str | None) -> LoginRefused | None:
+    """The hours/address refusal for a user row, loading role documents only when a role
+    could matter (not for administrators, not when the user's own settings decide)."""
+    docs: list[Mapping[str, Any]] = []
+    if role_names and not row.is_admin and (row.login_hours is None or row.ip_ranges is None):
+        by_name = roles(conn, version)
+        docs = [by_name[n] for n in role_names if n in by_name]
+    ways = restrictions(row.login_hours, row.ip_ranges, docs, is_admin=bool(row.is_admin))
+    return refusal(ways, clock.now(), remote_addr)
+
+
+def sign_in(conn: sa.Connection, username: Any, password: Any,
+            remote_addr: str | None = None, *, kind: str = API,
+            roles: RoleSource = stored_roles, policy: LoginPolicy = DEFAULT_POLICY,
+            channel: str | None = None) -> tuple[str, dt.datetime]:
+    """Check the password and the login rules and issue a credential; every attempt is
+    audited (commit the connection even when this raises).
+
+    The same message answers a wrong name, a wrong password and an inactive account, and a
+    missing user still costs one hash verification, so neither text nor timing reveals which
+    names exist. Hours and address rules are checked only after the password is right, so
+    only someone who knows it learns that the account is restricted.
     """
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ValidationFailed("username and password are required",
                                {"username": ["required"], "password": ["required"]})
+    channel = channel or ("form" if kind == SESSION else "token")
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     now = _now()
     if row is None:
         verify_password(DUMMY_HASH, password)
-        _audit(conn, username, None, False, "unknown user", remote_addr)
+        audit_signin(conn, username, None, False, "unknown user", remote_addr, channel)
         raise Unauthorized("wrong username or password")
     if row.locked_until is not None and row.locked_until > now:
-        _audit(conn, username, row.id, False, "locked", remote_addr)
-        raise Unauthorized("this account is locked after repeated failed sign-ins; try again later")
+        audit_signin(conn, username, row.id, False, "locked", remote_addr, channel)
+        raise Unauthorized("this account is locked after repeated failed sign-ins; try again "
+                           "later or ask an administrator to unlock it")
     if not verify_password(row.password_hash, password):
         failed = row.failed_logins + 1
-        locked = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
+        locked = now + policy.lockout if failed >= policy.max_failed_logins else None
         conn.execute(users.update().where(users.c.id == row.id).values(
             failed_logins=0 if locked else failed, locked_until=locked))
-        _audit(conn, username, row.id, False, "wrong password", remote_addr)
+        audit_signin(conn, username, row.id, False, "wrong password", remote_addr, channel)
         raise Unauthorized("wrong username or password")
     if not row.active:
-        _audit(conn, username, row.id, False, "inactive", remote_addr)
+        audit_signin(conn, username, row.id, False, "inactive", remote_addr, channel)
         raise Unauthorized("wrong username or password")
-    conn.execute(users.update().where(users.c.id == row.id).values(failed_logins=0, locked_until=None))
+    refused = _login_refusal(conn, row, _user_roles(conn, row.id), None, roles, remote_addr)
+    if refused is not None:
+        audit_signin(conn, username, row.id, False, refused.reason, remote_addr, channel)
+        raise refused
+    conn.execute(users.update().where(users.c.id == row.id)
+                 .values(failed_logins=0, locked_until=None))
     token = new_token()
-    expires = now + TOKEN_LIFETIME
+    expires = now + (policy.session_lifetime if kind == SESSION else policy.token_lifetime)
     conn.execute(tokens.insert().values(
-        token_hash=hash_token(token), user_id=row.id, created_at=now, expires_at=expires))
-    _audit(conn, username, row.id, True, "ok", remote_addr)
+        token_hash=hash_token(token), user_id=row.id, created_at=now, expires_at=expires,
+        kind=kind, last_used_at=now if kind == SESSION else None))
+    audit_signin(conn, username, row.id, True, "ok", remote_addr, channel)
     return token, expires
 
 
-def principal_for_token(conn: sa.Connection, token: str) -> Principal:
-    """The principal behind a bearer token, with its roles, in one query."""
+# -- resolving credentials -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Credential:
+    """A resolved token or session: who, which row, and whether it needs a touch."""
+
+    principal: Principal
+    token_id: int
+    kind: str
+    expires_at: dt.datetime  # naive UTC, like every stored time
+    stale: bool  # a session whose last use is old enough to be refreshed
+
+
+def authenticate(conn: sa.Connection, token: str, *, kind: str = API,
+                 remote_addr: str | None = None, roles: RoleSource = stored_roles,
+                 policy: LoginPolicy = DEFAULT_POLICY) -> Credential:
+    """The principal behind a token or session, in one query (with its roles and the
+    metadata version, so role documents come from the snapshot cache).
+
+    Raises Unauthorized for an unknown, revoked, expired or idle credential or an inactive
+    user, and LoginRefused (also a 401) outside the user's login hours or networks; the
+    caller audits a LoginRefused.
+    """
+    version = sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery()
     rows = conn.execute(
         sa.select(users.c.id, users.c.username, users.c.is_admin, users.c.department_id,
-                  users.c.active, tokens.c.expires_at, tokens.c.revoked_at, user_roles.c.role)
+                  users.c.active, users.c.login_hours, users.c.ip_ranges,
+                  tokens.c.id.label("token_id"), tokens.c.kind, tokens.c.expires_at,
+                  tokens.c.revoked_at, tokens.c.last_used_at, user_roles.c.role,
+                  version.label("meta_version"))
         .select_from(tokens.join(users, users.c.id == tokens.c.user_id)
                      .outerjoin(user_roles, user_roles.c.user_id == users.c.id))
         .where(tokens.c.token_hash == hash_token(token))
     ).all()
-    if not rows or rows[0].revoked_at is not None or not rows[0].active:
-        raise Unauthorized("the token is not valid")
+    noun = "session" if kind == SESSION else "token"
+    if not rows or rows[0].kind != kind or rows[0].revoked_at is not None \
+            or not rows[0].active:
+        raise Unauthorized(f"the {noun} is not valid; sign in again")
     row = rows[0]
-    if row.expires_at <= _now():
-        raise Unauthorized("the token has expired")
-    roles = frozenset(r.role for r in rows if r.role is not None)
-    return Principal(row.id, row.username, bool(row.is_admin), row.department_id, roles=roles)
+    now = _now()
+    if row.expires_at <= now:
+        raise Unauthorized(f"the {noun} has expired; sign in again")
+    if kind == SESSION and row.last_used_at is not None \
+            and row.last_used_at + policy.session_idle <= now:
+        raise Unauthorized("the session ended after a period of inactivity; sign in again")
+    role_names = sorted(r.role for r in rows if r.role is not None)
+    refused = _login_refusal(conn, row, role_names, row.meta_version, roles, remote_addr)
+    if refused is not None:
+        refused.username, refused.user_id = row.username, row.id
+        raise refused
+    principal = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
+                          roles=frozenset(role_names))
+    stale = kind == SESSION and (row.last_used_at is None
+                                 or row.last_used_at + _TOUCH_EVERY <= now)
+    return Credential(principal, row.token_id, row.kind, row.expires_at, stale)
 
 
+def principal_for_token(conn: sa.Connection, token: str,
+                        remote_addr: str | None = None) -> Principal:
+    """The principal behind a bearer token, login rules included."""
+    return authenticate(conn, token, remote_addr=remote_addr).principal
+
+
+def touch(conn: sa.Connection, token_id: int) -> None:
+    """Record that a session was used now (it ends after ``session_idle`` without use)."""
+    conn.execute(tokens.update().where(tokens.c.id == token_id).values(last_used_at=_now()))
+
+
+# -- revocation and account changes ----------------------------------------------------------
 def revoke_token(conn: sa.Connection, token: str) -> None:
-    conn.execute(tokens.update().where(tokens.c.token_hash == hash_token(token))
+    conn.execute(tokens.update().where(tokens.c.token_hash == hash_token(token),
+                                       tokens.c.revoked_at.is_(None))
                  .values(revoked_at=_now()))
+
+
+def revoke_credential(conn: sa.Connection, token_id: int) -> None:
+    conn.execute(tokens.update().where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                 .values(revoked_at=_now()))
+
+
+def revoke_all(conn: sa.Connection, user_id: int) -> int:
+    """End every token and session of a user; returns how many were still live."""
+    result = conn.execute(tokens.update().where(
+        tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None),
+        tokens.c.expires_at > _now()).values(revoked_at=_now()))
+    return int(result.rowcount or 0)
+
+
+def _user_id(conn: sa.Connection, username: str) -> int:
+    uid = conn.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
+    if uid is None:
+        raise NotFound(f"no user named '{username[:40]}'")
+    return int(uid)
+
+
+def change_password(conn: sa.Connection, username: str, new_password: Any, *,
+                    current_password: Any = None) -> int:
+    """Set a new password and end every token and session of the user (a password change
+    is how people recover from a leak, so old credentials must not survive it).
+
+    With ``current_password`` (self-service) the old password must be given and right.
+    Returns how many credentials were revoked.
+    """
+    row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise NotFound(f"no user named '{username[:40]}'")
+    if current_password is not None and not (
+            isinstance(current_password, str) and verify_password(row.password_hash,
+                                                                  current_password)):
+        raise ValidationFailed("the current password is wrong",
+                               {"current_password": ["wrong"]})
+    password = check_policy(new_password)
+    if verify_password(row.password_hash, password):
+        raise ValidationFailed("the new password must differ from the old one",
+                               {"password": ["same as before"]})
+    conn.execute(users.update().where(users.c.id == row.id).values(
+        password_hash=hash_password(password), failed_logins=0, locked_until=None))
+    return revoke_all(conn, row.id)
+
+
+def deactivate(conn: sa.Connection, username: str) -> int:
+    """Deactivate a user and end their tokens and sessions (requests check ``active`` too,
+    so this is belt and braces: a later reactivation does not revive old tokens)."""
+    uid = _user_id(conn, username)
+    conn.execute(users.update().where(users.c.id == uid).values(active=False))
+    return revoke_all(conn, uid)
+
+
+def unlock(conn: sa.Connection, username: str) -> None:
+    """Lift a lockout before it runs out (admins: ``PATCH /admin/users/<name>`` with
+    ``{"unlock": true}``, through ``org.update_user``)."""
+    uid = _user_id(conn, username)
+    conn.execute(users.update().where(users.c.id == uid).values(locked_until=None,
+                                                                failed_logins=0))
 
 
 def check_policy_or_raise(password: Any) -> None:

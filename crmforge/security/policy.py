@@ -77,13 +77,14 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
         for op in role_ops:
             sources.setdefault(op, []).append(role)
         scope = _wider(scope, g.get("scope", "none"))
-        if "read" not in role_ops:
+        if not {"read", "create", "update"} & role_ops:
             continue
-        default = "edit" if "update" in role_ops else "read"
+        # "edit" means: writable wherever the role may write (create, or update).
+        writes = bool({"create", "update"} & role_ops)
         named = g.get("fields", {})
         for f in obj.fields:
-            access = named.get(f.name, default)
-            if access == "edit" and "update" not in role_ops:
+            access = named.get(f.name, "edit" if writes else "read")
+            if access == "edit" and not writes:
                 access = "read"
             fields[f.name] = _looser(fields.get(f.name, "hidden"), access)
     for f in obj.fields:

@@ -33,6 +33,11 @@ tokens = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime, nullable=True),
+    # "api" (a bearer token) or "session" (a browser session behind the session cookie);
+    # see docs/decisions/0004-sessions.md.
+    sa.Column("kind", sa.String(10), nullable=False, default="api", server_default="api"),
+    # Browser sessions end after a period of inactivity; refreshed at most once a minute.
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
 )
 
 signin_audit = sa.Table(
@@ -45,6 +50,10 @@ signin_audit = sa.Table(
     sa.Column("success", sa.Boolean(create_constraint=False), nullable=False),
     sa.Column("reason", sa.String(100), nullable=False),
     sa.Column("remote_addr", sa.String(64)),
+    # "token" (POST /api/v1/auth/token), "form" (POST /login) or "request" (a later request
+    # refused by the login hours or address rules).
+    sa.Column("channel", sa.String(10), nullable=True),
+    sa.Index("ix_signin_audit_user", "username", "id"),
 )
 
 _pk = sa.BigInteger().with_variant(sa.Integer, "sqlite")

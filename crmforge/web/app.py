@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..runtime import Instance
-from . import context, errors
+from . import context, errors, ratelimit, session
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -25,6 +26,11 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
         CRMFORGE_NODE_MODULES=str(REPO_ROOT / "node_modules"),
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted
+        # (werkzeug's ProxyFix); 0 trusts none, so clients cannot fake their address.
+        CRMFORGE_TRUSTED_PROXIES=0,
+        **session.DEFAULTS,
+        **ratelimit.DEFAULTS,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -38,4 +44,10 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     from .pages import bp as pages
 
     app.register_blueprint(pages)
+    session.install(app)
+    ratelimit.install(app)
+    proxies = int(app.config["CRMFORGE_TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies, x_port=proxies)
     return app

@@ -3,8 +3,8 @@
 SQLite: one file per tenant, transactional DDL through the pysqlite recipe (autocommit at
 the driver, BEGIN emitted by us), write transactions start with BEGIN IMMEDIATE so two
 writers queue instead of deadlocking on a lock upgrade, WAL so readers never wait.
-PostgreSQL: one schema per tenant selected by ``search_path``; DDL waits at most a few
-seconds for its lock instead of queueing every reader behind it.
+PostgreSQL (psycopg 3): one schema per tenant selected by ``search_path``; DDL waits at
+most a few seconds for its lock instead of queueing every reader behind it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from ...metadata.store import meta_versions
 
 WRITE_OPTION = "crmforge_write"
 
@@ -25,6 +27,12 @@ class Dialect:
 
     def prepare_ddl(self, conn: sa.Connection) -> None:
         """Called inside a transaction before schema changes."""
+
+    def lock_metadata(self, conn: sa.Connection) -> None:
+        """Called first in a metadata change's write transaction: one change at a time.
+
+        SQLite needs nothing: a write transaction (BEGIN IMMEDIATE) already excludes others.
+        """
 
     def ilike(self, column: Any, pattern: str) -> Any:
         return sa.func.lower(column).like(pattern.lower(), escape="\\")
@@ -60,22 +68,54 @@ class PostgresDialect(Dialect):
     name = "postgresql"
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
-        args: dict[str, Any] = {}
+        # Sessions run in UTC: stored times are naive UTC, and PostgreSQL would otherwise
+        # shift any timezone-aware value by the server's TimeZone on its way in.
+        options = "-c TimeZone=UTC"
         if schema:
-            args["options"] = f"-c search_path={schema}"
-        return sa.create_engine(url, connect_args=args, pool_size=5, max_overflow=10,
-                                pool_pre_ping=True)
+            options += f" -c search_path={schema}"
+        # No server-side prepared statements: psycopg prepares a query after 5 runs on a
+        # connection, and once another pooled connection changes a column's type (a field
+        # type change) the next run fails with "cached plan must not change result type".
+        args: dict[str, Any] = {"options": options, "prepare_threshold": None}
+        return sa.create_engine(psycopg_url(url), connect_args=args, pool_size=5,
+                                max_overflow=10, pool_pre_ping=True)
 
     def prepare_ddl(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+        # Under READ COMMITTED a request reads the metadata version and then the tables in
+        # separate snapshots: a change committed in between makes its SELECT name a column
+        # that is gone. Every request reads sys_meta_versions first and keeps its share
+        # lock on it to the end, so this lock waits (lock_timeout) for the requests in
+        # flight and holds new ones back until the change commits; they then read the new
+        # version. SQLite needs nothing: a read transaction sees one snapshot throughout.
+        conn.execute(sa.text(f"LOCK TABLE {meta_versions.name} IN ACCESS EXCLUSIVE MODE"))
+
+    def lock_metadata(self, conn: sa.Connection) -> None:
+        # Writers run concurrently here (READ COMMITTED), so two metadata changes could
+        # start from the same version; the second would fail on publish. This queues them.
+        conn.execute(sa.text(
+            "SELECT pg_advisory_xact_lock(hashtextextended('crmforge.metadata:' || "
+            "current_schema(), 0))"))
 
     def ilike(self, column: Any, pattern: str) -> Any:
         return column.ilike(pattern, escape="\\")
 
 
+def psycopg_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver we install.
+
+    SQLAlchemy would pick psycopg2 for a URL without a driver, and it is not installed.
+    An explicit driver (``postgresql+psycopg://``, ``postgresql+psycopg2://``) is kept.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
 def dialect_for(url: str) -> Dialect:
     if url.startswith("sqlite"):
         return SQLiteDialect()
-    if url.startswith("postgresql"):
+    if url.startswith(("postgresql", "postgres://")):
         return PostgresDialect()
     raise ValueError("CRMForge runs on SQLite or PostgreSQL; the database URL names neither")

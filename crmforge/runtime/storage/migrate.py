@@ -40,7 +40,25 @@ def _index_specs(f: FieldDef) -> list[tuple[str, bool]]:
 
 def _create_indexes(op: Operations, table: str, f: FieldDef, column: str) -> None:
     for name, unique in _index_specs(f):
+        if unique:
+            _refuse_repeats(op.get_bind(), table, f, column)
         op.create_index(name, table, [column], unique=unique)
+
+
+def _refuse_repeats(conn: sa.Connection, table: str, f: FieldDef, column: str) -> None:
+    """A unique index over repeated values is refused with a report, not a database error."""
+    t = sa.table(table, sa.column("id"), sa.column(column, f.kind.column_type(f)))
+    col = t.c[column]
+    repeated = (sa.select(col).where(col.is_not(None)).group_by(col)
+                .having(sa.func.count() > 1).scalar_subquery())
+    rows = conn.execute(sa.select(t.c.id, col).where(col.in_(repeated)).order_by(t.c.id)).all()
+    if not rows:
+        return
+    reason = f"{len(rows)} records share values of '{f.name}', so it cannot be unique"
+    failures = [{"id": r[0], "value": f.kind.to_json(f, r[1]),
+                 "error": "another record has this value"} for r in rows[:REPORT_LIMIT]]
+    raise ConversionRefused(reason, {f.name: [reason]}, details={
+        "convertible": False, "rows": None, "failures": failures, "failure_count": len(rows)})
 
 
 def _drop_indexes(op: Operations, conn: sa.Connection, table: str, f: FieldDef) -> None:

@@ -1,0 +1,26 @@
+"""The benchmark cases, in the order a run executes them.
+
+Order matters: add_field_online changes the big object's schema, so it runs after
+list_page, which reads the same object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..report import BenchResult
+from . import add_field_online, bulk_create, get_one, list_page
+from .common import Context
+
+Case = Callable[[Context, BenchResult], None]
+
+CASES: dict[str, Case] = {
+    get_one.NAME: get_one.run,
+    list_page.NAME: list_page.run,
+    bulk_create.NAME: bulk_create.run,
+    add_field_online.NAME: add_field_online.run,
+}
+#: Cases that need the big table (so a run without them never loads it).
+NEEDS_DATASET = frozenset({list_page.NAME, add_field_online.NAME})
+
+__all__ = ["CASES", "NEEDS_DATASET", "Case", "Context"]
