@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..report import BenchResult
-from . import add_field_online, bulk_create, get_one, list_page
+from . import add_field_online, bulk_create, get_one, list_page, list_scoped
 from .common import Context
 
 Case = Callable[[Context, BenchResult], None]
@@ -17,10 +17,11 @@ Case = Callable[[Context, BenchResult], None]
 CASES: dict[str, Case] = {
     get_one.NAME: get_one.run,
     list_page.NAME: list_page.run,
+    list_scoped.NAME: list_scoped.run,
     bulk_create.NAME: bulk_create.run,
     add_field_online.NAME: add_field_online.run,
 }
 #: Cases that need the big table (so a run without them never loads it).
-NEEDS_DATASET = frozenset({list_page.NAME, add_field_online.NAME})
+NEEDS_DATASET = frozenset({list_page.NAME, list_scoped.NAME, add_field_online.NAME})
 
 __all__ = ["CASES", "NEEDS_DATASET", "Case", "Context"]

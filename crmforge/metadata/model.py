@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -56,9 +57,11 @@ class FieldDef:
         t = self.options.get("target")
         return str(t) if t else None
 
-    @property
+    @cached_property
     def stored(self) -> bool:
-        """Whether the field has a column (non-stored formulas are computed on read)."""
+        """Whether the field has a column (non-stored formulas are computed on read).
+
+        Cached: building the column type costs microseconds and reads ask per row."""
         return self.kind.column_type(self) is not None
 
     def label(self, lang: str = "en") -> str:

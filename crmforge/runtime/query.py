@@ -116,12 +116,23 @@ def resolve_sort(obj: ObjectDef, keys: tuple[SortKey, ...], readable: frozenset[
     return out
 
 
+#: System columns that are never NULL: no NULL ordering clause, so indexes serve the sort.
+NOT_NULL = frozenset({"id", "version", "created_at", "updated_at"})
+
+
+def _nullable(f: FieldDef) -> bool:
+    return not (f.id.startswith("sys_") and f.name in NOT_NULL)
+
+
 def order_by(table: sa.Table, sort: list[tuple[FieldDef, bool]]) -> list[Any]:
     """NULL counts as the largest value: last when ascending, first when descending."""
     clauses = []
     for f, desc in sort:
         col = table.c[f.name]
-        clauses.append(col.desc().nulls_first() if desc else col.asc().nulls_last())
+        if not _nullable(f):
+            clauses.append(col.desc() if desc else col.asc())
+        else:
+            clauses.append(col.desc().nulls_first() if desc else col.asc().nulls_last())
     return clauses
 
 
@@ -150,7 +161,12 @@ def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) 
             after = col.is_not(None) if desc else sa.false()
         else:
             bound = sa.literal(v, col.type)  # SQLAlchemy refuses `col > True` on booleans
-            after = (col < bound) if desc else sa.or_(col > bound, col.is_(None))
+            if desc:
+                after = col < bound
+            elif _nullable(f):
+                after = sa.or_(col > bound, col.is_(None))
+            else:
+                after = col > bound
         clauses.append(sa.and_(*prefix, after))
     return sa.or_(*clauses)
 

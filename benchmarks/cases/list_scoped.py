@@ -1,0 +1,92 @@
+"""list_scoped: the list_page query as a department-scoped user with field rules, against
+the same query unscoped (the system principal) in the same run.
+
+Setup (not timed): a department tree of a head office, 4 regions and 16 branches; the
+big table's rows are spread over the branches (``department_id``); a role reads the
+object with scope ``department_tree`` and one hidden field; its user sits in one region,
+so a quarter of the rows are in reach. Statistics are gathered (``ANALYZE``) first, as in
+list_page's second pass. The target (permissions issue): scoped at most 1.3x unscoped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmforge.core.filters import parse_list_query
+from crmforge.runtime import Designer, RecordService
+from crmforge.security import SYSTEM, Principal, create_user, org
+
+from ..report import BenchResult, Figure
+from ..timing import compare
+from ..workspace import DATASET_OBJECT
+from .common import Context, time_figure
+from .list_page import PARAMS
+
+NAME = "list_scoped"
+BRANCHES = 16
+
+
+def run(ctx: Context, result: BenchResult) -> None:
+    ws = ctx.dataset()
+    tenant = ws.tenant
+    principal = _organise(tenant)
+    svc = RecordService(tenant)
+    q1 = parse_list_query(PARAMS)
+    scoped_first = svc.list(principal, DATASET_OBJECT, q1)
+    plain_first = svc.list(SYSTEM, DATASET_OBJECT, q1)
+    if len(scoped_first["items"]) != 50 or any("notes" in i for i in scoped_first["items"]):
+        raise RuntimeError("list_scoped: the scoped page is not what the rules say")
+    q2s = parse_list_query([*PARAMS, ("cursor", scoped_first["next_cursor"])])
+    q2p = parse_list_query([*PARAMS, ("cursor", plain_first["next_cursor"])])
+    sizes = ctx.config.sizes
+    figures: list[Figure] = []
+    for label, scoped, plain in (
+        ("p1", lambda: svc.list(principal, DATASET_OBJECT, q1),
+         lambda: svc.list(SYSTEM, DATASET_OBJECT, q1)),
+        ("p2", lambda: svc.list(principal, DATASET_OBJECT, q2s),
+         lambda: svc.list(SYSTEM, DATASET_OBJECT, q2p)),
+    ):
+        cmp = compare(scoped, plain, iterations=sizes.list_requests, warmup=2,
+                      budget_s=sizes.list_budget_s)
+        figures.append(time_figure(f"list_scoped.service {label} vs unscoped (median)", cmp,
+                                   unit="ms/page", factor=1e3, use="median"))
+    result.figures += figures
+    result.details.update(scope="department_tree (1 region of 4)", hidden_field="notes",
+                          target_ratio=1.3)
+
+
+def _organise(tenant: Any) -> Principal:
+    """Departments, the rows' departments, a scoped role and its user (idempotent)."""
+    with tenant.write() as conn:
+        existing = {d["name"] for d in org.list_departments(conn)}
+        if "bench_hq" not in existing:
+            org.create_department(conn, {"name": "bench_hq"})
+            for r in range(4):
+                org.create_department(conn, {"name": f"bench_r{r}", "parent": "bench_hq"})
+            for r in range(4):
+                for b in range(4):
+                    org.create_department(conn, {"name": f"bench_r{r}_b{b}",
+                                                 "parent": f"bench_r{r}"})
+        branch_ids = [org.department_id(conn, f"bench_r{r}_b{b}")
+                      for r in range(4) for b in range(4)]
+        table = tenant.schema(tenant.snapshot(conn)).table(DATASET_OBJECT)
+        first = min(branch_ids)
+        assert branch_ids == list(range(first, first + BRANCHES))
+        conn.execute(table.update().values(department_id=first + table.c.id % BRANCHES))
+        region = org.department_id(conn, "bench_r0")
+    with tenant.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    tenant.engine.dispose()  # pooled SQLite connections read statistics when they open
+    designer = Designer(tenant)
+    if not any(r["name"] == "bench_scoped" for r in designer.roles()):
+        designer.create_role(SYSTEM, {"name": "bench_scoped", "permissions": {DATASET_OBJECT: {
+            "operations": ["read"], "scope": "department_tree", "fields": {"notes": "hidden"}}}})
+    with tenant.write() as conn:
+        found = conn.execute(sa.text("SELECT id FROM sys_users WHERE username = 'bench_scoped'"))
+        row = found.first()
+        uid = row[0] if row else create_user(conn, "bench_scoped", "Bench-pass-123",
+                                             department_id=region)
+        org.set_roles(conn, uid, ["bench_scoped"], ["bench_scoped"])
+    return Principal(uid, "bench_scoped", False, region, roles=frozenset({"bench_scoped"}))
