@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
@@ -79,6 +80,18 @@ def prepare_role(doc: Any, snapshot: Snapshot, *, existing: str | None = None) -
         for field in grant.get("fields", {}):
             if obj.field(field) is None:
                 problems.add(f"{path}.fields.{field}", f"'{obj_name}' has no field '{field}'")
+    hours = out.get("login_hours")
+    if hours:
+        if hours["start"] == hours["end"]:
+            problems.add("$.login_hours", "start and end are the same time")
+        if hours["end"].startswith("24") and hours["end"] != "24:00":
+            problems.add("$.login_hours.end", "the day ends at 24:00")
+        zone = hours.get("timezone")
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.add("$.login_hours.timezone", f"unknown time zone '{zone}'")
     for i, cidr in enumerate(out.get("ip_ranges", [])):
         try:
             ipaddress.ip_network(cidr, strict=False)

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from ..core import clock
 from ..core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..core.names import NAME_PATTERN
+from .accounts import revoke_all
+from .login import check_login_settings
 from .passwords import check_policy, hash_password
 from .tables import department_closure, departments, user_roles, users
 
@@ -205,11 +207,18 @@ def update_user(conn: sa.Connection, username: str, body: Mapping[str, Any],
         values["password_hash"] = hash_password(check_policy(body["password"]))
     if body.get("unlock"):
         values.update(locked_until=None, failed_logins=0)
+    problems = check_login_settings({k: body[k] for k in ("login_hours", "ip_ranges")
+                                     if k in body})
+    if problems:
+        raise ValidationFailed(problems[0], {"login_hours": problems})
     for key in ("login_hours", "ip_ranges"):
         if key in body:
             values[key] = None if body[key] is None else json.dumps(body[key])
     if values:
         conn.execute(users.update().where(users.c.id == row.id).values(**values))
+    if "password_hash" in values or values.get("active") is False:
+        # A new password or a deactivation ends every token and session of the user.
+        revoke_all(conn, row.id)
     if "roles" in body:
         if not isinstance(body["roles"], list):
             raise ValidationFailed("roles is a list of role names", {"roles": ["list"]})

@@ -208,3 +208,19 @@ def test_access_is_audited(world: pw.World) -> None:
     admin_log = c.get("/api/v1/admin/audit/admin", headers=world.admin).json["items"]
     assert any(e["action"] == "create user" and e["target"] == "agent_s" for e in admin_log)
     assert all("password" not in (e["details"] or {}) for e in admin_log)
+
+
+def test_admin_user_changes_validate_and_revoke(world: pw.World) -> None:
+    c = world.client
+    r = c.patch("/api/v1/admin/users/rep_n1", headers=world.admin,
+                json={"login_hours": {"start": "25:00", "end": "08:00"}})
+    assert r.status_code == 422
+    r = c.post("/api/v1/admin/roles", headers=world.admin, json={
+        "name": "night", "login_hours": {"start": "08:00", "end": "18:00",
+                                         "timezone": "Mars/Olympus"}})
+    assert r.status_code == 422 and "$.login_hours.timezone" in error_of(r)["fields"]
+    token = world.as_user("rep_n1")
+    assert c.get("/api/v1/records/account", headers=token).status_code == 200
+    assert c.patch("/api/v1/admin/users/rep_n1", headers=world.admin,
+                   json={"password": "Brand-new-pass-9"}).status_code == 200
+    assert c.get("/api/v1/records/account", headers=token).status_code == 401
