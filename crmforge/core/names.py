@@ -24,7 +24,25 @@ SYSTEM_FIELDS = (
 # even when quoted. Quoting makes them safe for the database; refusing them keeps exports,
 # reports and hand-written SQL against the real tables sane.
 SQL_RESERVED = frozenset(
-    ["abort", "action", "add", "after", "all", "alter", "always", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "attach", "authorization", "autoincrement", "before", "begin", "between", "bigint", "binary", "bit", "boolean", "both", "by", "cascade", "case", "cast", "char", "character", "check", "collate", "collation", "column", "commit", "concurrently", "conflict", "constraint", "create", "cross", "current", "current_catalog", "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "database", "date", "default", "deferrable", "deferred", "delete", "desc", "detach", "distinct", "do", "drop", "each", "else", "end", "escape", "except", "exclude", "exclusive", "exists", "explain", "fail", "false", "fetch", "filter", "first", "following", "for", "foreign", "freeze", "from", "full", "generated", "glob", "grant", "group", "groups", "having", "if", "ignore", "ilike", "immediate", "in", "index", "indexed", "initially", "inner", "insert", "instead", "int", "integer", "intersect", "into", "is", "isnull", "join", "key", "last", "lateral", "leading", "left", "like", "limit", "localtime", "localtimestamp", "match", "materialized", "natural", "no", "not", "nothing", "notnull", "null", "nulls", "numeric", "of", "offset", "on", "only", "or", "order", "others", "outer", "over", "overlaps", "partition", "placing", "plan", "pragma", "preceding", "primary", "query", "raise", "range", "real", "recursive", "references", "regexp", "reindex", "release", "rename", "replace", "restrict", "returning", "right", "rollback", "row", "rowid", "rows", "savepoint", "select", "session_user", "similar", "smallint", "some", "table", "tablesample", "temp", "temporary", "then", "ties", "time", "timestamp", "to", "trailing", "transaction", "trigger", "true", "unbounded", "union", "unique", "update", "user", "using", "vacuum", "values", "varchar", "variadic", "verbose", "view", "virtual", "when", "where", "window", "with", "without"]
+    """
+    abort action add after all alter always analyze and any array as asc asymmetric attach
+    authorization autoincrement before begin between bigint binary bit boolean both by
+    cascade case cast char character check collate collation column commit concurrently
+    conflict constraint create cross current current_catalog current_date current_role
+    current_schema current_time current_timestamp current_user database date default
+    deferrable deferred delete desc detach distinct do drop each else end escape except
+    exclude exclusive exists explain fail false fetch filter first following for foreign
+    freeze from full generated glob grant group groups having if ignore ilike immediate in
+    index indexed initially inner insert instead int integer intersect into is isnull join
+    key last lateral leading left like limit localtime localtimestamp match materialized
+    natural no not nothing notnull null nulls numeric of offset on only or order others
+    outer over overlaps partition placing plan pragma preceding primary query raise range
+    real recursive references regexp reindex release rename replace restrict returning right
+    rollback row rowid rows savepoint select session_user similar smallint some table
+    tablesample temp temporary then ties time timestamp to trailing transaction trigger true
+    unbounded union unique update user using vacuum values varchar variadic verbose view
+    virtual when where window with without
+    """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
 

@@ -253,7 +253,7 @@ class DecimalType(FieldType):
             return None
         if isinstance(value, bool):
             raise ConversionError("expected a number, got a boolean")
-        if isinstance(value, (int, Decimal)) or (isinstance(value, str)):
+        if isinstance(value, (int, Decimal, str)):
             text = str(value).strip()
         elif isinstance(value, float):
             text = repr(value)
@@ -414,7 +414,8 @@ class PicklistType(FieldType):
         return sa.String(100)
 
     def values(self, f: FieldDef) -> list[str]:
-        return [c.get("value") for c in f.options.get("choices") or [] if isinstance(c, dict)]
+        return [str(c.get("value")) for c in f.options.get("choices") or []
+                if isinstance(c, dict)]
 
     def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
         if value is None or value == "":
@@ -550,7 +551,7 @@ class AutonumberType(FieldType):
         return []
 
     def render(self, f: FieldDef, number: int) -> str:
-        fmt = f.options.get("format", "{0}")
+        fmt = str(f.options.get("format", "{0}"))
         m = re.search(r"\{(0+)\}", fmt)
         assert m is not None
         return fmt[: m.start()] + str(number).zfill(len(m.group(1))) + fmt[m.end():]

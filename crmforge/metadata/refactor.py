@@ -48,10 +48,10 @@ def rename_field_everywhere(data: dict[str, Any], object_name: str, old: str, ne
         if doc["name"] == object_name:
             _rewrite_doc(doc, lambda e: rename_name(e, old, new))
             continue
-        relations = {f["name"] for f in doc["fields"]
-                     if f.get("type") in ("lookup", "master_detail") and f.get("target") == object_name}
+        relations = {f["name"] for f in doc["fields"] if f.get("target") == object_name
+                     and f.get("type") in ("lookup", "master_detail")}
         if relations:
-            _rewrite_doc(doc, lambda e, r=relations: rename_name(e, old, new, after=r))  # type: ignore[misc]
+            _rewrite_doc(doc, lambda e, r=relations: rename_name(e, old, new, after=r))
 
 
 def _rewrite_doc(doc: dict[str, Any], change: Any) -> None:

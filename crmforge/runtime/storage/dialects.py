@@ -9,6 +9,7 @@ most a few seconds for its lock instead of queueing every reader behind it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -67,10 +68,8 @@ class SQLiteDialect(Dialect):
             now = time.monotonic()
             if now - record.info.get("optimized_at", 0.0) > 600:
                 record.info["optimized_at"] = now
-                try:
+                with contextlib.suppress(Exception):  # statistics are an optimisation only
                     dbapi_conn.execute("PRAGMA optimize")
-                except Exception:  # noqa: S110 - statistics are an optimisation only
-                    pass
 
         @event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:

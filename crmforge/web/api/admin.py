@@ -49,7 +49,8 @@ def create_user() -> tuple[dict[str, Any], int]:
     known = _role_names()
     with current_tenant().write() as conn:
         dept = org.department_id(conn, body["department"]) if body.get("department") else None
-        uid = accounts.create_user(conn, body.get("username"), body.get("password"),
+        uid = accounts.create_user(conn, str(body.get("username") or ""),
+                                   str(body.get("password") or ""),
                                    department_id=dept, display_name=body.get("display_name"),
                                    is_admin=body.get("is_admin") is True)
         org.set_roles(conn, uid, body.get("roles") or [], known)

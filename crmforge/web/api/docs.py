@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 
 from ...security import engine as permissions
-from ..context import current_principal, current_tenant
 from .. import openapi
+from ..context import current_principal, current_tenant
 
 bp = Blueprint("docs", __name__)
 
