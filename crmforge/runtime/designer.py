@@ -44,6 +44,24 @@ def _entry(data: Data, name: str) -> Data:
     raise NotFound(f"no object named '{name}'")
 
 
+def _removed_object(data: Data, name_or_id: str) -> Data:
+    """The most recently removed object with that name or id."""
+    matches = [e for e in data.get("removed_objects", [])
+               if name_or_id in (e["doc"]["id"], e["doc"]["name"])]
+    if not matches:
+        raise NotFound(f"no removed object '{name_or_id}'")
+    return matches[-1]  # type: ignore[no-any-return]
+
+
+def _removed_field(entry: Data, object_name: str, name_or_id: str) -> Data:
+    """The most recently removed field of an object with that name or id."""
+    matches = [r for r in entry["removed_fields"]
+               if name_or_id in (r["field"]["id"], r["field"]["name"])]
+    if not matches:
+        raise NotFound(f"'{object_name}' has no removed field '{name_or_id}'")
+    return matches[-1]  # type: ignore[no-any-return]
+
+
 def _field_index(doc: Data, name: str) -> int:
     for i, f in enumerate(doc["fields"]):
         if f["name"] == name:
@@ -204,11 +222,7 @@ class Designer:
         restored: dict[str, str] = {}
 
         def edit(data: Data, base: Snapshot) -> None:
-            matches = [e for e in data.get("removed_objects", [])
-                       if name_or_id in (e["doc"]["id"], e["doc"]["name"])]
-            if not matches:
-                raise NotFound(f"no removed object '{name_or_id}'")
-            entry = matches[-1]
+            entry = _removed_object(data, name_or_id)
             if base.object(entry["doc"]["name"]) is not None:
                 raise Conflict(f"an object named '{entry['doc']['name']}' exists again; rename it first")
             data["removed_objects"].remove(entry)
@@ -222,11 +236,7 @@ class Designer:
 
     def purge_object(self, principal: Principal, name_or_id: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:
-            matches = [e for e in data.get("removed_objects", [])
-                       if name_or_id in (e["doc"]["id"], e["doc"]["name"])]
-            if not matches:
-                raise NotFound(f"no removed object '{name_or_id}'")
-            data["removed_objects"].remove(matches[-1])
+            data["removed_objects"].remove(_removed_object(data, name_or_id))
 
         self._change(principal, f"purge object {name_or_id}", edit)
 
@@ -335,11 +345,7 @@ class Designer:
 
         def edit(data: Data, base: Snapshot) -> None:
             entry = _entry(data, object_name)
-            matches = [r for r in entry["removed_fields"]
-                       if name_or_id in (r["field"]["id"], r["field"]["name"])]
-            if not matches:
-                raise NotFound(f"'{object_name}' has no removed field '{name_or_id}'")
-            r = matches[-1]
+            r = _removed_field(entry, object_name, name_or_id)
             if any(f["name"] == r["field"]["name"] for f in entry["doc"]["fields"]):
                 raise Conflict(f"'{object_name}' has a field named '{r['field']['name']}' again; "
                                "rename it first")
@@ -359,11 +365,7 @@ class Designer:
     def purge_field(self, principal: Principal, object_name: str, name_or_id: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:
             entry = _entry(data, object_name)
-            matches = [r for r in entry["removed_fields"]
-                       if name_or_id in (r["field"]["id"], r["field"]["name"])]
-            if not matches:
-                raise NotFound(f"'{object_name}' has no removed field '{name_or_id}'")
-            entry["removed_fields"].remove(matches[-1])
+            entry["removed_fields"].remove(_removed_field(entry, object_name, name_or_id))
 
         self._change(principal, f"purge field {object_name}.{name_or_id}", edit)
 
