@@ -108,9 +108,9 @@ def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) 
                 ctx.access.visibility(target, t))).first()
             if found is None:
                 errors.setdefault(name, []).append(f"no {target.name} record {value}")
-        elif f.type == "user":
-            if ctx.conn.execute(sa.select(users.c.id).where(users.c.id == value)).first() is None:
-                errors.setdefault(name, []).append(f"no user {value}")
+        elif f.type == "user" and ctx.conn.execute(
+                sa.select(users.c.id).where(users.c.id == value)).first() is None:
+            errors.setdefault(name, []).append(f"no user {value}")
 
 
 def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]]) -> None:
