@@ -10,7 +10,7 @@ field checks before anything is written, and everything happens in one transacti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,7 +131,7 @@ class RecordService:
 
             return recycle.entries(ctx_for, conn, limit)
 
-    def _page(self, ctx: Ctx, q: ListQuery) -> tuple[list[Any], list[Any], bool, Any]:
+    def _page(self, ctx: Ctx, q: ListQuery) -> tuple[Sequence[Any], list[Any], bool, Any]:
         t = ctx.table
         readable = ctx.access.readable(ctx.obj)
         if q.fields is not None:
