@@ -119,6 +119,7 @@ class Designer:
         if not permissions.can_manage_metadata(principal):
             raise Forbidden("only administrators change metadata")
         with self.tenant.write() as conn:
+            self.tenant.dialect.lock_metadata(conn)  # one metadata change at a time
             base = self.tenant.snapshot(conn)
             data = base.mutable_data()
             edit(data, base)
