@@ -93,8 +93,11 @@ def _expected(world: dict[str, Any], docs: list[dict[str, Any]], user: int,
                 or (scope == "department_tree" and odept in _subtree(dept))
                 or user_roles[owner] & below)):
             visible.add(rid)
+    # Field access adds up over every role that reads or writes the object (0006-permissions).
+    granting = [d for d in docs if d["name"] in held]
     shown = {f for f in FIELDS
-             if any(d["permissions"]["thing"]["fields"].get(f, "read") != "hidden" for d in reading)}
+             if any(d["permissions"]["thing"]["fields"].get(f, "read") != "hidden"
+                    for d in granting)}
     return visible, set(FIELDS) - shown
 
 
