@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from crmforge.runtime import Instance
 
 ADMIN_PASSWORD = "Admin-pass-123"
 PG_URL = os.environ.get("CRMFORGE_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# Property tests search new examples on every developer run; CI (HYPOTHESIS_PROFILE=ci)
+# replays a fixed search so that a landing is decided by the change, not by luck. Examples
+# found locally are pinned with @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

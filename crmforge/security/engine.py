@@ -104,10 +104,11 @@ class Access:
         parts: list[Any] = []
         scope_ops = ("update", "delete") if write else ("read",)
         if g is not None and any(op in g.operations for op in scope_ops):
-            if g.scope == "all":
+            scope = g.scope_for(write=write)
+            if scope == "all":
                 return sa.true()
-            parts.extend(self.scope_parts(g.scope, table))
-            if g.scope != "none" and self.plan and self.plan.subordinate_roles:
+            parts.extend(self.scope_parts(scope, table))
+            if scope != "none" and self.plan and self.plan.subordinate_roles:
                 parts.append(table.c.owner_id.in_(
                     sa.select(user_roles.c.user_id).where(
                         user_roles.c.role.in_(sorted(self.plan.subordinate_roles)))))

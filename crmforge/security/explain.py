@@ -48,7 +48,7 @@ def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table
         return Decision(False, "person", f"{obj.name} record {record_id} does not exist")
     write = operation not in READ_LIKE
     if not _in(conn, table, record_id, access.visibility(obj, table, write=write)):
-        scope = grant.scope if grant else "none"
+        scope = grant.scope_for(write=write) if grant else "none"
         return Decision(False, "department" if scope.startswith("department") else "person",
                         f"the record is outside the user's data scope '{scope}' "
                         f"(owner {row['owner_id']}, department {row['department_id']}) and "
@@ -58,7 +58,7 @@ def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table
         return Decision(False, "status", denial)
     return Decision(True, _deciding_level(conn, access, obj, table, record_id, write),
                     f"'{operation}' granted by {sources}; the record is within reach "
-                    f"(scope '{grant.scope if grant else 'none'}')")
+                    f"(scope '{grant.scope_for(write=write) if grant else 'none'}')")
 
 
 def _row(conn: sa.Connection, table: sa.Table, record_id: int) -> Any:
@@ -76,9 +76,10 @@ def _deciding_level(conn: sa.Connection, access: Access, obj: ObjectDef, table: 
                     record_id: int, write: bool) -> str:
     """Which level let the record through: own/department scope, hierarchy or a share."""
     g = access.grant(obj)
-    if g is not None and g.scope == "all":
+    scope = g.scope_for(write=write) if g else "none"
+    if scope == "all":
         return "department"
-    parts = access.scope_parts(g.scope if g else "none", table)
+    parts = access.scope_parts(scope, table)
     if parts and _in(conn, table, record_id, parts[0]):
         return "person"
     if len(parts) > 1 and _in(conn, table, record_id, parts[1]):

@@ -2,6 +2,8 @@
 
 A plan is what the roles add up to (DESIGN §5, level 2: grants add up): per object, the
 union of operations, the widest data scope and, per field, the most permissive access.
+A role's scope only reaches as far as its own operations: a create-only role with
+department scope does not widen what its holder may read.
 Plans are immutable and cached per (snapshot, roles); a new metadata version builds new
 ones.
 """
@@ -22,10 +24,16 @@ from ..metadata.roles import FIELD_ACCESS, SCOPES, role_docs
 @dataclass(frozen=True)
 class ObjectGrant:
     operations: frozenset[str]
+    #: The widest scope of the roles that grant ``read``.
     scope: str
     fields: Mapping[str, str]
     #: Which role granted what, for explanations.
     sources: Mapping[str, tuple[str, ...]]
+    #: The widest scope of the roles that grant ``update`` or ``delete``.
+    write_scope: str = "none"
+
+    def scope_for(self, *, write: bool) -> str:
+        return self.write_scope if write else self.scope
 
 
 NO_GRANT = ObjectGrant(frozenset(), "none", MappingProxyType({}), MappingProxyType({}))
@@ -68,7 +76,7 @@ def subordinates(docs: Mapping[str, Mapping[str, Any]], roles: frozenset[str]) -
 
 def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -> ObjectGrant:
     ops: set[str] = set()
-    scope = "none"
+    scope = write_scope = "none"
     fields: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for role, g in grants:
@@ -76,7 +84,10 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
         ops |= role_ops
         for op in role_ops:
             sources.setdefault(op, []).append(role)
-        scope = _wider(scope, g.get("scope", "none"))
+        if "read" in role_ops:
+            scope = _wider(scope, g.get("scope", "none"))
+        if {"update", "delete"} & role_ops:
+            write_scope = _wider(write_scope, g.get("scope", "none"))
         if not {"read", "create", "update"} & role_ops:
             continue
         # "edit" means: writable wherever the role may write (create, or update).
@@ -90,7 +101,7 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
     for f in obj.fields:
         fields.setdefault(f.name, "hidden")
     return ObjectGrant(frozenset(ops), scope, MappingProxyType(fields),
-                       MappingProxyType({k: tuple(v) for k, v in sources.items()}))
+                       MappingProxyType({k: tuple(v) for k, v in sources.items()}), write_scope)
 
 
 def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:

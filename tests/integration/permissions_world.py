@@ -45,7 +45,9 @@ ROLES: list[dict[str, Any]] = [
 
 USERS = [("boss", "hq", ["exec"]), ("mgr_north", "north", ["manager"]),
          ("rep_n1", "north", ["rep"]), ("rep_n2", "north", ["rep"]), ("rep_s1", "south", ["rep"]),
-         ("agent_s", "south", ["agent"]), ("nobody", "hq", [])]
+         ("agent_s", "south", ["agent"]), ("nobody", "hq", []),
+         # Reads the department (agent) but may change only their own records (rep).
+         ("rep_agent_s", "south", ["rep", "agent"])]
 
 
 @dataclass
@@ -136,15 +138,18 @@ def ops(user: str) -> set[str]:
     return {op for r in USER[user][1] for op in ROLE_DOCS[r]["permissions"]["account"]["operations"]}
 
 
-def _scope(user: str) -> str:
-    scopes = [ROLE_DOCS[r]["permissions"]["account"]["scope"] for r in USER[user][1]]
+def _scope(user: str, write: bool) -> str:
+    """The widest scope of the user's roles that grant the kind of operation asked for."""
+    wanted = {"update", "delete"} if write else {"read"}
+    scopes = [ROLE_DOCS[r]["permissions"]["account"]["scope"] for r in USER[user][1]
+              if wanted & set(ROLE_DOCS[r]["permissions"]["account"]["operations"])]
     return max(scopes, key=SCOPE_ORDER.index) if scopes else "none"
 
 
-def _in_scope(w: World, user: str, rid: int) -> bool:
+def _in_scope(w: World, user: str, rid: int, write: bool = False) -> bool:
     rec = w.records[rid]
     dept, roles = USER[user]
-    scope = _scope(user)
+    scope = _scope(user, write)
     if scope == "all":
         return True
     if scope == "none":
@@ -165,11 +170,11 @@ def can_read(w: World, user: str, rid: int) -> bool:
 
 
 def can_update(w: World, user: str, rid: int) -> bool:
-    return "update" in ops(user) and _in_scope(w, user, rid) and w.records[rid]["stage"] != "closed"
+    return "update" in ops(user) and _in_scope(w, user, rid, True) and w.records[rid]["stage"] != "closed"
 
 
 def can_delete(w: World, user: str, rid: int) -> bool:
-    return "delete" in ops(user) and _in_scope(w, user, rid) and w.records[rid]["stage"] != "closed"
+    return "delete" in ops(user) and _in_scope(w, user, rid, True) and w.records[rid]["stage"] != "closed"
 
 
 def hidden_fields(user: str) -> set[str]:

@@ -111,8 +111,8 @@ def app(instance):  # type: ignore[no-untyped-def]
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=world_st)
-# Worlds the search must always include: the role hierarchy deciding visibility, and two
-# roles whose field rules add up.
+# Worlds the search must always include: the role hierarchy deciding visibility, two roles
+# whose field rules add up, and scopes that reach only as far as their own operations.
 @example(world={"roles": [{"read": True, "scope": "own", "fields": {}, "reports_to": None},
                           {"read": True, "scope": "own", "fields": {}, "reports_to": 0}],
                 "users": [("d0", {0}), ("d3", {1})], "records": [1, 1, 0]})
@@ -121,6 +121,12 @@ def app(instance):  # type: ignore[no-untyped-def]
                           {"read": True, "scope": "own", "fields": {"beta": "hidden"},
                            "reports_to": None}],
                 "users": [("d0", {0, 1}), ("d1", {0})], "records": [0, 1, 1]})
+# A create-only role's department scope must not widen what its holder reads.
+@example(world={"roles": [{"read": True, "scope": "none",
+                           "fields": {"alpha": "hidden", "beta": "hidden", "gamma": "hidden"},
+                           "reports_to": None},
+                          {"read": False, "scope": "department", "fields": {}, "reports_to": 0}],
+                "users": [("d0", {0, 1}), ("d0", {0, 1})], "records": [0, 0, 0]})
 def test_no_response_leaks(instance, app, world: dict[str, Any]) -> None:
     tenant = f"leak{next(_counter)}"
     instance.create_tenant(tenant, "Admin-pass-123")
