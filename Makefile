@@ -2,6 +2,7 @@
 #
 #   make setup   create .venv and install CRMForge with its dev tools (and the npm packages)
 #   make run     create ./instance on first use, then serve it on http://127.0.0.1:5000
+#                (PACKS="core pharma" installs industry packs first)
 #   make test    lint, type-check, and run the tests on SQLite and PostgreSQL
 #   make bench   run the performance suite
 #
@@ -19,7 +20,7 @@ LINT_PATHS := $(wildcard crmforge tests benchmarks admin_ui)
 .PHONY: help setup run test bench
 
 help:
-	@sed -n '3,7p' Makefile | sed 's/^# *//'
+	@sed -n '3,8p' Makefile | sed 's/^# *//'
 
 # -- setup ------------------------------------------------------------------------------------
 # Stamp files make `setup` cheap when nothing changed: pip runs again when pyproject.toml
@@ -42,6 +43,8 @@ node_modules/.installed: $(wildcard package.json package-lock.json)
 
 # -- run --------------------------------------------------------------------------------------
 # The first run creates the instance with a random admin password, shown once.
+# PACKS="core exhibitions" installs those industry packs (once) before serving.
+PACKS ?=
 run: setup
 	@set -e; \
 	if [ ! -f instance/crmforge.json ]; then \
@@ -52,6 +55,11 @@ run: setup
 	    echo "  (shown only this once; write it down)"; \
 	    echo; \
 	fi
+	@for p in $(PACKS); do \
+	    if ! $(VENV)/bin/crmforge pack list --instance instance | cut -f1 | grep -qx "$$p"; then \
+	        $(VENV)/bin/crmforge pack install "$$p" --instance instance || exit 1; \
+	    fi; \
+	done
 	$(VENV)/bin/crmforge serve --instance instance --host 127.0.0.1 --port 5000
 
 # -- test -------------------------------------------------------------------------------------

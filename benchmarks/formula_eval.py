@@ -87,6 +87,10 @@ def bench_triggers(runs: int) -> dict[str, Any]:
         def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
             return {"id": 2, **values}
 
+        def update(self, object_name: str, record_id: int, values: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+            return {"id": record_id, **values}
+
     started = time.perf_counter()
     runner = TriggerRunner(workers=1)
     spawn_ms = (time.perf_counter() - started) * 1000

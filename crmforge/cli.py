@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,8 +59,12 @@ def init(instance_dir: str, admin_password: str, database_url: str | None) -> No
 def serve(instance_dir: str, host: str, port: int) -> None:
     """Serve the web application and the REST API."""
     from .web import create_app
+    from .workflow.timeouts import Ticker
 
-    app = create_app(_open(instance_dir))
+    inst = _open(instance_dir)
+    app = create_app(inst)
+    # Approval reminders and escalations: every minute, for every tenant (daemon thread).
+    Ticker(lambda: [inst.tenant(n) for n in inst.tenant_names()]).start()
     click.echo(f"CRMForge on http://{host}:{port}/  (API documentation: /api/v1/docs)")
     try:
         from waitress import serve as waitress_serve  # production-grade when installed
@@ -101,6 +107,178 @@ def tenant_list(instance_dir: str) -> None:
     for name in inst.tenant_names():
         click.echo(name)
     inst.dispose()
+
+
+@main.command()
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@click.option("--object", "object_name", default=None, help="Only this object.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def backfill(instance_dir: str, tenant_name: str, object_name: str | None, batch: int) -> None:
+    """Recompute every stored formula and roll-up, in batches (after an interrupted
+    background backfill, or to check that stored values are current)."""
+    from .runtime import backfill as fill
+
+    inst = _open(instance_dir)
+    try:
+        t = inst.tenant(tenant_name)
+        with t.read() as conn:
+            jobs = fill.everything(t.snapshot(conn), object_name)
+        progress = fill.run(t, jobs, batch=batch)
+    except CRMError as exc:
+        _fail(exc.message)
+        return
+    finally:
+        inst.dispose()
+    click.echo(f"recomputed {progress.rows} rows in {progress.batches} batches; "
+               f"{progress.changed} changed")
+
+
+# -- packs (DESIGN §8) -------------------------------------------------------------------------
+@main.group()
+def pack() -> None:
+    """Install, upgrade, uninstall, list and export industry packs."""
+
+
+def _pack_options(f: Any) -> Any:
+    f = click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")(f)
+    f = click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")(f)
+    f = click.option("--tenant", "tenant_name", default="default", show_default=True)(f)
+    return click.option("--instance", "instance_dir", required=True,
+                        type=click.Path(file_okay=False))(f)
+
+
+def _installer(inst: Instance, instance_dir: str, tenant_name: str) -> Any:
+    from .installer import Installer
+    from .security.accounts import principal_of
+
+    tenant = inst.tenant(tenant_name)
+    with tenant.read() as conn:
+        admin = principal_of(conn, "admin")
+    return Installer(tenant, admin, Path(instance_dir))
+
+
+def _run_pack(instance_dir: str, tenant_name: str, as_json: bool, work: Any) -> None:
+    inst = _open(instance_dir)
+    try:
+        plan = work(_installer(inst, instance_dir, tenant_name))
+    except CRMError as exc:
+        details = [f"  {k}: {m}" for k, msgs in exc.fields.items() for m in msgs]
+        _fail("\n".join([exc.message, *details[:50]]))
+        return
+    finally:
+        inst.dispose()
+    if as_json:
+        click.echo(json.dumps(plan.to_json(), ensure_ascii=False, indent=2))
+        return
+    head = "would" if not plan.applied else "did"
+    click.echo(f"{plan.action} {plan.pack} {plan.version or ''}".rstrip()
+               + (f" (from {plan.from_version})" if plan.from_version else "")
+               + ("" if plan.applied else "  [dry run: nothing changed]"))
+    for step in plan.steps:
+        click.echo(f"  {head}: {step}")
+    ddl = [_ddl(c) for change in plan.metadata for c in change["changes"]]
+    if ddl:
+        click.echo(f"  schema changes ({len(ddl)}):")
+        for line in ddl:
+            click.echo(f"    {line}")
+    if plan.records:
+        click.echo("  records: " + ", ".join(f"{n} {o}" for o, n in plan.records.items()))
+    for c in plan.conflicts:
+        click.echo(f"  conflict: {c['message']}")
+
+
+def _ddl(change: dict[str, Any]) -> str:
+    """One schema change of a plan as a line: ``add_column obj_account.region``."""
+    where = change.get("table", "")
+    if change.get("column"):
+        where += "." + change["column"]
+    if change.get("new_table") or change.get("new_column"):
+        where += " -> " + str(change.get("new_table") or change.get("new_column"))
+    if change.get("to_type"):
+        where += f" ({change.get('from_type')} -> {change['to_type']})"
+    return f"{change.get('kind', '?')} {where}"
+
+
+@pack.command("install")
+@click.argument("ref")
+@_pack_options
+def pack_install(ref: str, instance_dir: str, tenant_name: str, dry_run: bool,
+                 as_json: bool) -> None:
+    """Install the pack REF (a name or a folder) on a tenant: all or nothing."""
+    _run_pack(instance_dir, tenant_name, as_json, lambda i: i.install(ref, dry_run=dry_run))
+
+
+@pack.command("upgrade")
+@click.argument("ref")
+@_pack_options
+@click.option("--on-conflict", type=click.Choice(["report", "pack", "tenant"]), default="report",
+              show_default=True, help="Where the pack and the tenant changed the same thing: "
+              "refuse and report, or take one side.")
+def pack_upgrade(ref: str, instance_dir: str, tenant_name: str, dry_run: bool, as_json: bool,
+                 on_conflict: str) -> None:
+    """Upgrade an installed pack, keeping the tenant's own changes."""
+    _run_pack(instance_dir, tenant_name, as_json,
+              lambda i: i.upgrade(ref, dry_run=dry_run, on_conflict=on_conflict))
+
+
+@pack.command("uninstall")
+@click.argument("name")
+@_pack_options
+def pack_uninstall(name: str, instance_dir: str, tenant_name: str, dry_run: bool,
+                   as_json: bool) -> None:
+    """Uninstall a pack; its objects and records go to the recycle bin."""
+    _run_pack(instance_dir, tenant_name, as_json, lambda i: i.uninstall(name, dry_run=dry_run))
+
+
+@pack.command("list")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@click.option("--available", is_flag=True, help="List the packs that can be installed instead.")
+def pack_list(instance_dir: str, tenant_name: str, available: bool) -> None:
+    """List the packs installed on a tenant (or available to install)."""
+    from .installer import available as available_packs
+
+    inst = _open(instance_dir)
+    try:
+        if available:
+            for p in available_packs(Path(instance_dir)):
+                click.echo(f"{p.name}\t{p.version}\t{p.manifest['label']['en']}\t{p.path}")
+            return
+        for row in _installer(inst, instance_dir, tenant_name).installed():
+            click.echo(f"{row['name']}\t{row['version']}\t{row['label'].get('en', '')}\t"
+                       f"installed {row['installed_at']} by {row['installed_by']}")
+    except CRMError as exc:
+        _fail(exc.message)
+    finally:
+        inst.dispose()
+
+
+@pack.command("export")
+@click.argument("name")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@click.option("--out", required=True, type=click.Path(), help="A new or empty folder.")
+@click.option("--version", "pack_version", default="1.0.0", show_default=True)
+@click.option("--label-en", default=None)
+@click.option("--label-zh", default=None)
+@click.option("--object", "objects", multiple=True, help="Export only these objects.")
+def pack_export(name: str, instance_dir: str, tenant_name: str, out: str, pack_version: str,
+                label_en: str | None, label_zh: str | None, objects: tuple[str, ...]) -> None:
+    """Write a tenant's objects, roles, layouts and dashboards as the pack NAME."""
+    from .installer import export_pack
+
+    inst = _open(instance_dir)
+    manifest = {"name": name, "version": pack_version,
+                "label": {"en": label_en or name, "zh": label_zh or label_en or name}}
+    try:
+        path = export_pack(inst.tenant(tenant_name), out, manifest, objects or None)
+    except CRMError as exc:
+        _fail(exc.message)
+        return
+    finally:
+        inst.dispose()
+    click.echo(f"exported pack {name} {pack_version} to {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import approvals
 from ..report import BenchResult
-from . import add_field_online, bulk_create, get_one, list_page, list_scoped
+from . import add_field_online, bulk_create, bulk_rules, get_one, list_page, list_scoped
 from .common import Context
 
 Case = Callable[[Context, BenchResult], None]
@@ -19,7 +20,9 @@ CASES: dict[str, Case] = {
     list_page.NAME: list_page.run,
     list_scoped.NAME: list_scoped.run,
     bulk_create.NAME: bulk_create.run,
+    bulk_rules.NAME: bulk_rules.run,
     add_field_online.NAME: add_field_online.run,
+    approvals.NAME: approvals.run,
 }
 #: Cases that need the big table (so a run without them never loads it).
 NEEDS_DATASET = frozenset({list_page.NAME, list_scoped.NAME, add_field_online.NAME})

@@ -99,7 +99,9 @@ def _field_changes(prev: ObjectDef, cur: ObjectDef, table: str | None = None) ->
             if p.name != f.name and f.stored:
                 out.append(Change("rename_column", cur.id, table, field_id=f.id, column=p.name,
                                   new_column=f.name, old_field=p, new_field=f))
-            if f.stored and _column_shape(p) != _column_shape(f):
+            # Equal options make equal columns; comparing them first spares building and
+            # printing column types for every field on every change.
+            if f.stored and p.options != f.options and _column_shape(p) != _column_shape(f):
                 out.append(Change("convert_column", cur.id, table, field_id=f.id, column=f.name,
                                   old_field=p, new_field=f))
             if f.stored and (p.unique, p.indexed) != (f.unique, f.indexed):

@@ -593,7 +593,7 @@ class RollupType(DecimalType):
     """count/sum/min/max over master-detail children; stored, kept current by the service."""
 
     name = "rollup"
-    options = frozenset({"function", "child", "field", "filter", "scale"})
+    options = frozenset({"function", "child", "field", "filter", "scale", "result_type"})
     writable = False
     scalar = False
     default_scale = 2
@@ -602,6 +602,33 @@ class RollupType(DecimalType):
         if f.options.get("function") == "count":
             return 0
         return super().scale(f)
+
+    def dated(self, f: FieldDef) -> FieldType | None:
+        """min/max over a date or datetime child field keep that type: the save check
+        records it as ``result_type`` (this field alone does not know its child's types)."""
+        result = f.options.get("result_type")
+        if result in ("date", "datetime") and f.options.get("function") in ("min", "max"):
+            return FIELD_TYPES[str(result)]
+        return None
+
+    def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
+        dated = self.dated(f)
+        column = dated.column_type(f) if dated is not None else None
+        return column if column is not None else super().column_type(f)
+
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        dated = self.dated(f)
+        if dated is not None:
+            return dated.to_python(f, value, lenient=True)
+        return super().to_python(f, value, lenient=lenient)
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        dated = self.dated(f)
+        return dated.to_json(f, value) if dated is not None else super().to_json(f, value)
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        dated = self.dated(f)
+        return dated.from_query(f, raw) if dated is not None else super().from_query(f, raw)
 
 
 class FileType(FieldType):
@@ -637,7 +664,7 @@ FIELD_TYPES: dict[str, FieldType] = {
 def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
     """The JSON Schema of a field's value in the REST API (output form, or input form)."""
     kind = f.kind
-    if isinstance(kind, FormulaType):
+    if isinstance(kind, FormulaType) or (isinstance(kind, RollupType) and kind.dated(f)):
         base = json_schema(_as_type(f, str(f.options.get("result_type", "text"))))
         return {**base, "readOnly": True}
     if isinstance(kind, DecimalType):

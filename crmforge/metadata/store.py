@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +39,10 @@ _cache: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
 _lock = threading.Lock()
 
 
+#: The snapshot a connection's open transaction published, until the connection is gone.
+_pending: weakref.WeakKeyDictionary[sa.Connection, Snapshot] = weakref.WeakKeyDictionary()
+
+
 def current_version(conn: sa.Connection) -> int:
     v = conn.execute(sa.select(sa.func.max(meta_versions.c.version))).scalar()
     return int(v or 0)
@@ -50,6 +55,12 @@ def load(conn: sa.Connection, tenant_key: str, version: int | None = None) -> Sn
     if version == 0:
         return Snapshot.empty()
     key = (tenant_key, version)
+    pending = _pending.get(conn)
+    if pending is not None and pending.version == version:
+        # Published by this very transaction: kept with the connection, not in the cache,
+        # since a rollback would leave another change free to publish a different
+        # snapshot under the same number.
+        return pending
     with _lock:
         snap = _cache.get(key)
         if snap is not None:
@@ -90,7 +101,9 @@ def publish(
             diff=json.dumps(diff, ensure_ascii=False),
         )
     )
-    return Snapshot.from_data(version, data)
+    published = Snapshot.from_data(version, data)
+    _pending[conn] = published
+    return published
 
 
 def history(conn: sa.Connection, limit: int = 100) -> list[dict[str, Any]]:

@@ -229,15 +229,27 @@ def _check_rollup(
         return
     if not any(g.type == "master_detail" and g.target == obj["name"] for g in child.fields):
         problems.add(path + ".child", f"'{child.name}' has no master-detail field to '{obj['name']}'")
+    target = child.field(str(f.get("field")))
+    # min/max of dates are dates: the roll-up's column and JSON follow its child field.
+    if f["function"] in ("min", "max") and target is not None \
+            and target.type in ("date", "datetime"):
+        f["result_type"] = target.type
+    else:
+        f.pop("result_type", None)
     if f["function"] == "count":
         return
-    target = child.field(str(f.get("field")))
     if target is None:
         problems.add(path + ".field", f"'{child.name}' has no field '{f.get('field')}'")
-    elif f["function"] == "sum" and target.type not in NUMERIC:
-        problems.add(path + ".field", "sum needs a number field")
-    elif target.type not in NUMERIC | {"date", "datetime"}:
+    elif f["function"] == "sum" and not _numeric(target):
+        problems.add(path + ".field", "sum needs a number field (or a stored number formula)")
+    elif not _numeric(target) and target.type not in ("date", "datetime"):
         problems.add(path + ".field", f"{f['function']} needs a number or date field")
+
+
+def _numeric(f: Any) -> bool:
+    """A roll-up can add up number fields and stored formulas with a number result."""
+    return f.type in NUMERIC or (f.type == "formula" and f.stored
+                                 and f.options.get("result_type") in NUMERIC)
 
 
 def _check_formula_cycles(fields: list[dict[str, Any]], problems: Problems) -> None:

@@ -10,6 +10,7 @@ when it is imported.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,9 +19,11 @@ from .compiler import CompiledExpression, compile_expression
 from .context import ExpressionContext
 from .errors import ExpressionError
 from .object_rules import CONDITIONS
+from .triggers.compile import check_trigger
 from .types import RESULT_TYPES, T, field_type
 
 Problem = tuple[str, str]
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,39}")
 Node = tuple[str, str]  # (object, formula field)
 
 
@@ -78,6 +81,28 @@ def check_object_expressions(object_doc: Mapping[str, Any], snapshot: Snapshot
             compiled[path] = result
         problems.extend(_constant_default_problems(obj, path, result))
     problems.extend(_cycles(obj, snapshot, compiled))
+    problems.extend(_trigger_problems(object_doc))
+    return problems
+
+
+def _trigger_problems(doc: Mapping[str, Any]) -> list[Problem]:
+    """Trigger scripts compile (line and column of the first problem) and have unique
+    identifier names: an error message names the trigger, so the name must be clear."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, trigger in enumerate(doc.get("triggers") or []):
+        if not isinstance(trigger, Mapping):
+            continue
+        name = str(trigger.get("name", ""))
+        if not _IDENTIFIER.fullmatch(name):
+            problems.append((f"$.triggers[{i}].name", "must be a lowercase identifier"))
+        elif name in seen:
+            problems.append((f"$.triggers[{i}].name", f"another trigger is named '{name}'"))
+        seen.add(name)
+        script = trigger.get("script")
+        if isinstance(script, str):
+            for problem in check_trigger(script)[:1]:
+                problems.append((f"$.triggers[{i}].script", str(problem)))
     return problems
 
 

@@ -22,6 +22,7 @@ from .context import ExpressionContext
 from .errors import CycleError, EvaluationError, ExpressionError
 from .library import CTX
 from .library.textfn import text as to_text
+from .translate import RelationRead
 from .types import RESULT_TYPES, T
 
 ALL = "__all__"
@@ -60,6 +61,7 @@ class ObjectRules:
             if holder:
                 self._rules.append((rule, holder[str(rule.get("name"))]))
         self._formulas = _dependency_order(formulas, self.broken)
+        self._formula_index = dict(self._formulas)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _cache: ClassVar[dict[tuple[int, str], ObjectRules]] = {}
@@ -133,6 +135,31 @@ class ObjectRules:
             first = next(iter(errors))
             raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
         return out
+
+    def formula(self, name: str, values: Mapping[str, Any], resolve: Resolver | None = None
+                ) -> Any:
+        """One formula's value, converted to its result type. ``values`` must already hold
+        the formulas it reads (evaluate in ``formula_order``); failures raise
+        ExpressionError. Lets a reader compute some formulas and skip (or mask) others."""
+        broken = self.broken.get((name, "expression"))
+        if broken is not None:
+            raise broken
+        f = self.obj.field(name)
+        compiled = self._formula_index.get(name)
+        if f is None or compiled is None:
+            raise EvaluationError(f"no formula named '{name[:40]}'")
+        return _as_result(f, compiled.evaluate(values, resolve))
+
+    def formula_reads(self, name: str) -> frozenset[str]:
+        """Own fields a formula reads (the first relation of a related read included)."""
+        compiled = self._formula_index.get(name)
+        return compiled.fields if compiled is not None else frozenset()
+
+    def formula_related(self, name: str) -> tuple[RelationRead, ...]:
+        """Values a formula reads through relations (``account.region``): what must be
+        recomputed when a related record changes."""
+        compiled = self._formula_index.get(name)
+        return compiled.relations if compiled is not None else ()
 
     def validate(self, values: Mapping[str, Any], resolve: Resolver | None = None,
                  lang: str = "en") -> dict[str, list[str]]:

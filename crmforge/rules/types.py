@@ -60,6 +60,9 @@ def field_type(f: FieldDef) -> T:
         return RESULT_TYPES.get(str(f.options.get("result_type")), T.ANY)
     if f.type == "file":
         return T.FILE
+    if f.type == "rollup" and f.options.get("result_type") in ("date", "datetime") \
+            and f.options.get("function") in ("min", "max"):
+        return T(str(f.options["result_type"]))
     return T(f.kind.expression_type)
 
 

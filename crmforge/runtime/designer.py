@@ -9,7 +9,10 @@ neither metadata nor schema behind.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +22,9 @@ from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from ..metadata import store as meta_store
 from ..metadata.diff import diff
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
+from ..metadata.layouts import prepare_layout, public_layout
 from ..metadata.model import Snapshot
+from ..metadata.packs import prepare_dashboard
 from ..metadata.refactor import rename_field_everywhere
 from ..metadata.roles import prepare_role
 from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
@@ -27,6 +32,7 @@ from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
 from ..security.tables import user_roles
+from . import backfill
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
 
@@ -69,14 +75,46 @@ def _field_index(doc: Data, name: str) -> int:
     raise NotFound(f"'{doc['name']}' has no field named '{name}'")
 
 
+@dataclass
+class _Batch:
+    """Metadata changes collected for one version (see ``Designer.batch``)."""
+
+    base: Snapshot
+    data: Data
+    current: Snapshot
+    summaries: list[str] = field(default_factory=list)
+
+    def apply(self, summary: str, edit: Callable[[Data, Snapshot], None],
+              dry_run: bool) -> Snapshot:
+        data = self.current.mutable_data()  # a failing edit leaves the batch as it was
+        edit(data, self.current)
+        new = Snapshot.from_data(self.base.version + 1, data)
+        if not dry_run:
+            self.data, self.current = data, new
+            self.summaries.append(summary)
+        return new
+
+
+_batches: ContextVar[dict[str, _Batch] | None] = ContextVar("crmforge_metadata_batches",
+                                                             default=None)
+
+
 class Designer:
     """Metadata operations of one tenant, each one published as a new version."""
+
+    #: Whether a change starts its backfill in the background; off, the caller runs
+    #: ``backfill.run(tenant, backfill.plan(old, new))`` itself (tests, scripts).
+    background_backfill = True
 
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        """The current metadata; inside a batch, as the batch's changes so far leave it."""
+        batch = (_batches.get() or {}).get(self.tenant.key)
+        if batch is not None:
+            return batch.current
         with self.tenant.read() as conn:
             return self.tenant.snapshot(conn)
 
@@ -118,30 +156,70 @@ class Designer:
     ) -> Snapshot:
         if not permissions.can_manage_metadata(principal):
             raise Forbidden("only administrators change metadata")
+        batch = (_batches.get() or {}).get(self.tenant.key)
+        if batch is not None:
+            return batch.apply(summary, edit, dry_run)
         with self.tenant.write() as conn:
             self.tenant.dialect.lock_metadata(conn)  # one metadata change at a time
             base = self.tenant.snapshot(conn)
             data = base.mutable_data()
             edit(data, base)
             new = Snapshot.from_data(base.version + 1, data)
-            changes = diff(base, new)
             if dry_run:
-                conn.rollback()
-                return new
-            apply_changes(conn, self.tenant.dialect, changes)
-            described = [c.describe() for c in changes]
-            audit.admin_action(conn, principal, "metadata", summary, described or None)
-            return meta_store.publish(
-                conn, self.tenant.key, base, data, author=principal.label, summary=summary,
-                diff=described,
-            )
+                return new  # nothing was written; the lock goes with the transaction
+            return self._publish(conn, principal, summary, base, data, new)
+
+    def _publish(self, conn: sa.Connection, principal: Principal, summary: str,
+                 base: Snapshot, data: Data, new: Snapshot) -> Snapshot:
+        """Diff, DDL, audit and the new version row, in the caller's transaction."""
+        changes = diff(base, new)
+        apply_changes(conn, self.tenant.dialect, changes)
+        described = [c.describe() for c in changes]
+        audit.admin_action(conn, principal, "metadata", summary, described or None)
+        published = meta_store.publish(
+            conn, self.tenant.key, base, data, author=principal.label, summary=summary,
+            diff=described,
+        )
+        # Existing rows of a new or changed stored formula or roll-up are filled in batches
+        # after the commit, so the change does not hold the object's lock (decision 0007).
+        jobs = backfill.plan(base, published)
+        if jobs and self.background_backfill:
+            tenant = self.tenant
+            tenant.after_commit(lambda: backfill.start(tenant, jobs, published.version))
+        return published
+
+    @contextmanager
+    def batch(self, principal: Principal, summary: str) -> Iterator[None]:
+        """Metadata changes made inside are each validated against the ones before, then
+        published together as one version: one diff, one pass of DDL, one history entry
+        (a pack install is one change to its tenant). Nothing is published if the block
+        fails. A batch inside a batch of the same tenant joins it."""
+        if not permissions.can_manage_metadata(principal):
+            raise Forbidden("only administrators change metadata")
+        batches = _batches.get() or {}
+        if self.tenant.key in batches:
+            yield
+            return
+        with self.tenant.write() as conn:
+            self.tenant.dialect.lock_metadata(conn)
+            base = self.tenant.snapshot(conn)
+            work = _Batch(base, base.mutable_data(), base)
+            token = _batches.set({**batches, self.tenant.key: work})
+            try:
+                yield
+            finally:
+                _batches.reset(token)
+            if work.summaries:
+                detail = "; ".join(work.summaries)
+                self._publish(conn, principal, f"{summary}: {detail}", base, work.data,
+                              work.current)
 
     def _validated(self, doc: Any, data: Data, base: Snapshot, existing_name: str | None) -> Data:
         existing = base.object(existing_name) if existing_name else None
         # Validate against the snapshot the change produces, minus the object itself.
-        others = copy.deepcopy(data)
-        others["objects"] = [e for e in others["objects"]
-                             if existing is None or e["doc"]["id"] != existing.id]
+        # Snapshot.from_data copies what it is given, so a shallow copy is enough here.
+        others = {**data, "objects": [e for e in data["objects"]
+                                      if existing is None or e["doc"]["id"] != existing.id]}
         context = Snapshot.from_data(base.version, others)
         return prepare_object(doc, context, existing=existing)
 
@@ -205,19 +283,26 @@ class Designer:
         return self.object_doc(snap, final["name"])
 
     def remove_object(self, principal: Principal, name: str) -> None:
-        def edit(data: Data, base: Snapshot) -> None:
-            entry = _entry(data, name)
-            refs = [f"{e['doc']['name']}.{f['name']}" for e in data["objects"] if e is not entry
-                    for f in e["doc"]["fields"]
-                    if f.get("target") == name or f.get("child") == name]
-            if refs:
-                raise Conflict(f"'{name}' is referenced by " + ", ".join(refs) +
-                               "; remove those fields first", {"name": refs})
-            data["objects"].remove(entry)
-            entry.update(removed_at=_now_text(), removed_by=principal.label)
-            data.setdefault("removed_objects", []).append(entry)
+        self.remove_objects(principal, [name])
 
-        self._change(principal, f"remove object {name}", edit)
+    def remove_objects(self, principal: Principal, names: list[str]) -> None:
+        """Move objects (with their records) to the recycle bin in one change; objects that
+        refer to each other go together (a pack's), others must not refer to them."""
+        def edit(data: Data, base: Snapshot) -> None:
+            entries = [_entry(data, name) for name in names]
+            leaving = set(names)
+            refs = [f"{e['doc']['name']}.{f['name']}" for e in data["objects"]
+                    if e["doc"]["name"] not in leaving for f in e["doc"]["fields"]
+                    if f.get("target") in leaving or f.get("child") in leaving]
+            if refs:
+                raise Conflict(f"'{', '.join(names)}' is referenced by " + ", ".join(refs) +
+                               "; remove those fields first", {"name": refs})
+            for entry in entries:
+                data["objects"].remove(entry)
+                entry.update(removed_at=_now_text(), removed_by=principal.label)
+                data.setdefault("removed_objects", []).append(entry)
+
+        self._change(principal, f"remove object {', '.join(names)}", edit)
 
     def restore_object(self, principal: Principal, name_or_id: str) -> Data:
         restored: dict[str, str] = {}
@@ -425,6 +510,50 @@ class Designer:
 
         self._change(principal, f"delete role {name}", edit)
 
+    # -- layouts (how forms and lists are arranged) ----------------------------------------
+    def layout(self, snap: Snapshot, object_name: str) -> Data:
+        obj = snap.object(object_name)
+        if obj is None:
+            raise NotFound(f"no object named '{object_name[:40]}'")
+        return {**public_layout(snap, obj), "version": snap.version}
+
+    def set_layout(self, principal: Principal, object_name: str, doc: Any) -> Data:
+        """Replace an object's layout; a part left out (form or list) is generated."""
+        def edit(data: Data, base: Snapshot) -> None:
+            obj = base.object(object_name)
+            if obj is None:
+                raise NotFound(f"no object named '{object_name[:40]}'")
+            roles = [r["name"] for r in data.get("roles", [])]
+            _entry(data, object_name)["layout"] = prepare_layout(doc, obj, roles)
+
+        return self.layout(self._change(principal, f"change layout {object_name}", edit),
+                           object_name)
+
+    # -- dashboards -------------------------------------------------------------------------
+    def dashboards(self, snap: Snapshot | None = None) -> list[Data]:
+        snap = snap or self.snapshot()
+        return [copy.deepcopy(dict(d)) for d in snap.data.get("dashboards", [])]
+
+    def set_dashboard(self, principal: Principal, doc: Any) -> Data:
+        """Create or replace a dashboard (charts over objects' fields)."""
+        def edit(data: Data, base: Snapshot) -> None:
+            prepared = prepare_dashboard(doc, base)
+            boards = [d for d in data.setdefault("dashboards", [])
+                      if d["name"] != prepared["name"]]
+            data["dashboards"] = [*boards, prepared]
+
+        snap = self._change(principal, f"change dashboard {_name(doc)}", edit)
+        return next(d for d in self.dashboards(snap) if d["name"] == doc["name"])
+
+    def delete_dashboard(self, principal: Principal, name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            boards = data.setdefault("dashboards", [])
+            if not any(d["name"] == name for d in boards):
+                raise NotFound(f"no dashboard named '{name[:40]}'")
+            data["dashboards"] = [d for d in boards if d["name"] != name]
+
+        self._change(principal, f"delete dashboard {name}", edit)
+
     # -- versions ---------------------------------------------------------------------------
     def version(self, version: int) -> Snapshot:
         with self.tenant.read() as conn:
@@ -511,8 +640,7 @@ def _rename_safe_validate(
                        {"name": ["already exists"]})
     existing = base.object(object_name)
     assert existing is not None
-    others = copy.deepcopy(data)
-    others["objects"] = [e for e in others["objects"] if e["doc"]["id"] != existing.id]
+    others = {**data, "objects": [e for e in data["objects"] if e["doc"]["id"] != existing.id]}
     context = Snapshot.from_data(base.version, others)
     prepared = prepare_object(doc, context, existing=None)
     # prepare_object keeps ids that are present and unknown elsewhere; restore the originals.

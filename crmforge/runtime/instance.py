@@ -13,8 +13,9 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,20 @@ SYSTEM_METADATA = (meta_store.system_metadata, security_metadata, runtime_metada
 # Numbers Tenant objects for the process-wide caches (snapshots, compiled tables).
 _tenant_serial = itertools.count(1)
 
+# The write transaction each tenant has open in this thread or task, so that an operation
+# made of other operations (a pack install: metadata, roles, then records) is one
+# transaction: a nested Tenant.write() joins the open one instead of starting its own.
+_open_writes: ContextVar[dict[str, _OpenWrite] | None] = ContextVar("crmforge_open_writes",
+                                                                       default=None)
+
+
+class _OpenWrite:
+    """A tenant's open write transaction and what is to run once it commits."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.after_commit: list[Callable[[], object]] = []
+
 
 def tenant_name_problem(name: object) -> str | None:
     if not isinstance(name, str) or not TENANT_NAME.fullmatch(name):
@@ -69,16 +84,45 @@ class Tenant:
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
+        """A read transaction; inside a write of the same tenant, that write's connection,
+        so a composed operation reads what it has written so far."""
+        joined = (_open_writes.get() or {}).get(self.key)
+        if joined is not None:
+            yield joined.conn
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """A write transaction: all of it commits, or none of it (DDL included)."""
+        """A write transaction: all of it commits, or none of it (DDL included). Inside
+        another write of the same tenant it joins that one, which commits or rolls back
+        everything at its end."""
+        open_writes = _open_writes.get() or {}
+        joined = open_writes.get(self.key)
+        if joined is not None:
+            yield joined.conn
+            return
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+            current = _OpenWrite(conn)
+            token = _open_writes.set({**open_writes, self.key: current})
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                _open_writes.reset(token)
+        for job in current.after_commit:  # reached only when the transaction committed
+            job()
+
+    def after_commit(self, job: Callable[[], object]) -> None:
+        """Run ``job`` once the open write transaction commits (at once when none is
+        open): work that must see committed data, such as a background backfill."""
+        joined = (_open_writes.get() or {}).get(self.key)
+        if joined is None:
+            job()
+        else:
+            joined.after_commit.append(job)
 
     def snapshot(self, conn: sa.Connection) -> Snapshot:
         return meta_store.load(conn, self.key)

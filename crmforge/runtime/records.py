@@ -10,7 +10,7 @@ field checks before anything is written, and everything happens in one transacti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,9 +22,10 @@ from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
-from . import recycle, writes
+from . import hooks, logic, preview, recycle, writes
 from .context import Ctx, open_ctx, record_id
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+from .formulas import FormulaReader
 from .instance import Tenant
 from .query import cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
 from .systables import history
@@ -63,7 +64,10 @@ class RecordService:
         if reason:
             raise Forbidden(reason)
 
-    def _out(self, ctx: Ctx, row: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    def _out(self, ctx: Ctx, row: Any, fields: Iterable[str] | None = None,
+             formulas: FormulaReader | None = None) -> dict[str, Any]:
+        """A record as JSON: readable fields only, formulas computed or masked. Pass one
+        ``formulas`` reader for a whole page so its plan and related rows are shared."""
         m = row._mapping
         readable = ctx.access.readable(ctx.obj)
         wanted = set(fields) if fields is not None else None
@@ -72,10 +76,22 @@ class RecordService:
             if wanted is None or name in wanted:
                 f = SYSTEM_FIELD_DEFS[name]
                 out[name] = f.kind.to_json(f, m[name])
+        reader = formulas or FormulaReader(ctx)
+        computed = reader.values(m) if reader.computed or reader.masked else {}
         for f in ctx.obj.fields:
-            if f.stored and f.name in readable and (wanted is None or f.name in wanted):
+            if f.name not in readable or (wanted is not None and f.name not in wanted):
+                continue
+            if f.name in computed:
+                out[f.name] = f.kind.to_json(f, computed[f.name])
+            elif f.stored:
                 out[f.name] = f.kind.to_json(f, m[f.name])
         return out
+
+    def _outs(self, ctx: Ctx, rows: list[Any], fields: Iterable[str] | None) -> list[Any]:
+        """A page of records: one formula plan, the first related hop read at once."""
+        reader = FormulaReader(ctx)
+        reader.prefetch(r._mapping for r in rows)
+        return [self._out(ctx, r, fields, reader) for r in rows]
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, principal: Principal, object_name: str, rid: Any,
@@ -131,7 +147,7 @@ class RecordService:
 
             return recycle.entries(ctx_for, conn, limit)
 
-    def _page(self, ctx: Ctx, q: ListQuery) -> tuple[Sequence[Any], list[Any], bool, Any]:
+    def _page(self, ctx: Ctx, q: ListQuery) -> tuple[list[Any], list[Any], bool, Any]:
         t = ctx.table
         readable = ctx.access.readable(ctx.obj)
         if q.fields is not None:
@@ -144,7 +160,7 @@ class RecordService:
         page = [*base, cursor_sql(t, sort, q.cursor)] if q.cursor else base
         rows = ctx.conn.execute(
             sa.select(t).where(*page).order_by(*order_by(t, sort)).limit(q.limit + 1)).all()
-        return rows[: q.limit], base, len(rows) > q.limit, sort
+        return list(rows[: q.limit]), base, len(rows) > q.limit, sort
 
     def export(self, principal: Principal, object_name: str, q: ListQuery,
                max_rows: int = 100_000) -> Iterator[dict[str, Any]]:
@@ -157,7 +173,7 @@ class RecordService:
             with self.tenant.read() as conn:
                 ctx = self._ctx(conn, principal, object_name, "export")
                 rows, _, more, sort = self._page(ctx, page)
-                items = [self._out(ctx, r, q.fields) for r in rows]
+                items = self._outs(ctx, rows, q.fields)
             self._audit(principal, ctx.obj.id, "export", [r.id for r in rows])
             yield from items
             sent += len(rows)
@@ -165,17 +181,37 @@ class RecordService:
                 return
             cursor = encode_cursor(sort, rows[-1])
 
+    def preview(self, principal: Principal, object_name: str, body: Any) -> dict[str, Any]:
+        """Evaluate an expression over a saved record (which the principal must be able to
+        read) or a draft, as the form and the designer show it live."""
+        source, rid, draft, expected = preview.parse_body(body)
+        with self.tenant.read() as conn:
+            ctx = self._ctx(conn, principal, object_name, None)
+            row = self._fetch(ctx, rid) if rid is not None else None
+            if row is None and not (ctx.access.allowed(ctx.obj, "read")
+                                    or ctx.access.allowed(ctx.obj, "create")):
+                raise Forbidden(f"you may not read {ctx.obj.label()} records")
+            result = preview.evaluate(ctx, row._mapping if row is not None else None, source,
+                                      draft, expected)
+        if row is not None:  # the value reveals the record: audited like a read
+            self._audit(principal, ctx.obj.id, "read", [row.id])
+        return result
+
     # -- writes -----------------------------------------------------------------------------
-    def create(self, principal: Principal, object_name: str, data: Any) -> dict[str, Any]:
+    def create(self, principal: Principal, object_name: str, data: Any,
+               lang: str = "en") -> dict[str, Any]:
+        """Create a record; validation rule messages come in ``lang`` (zh or en)."""
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
-            rid = writes.insert(ctx, [writes.prepare(ctx, data, None)])[0]
+            rid = writes.insert(ctx, [writes.prepare(ctx, data, None, lang)])[0]
+            hooks.after_save(ctx, rid, True)
             # The creator gets back what they wrote even when their scope does not reach
             # the new record (scope "none"): only readable fields, as always.
             t = ctx.table
             return self._out(ctx, conn.execute(sa.select(t).where(t.c.id == rid)).one())
 
-    def create_many(self, principal: Principal, object_name: str, rows: list[Any]) -> list[int]:
+    def create_many(self, principal: Principal, object_name: str, rows: list[Any],
+                    lang: str = "en") -> list[int]:
         """Create many records in one transaction through the same pipeline (imports, packs)."""
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
@@ -183,7 +219,7 @@ class RecordService:
             seen: dict[str, dict[Any, int]] = {}  # unique values within the batch
             for i, data in enumerate(rows):
                 try:
-                    values = writes.prepare(ctx, data, None)
+                    values = writes.prepare(ctx, data, None, lang)
                 except ValidationFailed as exc:
                     raise ValidationFailed(f"row {i + 1}: {exc.message}", exc.fields) from None
                 for f in ctx.obj.fields:
@@ -197,7 +233,7 @@ class RecordService:
             return writes.insert(ctx, prepared)
 
     def update(self, principal: Principal, object_name: str, rid: Any, data: Any,
-               expected_version: int | None = None) -> dict[str, Any]:
+               expected_version: int | None = None, lang: str = "en") -> dict[str, Any]:
         if not isinstance(data, Mapping):
             raise BadRequest("a record must be a JSON object")
         expected_version = _expected_version(data, expected_version)
@@ -209,11 +245,13 @@ class RecordService:
                 raise Conflict(f"the record changed since version {expected_version} "
                                f"(now {row.version}); reload and try again",
                                details={"current_version": row.version})
-            values = writes.prepare(ctx, payload, row)
-            changed = {k: v for k, v in values.items() if writes.differs(row._mapping[k], v)}
-            self._status(ctx, row, "update", changed)
+            values = writes.prepare(ctx, payload, row, lang)
+            changed = {k: v for k, v in values.items() if logic.differs(row._mapping[k], v)}
+            # Status rules judge what the user changes; recomputed formulas are not edits.
+            self._status(ctx, row, "update", [k for k in changed if k in payload])
             if changed:
                 writes.update_row(ctx, row, changed)
+                hooks.after_save(ctx, row.id, False)
             return self._out(ctx, self._fetch(ctx, row.id))
 
     def delete(self, principal: Principal, object_name: str, rid: Any) -> None:
@@ -287,7 +325,7 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, "read")
             rows, base, more, sort = self._page(ctx, q)
             result: dict[str, Any] = {
-                "items": [self._out(ctx, r, q.fields) for r in rows],
+                "items": self._outs(ctx, rows, q.fields),
                 "next_cursor": encode_cursor(sort, rows[-1]) if more and rows else None,
             }
             if q.total:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ..core.errors import Conflict
 from ..metadata.model import ObjectDef
+from . import related_formulas, rollups
 from .context import Ctx, utcnow
 from .systables import history, recycle_bin
 from .writes import history_row
@@ -34,6 +35,8 @@ def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now:
          "deleted_by_name": ctx.principal.label} for r in rows])
     ctx.conn.execute(history.insert(), [
         history_row(ctx, obj, r.id, r.version, "delete", None, None, None) for r in rows])
+    rollups.refresh(ctx, obj, [r._mapping for r in rows])
+    related_formulas.refresh_records(ctx, obj, ids)
     for child, f in obj.children(ctx.snapshot):
         ct = ctx.schema.table(child.name)
         kids = ctx.conn.execute(sa.select(ct).where(
@@ -59,6 +62,7 @@ def restore(ctx: Ctx, row: Any) -> None:
                 raise Conflict(f"the master {parent.name} record is in the recycle bin; "
                                "restore it first")
     by_id = {o.id: o for o in ctx.snapshot.objects.values()}
+    restored: list[tuple[ObjectDef, Any]] = []
     for e in ctx.conn.execute(sa.select(recycle_bin).where(
             recycle_bin.c.batch == row.deleted_batch)).all():
         obj = by_id.get(e.object_id)
@@ -70,7 +74,20 @@ def restore(ctx: Ctx, row: Any) -> None:
             deleted_at=None, deleted_batch=None))
         ctx.conn.execute(history.insert().values(
             history_row(ctx, obj, e.record_id, int(version or 0), "restore", None, None, None)))
+        restored.append((obj, e.record_id))
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
+    _refresh_parents(ctx, restored)
+
+
+def _refresh_parents(ctx: Ctx, records: list[tuple[ObjectDef, Any]]) -> None:
+    """Roll-ups of the parents of restored or purged records, once all of the batch moved
+    (a parent restored with its children then counts them all)."""
+    for obj in {o.name: o for o, _ in records}.values():
+        t = ctx.schema.table(obj.name)
+        ids = [rid for o, rid in records if o.name == obj.name]
+        rows = [r._mapping for r in ctx.conn.execute(sa.select(t).where(t.c.id.in_(ids)))]
+        rollups.refresh(ctx, obj, rows)
+        related_formulas.refresh_records(ctx, obj, ids)
 
 
 def purge(ctx: Ctx, row: Any) -> None:
@@ -80,16 +97,21 @@ def purge(ctx: Ctx, row: Any) -> None:
     if entry is not None and not entry.is_root:  # the batch would take the master with it
         raise Conflict("this record was deleted with its master record; purge that one")
     by_id = {o.id: o for o in ctx.snapshot.objects.values()}
+    purged: list[tuple[ObjectDef, Any]] = []
     for e in ctx.conn.execute(sa.select(recycle_bin).where(
             recycle_bin.c.batch == row.deleted_batch)).all():
         obj = by_id.get(e.object_id)
         if obj is None:
             continue
         t = ctx.schema.table(obj.name)
+        purged.append((obj, ctx.conn.execute(sa.select(t).where(t.c.id == e.record_id)).first()))
         ctx.conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
         ctx.conn.execute(history.insert().values(
             history_row(ctx, obj, e.record_id, 0, "purge", None, None, None)))
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
+    for obj, gone in purged:  # the rows are gone: their parents come from the copies
+        if gone is not None:
+            rollups.refresh(ctx, obj, [gone._mapping])
 
 
 def entries(ctx_for: Any, conn: sa.Connection, limit: int) -> list[dict[str, Any]]:

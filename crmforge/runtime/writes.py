@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from ..core.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from ..metadata.fieldtypes import AutonumberType, ConversionError
 from ..metadata.model import FieldDef, ObjectDef
-from ..rules.defaults import UnsupportedExpression, evaluate_default
+from ..rules import ObjectRules
 from ..security.tables import users
+from . import logic, related_formulas, rollups, trigger_host
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
 from .systables import history, sequences
@@ -22,21 +23,41 @@ from .systables import history, sequences
 NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
 
 
-def prepare(ctx: Ctx, data: Any, existing: Any) -> dict[str, Any]:
-    """Check, convert and validate a payload; returns column values for the row."""
+def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en") -> dict[str, Any]:
+    """Check, convert and validate a payload; returns column values for the row, stored
+    formulas included. Every problem of the payload is reported at once, keyed by field,
+    with validation rule messages in ``lang``."""
     if not isinstance(data, Mapping):
         raise BadRequest("a record must be a JSON object")
     obj = ctx.obj
+    errors: dict[str, list[str]] = {}
+    values = _convert(ctx, data, errors)
+    sent = frozenset(values)
+    if existing is None:
+        _defaults(ctx, values, errors)
+    sent |= trigger_host.before_save(ctx, values, existing, errors, lang)
+    logic.apply(ctx, values, sent, existing, errors, lang)
+    _references(ctx, values, errors)
+    _unique(ctx, values, existing, errors)
+    if errors:
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
+    return {k: v for k, v in values.items() if obj.field(k) is not None}
+
+
+def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The sent values as Python values; a field the writer may not write is a 403 that
+    changes nothing (hidden fields are never named, so the refusal does not reveal them)."""
+    obj = ctx.obj
     readable = ctx.access.readable(obj)
     writable = ctx.access.writable(obj)
-    errors: dict[str, list[str]] = {}
     denied: dict[str, list[str]] = {}
     hidden_sent = False
     values: dict[str, Any] = {}
     for key, raw in data.items():
         f = obj.field(key) if isinstance(key, str) else None
         if f is not None and key not in readable:
-            hidden_sent = True  # never named: hidden fields do not appear in messages
+            hidden_sent = True
             continue
         if f is None:
             reason = "is set by the system" if key in NOT_WRITABLE_SYSTEM else "no such field"
@@ -55,40 +76,29 @@ def prepare(ctx: Ctx, data: Any, existing: Any) -> dict[str, Any]:
     if hidden_sent or denied:
         raise Forbidden("you may not write some of the fields you sent" if hidden_sent and not denied
                         else f"you may not write {', '.join(sorted(denied))}", denied)
-    if existing is None:
-        _defaults(obj, values, errors)
-    _required(obj, values, existing, errors)
-    _references(ctx, values, errors)
-    _unique(ctx, values, existing, errors)
-    if errors:
-        first = next(iter(errors))
-        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
     return values
 
 
-def _defaults(obj: ObjectDef, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    for f in obj.fields:
-        default = f.options.get("default")
-        if f.name in values or not f.kind.writable or not default:
-            continue
-        try:
-            values[f.name] = f.kind.to_python(f, evaluate_default(default), lenient=True)
-        except (UnsupportedExpression, ConversionError) as exc:
-            errors.setdefault(f.name, []).append(f"default: {exc}")
-
-
-def _required(obj: ObjectDef, values: dict[str, Any], existing: Any,
-              errors: dict[str, list[str]]) -> None:
-    for f in obj.fields:
-        if not (f.required or f.type == "master_detail") or not f.kind.writable \
-                or f.name in errors:
-            continue
-        if existing is None:
-            missing = values.get(f.name) in (None, "")
-        else:
-            missing = f.name in values and values[f.name] in (None, "")
-        if missing:
-            errors.setdefault(f.name, []).append("is required")
+def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Defaults of the fields the payload does not name; a default may read the values
+    sent (``add_days(start_date, 30)``). An explicit null stays null."""
+    missing = [f for f in ctx.obj.fields if f.name not in values and f.kind.writable
+               and f.name not in errors and f.options.get("default")]
+    if not missing:
+        return
+    try:
+        found = ObjectRules.for_object(ctx.obj, ctx.snapshot).defaults(values)
+    except ValidationFailed as exc:
+        found = {}
+        for name, messages in exc.fields.items():
+            if name not in values:
+                errors.setdefault(name, []).extend(messages)
+    for f in missing:
+        if f.name in found:
+            try:
+                values[f.name] = f.kind.to_python(f, found[f.name], lenient=True)
+            except ConversionError as exc:
+                errors.setdefault(f.name, []).append(f"default: {exc}")
 
 
 def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
@@ -167,6 +177,8 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
         if not set_fields:
             entries.append(history_row(ctx, ctx.obj, rid, 1, "create", None, None, None))
     ctx.conn.execute(history.insert(), entries)
+    rollups.refresh(ctx, ctx.obj, rows)
+    trigger_host.after_save(ctx, "create", [(rid, None) for rid in ids])
     return ids
 
 
@@ -186,6 +198,10 @@ def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "updat
         entries.append(history_row(ctx, ctx.obj, row.id, new_version, action, f,
                                    row._mapping[name], value))
     ctx.conn.execute(history.insert(), entries)
+    rollups.refresh(ctx, ctx.obj, [row._mapping, {**row._mapping, **changed}], changed)
+    related_formulas.refresh(ctx, ctx.obj, [row.id], changed)
+    if action == "update":
+        trigger_host.after_save(ctx, "update", [(row.id, row._mapping)])
 
 
 def history_row(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
@@ -199,9 +215,3 @@ def history_row(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
             "field_id": f.id if f else None, "field": f.name if f else None,
             "old_value": enc(old), "new_value": enc(new), "record_version": version,
             "actor_id": ctx.principal.user_id, "actor": ctx.principal.label, "at": utcnow()}
-
-
-def differs(old: Any, new: Any) -> bool:
-    if old is None or new is None:
-        return old is not new
-    return bool(old != new)

@@ -242,6 +242,17 @@ def principal_for_token(conn: sa.Connection, token: str,
     return authenticate(conn, token, remote_addr=remote_addr).principal
 
 
+def principal_of(conn: sa.Connection, username: str) -> Principal:
+    """An active user as a principal, for work done on their behalf without a sign-in
+    (the command line acting as a tenant's administrator)."""
+    row = conn.execute(sa.select(users).where(users.c.username == username,
+                                              users.c.active)).first()
+    if row is None:
+        raise NotFound(f"no active user named '{username[:150]}'")
+    return Principal(row.id, row.username, bool(row.is_admin), row.department_id,
+                     roles=frozenset(_user_roles(conn, row.id)))
+
+
 def touch(conn: sa.Connection, token_id: int) -> None:
     """Record that a session was used now (it ends after ``session_idle`` without use)."""
     conn.execute(tokens.update().where(tokens.c.id == token_id).values(last_used_at=_now()))

@@ -12,6 +12,7 @@ from typing import Any
 from ..metadata.fieldtypes import json_schema
 from ..metadata.model import ObjectDef, Snapshot
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+from .openapi_approvals import approval_paths, process_schemas
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
     OrderedDict()
@@ -29,17 +30,19 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _object_document_schema() -> dict[str, Any]:
-    text = resources.files("crmforge.metadata").joinpath("schemas/object.schema.json").read_text()
+def _object_document_schema(file: str = "object", title: str = "ObjectDocument",
+                            prefix: str = "Meta_") -> dict[str, Any]:
+    text = resources.files("crmforge.metadata").joinpath(f"schemas/{file}.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     schema.pop("$schema", None)
     schema.pop("$id", None)
     defs = schema.pop("$defs")
     # Re-point internal references at component schemas.
-    text = json.dumps(schema).replace("#/$defs/", "#/components/schemas/Meta_")
-    out = {"ObjectDocument": json.loads(text)}
+    text = json.dumps(schema).replace("#/$defs/", f"#/components/schemas/{prefix}")
+    out = {title: json.loads(text)}
     for name, d in defs.items():
-        out["Meta_" + name] = json.loads(json.dumps(d).replace("#/$defs/", "#/components/schemas/Meta_"))
+        out[prefix + name] = json.loads(json.dumps(d).replace("#/$defs/",
+                                                              f"#/components/schemas/{prefix}"))
     return out
 
 
@@ -161,6 +164,51 @@ def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
     }
 
 
+def _pack_paths() -> dict[str, Any]:
+    """Pack administration (an extension of DESIGN §9's ``/api/v1/admin/packs``)."""
+    plan = _json({"type": "object", "description": "What the operation did or would do",
+                  "properties": {"action": {"type": "string"}, "pack": {"type": "string"},
+                                 "version": {"type": ["string", "null"]},
+                                 "from_version": {"type": ["string", "null"]},
+                                 "applied": {"type": "boolean"},
+                                 "steps": {"type": "array", "items": {"type": "string"}},
+                                 "metadata": {"type": "array", "items": {"type": "object"}},
+                                 "records": {"type": "object"},
+                                 "conflicts": {"type": "array", "items": {"type": "object"}}}})
+    dry = {"name": "dry_run", "in": "query", "schema": {"type": "boolean"},
+           "description": "Only report the plan; change nothing"}
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    tags = ["Packs"]
+    return {
+        "/api/v1/admin/packs": {
+            "get": {"tags": tags, "operationId": "list_packs",
+                    "summary": "Installed packs (and with available=true the installable ones)",
+                    "parameters": [{"name": "available", "in": "query",
+                                    "schema": {"type": "boolean"}}],
+                    "responses": {"200": {"description": "Packs"}, "403": ERROR}},
+            "post": {"tags": tags, "operationId": "install_pack", "parameters": [dry],
+                     "summary": "Install a pack by name: all or nothing",
+                     "requestBody": {"required": True, **_json({
+                         "type": "object", "required": ["name"],
+                         "properties": {"name": {"type": "string"}}})},
+                     "responses": {"201": {"description": "Installed", **plan},
+                                   "200": {"description": "The dry-run plan", **plan},
+                                   "403": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
+        "/api/v1/admin/packs/{name}/upgrade": {"parameters": [name], "post": {
+            "tags": tags, "operationId": "upgrade_pack",
+            "summary": "Upgrade, keeping the tenant's changes; conflicts are reported",
+            "parameters": [dry, {"name": "on_conflict", "in": "query",
+                                 "schema": {"enum": ["report", "pack", "tenant"]}}],
+            "responses": {"200": {"description": "Upgraded (or the plan)", **plan},
+                          "404": ERROR, "409": ERROR, "422": ERROR}}},
+        "/api/v1/admin/packs/{name}": {"parameters": [name], "delete": {
+            "tags": tags, "operationId": "uninstall_pack", "parameters": [dry],
+            "summary": "Uninstall; the pack's objects and records go to the recycle bin",
+            "responses": {"200": {"description": "Uninstalled (or the plan)", **plan},
+                          "404": ERROR, "409": ERROR}}},
+    }
+
+
 def _static_paths() -> dict[str, Any]:
     meta_obj = "/api/v1/meta/objects/{object}"
     obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -220,6 +268,18 @@ def _static_paths() -> dict[str, Any]:
         meta_obj + "/fields/{field}/restore": {"parameters": [obj_param, field_param], "post": {
             "tags": ["Metadata"], "operationId": "restore_field",
             "responses": {"200": {"description": "Restored"}, "404": ERROR, "409": ERROR}}},
+        meta_obj + "/layout": {
+            "parameters": [obj_param],
+            "get": {"tags": ["Metadata"], "operationId": "get_layout",
+                    "summary": "The object's form and list layout (generated when none is stored)",
+                    "responses": {"200": {"description": "The layout",
+                                          **_json(_ref("LayoutDocument"))}, "404": ERROR}},
+            "put": {"tags": ["Metadata"], "operationId": "put_layout",
+                    "summary": "Replace the layout (admins); fields must exist",
+                    "requestBody": {"required": True, **_json(_ref("LayoutDocument"))},
+                    "responses": {"200": {"description": "The stored layout",
+                                          **_json(_ref("LayoutDocument"))},
+                                  "403": ERROR, "404": ERROR, "422": ERROR}}},
         "/api/v1/meta/recycle-bin": {"get": {
             "tags": ["Metadata"], "operationId": "meta_recycle_bin",
             "responses": {"200": {"description": "Removed objects and fields"}}}},
@@ -233,6 +293,7 @@ def _static_paths() -> dict[str, Any]:
                             "schema": {"type": "integer"}}],
             "summary": "Publish an earlier version again (nothing is dropped)",
             "responses": {"200": {"description": "The new version"}, "409": ERROR, "422": ERROR}}},
+        **_pack_paths(),
         "/api/v1/recycle-bin": {"get": {
             "tags": ["Records"], "operationId": "recycle_bin",
             "summary": "Deleted records you may see",
@@ -261,8 +322,10 @@ def build(tenant_key: str, snapshot: Snapshot,
                 "version": {"type": "integer"}, "by": {"type": "string"},
                 "at": {"type": "string", "format": "date-time"}}}}}},
         **_object_document_schema(),
+        **_object_document_schema("layout", "LayoutDocument", "Layout_"),
     }
-    paths = _static_paths()
+    schemas.update(process_schemas())
+    paths = {**_static_paths(), **approval_paths()}
     for name in sorted(snapshot.objects):
         if name not in readable:
             continue

@@ -82,7 +82,9 @@ def test_every_field_type_round_trips(client, admin) -> None:
     assert got["active"] is True
     assert got["code"] == "K-0001"
     assert got["account"] == ex["id"]
-    assert "double_qty" not in got  # computed on read once the formula engine lands
+    assert got["double_qty"] == 6  # a non-stored formula, computed on read
+    again = client.get(f"/api/v1/records/everything/{got['id']}", headers=admin).json
+    assert again["double_qty"] == 6
 
 
 @pytest.mark.parametrize(

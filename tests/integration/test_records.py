@@ -144,7 +144,7 @@ def test_create_returns_the_normalized_record(records: RecordService) -> None:
                 "exhibitor": ex["id"], "manager": None}
     assert {k: created[k] for k in expected} == expected
     assert created["created_at"].endswith("Z") and created["updated_at"].endswith("Z")
-    assert "total" not in created  # a non-stored formula has no column yet
+    assert created["total"] == "1237.50"  # a non-stored formula, computed on read (12.5 * 99)
     assert records.get(SYSTEM, "booth", created["id"]) == created
     assert records.get(SYSTEM, "booth", str(created["id"])) == created
 

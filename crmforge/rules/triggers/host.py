@@ -22,6 +22,11 @@ class TriggerHost(Protocol):
         """Create a record through the record service; returns it (with ``id``)."""
         ...
 
+    def update(self, object_name: str, record_id: int, values: Mapping[str, Any]
+               ) -> dict[str, Any]:
+        """Change a record through the record service; returns it as it is now."""
+        ...
+
 
 @dataclass(frozen=True)
 class TriggerBudget:

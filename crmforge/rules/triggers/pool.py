@@ -223,6 +223,10 @@ def _serve(host: TriggerHost | None, message: Mapping[str, Any]) -> dict[str, An
         if method == "create" and isinstance(args, list) and len(args) == 2 \
                 and isinstance(args[0], str) and isinstance(args[1], dict):
             return {"op": "reply", "ok": True, "value": host.create(args[0], args[1])}
+        if method == "update" and isinstance(args, list) and len(args) == 3 \
+                and isinstance(args[0], str) and isinstance(args[1], int) \
+                and not isinstance(args[1], bool) and isinstance(args[2], dict):
+            return {"op": "reply", "ok": True, "value": host.update(*args)}
     except Exception as exc:
         return {"op": "reply", "ok": False, "error": str(exc)[:500]}
     return {"op": "reply", "ok": False, "error": "unknown call"}

@@ -94,10 +94,24 @@ def run(request: Mapping[str, Any], parent: _Parent) -> dict[str, Any]:
                           {str(k): _plain(v) for k, v in values.items()})
         return Record(row)
 
+    def update(object_name: str, record_id: Any, values: Mapping[str, Any]) -> Record:
+        counts["writes"] += 1
+        if counts["writes"] > budget_cfg["max_writes"]:
+            raise BudgetExceeded("the trigger changed too many records", "writes")
+        if not isinstance(values, dict):
+            raise TypeError("update() takes a record id and a dict of values")
+        if isinstance(record_id, Record):
+            record_id = record_id.read("id")
+        if isinstance(record_id, bool) or not isinstance(record_id, (int, Decimal)):
+            raise TypeError("update() takes a record id and a dict of values")
+        row = parent.call("update", str(object_name), int(record_id),
+                          {str(k): _plain(v) for k, v in values.items()})
+        return Record(row)
+
     old = request.get("old")
     api = {"record": Record(request.get("record") or {}), "old": Record(old or {}),
            "is_new": old is None, "set_field": set_field, "add_error": add_error,
-           "query": query, "create": create}
+           "query": query, "create": create, "update": update}
     code = compile_trigger(request["source"])
     budget = Budget(budget_cfg["max_iterations"])
     glb = make_globals(budget, api)

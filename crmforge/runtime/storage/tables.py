@@ -7,7 +7,7 @@ shared across versions) and the result is cached by (tenant, version).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,16 +66,19 @@ class CompiledSchema:
         return self.tables[object_name]
 
 
-_cache: OrderedDict[tuple[str, int], CompiledSchema] = OrderedDict()
+# Per snapshot object, not per (tenant, version): a snapshot published by a transaction
+# that rolls back must not lend its tables to a later, different snapshot of that number.
+# Snapshots live in the metadata store's cache, so compiled schemas live as long as they do.
+_cache: weakref.WeakKeyDictionary[Snapshot, CompiledSchema] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def compile_snapshot(tenant_key: str, snapshot: Snapshot) -> CompiledSchema:
-    key = (tenant_key, snapshot.version)
+    """The SQLAlchemy tables of ``snapshot`` (``tenant_key`` is kept for callers' sake:
+    a snapshot belongs to one tenant)."""
     with _lock:
-        hit = _cache.get(key)
+        hit = _cache.get(snapshot)
         if hit is not None:
-            _cache.move_to_end(key)
             return hit
     md = sa.MetaData()
     tables = {}
@@ -88,7 +91,4 @@ def compile_snapshot(tenant_key: str, snapshot: Snapshot) -> CompiledSchema:
         tables[obj.name] = t
     compiled = CompiledSchema(snapshot.version, md, tables)
     with _lock:
-        _cache[key] = compiled
-        while len(_cache) > 64:
-            _cache.popitem(last=False)
-    return compiled
+        return _cache.setdefault(snapshot, compiled)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from ...core.errors import Forbidden, NotFound
-from ...runtime import Designer
+from ...runtime import Designer, RecordService
 from ...security import engine as permissions
 from ..context import current_principal, current_tenant
 from .util import flag, json_body
@@ -99,6 +99,12 @@ def remove_field(name: str, field: str) -> tuple[str, int]:
 @bp.post("/meta/objects/<name>/fields/<field>/restore")
 def restore_field(name: str, field: str) -> dict[str, Any]:
     return _designer().restore_field(_admin(), name, field)
+
+
+@bp.post("/meta/objects/<name>/preview")
+def preview(name: str) -> dict[str, Any]:
+    """Evaluate an expression over a record or draft values (any reader of the object)."""
+    return RecordService(current_tenant()).preview(current_principal(), name, json_body())
 
 
 @bp.get("/meta/recycle-bin")

@@ -23,6 +23,14 @@ def _service() -> RecordService:
     return RecordService(current_tenant())
 
 
+def request_lang() -> str:
+    """The language of messages: ``?lang=`` or ``Accept-Language`` (zh or en), else en."""
+    asked = request.args.get("lang")
+    if asked in ("zh", "en"):
+        return asked
+    return request.accept_languages.best_match(["en", "zh"], default="en") or "en"
+
+
 def _fields_param() -> list[str] | None:
     raw = request.args.get("fields")
     return [f.strip() for f in raw.split(",") if f.strip()] if raw else None
@@ -36,7 +44,7 @@ def list_records(object_name: str) -> dict[str, Any]:
 
 @bp.post("/records/<object_name>")
 def create_record(object_name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    record = _service().create(current_principal(), object_name, json_body())
+    record = _service().create(current_principal(), object_name, json_body(), request_lang())
     return record, 201, {"ETag": f'"{record["version"]}"',
                          "Location": f"/api/v1/records/{object_name}/{record['id']}"}
 
@@ -60,7 +68,7 @@ def _if_match() -> int | None:
 @bp.patch("/records/<object_name>/<record_id>")
 def update_record(object_name: str, record_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     record = _service().update(current_principal(), object_name, record_id, json_body(),
-                               _if_match())
+                               _if_match(), request_lang())
     return record, 200, {"ETag": f'"{record["version"]}"'}
 
 

@@ -1,0 +1,94 @@
+"""What a tenant has installed: one row per pack in ``sys_packs``.
+
+Each row keeps two layers (DESIGN §8): ``shipped``, the documents exactly as the installed
+version of the pack shipped them, and ``installed``, the same documents as the platform
+stored them right after the install or upgrade. An upgrade compares the new pack with
+``shipped`` (what the partner changed) and the tenant's current metadata with
+``installed`` (what the tenant changed), so both kinds of change survive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core import clock
+
+pack_metadata = sa.MetaData()
+
+packs_table = sa.Table(
+    "sys_packs",
+    pack_metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("dependencies", sa.Text, nullable=False),
+    sa.Column("shipped", sa.Text, nullable=False),
+    sa.Column("installed", sa.Text, nullable=False),
+    #: Sample record keys of the pack's data files -> [object, record id].
+    sa.Column("data_keys", sa.Text, nullable=False),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Column("installed_by", sa.String(150), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    name: str
+    version: str
+    label: dict[str, str]
+    dependencies: dict[str, str]
+    shipped: dict[str, Any]
+    installed: dict[str, Any]
+    data_keys: dict[str, list[Any]]
+    installed_at: str
+    installed_by: str
+    updated_at: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "label": self.label,
+                "dependencies": self.dependencies, "installed_at": self.installed_at,
+                "installed_by": self.installed_by, "updated_at": self.updated_at}
+
+
+def ensure_table(conn: sa.Connection) -> None:
+    """Tenants created before packs existed get the table on first use."""
+    pack_metadata.create_all(conn, checkfirst=True)
+
+
+def installed(conn: sa.Connection) -> dict[str, InstalledPack]:
+    ensure_table(conn)
+    rows = conn.execute(sa.select(packs_table).order_by(packs_table.c.name)).all()
+    return {r.name: InstalledPack(
+        r.name, r.version, json.loads(r.label), json.loads(r.dependencies),
+        json.loads(r.shipped), json.loads(r.installed), json.loads(r.data_keys),
+        _text(r.installed_at), r.installed_by, _text(r.updated_at)) for r in rows}
+
+
+def save(conn: sa.Connection, *, name: str, version: str, label: dict[str, str],
+         dependencies: dict[str, str], shipped: dict[str, Any], installed: dict[str, Any],
+         data_keys: dict[str, list[Any]], actor: str) -> None:
+    now = clock.now().replace(tzinfo=None)
+    values = {"version": version, "label": _dump(label), "dependencies": _dump(dependencies),
+              "shipped": _dump(shipped), "installed": _dump(installed),
+              "data_keys": _dump(data_keys), "updated_at": now}
+    done = conn.execute(packs_table.update().where(packs_table.c.name == name).values(**values))
+    if done.rowcount == 0:
+        conn.execute(packs_table.insert().values(name=name, installed_at=now, installed_by=actor,
+                                                 **values))
+
+
+def forget(conn: sa.Connection, name: str) -> None:
+    conn.execute(packs_table.delete().where(packs_table.c.name == name))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else ""

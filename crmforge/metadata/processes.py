@@ -1,0 +1,134 @@
+"""Approval process documents (DESIGN §7): structure and references, checked when saved.
+
+A process names its object, entry criteria and steps; each step names how its approvers
+are found and how their votes decide. Process documents live in the snapshot's
+``processes`` list, versioned with the rest of the metadata like roles. Expressions are
+checked by the workflow layer (metadata cannot import the expression compiler); this
+module checks everything else and reports every problem keyed by JSON path.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ..core.errors import ValidationFailed
+from ..core.names import NAME_PATTERN
+from .model import ObjectDef, Snapshot
+from .validation import Problems
+
+MODES = ("single", "any", "all", "sequential")
+#: Escalation targets besides a username.
+ESCALATE_KEYWORDS = ("manager", "admin")
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    text = resources.files("crmforge.metadata").joinpath("schemas/process.schema.json").read_text()
+    return Draft202012Validator(json.loads(text))
+
+
+def process_docs(snapshot: Snapshot) -> dict[str, Mapping[str, Any]]:
+    return {p["name"]: p for p in snapshot.data.get("processes", [])}
+
+
+def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None) -> dict[str, Any]:
+    """Validate a process document against the tenant's objects and roles; all errors at once.
+
+    Returns a normalized copy (``mode`` defaults to ``single``). Expressions are only
+    checked for syntax here; ``crmforge.workflow.definitions`` compiles them.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValidationFailed("a process must be a JSON object", {"$": ["not an object"]})
+    problems = Problems()
+    for error in _validator().iter_errors(doc):
+        problems.add(error.json_path, error.message)
+    problems.raise_if_any("the process")
+    out = copy.deepcopy(dict(doc))
+    out.pop("version", None)
+    name = out["name"]
+    if not NAME_PATTERN.fullmatch(name) or "__" in name:
+        problems.add("$.name", "a process name has lowercase ASCII letters, digits and '_'")
+    known = process_docs(snapshot)
+    if existing is None and name in known:
+        problems.add("$.name", f"a process named '{name}' already exists")
+    if existing is not None and name != existing:
+        problems.add("$.name", "processes cannot be renamed; create a new process instead")
+    obj = snapshot.object(out["object"])
+    if obj is None:
+        problems.add("$.object", f"no object named '{out['object'][:40]}'")
+        problems.raise_if_any("the process")
+    assert obj is not None
+    roles = {r["name"] for r in snapshot.data.get("roles", [])}
+    for i, role in enumerate(out.get("submitters", {}).get("roles", [])):
+        if role not in roles:
+            problems.add(f"$.submitters.roles[{i}]", f"no role named '{role[:40]}'")
+    seen: set[str] = set()
+    for i, step in enumerate(out["steps"]):
+        _check_step(problems, f"$.steps[{i}]", step, i, obj, roles, seen)
+    for key in ("on_approve", "on_reject"):
+        for field in out.get(key, {}):
+            _check_writable(problems, f"$.{key}.{field}", obj, field)
+    for i, field in enumerate(out.get("allow_changes", [])):
+        f = obj.field(field)
+        if f is None:
+            problems.add(f"$.allow_changes[{i}]", f"'{obj.name}' has no field '{field[:40]}'")
+        elif not f.kind.writable:
+            problems.add(f"$.allow_changes[{i}]", f"'{field}' is computed and never edited")
+    problems.raise_if_any("the process")
+    return out
+
+
+def _check_step(problems: Problems, path: str, step: dict[str, Any], index: int, obj: ObjectDef,
+                roles: set[str], seen: set[str]) -> None:
+    name = step["name"]
+    if not NAME_PATTERN.fullmatch(name) or "__" in name or len(name) > 30:
+        problems.add(path + ".name", "a step name has lowercase ASCII letters, digits and '_' "
+                                     "(at most 30)")
+    if name in seen:
+        problems.add(path + ".name", f"two steps are named '{name}'")
+    seen.add(name)
+    step.setdefault("mode", "single")
+    if "pass_rate" in step and step["mode"] != "all":
+        problems.add(path + ".pass_rate", "a pass rate only applies to the 'all' mode")
+    approvers = step["approvers"]
+    role = approvers.get("role")
+    if role is not None and role not in roles:
+        problems.add(path + ".approvers.role", f"no role named '{role[:40]}'")
+    field = approvers.get("field")
+    if field is not None:
+        f = obj.field(field)
+        if f is None:
+            problems.add(path + ".approvers.field", f"'{obj.name}' has no field '{field[:40]}'")
+        elif f.type != "user":
+            problems.add(path + ".approvers.field", f"'{field}' is a {f.type} field, not a user "
+                                                    "field")
+    if approvers.get("chosen_by_previous") and index == 0:
+        problems.add(path + ".approvers.chosen_by_previous", "the first step has no previous "
+                                                             "approver to choose")
+    if not any(approvers.get(k) for k in ("users", "role", "manager", "department_head", "field",
+                                          "chosen_by_previous")):
+        problems.add(path + ".approvers", "name at least one way to find approvers")
+    escalate = step.get("timeout", {}).get("escalate_to")
+    timeout = step.get("timeout", {})
+    if escalate is not None and "escalate_after_hours" not in timeout:
+        problems.add(path + ".timeout.escalate_to", "set escalate_after_hours too")
+    if "escalate_after_hours" in timeout and escalate is None:
+        timeout["escalate_to"] = "manager"
+
+
+def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -> None:
+    f = obj.field(field)
+    if f is None:
+        problems.add(path, f"'{obj.name}' has no field '{field[:40]}'")
+    elif not f.kind.writable:
+        problems.add(path, f"'{field}' is a {f.type} field and computed")
+
+
+__all__ = ["ESCALATE_KEYWORDS", "MODES", "prepare_process", "process_docs"]

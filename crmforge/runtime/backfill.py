@@ -1,0 +1,197 @@
+"""Backfill: existing rows get the values of a stored formula or roll-up that was added or
+whose definition changed (decision 0007).
+
+The metadata change itself only adds or keeps the column; recomputing every row inside
+that transaction would hold the object's write lock for as long as the table is large.
+Instead the rows are recomputed afterwards in batches, each in its own short write
+transaction, so reads and writes of the object go on between batches; a row keeps its
+old value until its batch reaches it (or until it is written, which recomputes it).
+Values are computed as the system sees the data, written without a version bump, with
+history rows (action ``formula`` or ``rollup``), exactly like the live recomputation.
+
+The Designer starts ``run`` in a background thread after a change commits; ``run`` is
+also the synchronous entry point (tests, the command line).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..metadata.model import FieldDef, ObjectDef, Snapshot
+from ..security.engine import engine as default_engine
+from ..security.principal import SYSTEM
+from . import related_formulas, rollups
+from .context import Ctx, open_ctx
+from .instance import Tenant
+
+BATCH = 500
+#: Definition options whose change makes stored values stale.
+FORMULA_KEYS = ("expression", "result_type", "scale", "stored")
+ROLLUP_KEYS = ("function", "child", "field", "filter", "scale", "result_type")
+_WAIT_FOR_VERSION = 60.0
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Recompute ``fields`` (stored formulas, or roll-ups) of every row of ``object``."""
+
+    object: str
+    kind: str  # "formula" or "rollup"
+    fields: tuple[str, ...]
+
+
+@dataclass
+class Progress:
+    rows: int = 0
+    changed: int = 0
+    batches: int = 0
+    jobs: list[Job] = field(default_factory=list)
+
+
+def plan(old: Snapshot, new: Snapshot) -> list[Job]:
+    """The backfills a change from ``old`` to ``new`` needs."""
+    jobs = []
+    for obj in new.objects.values():
+        before = old.objects.get(obj.name) or next(
+            (o for o in old.objects.values() if o.id == obj.id), None)
+        formulas = [f.name for f in obj.fields if f.type == "formula" and f.stored
+                    and _changed(before, f, FORMULA_KEYS)]
+        if formulas:
+            jobs.append(Job(obj.name, "formula", tuple(formulas)))
+        found = [f.name for f in obj.fields if f.type == "rollup"
+                 and _changed(before, f, ROLLUP_KEYS)]
+        if found:
+            jobs.append(Job(obj.name, "rollup", tuple(found)))
+    return jobs
+
+
+def _changed(before: ObjectDef | None, f: FieldDef, keys: Iterable[str]) -> bool:
+    if before is None:
+        return False  # a new object has no rows
+    old = next((g for g in before.fields if g.id == f.id), None)
+    if old is None or old.type != f.type:
+        return True
+    return any(old.options.get(k) != f.options.get(k) for k in keys)
+
+
+def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float = 0.0,
+        progress: Progress | None = None) -> Progress:
+    """Recompute the rows of ``jobs`` in batches of ``batch`` rows, one short write
+    transaction each (``pause`` seconds apart). Safe to repeat: it only writes values
+    that differ."""
+    progress = progress or Progress()
+    for job in jobs:
+        progress.jobs.append(job)
+        after = 0
+        while True:
+            with tenant.write() as conn:
+                ctx = _ctx(tenant, conn, job.object)
+                if ctx is None:
+                    break
+                ids = _batch(ctx, after, batch)
+                if not ids:
+                    break
+                progress.changed += _recompute(ctx, job, ids)
+            progress.rows += len(ids)
+            progress.batches += 1
+            after = ids[-1]
+            if len(ids) < batch:
+                break
+            if pause:
+                time.sleep(pause)
+    return progress
+
+
+def everything(snapshot: Snapshot, object_name: str | None = None) -> list[Job]:
+    """Jobs recomputing every stored formula and roll-up (of one object, or all)."""
+    jobs = []
+    for obj in snapshot.objects.values():
+        if object_name is not None and obj.name != object_name:
+            continue
+        formulas = tuple(f.name for f in obj.fields if f.type == "formula" and f.stored)
+        found = tuple(f.name for f in obj.fields if f.type == "rollup")
+        jobs += [Job(obj.name, "rollup", found)] if found else []
+        jobs += [Job(obj.name, "formula", formulas)] if formulas else []
+    return jobs
+
+
+def _ctx(tenant: Tenant, conn: sa.Connection, object_name: str) -> Ctx | None:
+    snap = tenant.snapshot(conn)
+    if snap.object(object_name) is None:
+        return None  # removed meanwhile: nothing left to fill
+    return open_ctx(tenant, default_engine, conn, SYSTEM, object_name)
+
+
+def _batch(ctx: Ctx, after: int, size: int) -> list[int]:
+    t = ctx.table
+    return [int(r[0]) for r in ctx.conn.execute(
+        sa.select(t.c.id).where(t.c.id > after, t.c.deleted_at.is_(None))
+        .order_by(t.c.id).limit(size))]
+
+
+def _recompute(ctx: Ctx, job: Job, ids: list[int]) -> int:
+    if job.kind == "formula":
+        return related_formulas.recompute(ctx, ctx.obj, ctx.table.c.id.in_(ids))
+    wanted = set(job.fields)
+    found: dict[str, list[rollups.Rollup]] = {}
+    for child in ctx.snapshot.objects.values():
+        for r in rollups.rollups_over(ctx.snapshot, child):
+            if r.parent.name == ctx.obj.name and r.field.name in wanted:
+                found.setdefault(child.name, []).append(r)
+    every = [r for group in found.values() for r in group]
+    if not every:
+        return 0
+    return sum(rollups.recompute(ctx, ctx.obj, every, pid) for pid in ids)
+
+
+# -- in the background, after a metadata change ---------------------------------------------
+_threads: list[threading.Thread] = []
+_threads_lock = threading.Lock()
+
+
+def start(tenant: Tenant, jobs: list[Job], version: int) -> threading.Thread | None:
+    """Run ``jobs`` in a background thread once metadata ``version`` is visible (the
+    change may have joined a larger transaction that commits later)."""
+    if not jobs:
+        return None
+    thread = threading.Thread(target=_background, args=(tenant, jobs, version),
+                              name=f"backfill-{tenant.name}", daemon=True)
+    with _threads_lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+    return thread
+
+
+def wait(timeout: float = 60.0) -> bool:
+    """Wait for the running backfills (tests, shutdown); False if some still run."""
+    deadline = time.monotonic() + timeout
+    with _threads_lock:
+        running = list(_threads)
+    for t in running:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in running)
+
+
+def _background(tenant: Tenant, jobs: list[Job], version: int) -> None:
+    try:
+        deadline = time.monotonic() + _WAIT_FOR_VERSION
+        while True:
+            with tenant.read() as conn:
+                current = tenant.snapshot(conn).version
+            if current >= version:
+                break
+            if time.monotonic() > deadline:
+                return  # the change never committed
+            time.sleep(0.05)
+        run(tenant, jobs)
+    except Exception:  # a background job has nobody to answer: log it, rows stay as they are
+        log.exception("backfill of %s failed; run `crmforge backfill` to retry",
+                      ", ".join(sorted({j.object for j in jobs})))

@@ -1,0 +1,161 @@
+"""Formula values for the record service: related values through the permission engine,
+and formulas computed on read.
+
+Why here and not in ``rules``: the rules layer evaluates expressions over plain values and
+asks a resolver for anything across a relation. Only the runtime knows tables and who is
+reading, so the resolver lives here and answers what *this reader* may see: a related
+record outside their visibility, or a field hidden from them, reads as None, so a formula
+never shows a user a value they could not read directly (DESIGN §5, level 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..metadata.model import ObjectDef
+from ..rules import ExpressionError, ObjectRules, Resolver
+from .context import Ctx
+from .fields import SYSTEM_FIELD_DEFS
+
+_Row = Mapping[Any, Any]
+
+
+class RelatedReader:
+    """Reads related records for formula paths like ``account.parent.region``.
+
+    One reader serves one operation (a request, a list page): fetched rows are cached, so
+    a page of records pointing at the same account reads it once. ``system=True`` reads
+    without the reader's visibility and field checks; roll-ups use it because a parent's
+    roll-up counts every child, whoever made the change that triggered it.
+    """
+
+    def __init__(self, ctx: Ctx, *, system: bool = False) -> None:
+        self.ctx = ctx
+        self.system = system
+        self._rows: dict[tuple[str, int], _Row | None] = {}
+        self._computed: dict[tuple[str, int], _Row] = {}
+
+    def readable(self, obj: ObjectDef) -> frozenset[str]:
+        if self.system:
+            return frozenset(f.name for f in obj.fields)
+        return self.ctx.access.readable(obj)
+
+    def prefetch(self, obj: ObjectDef, ids: Iterable[Any]) -> None:
+        """Fetch many records of ``obj`` in one query (the first hop of a list page)."""
+        wanted = sorted({i for i in ids if isinstance(i, int)
+                         and (obj.name, i) not in self._rows})
+        if not wanted:
+            return
+        t = self.ctx.schema.table(obj.name)
+        found = {r.id: r._mapping for r in self.ctx.conn.execute(
+            sa.select(t).where(t.c.id.in_(wanted), *self._where(obj, t)))}
+        for i in wanted:
+            self._rows[(obj.name, i)] = found.get(i)
+
+    def _where(self, obj: ObjectDef, t: sa.Table) -> list[Any]:
+        clauses: list[Any] = [t.c.deleted_at.is_(None)]
+        if not self.system:
+            clauses.append(self.ctx.access.visibility(obj, t))
+        return clauses
+
+    def row(self, obj: ObjectDef, rid: int) -> _Row | None:
+        key = (obj.name, rid)
+        if key not in self._rows:
+            self.prefetch(obj, [rid])
+        return self._rows.get(key)
+
+    def resolver(self, obj: ObjectDef, values: _Row) -> Resolver:
+        """The resolver of one record's expressions: ``resolve("account.parent", "x")``."""
+
+        def resolve(path: str, field: str) -> Any:
+            current, here = values, obj
+            for hop in path.split("."):
+                f = here.field(hop)
+                target = self.ctx.snapshot.object(f.target or "") if f is not None else None
+                rid = current.get(hop)
+                if target is None or hop not in self.readable(here) or rid is None:
+                    return None
+                found = self.row(target, int(rid))
+                if found is None:
+                    return None  # not visible to the reader, deleted, or gone
+                current, here = found, target
+            if field in SYSTEM_FIELD_DEFS:
+                return current.get(field)
+            f = here.field(field)
+            if f is None or field not in self.readable(here):
+                return None
+            if f.type == "formula" and not f.stored:
+                return self._formulas_of(here, current).get(field)
+            return current.get(field)
+
+        return resolve
+
+    def _formulas_of(self, obj: ObjectDef, row: _Row) -> _Row:
+        key = (obj.name, int(row["id"]))
+        if key not in self._computed:
+            self._computed[key] = FormulaReader(self.ctx, obj, self).values(row)
+        return self._computed[key]
+
+
+class FormulaReader:
+    """Computes the non-stored formulas of records of one object for one reader.
+
+    The formula plan (which formulas to compute, which to mask) is decided once per
+    reader; each record then costs one call per formula. A formula that reads a field
+    hidden from the reader, directly or through another formula, is masked (None), stored
+    or not: its value would reveal the hidden one. Evaluation failures give None on read;
+    a read never fails because of a formula (writes report them as 422).
+    """
+
+    def __init__(self, ctx: Ctx, obj: ObjectDef | None = None,
+                 related: RelatedReader | None = None) -> None:
+        self.obj = obj or ctx.obj
+        self.rules = ObjectRules.for_object(self.obj, ctx.snapshot)
+        self.related = related or RelatedReader(ctx)
+        readable = self.related.readable(self.obj)
+        self.masked: set[str] = set()
+        for name in self.rules.formula_order:
+            reads = self.rules.formula_reads(name)
+            if any(r not in readable and r not in SYSTEM_FIELD_DEFS for r in reads) \
+                    or reads & self.masked:
+                self.masked.add(name)
+        self.broken = {n for (n, option) in self.rules.broken if option == "expression"}
+        self.masked |= self.broken - {f.name for f in self.obj.fields if f.stored}
+        self.computed = [n for n in self.rules.formula_order if n in readable
+                         and not self._stored(n) and n not in self.masked]
+
+    def _stored(self, name: str) -> bool:
+        f = self.obj.field(name)
+        return f is not None and f.stored
+
+    def prefetch(self, rows: Iterable[_Row]) -> None:
+        """Read the first related hop of a whole page at once."""
+        rows = list(rows)
+        if not self.computed or not rows:
+            return
+        for f in self.obj.fields:
+            target = self.related.ctx.snapshot.object(f.target or "") \
+                if f.type in ("lookup", "master_detail") else None
+            if target is not None and any(f.name in self.rules.formula_reads(n)
+                                          for n in self.computed):
+                self.related.prefetch(target, (r[f.name] for r in rows))
+
+    def values(self, row: _Row, *, everything: bool = False) -> dict[str, Any]:
+        """Python values of the computed formulas of ``row`` (and None for masked ones).
+
+        ``everything`` recomputes stored formulas too (previews of draft values)."""
+        work = dict(row)
+        resolve = self.related.resolver(self.obj, work)
+        out: dict[str, Any] = dict.fromkeys(self.masked)
+        for name in self.rules.formula_order:
+            if name in self.masked or not (everything or name in self.computed):
+                continue
+            try:
+                value = self.rules.formula(name, work, resolve)
+            except ExpressionError:
+                value = None
+            work[name] = out[name] = value
+        return out

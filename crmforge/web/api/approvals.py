@@ -1,0 +1,96 @@
+"""Approvals (DESIGN §9): submit, the inbox, task actions, withdraw, recall, history, and
+the caller's notifications. Views only parse HTTP; ``ApprovalService`` does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ...core.errors import BadRequest
+from ...workflow import ApprovalService
+from ...workflow import notify as notifications
+from ..context import current_principal, current_tenant
+from .util import json_body
+
+bp = Blueprint("approvals", __name__)
+
+
+def _service() -> ApprovalService:
+    return ApprovalService(current_tenant())
+
+
+def _optional_body() -> Any:
+    return json_body() if request.data else {}
+
+
+@bp.post("/approvals")
+def submit() -> tuple[dict[str, Any], int]:
+    p = current_principal()
+    body = json_body()
+    if not isinstance(body, dict) or "object" not in body or "record" not in body:
+        raise BadRequest('send {"object", "record"}')
+    process = body.get("process")
+    return _service().submit(p, body["object"], body["record"],
+                             str(process) if process is not None else None), 201
+
+
+@bp.get("/approvals/tasks")
+def inbox() -> dict[str, Any]:
+    return {"items": _service().inbox(current_principal())}
+
+
+@bp.post("/approvals/tasks/approve")
+def bulk_approve() -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest('send {"ids": [...], "comment"}')
+    comment = body.get("comment")
+    return _service().bulk_approve(current_principal(), body.get("ids"),
+                                   comment if isinstance(comment, str) else None)
+
+
+@bp.post("/approvals/tasks/<task_id>/<action>")
+def act(task_id: str, action: str) -> dict[str, Any]:
+    return _service().act(current_principal(), task_id, action, _optional_body())
+
+
+@bp.get("/approvals/submissions")
+def submissions() -> dict[str, Any]:
+    return {"items": _service().submissions(current_principal())}
+
+
+@bp.get("/approvals/<instance_id>")
+def detail(instance_id: str) -> dict[str, Any]:
+    return _service().detail(current_principal(), instance_id)
+
+
+@bp.post("/approvals/<instance_id>/withdraw")
+def withdraw(instance_id: str) -> dict[str, Any]:
+    return _service().withdraw(current_principal(), instance_id, _optional_body())
+
+
+@bp.post("/approvals/<instance_id>/recall")
+def recall(instance_id: str) -> dict[str, Any]:
+    return _service().recall(current_principal(), instance_id, _optional_body())
+
+
+@bp.get("/notifications")
+def list_notifications() -> dict[str, Any]:
+    p = current_principal()
+    unread = request.args.get("unread", "").lower() in ("1", "true", "yes")
+    _service()  # the tables exist from then on
+    with current_tenant().read() as conn:
+        return {"items": notifications.inbox(conn, p.user_id or 0, unread)}
+
+
+@bp.post("/notifications/read")
+def read_notifications() -> dict[str, Any]:
+    p = current_principal()
+    body = _optional_body()
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+        raise BadRequest('send {"ids": [notification ids]} or nothing for all')
+    _service()
+    with current_tenant().write() as conn:
+        return {"marked": notifications.mark_read(conn, p.user_id or 0, ids)}

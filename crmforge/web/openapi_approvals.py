@@ -1,0 +1,151 @@
+"""The OpenAPI paths of process definitions, approvals and notifications (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+@cache
+def process_schemas() -> dict[str, Any]:
+    """``ProcessDocument`` and its parts (``Process_*``), from the JSON Schema file."""
+    text = resources.files("crmforge.metadata").joinpath("schemas/process.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    defs = schema.pop("$defs")
+    fix = "#/components/schemas/Process_"
+    out = {"ProcessDocument": json.loads(json.dumps(schema).replace("#/$defs/", fix))}
+    for name, d in defs.items():
+        out["Process_" + name] = json.loads(json.dumps(d).replace("#/$defs/", fix))
+    out["Approval"] = {"type": "object", "description": "An approval instance", "properties": {
+        "id": {"type": "integer"}, "object": {"type": "string"}, "record": {"type": "integer"},
+        "process": {"type": "string"}, "process_version": {"type": "integer"},
+        "state": {"enum": ["running", "approved", "rejected", "returned", "withdrawn",
+                           "recalled"]},
+        "submitter": {"type": ["string", "null"]}, "tasks": {"type": "array"},
+        "history": {"type": "array"}, "record_snapshot": {"type": "object"},
+        "diagram": {"type": "object", "properties": {
+            "bpmn": {"type": "string"},
+            "completed": {"type": "array", "items": {"type": "string"}},
+            "active": {"type": "array", "items": {"type": "string"}}}}}}
+    return out
+
+
+def approval_paths() -> dict[str, Any]:
+    doc = _json(_ref("ProcessDocument"))
+    approval = _json(_ref("Approval"))
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    inst = {"name": "instance", "in": "path", "required": True, "schema": {"type": "integer"}}
+    comment = _json({"type": "object", "properties": {"comment": {"type": "string"}}})
+    p, a = ["Processes"], ["Approvals"]
+    return {
+        "/api/v1/meta/processes": {
+            "get": {"tags": p, "operationId": "list_processes", "summary": "Process documents",
+                    "responses": {"200": {"description": "Processes"}, "403": ERROR}},
+            "post": {"tags": p, "operationId": "create_process", "summary": "Create a process",
+                     "requestBody": {"required": True, **doc},
+                     "responses": {"201": {"description": "Stored (version 1)", **doc},
+                                   "403": ERROR, "422": ERROR}}},
+        "/api/v1/meta/processes/import": {"post": {
+            "tags": p, "operationId": "import_process",
+            "summary": "Create a process from a BPMN file (bpmn-js / Camunda Modeler)",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["name", "object", "bpmn"],
+                "properties": {"name": {"type": "string"}, "object": {"type": "string"},
+                               "bpmn": {"type": "string"}}})},
+            "responses": {"201": {"description": "Stored", **doc}, "422": ERROR}}},
+        "/api/v1/meta/processes/{name}": {
+            "parameters": [name],
+            "get": {"tags": p, "operationId": "get_process",
+                    "responses": {"200": {"description": "The document", **doc}, "404": ERROR}},
+            "patch": {"tags": p, "operationId": "update_process",
+                      "summary": "Merge-patch; the process version goes up, running approvals "
+                                 "keep theirs",
+                      "requestBody": {"required": True, **_json({"type": "object"})},
+                      "responses": {"200": {"description": "The document", **doc},
+                                    "404": ERROR, "422": ERROR}},
+            "delete": {"tags": p, "operationId": "delete_process",
+                       "responses": {"204": {"description": "Removed"}, "409": ERROR}}},
+        "/api/v1/meta/processes/{name}/bpmn": {"parameters": [name], "get": {
+            "tags": p, "operationId": "export_process", "summary": "The compiled BPMN 2.0 XML",
+            "responses": {"200": {"description": "BPMN with diagram interchange",
+                                  "content": {"application/xml": {"schema": {"type": "string"}}}},
+                          "404": ERROR}}},
+        "/api/v1/approvals": {"post": {
+            "tags": a, "operationId": "submit_for_approval",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["object", "record"],
+                "properties": {"object": {"type": "string"}, "record": {"type": "integer"},
+                               "process": {"type": "string"}}})},
+            "responses": {"201": {"description": "Submitted", **approval}, "403": ERROR,
+                          "404": ERROR, "409": ERROR, "422": ERROR}}},
+        "/api/v1/approvals/tasks": {"get": {
+            "tags": a, "operationId": "approval_inbox", "summary": "Your open tasks",
+            "responses": {"200": {"description": "Tasks"}}}},
+        "/api/v1/approvals/tasks/approve": {"post": {
+            "tags": a, "operationId": "bulk_approve", "summary": "Approve several tasks at once",
+            "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["ids"], "properties": {
+                    "ids": {"type": "array", "items": {"type": "integer"}, "maxItems": 200},
+                    "comment": {"type": "string"}}})},
+            "responses": {"200": {"description": "All approved"}, "403": ERROR, "404": ERROR,
+                          "409": ERROR}}},
+        "/api/v1/approvals/tasks/{task}/{action}": {
+            "parameters": [{"name": "task", "in": "path", "required": True,
+                            "schema": {"type": "integer"}},
+                           {"name": "action", "in": "path", "required": True, "schema": {
+                               "enum": ["approve", "reject", "return", "transfer",
+                                        "add-approver", "comment"]}}],
+            "post": {"tags": a, "operationId": "act_on_task",
+                     "requestBody": {"required": False, **_json({
+                         "type": "object", "properties": {
+                             "comment": {"type": "string"},
+                             "to": {"type": "string", "description": "transfer: a user; "
+                                    "return: 'submitter' or an earlier step"},
+                             "user": {"type": "string", "description": "add-approver"},
+                             "next_approvers": {"type": "array", "items": {"type": "string"}}}})},
+                     "responses": {"200": {"description": "The approval", **approval},
+                                   "403": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
+        "/api/v1/approvals/submissions": {"get": {
+            "tags": a, "operationId": "my_submissions",
+            "responses": {"200": {"description": "Your submissions"}}}},
+        "/api/v1/approvals/{instance}": {"parameters": [inst], "get": {
+            "tags": a, "operationId": "get_approval",
+            "summary": "History, tasks and diagram state",
+            "responses": {"200": {"description": "The approval", **approval}, "404": ERROR}}},
+        "/api/v1/approvals/{instance}/withdraw": {"parameters": [inst], "post": {
+            "tags": a, "operationId": "withdraw_approval",
+            "requestBody": {"required": False, **comment},
+            "responses": {"200": {"description": "Withdrawn", **approval}, "404": ERROR,
+                          "409": ERROR}}},
+        "/api/v1/approvals/{instance}/recall": {"parameters": [inst], "post": {
+            "tags": a, "operationId": "recall_approval", "summary": "Stop an approval (admin)",
+            "requestBody": {"required": False, **comment},
+            "responses": {"200": {"description": "Recalled", **approval}, "403": ERROR,
+                          "409": ERROR}}},
+        "/api/v1/notifications": {"get": {
+            "tags": a, "operationId": "notifications",
+            "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {"200": {"description": "Your notifications"}}}},
+        "/api/v1/notifications/read": {"post": {
+            "tags": a, "operationId": "mark_notifications_read",
+            "requestBody": {"required": False, **_json({"type": "object", "properties": {
+                "ids": {"type": "array", "items": {"type": "integer"}}}})},
+            "responses": {"200": {"description": "How many were marked"}}}},
+    }
+
+
+__all__ = ["approval_paths", "process_schemas"]

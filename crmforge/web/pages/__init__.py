@@ -1,0 +1,109 @@
+"""The business user pages (DESIGN §9): server-rendered Jinja with htmx as progressive
+enhancement. Views parse the request, call the record service or a runtime function and
+render; permissions, validation and expressions stay in those layers.
+
+Every page needs a signed-in user; without one the browser is sent to ``/login`` and
+comes back afterwards. Front-end libraries come from ``node_modules`` (npm), never from
+committed files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response
+
+from ...core.errors import CRMError, Unauthorized
+from ...security import engine as permissions
+from ..context import current_principal, current_tenant
+from . import i18n
+
+bp = Blueprint("pages", __name__)
+
+#: Libraries served from node_modules: URL name -> (package folder, file).
+ASSETS = {
+    "htmx.js": ("htmx.org/dist", "htmx.min.js"),
+    "echarts.js": ("echarts/dist", "echarts.min.js"),
+}
+PUBLIC_ENDPOINTS = frozenset({"pages.asset"})
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    assert isinstance(state.app, Flask)
+    i18n.install(state.app)
+
+
+@bp.before_request
+def _signed_in() -> Response | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    try:
+        current_principal()
+    except Unauthorized:
+        return redirect(url_for("session.login_form", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.errorhandler(CRMError)
+def _error(exc: CRMError) -> tuple[str, int]:
+    return render_template("error.html", error=exc), exc.status
+
+
+def navigation() -> list[dict[str, Any]]:
+    """The objects the signed-in user may read, labelled in the page's language (none
+    when nobody is signed in, e.g. on an error page)."""
+    try:
+        principal = current_principal()
+        tenant = current_tenant()
+    except CRMError:
+        return []
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+    access = permissions.access(principal, snap)
+    lang = i18n.current_lang()
+    items = [{"name": o.name, "label": o.label(lang)}
+             for o in snap.objects.values() if access.allowed(o, "read")]
+    return sorted(items, key=lambda i: str(i["label"]).lower())
+
+
+@bp.app_context_processor
+def _page_globals() -> dict[str, Any]:
+    return {"navigation": navigation, "lang": i18n.current_lang, "lang_url": lang_url}
+
+
+def lang_url(code: str) -> str:
+    """This page in another language (its other parameters kept)."""
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return request.path + "?" + urlencode([*pairs, ("lang", code)])
+
+
+@bp.get("/assets/<name>")
+def asset(name: str) -> Response:
+    if name not in ASSETS:
+        abort(404)
+    folder, file = ASSETS[name]
+    base = Path(current_app.config["CRMFORGE_NODE_MODULES"]) / folder
+    return send_from_directory(base, file, max_age=3600, mimetype="text/javascript")
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("home.html", user=current_principal())
+
+
+from . import lists, records  # noqa: E402,F401  (views register on bp)

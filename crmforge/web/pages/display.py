@@ -1,0 +1,136 @@
+"""What pages share: the object a page is about (with the reader's access and layout) and
+how values are shown (choice labels, titles of related records).
+
+Values are returned as plain strings; templates autoescape them, so a label or a value
+holding markup shows as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.errors import CRMError, NotFound
+from ...core.filters import Condition, ListQuery
+from ...metadata.layouts import SYSTEM_COLUMNS, Layout, layout_for
+from ...metadata.model import FieldDef, ObjectDef, Snapshot
+from ...runtime import RecordService
+from ...security import engine as permissions
+from ...security.engine import Access
+from ...security.principal import Principal
+from ..context import current_principal, current_tenant
+from .i18n import current_lang
+
+REFERENCES = frozenset({"lookup", "master_detail"})
+
+
+@dataclass(frozen=True)
+class Page:
+    """One object as the signed-in user meets it on a page."""
+
+    principal: Principal
+    snapshot: Snapshot
+    obj: ObjectDef
+    access: Access
+    layout: Layout
+    lang: str
+
+    @property
+    def readable(self) -> frozenset[str]:
+        return self.access.readable(self.obj)
+
+    @property
+    def writable(self) -> frozenset[str]:
+        return self.access.writable(self.obj)
+
+    def may(self, operation: str) -> bool:
+        return self.access.allowed(self.obj, operation)
+
+    def service(self) -> RecordService:
+        return RecordService(current_tenant())
+
+    def label(self, name: str) -> str:
+        f = self.obj.field(name)
+        return f.label(self.lang) if f is not None else name
+
+
+def page_for(object_name: str) -> Page:
+    """The object, or 404 when it does not exist or the user may not read it (existence
+    does not leak, as in the API)."""
+    principal = current_principal()
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+    obj = snap.object(object_name)
+    access = permissions.access(principal, snap)
+    if obj is None or not (access.allowed(obj, "read") or access.allowed(obj, "create")):
+        raise NotFound(f"no object named '{object_name[:40]}'")
+    return Page(principal, snap, obj, access, layout_for(snap, obj, principal.roles),
+                current_lang())
+
+
+def list_columns(page: Page) -> list[str]:
+    columns = [c for c in page.layout.columns if c in page.readable or c in SYSTEM_COLUMNS]
+    return columns or [page.obj.title_field if page.obj.title_field in page.readable else "id"]
+
+
+def choice_label(f: FieldDef, value: Any, lang: str) -> str:
+    for c in f.options.get("choices") or []:
+        if str(c.get("value")) == str(value):
+            labels = c.get("label") or {}
+            return str(labels.get(lang) or labels.get("en") or labels.get("zh") or value)
+    return str(value)
+
+
+def titles(page: Page, records: Iterable[Mapping[str, Any]],
+           fields: Iterable[str]) -> dict[tuple[str, Any], str]:
+    """Titles of the records the reference fields point at, one list call per target and
+    only those the reader may see (the others show their id)."""
+    wanted: dict[str, set[int]] = {}
+    records = list(records)
+    for name in fields:
+        f = page.obj.field(name)
+        if f is None or f.type not in REFERENCES or f.target is None:
+            continue
+        for r in records:
+            if isinstance(r.get(name), int):
+                wanted.setdefault(f.target, set()).add(r[name])
+    out: dict[tuple[str, Any], str] = {}
+    for target, ids in wanted.items():
+        obj = page.snapshot.object(target)
+        if obj is None or not page.access.allowed(obj, "read"):
+            continue
+        title = obj.title_field
+        q = ListQuery(conditions=(Condition("id", "in", tuple(str(i) for i in sorted(ids))),),
+                      fields=(title,) if title != "id" else None, limit=min(len(ids), 500))
+        try:
+            found = page.service().list(page.principal, target, q)["items"]
+        except CRMError:
+            continue
+        for item in found:
+            out[(target, item["id"])] = str(item.get(title) or item["id"])
+    return out
+
+
+def shown(page: Page, name: str, record: Mapping[str, Any],
+          found: Mapping[tuple[str, Any], str]) -> dict[str, Any]:
+    """A value for display: ``{"text", "href"}`` (href for related records)."""
+    value = record.get(name)
+    f = page.obj.field(name)
+    if value is None or value == "" or value == []:
+        return {"text": "", "href": None}
+    if f is None:
+        return {"text": str(value), "href": None}
+    if f.type == "boolean":
+        return {"text": "✓" if value else "✗", "href": None}
+    if f.type == "picklist":
+        return {"text": choice_label(f, value, page.lang), "href": None}
+    if f.type == "multipicklist":
+        return {"text": ", ".join(choice_label(f, v, page.lang) for v in value), "href": None}
+    if f.type in REFERENCES and f.target:
+        text = found.get((f.target, value), f"#{value}")
+        return {"text": text, "href": f"/records/{f.target}/{value}"}
+    if f.type == "datetime" and isinstance(value, str):
+        return {"text": value[:16].replace("T", " ") + " UTC", "href": None}
+    return {"text": str(value), "href": None}

@@ -1,0 +1,273 @@
+"""Record pages: ``/records/<object>/new`` and ``/records/<object>/<id>`` (form, history,
+related lists, delete), the live form state, lookup search and the recycle bin.
+
+Saving goes through the record service with the version the form was rendered from, so a
+stale form answers 409 and nothing is overwritten; its 422 field errors are shown beside
+their fields. Live states and formula values come from ``runtime.forms.draft_state``: the
+server is the only evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ...core.errors import Conflict, CRMError, Forbidden, ValidationFailed
+from ...core.filters import Condition, ListQuery
+from ...rules.object_rules import ALL
+from ...runtime import RecordService, forms
+from ..context import current_principal, current_tenant
+from . import bp
+from .display import Page, page_for, shown, titles
+from .i18n import current_lang
+
+RELATED_LIMIT = 20
+OPTIONS_LIMIT = 20
+
+
+def _editable(page: Page, creating: bool) -> list[str]:
+    """Form fields the user may edit: on the layout, writable for them, and the object
+    allows the operation at all."""
+    if not page.may("create" if creating else "update"):
+        return []
+    return [n for n in page.layout.form_fields if n in page.writable
+            and forms.has_input(page.obj, n)]
+
+
+def _sections(page: Page, form: Any, record: dict[str, Any], editable: list[str],
+              states: dict[str, Any], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The layout's sections with the fields this reader may see (hidden ones are absent)."""
+    found = titles(page, [record], page.layout.form_fields)
+    out = []
+    for section in page.layout.sections:
+        items = []
+        for name in section.fields:
+            f = page.obj.field(name)
+            if f is None or name not in page.readable:
+                continue
+            state = states.get(name, {"visible": True, "required": f.required,
+                                      "readonly": False})
+            items.append({
+                "name": name, "label": f.label(page.lang), "type": f.type,
+                "field": form[name] if name in editable else None,
+                "value": shown(page, name, record, found), "state": state,
+                "errors": errors.get(name, []), "target": f.target,
+                "help": _in_lang(f.options.get("help"), page.lang)})
+        if items:
+            out.append({"title": section.title(page.lang), "columns": section.columns,
+                        "entries": items})
+    return out
+
+
+def _in_lang(text: Any, lang: str) -> str | None:
+    """A multilingual text (``{"zh", "en"}``) in ``lang``, else English, else Chinese."""
+    if isinstance(text, str):
+        return text or None
+    if isinstance(text, dict):
+        return next((str(text[k]) for k in (lang, "en", "zh") if text.get(k)), None)
+    return None
+
+
+def _lookup_choices(page: Page, form: Any, record: dict[str, Any], editable: list[str]) -> None:
+    """A lookup's select starts with its current record; the search box adds others."""
+    found = titles(page, [record], editable)
+    for name in editable:
+        f = page.obj.field(name)
+        if f is None or f.type not in ("lookup", "master_detail"):
+            continue
+        value = form[name].data
+        choices = [forms.BLANK]
+        if value not in (None, ""):
+            choices.append(forms.choice(
+                str(value), found.get((f.target or "", _int(value)), f"#{value}")))
+        form[name].choices = choices
+
+
+def _int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = None,
+            errors: dict[str, list[str]] | None = None, message: str | None = None,
+            status: int = 200) -> tuple[str, int]:
+    creating = rid is None
+    editable = _editable(page, creating)
+    cls = forms.form_class(page.obj, editable, page.lang)
+    if form is None:
+        form = cls(data=forms.form_data(page.obj, record))
+    _lookup_choices(page, form, record, editable)
+    draft = forms.payload(page.obj, form, editable)
+    states = forms.draft_state(current_tenant(), page.principal, page.obj.name, draft, rid)
+    history: list[dict[str, Any]] = []
+    related: list[dict[str, Any]] = []
+    if rid is not None:
+        history = _history(page, rid)
+        related = _related(page, rid)
+    errors = errors or {}
+    sections = _sections(page, form, {**record, **states["values"]}, editable,
+                         states["states"], errors)
+    placed = {it["name"] for s in sections for it in s["entries"]}
+    general = list(errors.get(ALL, [])) + [  # errors with no field on the form to sit by
+        f"{page.label(name)}: {'; '.join(msgs)}" for name, msgs in errors.items()
+        if name != ALL and name not in placed]
+    return render_template(
+        "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
+        sections=sections, values=states["values"], errors=general, message=message,
+        status=status,
+        history=history, related=related), status
+
+
+def _history(page: Page, rid: int) -> list[dict[str, Any]]:
+    """The record's history, newest first, values shown like on the form."""
+    entries = list(reversed(page.service().history(page.principal, page.obj.name, rid)))
+    rows = [{h["field"]: h[side]} for h in entries if h["field"] for side in ("old", "new")]
+    found = titles(page, rows, {h["field"] for h in entries if h["field"]})
+    for h in entries:
+        if h["field"]:
+            h["old_text"] = shown(page, h["field"], {h["field"]: h["old"]}, found)["text"]
+            h["new_text"] = shown(page, h["field"], {h["field"]: h["new"]}, found)["text"]
+    return entries
+
+
+def _related(page: Page, rid: int) -> list[dict[str, Any]]:
+    """Children of this record: objects whose lookup or master-detail points here."""
+    out = []
+    for child in sorted(page.snapshot.objects.values(), key=lambda o: o.name):
+        if not page.access.allowed(child, "read"):
+            continue
+        readable = page.access.readable(child)
+        for f in child.fields:
+            if f.type not in ("lookup", "master_detail") or f.target != page.obj.name \
+                    or f.name not in readable:
+                continue
+            title = child.title_field
+            q = ListQuery(conditions=(Condition(f.name, "eq", str(rid)),),
+                          fields=(title,) if title in readable else None, limit=RELATED_LIMIT)
+            try:
+                items = page.service().list(page.principal, child.name, q)["items"]
+            except CRMError:
+                continue
+            out.append({"object": child.name, "label": f"{child.label(page.lang)} · "
+                        f"{f.label(page.lang)}", "field": f.name,
+                        "items": [{"id": i["id"], "title": str(i.get(title) or f"#{i['id']}")}
+                                  for i in items]})
+    return out
+
+
+def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
+    creating = rid is None
+    editable = _editable(page, creating)
+    if not editable:
+        raise Forbidden(f"you may not {'create' if creating else 'update'} "
+                        f"{page.obj.label(page.lang)} records")
+    form = forms.form_class(page.obj, editable, page.lang)(request.form)
+    data = forms.payload(page.obj, form, editable)
+    states = forms.draft_state(current_tenant(), page.principal, page.obj.name, data, rid)
+    data = {k: v for k, v in data.items() if not states["states"].get(k, {}).get("readonly")}
+    record: dict[str, Any] = {}
+    try:
+        if creating:
+            saved = page.service().create(page.principal, page.obj.name, data, page.lang)
+        else:
+            record = page.service().get(page.principal, page.obj.name, rid)
+            version = request.form.get("version", "")
+            data["version"] = int(version) if version.isdigit() else version
+            saved = page.service().update(page.principal, page.obj.name, rid, data,
+                                          lang=page.lang)
+    except ValidationFailed as exc:
+        return _render(page, record, rid, form=form, errors=exc.fields, message=exc.message,
+                       status=422)
+    except Conflict as exc:
+        return _render(page, record, rid, form=form, message=exc.message, status=409)
+    flash("saved", "ok")
+    return redirect(url_for("pages.record_page", object_name=page.obj.name,
+                            record_id=saved["id"]), 303)
+
+
+@bp.route("/records/<object_name>/new", methods=["GET", "POST"])
+def record_new(object_name: str) -> Response | tuple[str, int]:
+    page = page_for(object_name)
+    if request.method == "POST":
+        return _save(page, None)
+    if not page.may("create"):
+        raise Forbidden(f"you may not create {page.obj.label(page.lang)} records")
+    return _render(page, forms.defaults(page.obj, page.snapshot), None)
+
+
+@bp.route("/records/<object_name>/<int:record_id>", methods=["GET", "POST"])
+def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
+    page = page_for(object_name)
+    if request.method == "POST":
+        return _save(page, record_id)
+    return _render(page, page.service().get(page.principal, object_name, record_id), record_id)
+
+
+@bp.post("/records/<object_name>/<int:record_id>/delete")
+def record_delete(object_name: str, record_id: int) -> Response:
+    page = page_for(object_name)
+    page.service().delete(page.principal, object_name, record_id)
+    flash("deleted", "ok")
+    return redirect(url_for("pages.record_list", object_name=object_name), 303)
+
+
+@bp.post("/records/<object_name>/_state")
+def record_state(object_name: str) -> tuple[str, int, dict[str, str]]:
+    """The draft's field states (in the ``HX-Trigger`` header, applied by forms.js) and its
+    formula values (out-of-band swaps of their outputs)."""
+    page = page_for(object_name)
+    raw_id = request.form.get("_record", "")
+    rid = int(raw_id) if raw_id.isdigit() else None
+    editable = _editable(page, rid is None)
+    form = forms.form_class(page.obj, editable, page.lang)(request.form)
+    state = forms.draft_state(current_tenant(), page.principal, object_name,
+                              forms.payload(page.obj, form, editable), rid)
+    values = {name: shown(page, name, state["values"], {}) for name in state["values"]}
+    trigger = json.dumps({"crmforge:states": state["states"]})
+    return render_template("_state.html", values=values), 200, {"HX-Trigger": trigger}
+
+
+@bp.get("/records/<object_name>/_options")
+def lookup_options(object_name: str) -> str:
+    """Options for a lookup's select: the target's records matching the search text."""
+    page = page_for(object_name)
+    f = page.obj.field(request.args.get("field", ""))
+    items: list[dict[str, Any]] = []
+    if f is not None and f.target and f.name in page.readable:
+        target = page.snapshot.object(f.target)
+        if target is not None and page.access.allowed(target, "read"):
+            text = " ".join(v for k, v in request.args.items() if k.startswith("q_")).strip()
+            q = ListQuery(search=text or None, limit=OPTIONS_LIMIT)
+            try:
+                found = page.service().list(page.principal, target.name, q)["items"]
+            except CRMError:
+                found = []
+            title = target.title_field
+            items = [{"id": i["id"], "title": str(i.get(title) or f"#{i['id']}")} for i in found]
+    return render_template("_options.html", items=items, current=request.args.get(
+        f.name if f is not None else "", ""))
+
+
+@bp.get("/recycle-bin")
+def recycle_bin() -> str:
+    principal = current_principal()
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+    lang = current_lang()
+    entries = RecordService(tenant).recycle_bin(principal)
+    for e in entries:
+        obj = snap.object(e["object"])
+        e["label"] = obj.label(lang) if obj is not None else e["object"]
+    return render_template("recycle.html", entries=entries)
+
+
+@bp.post("/recycle-bin/<object_name>/<int:record_id>/restore")
+def recycle_restore(object_name: str, record_id: int) -> Response:
+    page = page_for(object_name)
+    page.service().restore(page.principal, object_name, record_id)
+    flash("restored", "ok")
+    return redirect(url_for("pages.record_page", object_name=object_name,
+                            record_id=record_id), 303)

@@ -1,0 +1,271 @@
+"""One action on one approval instance, inside the tenant's write transaction.
+
+A ``Run`` restores the instance's SpiffWorkflow state, lets the action change it, then
+brings the task rows in line with the workflow's ready user tasks (new rows, temporary read
+access and a notification for each new assignee; closed rows lose their access), finishes
+the instance when the workflow has ended (field updates through the record write internals
+as SYSTEM, unlock, notify the submitter) and stores the state again. The instance row is
+read ``FOR UPDATE``, so concurrent countersigners of one instance queue on PostgreSQL
+(SQLite serializes every write transaction anyway).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
+
+from ..core.errors import Conflict, NotFound
+from ..metadata.model import ObjectDef
+from ..rules import ExpressionContext, compile_expression
+from ..rules.compiler import Resolver
+from ..runtime import logic, writes
+from ..runtime.context import Ctx, open_ctx, utcnow
+from ..runtime.fields import SYSTEM_FIELD_DEFS
+from ..runtime.formulas import RelatedReader
+from ..runtime.instance import Tenant
+from ..security import sharing
+from ..security.engine import engine as permission_engine
+from ..security.principal import SYSTEM, Principal
+from . import bpmn, engine, people
+from .notify import notify
+from .tables import actions, instances, tasks
+
+DECISIONS = ("approve", "reject", "return", "transfer", "add_approver", "escalate")
+
+
+def encode_record(obj: ObjectDef, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's stored values as JSON (the snapshot kept with submissions and actions)."""
+    out: dict[str, Any] = {}
+    for name, f in SYSTEM_FIELD_DEFS.items():
+        if name in values:
+            out[name] = f.kind.to_json(f, values[name])
+    for f in obj.stored_fields():
+        if f.name in values:
+            out[f.name] = f.kind.to_json(f, values[f.name])
+    return out
+
+
+def access_reason(instance_id: int, task_id: int) -> str:
+    return f"approval {instance_id} task {task_id}"
+
+
+class Run:
+    """The state of one instance during one action (implements ``engine.Host``)."""
+
+    def __init__(self, tenant: Tenant, conn: sa.Connection, row: Any) -> None:
+        self.tenant, self.conn, self.row = tenant, conn, row
+        self.definition: dict[str, Any] = json.loads(row.definition)
+        self.steps = [str(s["name"]) for s in self.definition["steps"]]
+        self.step_defs = {str(s["name"]): s for s in self.definition["steps"]}
+        snap = tenant.snapshot(conn)
+        obj = snap.object_by_id(row.object_id)
+        if obj is None:
+            raise NotFound(f"the object of approval {row.id} was removed")
+        self.ctx: Ctx = open_ctx(tenant, permission_engine, conn, SYSTEM, obj.name)
+        self.context = engine.workflow_context(obj, snap, self.steps)
+        self.engine = engine.RestrictedEngine(self, self.steps)
+        self.workflow: Any = engine.load(row.workflow, self.engine) if row.workflow else None
+        self._record: Mapping[str, Any] | None = None
+
+    # -- engine.Host ------------------------------------------------------------------------
+    def record(self) -> Mapping[str, Any]:
+        if self._record is None:
+            t = self.ctx.table
+            found = self.conn.execute(sa.select(t).where(
+                t.c.id == self.row.record_id, t.c.deleted_at.is_(None))).first()
+            if found is None:
+                raise NotFound(f"the record of approval {self.row.id} was deleted")
+            self._record = dict(found._mapping)
+        return self._record
+
+    def resolver(self) -> Resolver | None:
+        return RelatedReader(self.ctx, system=True).resolver(self.ctx.obj, self.record())
+
+    def prepare_step(self, task: Any, step: str) -> None:
+        """Resolve a step's approvers when the flow reaches it (script task ``prep_<step>``)."""
+        sd = self.step_defs[step]
+        ids = people.resolve(self.conn, sd["approvers"], self.record(), self._chosen())
+        if not ids:
+            admin = people.process_admin(self.conn)
+            self.log(SYSTEM, "no_approver", step=step, details={"to": admin})
+            ids = [admin]
+        done = self.approved_by()
+        remaining = [i for i in ids if i not in done]
+        for i in ids:
+            if i in done:
+                self.log(SYSTEM, "skip", step=step, details={"user": i})
+        task.data["approvers_" + step] = remaining
+        task.data["votes_" + step] = []
+        task.data["needed_" + step] = engine.needed(str(sd.get("mode", "single")),
+                                                    sd.get("pass_rate"), len(remaining))
+
+    # -- history ----------------------------------------------------------------------------
+    def log(self, who: Principal, action: str, *, step: str | None = None,
+            task_id: int | None = None, comment: str | None = None,
+            details: Mapping[str, Any] | None = None, snapshot: bool = False) -> None:
+        self.conn.execute(actions.insert().values(
+            instance_id=self.row.id, task_id=task_id, step=step, actor_id=who.user_id,
+            actor=who.label, action=action, comment=(comment or None) and comment[:4000],
+            details=json.dumps(details) if details else None,
+            snapshot=json.dumps(encode_record(self.ctx.obj, self.record()))
+            if snapshot else None, at=utcnow()))
+
+    def _actions(self) -> list[Any]:
+        return list(self.conn.execute(sa.select(actions).where(
+            actions.c.instance_id == self.row.id).order_by(actions.c.id)))
+
+    def approved_by(self) -> set[int]:
+        """Who approved since the submission or the last return (they are skipped)."""
+        out: set[int] = set()
+        for a in self._actions():
+            if a.action in ("submit", "return"):
+                out.clear()
+            elif a.action == "approve" and a.actor_id is not None:
+                out.add(int(a.actor_id))
+        return out
+
+    def acted(self) -> bool:
+        return any(a.action in DECISIONS for a in self._actions())
+
+    def _chosen(self) -> list[int]:
+        for a in reversed(self._actions()):
+            if a.action == "approve":
+                return list(json.loads(a.details or "{}").get("chosen", []))
+        return []
+
+    # -- tasks ------------------------------------------------------------------------------
+    def spiff_task(self, spiff_id: str) -> Any:
+        return self.workflow.get_task_from_id(UUID(spiff_id))
+
+    def sync(self) -> None:
+        """Task rows follow the workflow's ready user tasks."""
+        ready = {str(t.id): t for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        open_rows = self.conn.execute(sa.select(tasks).where(
+            tasks.c.instance_id == self.row.id, tasks.c.status == "open")).all()
+        for r in open_rows:
+            if r.spiff_id not in ready:
+                self.close(r, "cancelled", None)
+        have = {r.spiff_id for r in open_rows if r.spiff_id in ready}
+        for sid, t in ready.items():
+            if sid not in have:
+                self.open_task(sid, bpmn.step_of_task(t.task_spec.bpmn_id),
+                               int(t.data["approver"]))
+
+    def open_task(self, spiff_id: str, step: str, assignee: int) -> int:
+        now = utcnow()
+        timeout = self.step_defs.get(step, {}).get("timeout", {})
+        remind = timeout.get("remind_after_hours")
+        escalate = timeout.get("escalate_after_hours")
+        tid = int(self.conn.execute(tasks.insert().values(
+            instance_id=self.row.id, spiff_id=spiff_id, step=step, assignee_id=assignee,
+            status="open", created_at=now,
+            remind_at=now + dt.timedelta(hours=float(remind)) if remind else None,
+            escalate_at=now + dt.timedelta(hours=float(escalate)) if escalate else None,
+        ).returning(tasks.c.id)).scalar_one())
+        sharing.grant_temporary_access(self.conn, self.row.object_id, self.row.record_id,
+                                       assignee, access_reason(self.row.id, tid))
+        title = self.title()
+        notify(self.conn, assignee, "task", f"Approval needed: {title}",
+               f"{self.row.object} '{title}' waits for your approval (step {step}).",
+               instance_id=self.row.id, task_id=tid)
+        return tid
+
+    def close(self, task_row: Any, status: str, decision: str | None) -> None:
+        self.conn.execute(tasks.update().where(tasks.c.id == task_row.id).values(
+            status=status, decision=decision, acted_at=utcnow()))
+        sharing.revoke_temporary_access(self.conn, self.row.object_id, self.row.record_id,
+                                        task_row.assignee_id,
+                                        access_reason(self.row.id, task_row.id))
+
+    def title(self) -> str:
+        snap = json.loads(self.row.snapshot)
+        return str(snap.get(self.ctx.obj.title_field) or f"#{self.row.record_id}")
+
+    # -- ending -----------------------------------------------------------------------------
+    def outcome(self) -> str | None:
+        if not self.workflow.is_completed():
+            return None
+        ends = {bpmn.END_APPROVED: "approved", bpmn.END_REJECTED: "rejected",
+                bpmn.END_RETURNED: "returned"}
+        for t in self.workflow.get_tasks(state=TaskState.COMPLETED):
+            if t.task_spec.bpmn_id in ends:
+                return ends[t.task_spec.bpmn_id]
+        return "approved"
+
+    def finish(self, state: str, by: Principal, comment: str | None = None) -> None:
+        """End the instance: close tasks, apply field updates, unlock, tell the submitter."""
+        for r in self.conn.execute(sa.select(tasks).where(
+                tasks.c.instance_id == self.row.id, tasks.c.status == "open")).all():
+            self.close(r, "cancelled", None)
+        if state in ("approved", "rejected"):
+            key = {"approved": "on_approve", "rejected": "on_reject"}[state]
+            self.apply_updates(self.definition.get(key) or {})
+        sharing.unlock(self.conn, self.row.object_id, self.row.record_id)
+        self.conn.execute(instances.update().where(instances.c.id == self.row.id).values(
+            state=state, finished_at=utcnow()))
+        self.log(by, "finish", comment=comment, details={"state": state})
+        if self.row.submitter_id is not None:
+            title = self.title()
+            notify(self.conn, int(self.row.submitter_id), state,
+                   f"Approval {state}: {title}", f"{self.row.object} '{title}' was {state}.",
+                   instance_id=self.row.id)
+
+    def apply_updates(self, updates: Mapping[str, str]) -> None:
+        if not updates:
+            return
+        obj, ctx = self.ctx.obj, self.ctx
+        record = self.record()
+        octx = ExpressionContext.for_object(obj, ctx.snapshot)
+        payload: dict[str, Any] = {}
+        for name, source in updates.items():
+            f = obj.field(name)
+            if f is None:
+                continue
+            value = compile_expression(source, octx).evaluate(record, self.resolver())
+            payload[name] = None if value is None else f.kind.to_json(f, value)
+        row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
+        prepared = writes.prepare(ctx, payload, row)
+        changed = {k: v for k, v in prepared.items() if logic.differs(row._mapping[k], v)}
+        if changed:
+            writes.update_row(ctx, row, changed, action="approval")
+        self._record = None
+
+    def advance(self, by: Principal) -> None:
+        """Run the engine, follow the tasks, finish if the flow ended, store the state."""
+        self.workflow.do_engine_steps()
+        self.sync()
+        state = self.outcome()
+        if state is not None:
+            self.finish(state, by)
+        self.save()
+
+    def save(self) -> None:
+        self.conn.execute(instances.update().where(instances.c.id == self.row.id).values(
+            workflow=engine.dump(self.workflow),
+            diagram=json.dumps(engine.element_states(self.workflow))))
+
+
+def load_instance(conn: sa.Connection, instance_id: Any, *, lock: bool = False) -> Any:
+    try:
+        iid = int(instance_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"no approval {str(instance_id)[:20]}") from None
+    q = sa.select(instances).where(instances.c.id == iid)
+    row = conn.execute(q.with_for_update() if lock else q).first()
+    if row is None:
+        raise NotFound(f"no approval {iid}")
+    return row
+
+
+def running(row: Any) -> None:
+    if row.state != "running":
+        raise Conflict(f"approval {row.id} is {row.state}, no longer running")
+
+
+__all__ = ["Run", "access_reason", "encode_record", "load_instance", "running"]

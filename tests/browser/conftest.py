@@ -1,0 +1,96 @@
+"""Browser fixtures: the app served on 127.0.0.1 by werkzeug in a thread (SQLite; the
+database is not what these tests are about), and Debian's Chromium driven by Playwright.
+
+Playwright's own browser download is never used: ``executable_path`` points at
+``/usr/bin/chromium`` and each browser gets a fresh profile folder. Screenshots go to
+``build/screenshots/`` (not committed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from crmforge.runtime import Instance
+from crmforge.web import create_app
+
+from ..conftest import ADMIN_PASSWORD
+
+CHROMIUM = os.environ.get("CRMFORGE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+
+class Server:
+    """The running app and a small JSON client for its API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.token: str | None = None
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                raw = res.read()
+                return res.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def sign_in_api(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+        status, body = self.api("POST", "/api/v1/auth/token",
+                                {"username": username, "password": password})
+        assert status == 200, body
+        self.token = body["token"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    inst = Instance.init(tmp_path_factory.mktemp("browser") / "instance", ADMIN_PASSWORD,
+                         database_url=None)
+    # Plain HTTP on 127.0.0.1, so the cookies cannot be Secure-only here.
+    app = create_app(inst, {"SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{httpd.server_port}")
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+        inst.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (on Debian: apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        # launch() gives the browser a fresh temporary profile folder (user-data-dir) of
+        # its own; each test user gets a separate context (own cookies).
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,112 @@
+"""Reminders, escalation with a moved clock, e-mail through a real local SMTP server, and an
+approval that survives a restart in the middle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+
+from crmforge.core import clock
+from crmforge.runtime import Instance
+from crmforge.web import create_app
+from crmforge.workflow.timeouts import run_due
+
+from .workflow_world import act, build, inbox, new_deal, process, state, submit
+
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    box = Inbox()
+    with socket.socket() as probe:  # a free port on the loopback address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("CRMFORGE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CRMFORGE_SMTP_PORT", str(port))
+        monkeypatch.setenv("CRMFORGE_SMTP_FROM", "approvals@example.test")
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def frozen() -> Iterator[list[dt.datetime]]:
+    now = [START]
+    clock.set_clock(lambda: now[0])
+    try:
+        yield now
+    finally:
+        clock.set_clock(None)
+
+
+def test_reminder_escalation_and_mail(client: FlaskClient, admin: dict[str, str], smtp: Inbox,
+                                      frozen: list[dt.datetime]) -> None:
+    step = {"name": "review", "approvers": {"users": ["alice"]},
+            "timeout": {"remind_after_hours": 4, "escalate_after_hours": 24}}
+    h = build(client, admin, process(step))
+    tenant = client.application.extensions["crmforge"].tenant("default")
+    deal = new_deal(client, h["sam"])
+    inst = submit(client, h["sam"], deal["id"])
+    assert any("alice@example.test" in to for to, _ in smtp.messages)
+    assert run_due(tenant, START + dt.timedelta(hours=3)) == {"reminded": 0, "escalated": 0}
+    assert run_due(tenant, START + dt.timedelta(hours=5)) == {"reminded": 1, "escalated": 0}
+    assert run_due(tenant, START + dt.timedelta(hours=6))["reminded"] == 0  # once only
+    kinds = [n["kind"] for n in client.get("/api/v1/notifications", headers=h["alice"]).json["items"]]
+    assert kinds == ["reminder", "task"]
+    assert any(m["Subject"].startswith("Reminder") for _, m in smtp.messages)
+    frozen[0] = START + dt.timedelta(hours=25)  # the ticker's call: run_due reads the clock
+    assert run_due(tenant) == {"reminded": 0, "escalated": 1}
+    frozen[0] = START + dt.timedelta(hours=6)   # back within the test tokens' lifetime
+    assert inbox(client, h["alice"]) == []
+    assert [t["step"] for t in inbox(client, h["mia"])] == ["review"]  # alice's manager
+    done = act(client, h["mia"], "approve")
+    assert done["state"] == "approved"
+    assert [a["action"] for a in done["history"]] == ["submit", "escalate", "approve", "finish"]
+    assert state(client, h["sam"], inst["id"]) == "approved"
+    r = client.post("/api/v1/notifications/read", json={}, headers=h["alice"])
+    assert r.status_code == 200 and r.json["marked"] >= 3
+    unread = client.get("/api/v1/notifications?unread=true", headers=h["alice"]).json["items"]
+    assert unread == []
+
+
+def test_restart_in_the_middle(client: FlaskClient, admin: dict[str, str],
+                               instance: Instance) -> None:
+    h = build(client, admin, process(
+        {"name": "board", "mode": "all", "pass_rate": 50,
+         "approvers": {"users": ["alice", "bob", "carol", "dave"]}},
+        {"name": "final", "approvers": {"users": ["mia"]}}))
+    deal = new_deal(client, h["sam"])
+    inst = submit(client, h["sam"], deal["id"])
+    act(client, h["alice"], "approve")
+    # a new Instance object opened on the same files, a new app: nothing lives in memory
+    reopened = Instance.open(instance.path)
+    try:
+        fresh = create_app(reopened, {"TESTING": True}).test_client()
+        act(fresh, h["bob"], "approve")   # 2 of 4 = 50%: the board step passes
+        assert inbox(fresh, h["carol"]) == []
+        assert state(fresh, h["sam"], inst["id"]) == "running"
+        done = act(fresh, h["mia"], "approve")
+        assert done["state"] == "approved"
+        assert "task_final" in done["diagram"]["completed"]
+    finally:
+        reopened.dispose()
