@@ -170,7 +170,7 @@ class Installer:
                     self.processes.create(self.principal, {**doc, "pack": pack.name})
                 plan.steps.append(f"create approval process {name}")
         keys: pack_data.Keys = {}
-        self._load_data(pack, keys, plan)
+        self._load_data(pack, keys, plan, have)
         self._save(conn, pack, keys)
 
     def create_objects(self, objects: dict[str, dict[str, Any]], pack: Pack,
@@ -196,12 +196,7 @@ class Installer:
                 except ValidationFailed as problem:
                     failed.append((name, problem))
             if len(failed) == len(pending):
-                first, error = failed[0]
-                file = pack.files.get(("objects", first))
-                if ("rules", first) in pack.files:
-                    file = f"{file} (with {pack.files[('rules', first)]})"
-                with naming(file):
-                    raise error
+                raise _stuck(pack, failed)
             pending = [name for name, _ in failed]
 
     def _apply_rest(self, pack: Pack, roles: set[str], layouts: set[str], dashboards: set[str],
@@ -223,12 +218,17 @@ class Installer:
                                                              "pack": pack.name})
             plan.steps.append(f"set dashboard {name}")
 
-    def _load_data(self, pack: Pack, keys: pack_data.Keys, plan: Plan) -> None:
+    def _load_data(self, pack: Pack, keys: pack_data.Keys, plan: Plan,
+                   have: dict[str, state.InstalledPack]) -> None:
+        known: pack_data.Keys = {}
+        for dep in pack.manifest.get("dependencies") or {}:
+            if dep in have:
+                known.update(have[dep].data_keys)
         snap = self.designer.snapshot()
         for name in creation_order(pack.docs("objects")):
             if name in pack.data:
                 n = pack_data.load_rows(self.records, self.principal, snap, name,
-                                        pack.data[name], keys)
+                                        pack.data[name], keys, known)
                 if n:
                     plan.records[name] = plan.records.get(name, 0) + n
                     plan.steps.append(f"add {n} {name} records")
@@ -266,7 +266,7 @@ class Installer:
                            f"{len(plan.conflicts)} places; choose with on_conflict=pack or "
                            "on_conflict=tenant", {"conflicts": [c["message"] for c in plan.conflicts]})
         keys = dict(cur.data_keys)
-        self._load_data(pack, keys, plan)
+        self._load_data(pack, keys, plan, have)
         self._save(conn, pack, keys, kept)
 
     # -- uninstall --------------------------------------------------------------------------
@@ -346,6 +346,21 @@ def _set_path(layer: dict[str, Any], document: str, path: str, value: Any) -> No
         return
     if len(parts) == 1:
         doc[parts[0]] = value
+
+
+def _stuck(pack: Pack, failed: list[tuple[str, ValidationFailed]]) -> ValidationFailed:
+    """Every object still waiting, with its own problems: one of them is the cause, the
+    others may only wait for it, so all are named."""
+    fields: dict[str, list[str]] = {}
+    for name, error in failed:
+        file = pack.files.get(("objects", name), f"objects/{name}")
+        if ("rules", name) in pack.files:
+            file = f"{file} (with {pack.files[('rules', name)]})"
+        for key, messages in (error.fields or {"$": [error.message]}).items():
+            fields.setdefault(f"{file}: {key}", []).extend(messages)
+    names = ", ".join(name for name, _ in failed)
+    first = next(iter(fields))
+    return ValidationFailed(f"objects {names} are not valid: {first}: {fields[first][0]}", fields)
 
 
 def _check_requirements(pack: Pack, have: dict[str, state.InstalledPack]) -> None:

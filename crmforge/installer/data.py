@@ -74,9 +74,12 @@ def _key(object_name: str, key: str) -> str:
 
 
 def load_rows(records: RecordService, principal: Principal, snapshot: Snapshot,
-              object_name: str, rows: list[dict[str, str]], keys: Keys) -> int:
+              object_name: str, rows: list[dict[str, str]], keys: Keys,
+              known: Keys | None = None) -> int:
     """Create the rows of one file in order; a row that refers to a key of the same file
-    waits until that row exists. Returns the number of records created."""
+    waits until that row exists. ``known`` are the keys of the packs this one depends on
+    (an exhibitor's ``account`` may name a core sample account). Returns the number of
+    records created."""
     obj = snapshot.object(object_name)
     if obj is None:
         raise ValidationFailed(f"data/{object_name}.csv: no object '{object_name}'")
@@ -100,11 +103,11 @@ def load_rows(records: RecordService, principal: Principal, snapshot: Snapshot,
 
     in_batch: set[str] = set()
     for line, row in enumerate(rows, start=2):
-        values, pending = payload(obj, row, keys, file, line)
+        values, pending = payload(obj, row, {**(known or {}), **keys}, file, line)
         if pending & in_batch:
             flush()
             in_batch.clear()
-            values, pending = payload(obj, row, keys, file, line)
+            values, pending = payload(obj, row, {**(known or {}), **keys}, file, line)
         if pending:
             missing = ", ".join(sorted(pending))
             raise ValidationFailed(f"{file}: line {line}: refers to '{missing}', which is not a "

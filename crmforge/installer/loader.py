@@ -136,6 +136,9 @@ def _add_document(pack: Pack, folder: str, file: Path, root: Path, problems: _Pr
     if not isinstance(doc, dict):
         problems.add(rel, "$", "must hold one mapping (a document)")
         return
+    for path in _boolean_keys(doc, "$"):
+        problems.add(rel, path, "YAML reads this key (on, off, yes, no...) as true or false; "
+                                "quote it: \"on\":")
     kind = {"rules": "pack_rules", "dashboards": "dashboard"}.get(folder)
     if kind is not None:
         for p, messages in schema_problems(kind, doc).items():
@@ -152,6 +155,20 @@ def _add_document(pack: Pack, folder: str, file: Path, root: Path, problems: _Pr
         return
     pack.documents[folder][key] = doc
     pack.files[(folder, key)] = rel
+
+
+def _boolean_keys(value: Any, path: str) -> list[str]:
+    """Paths of mapping keys YAML 1.1 turned into booleans (``on:`` is ``True:``)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, bool):
+                found.append(f"{path}.{key}")
+            found += _boolean_keys(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _boolean_keys(item, f"{path}[{i}]")
+    return found
 
 
 def _read_csv(file: Path, rel: str, problems: _Problems) -> list[dict[str, str]] | None:

@@ -39,8 +39,13 @@ def apply(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], existing: Any,
         locked |= {n for n, s in old.items() if s["readonly"]}
     _readonly(ctx, values, sent, before, locked, errors)
     _required(ctx, values, record, existing, states, errors)
-    _formulas(ctx, rules, values, record, resolve, errors)
-    for key, messages in rules.validate(record, resolve, lang).items():
+    # Stored values and business rules must not depend on who writes (a rep who may not
+    # read a drug's cost still stores the right sample cost), so formulas and validation
+    # rules follow links as the system sees them. Field states above are shown to the
+    # writer, so they follow only what the writer may read.
+    as_system = RelatedReader(ctx, system=True).resolver(ctx.obj, record)
+    _formulas(ctx, rules, values, record, as_system, errors)
+    for key, messages in rules.validate(record, as_system, lang).items():
         if key not in errors:  # a value that did not convert already has its message
             errors[key] = messages
 

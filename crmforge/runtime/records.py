@@ -44,8 +44,9 @@ class RecordService:
         return ctx
 
     def _fetch(self, ctx: Ctx, rid: Any, *, deleted: bool = False,
-               write: bool = False) -> Any:
-        """A visible row, or 404; with ``write``, a row the principal may change, or 403."""
+               write: bool = False, op: str | None = None) -> Any:
+        """A visible row, or 404; with ``write``, a row the principal may change (with
+        ``op``: act on by that operation), or 403."""
         rid = record_id(rid)
         t = ctx.table
         gone = t.c.deleted_at.is_not(None) if deleted else t.c.deleted_at.is_(None)
@@ -53,9 +54,11 @@ class RecordService:
             t.c.id == rid, gone, ctx.access.visibility(ctx.obj, t))).first()
         if row is None:
             raise NotFound(f"no {'deleted ' if deleted else ''}{ctx.obj.name} record {rid}")
-        if write and ctx.conn.execute(sa.select(t.c.id).where(
-                t.c.id == rid, ctx.access.visibility(ctx.obj, t, write=True))).first() is None:
-            raise Forbidden(f"you may read but not change this {ctx.obj.label()} record")
+        if (write or op) and ctx.conn.execute(sa.select(t.c.id).where(
+                t.c.id == rid, ctx.access.visibility(ctx.obj, t, write=True, op=op))
+                ).first() is None:
+            what = f"{op} " if op else "change "
+            raise Forbidden(f"you may read but not {what}this {ctx.obj.label()} record")
         return row
 
     def _status(self, ctx: Ctx, row: Any, op: str, changed: Iterable[str] = ()) -> None:
@@ -282,7 +285,7 @@ class RecordService:
             raise BadRequest("send {\"user\" or \"department\", \"access\"}")
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
-            row = self._fetch(ctx, rid, write=True)
+            row = self._fetch(ctx, rid, op="share")
             user_id = _user_id(conn, body["user"]) if body.get("user") is not None else None
             dept_id = _department_id(conn, body["department"]) \
                 if body.get("department") is not None else None
@@ -301,7 +304,7 @@ class RecordService:
     def unshare(self, principal: Principal, object_name: str, rid: Any, share_id: int) -> None:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
-            row = self._fetch(ctx, rid, write=True)
+            row = self._fetch(ctx, rid, op="share")
             sharing.remove_share(conn, ctx.obj.id, row.id, share_id)
 
     def transfer(self, principal: Principal, object_name: str, rid: Any,
@@ -309,7 +312,7 @@ class RecordService:
         """Give a record to another user; its department follows the new owner's."""
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "transfer")
-            row = self._fetch(ctx, rid, write=True)
+            row = self._fetch(ctx, rid, op="transfer")
             self._status(ctx, row, "transfer")
             owner_id = _user_id(conn, new_owner)
             dept = conn.execute(sa.select(users.c.department_id).where(

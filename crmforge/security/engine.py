@@ -95,16 +95,20 @@ class Access:
                          if f.kind.writable and self.field_access(obj, f.name) == "edit")
 
     # -- row visibility (levels 2, 3, 4) ----------------------------------------------------
-    def visibility(self, obj: ObjectDef, table: sa.Table, *, write: bool = False) -> Any:
-        """The rows of ``table`` the principal may read (or, with ``write``, change)."""
+    def visibility(self, obj: ObjectDef, table: sa.Table, *, write: bool = False,
+                   op: str | None = None) -> Any:
+        """The rows of ``table`` the principal may read (or, with ``write``, change; with
+        ``op``, act on by that operation, such as transfer or share, whose scope is that of
+        the roles granting it)."""
         if self.unrestricted:
             return sa.true()
         p = self.principal
         g = self.grant(obj)
         parts: list[Any] = []
-        scope_ops = ("update", "delete") if write else ("read",)
-        if g is not None and any(op in g.operations for op in scope_ops):
-            scope = g.scope_for(write=write)
+        write = write or op is not None
+        scope_ops = (op,) if op is not None else ("update", "delete") if write else ("read",)
+        if g is not None and any(o in g.operations for o in scope_ops):
+            scope = g.scope_for(write=write, op=op)
             if scope == "all":
                 return sa.true()
             parts.extend(self.scope_parts(scope, table))

@@ -16,6 +16,8 @@ from .engine import Access, Decision
 from .sharing import lock_of
 
 READ_LIKE = frozenset({"read", "export", "print"})
+#: Operations whose reach is the scope of the roles that grant them (not update/delete's).
+OWN_SCOPE_OPERATIONS = frozenset({"transfer", "share"})
 
 
 def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table,
@@ -47,8 +49,9 @@ def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table
     if row is None:
         return Decision(False, "person", f"{obj.name} record {record_id} does not exist")
     write = operation not in READ_LIKE
-    if not _in(conn, table, record_id, access.visibility(obj, table, write=write)):
-        scope = grant.scope_for(write=write) if grant else "none"
+    op = operation if operation in OWN_SCOPE_OPERATIONS else None
+    if not _in(conn, table, record_id, access.visibility(obj, table, write=write, op=op)):
+        scope = grant.scope_for(write=write, op=op) if grant else "none"
         return Decision(False, "department" if scope.startswith("department") else "person",
                         f"the record is outside the user's data scope '{scope}' "
                         f"(owner {row['owner_id']}, department {row['department_id']}) and "
@@ -56,9 +59,9 @@ def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table
     denial = access.status_denial(obj, row, operation, (), lock_of(conn, obj.id, record_id))
     if denial:
         return Decision(False, "status", denial)
-    return Decision(True, _deciding_level(conn, access, obj, table, record_id, write),
+    return Decision(True, _deciding_level(conn, access, obj, table, record_id, write, op),
                     f"'{operation}' granted by {sources}; the record is within reach "
-                    f"(scope '{grant.scope_for(write=write) if grant else 'none'}')")
+                    f"(scope '{grant.scope_for(write=write, op=op) if grant else 'none'}')")
 
 
 def _row(conn: sa.Connection, table: sa.Table, record_id: int) -> Any:
@@ -73,10 +76,10 @@ def _in(conn: sa.Connection, table: sa.Table, record_id: int, predicate: Any) ->
 
 
 def _deciding_level(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table,
-                    record_id: int, write: bool) -> str:
+                    record_id: int, write: bool, op: str | None = None) -> str:
     """Which level let the record through: own/department scope, hierarchy or a share."""
     g = access.grant(obj)
-    scope = g.scope_for(write=write) if g else "none"
+    scope = g.scope_for(write=write, op=op) if g else "none"
     if scope == "all":
         return "department"
     parts = access.scope_parts(scope, table)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -31,8 +31,12 @@ class ObjectGrant:
     sources: Mapping[str, tuple[str, ...]]
     #: The widest scope of the roles that grant ``update`` or ``delete``.
     write_scope: str = "none"
+    #: Per operation, the widest scope of the roles that grant it (transfer, share...).
+    scopes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-    def scope_for(self, *, write: bool) -> str:
+    def scope_for(self, *, write: bool, op: str | None = None) -> str:
+        if op is not None:
+            return self.scopes.get(op, "none")
         return self.write_scope if write else self.scope
 
 
@@ -76,7 +80,7 @@ def subordinates(docs: Mapping[str, Mapping[str, Any]], roles: frozenset[str]) -
 
 def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -> ObjectGrant:
     ops: set[str] = set()
-    scope = write_scope = "none"
+    scopes: dict[str, str] = {}
     fields: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for role, g in grants:
@@ -84,10 +88,8 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
         ops |= role_ops
         for op in role_ops:
             sources.setdefault(op, []).append(role)
-        if "read" in role_ops:
-            scope = _wider(scope, g.get("scope", "none"))
-        if {"update", "delete"} & role_ops:
-            write_scope = _wider(write_scope, g.get("scope", "none"))
+        for op in role_ops:
+            scopes[op] = _wider(scopes.get(op, "none"), g.get("scope", "none"))
         if not {"read", "create", "update"} & role_ops:
             continue
         # "edit" means: writable wherever the role may write (create, or update).
@@ -100,8 +102,10 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
             fields[f.name] = _looser(fields.get(f.name, "hidden"), access)
     for f in obj.fields:
         fields.setdefault(f.name, "hidden")
-    return ObjectGrant(frozenset(ops), scope, MappingProxyType(fields),
-                       MappingProxyType({k: tuple(v) for k, v in sources.items()}), write_scope)
+    write_scope = _wider(scopes.get("update", "none"), scopes.get("delete", "none"))
+    return ObjectGrant(frozenset(ops), scopes.get("read", "none"), MappingProxyType(fields),
+                       MappingProxyType({k: tuple(v) for k, v in sources.items()}), write_scope,
+                       MappingProxyType(scopes))
 
 
 def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:

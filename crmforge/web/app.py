@@ -44,6 +44,10 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     from .pages import bp as pages
 
     app.register_blueprint(pages)
+
+    from admin_ui import bp as designer  # the browser designer (web layer, DESIGN §1)
+
+    app.register_blueprint(designer)
     session.install(app)
     ratelimit.install(app)
     proxies = int(app.config["CRMFORGE_TRUSTED_PROXIES"])

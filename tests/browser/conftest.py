@@ -35,9 +35,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 class Server:
     """The running app and a small JSON client for its API."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, instance: Instance | None = None) -> None:
         self.url = url
         self.token: str | None = None
+        self.instance = instance  # for metadata the API does not offer (dashboards)
 
     def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -69,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{httpd.server_port}")
+        yield Server(f"http://127.0.0.1:{httpd.server_port}", inst)
     finally:
         httpd.shutdown()
         thread.join(timeout=10)

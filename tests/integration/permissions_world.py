@@ -41,13 +41,16 @@ ROLES: list[dict[str, Any]] = [
         "fields": {"cost": "hidden", "rating": "read"}}}},
     {"name": "agent", "permissions": {"account": {
         "operations": ["read", "export"], "scope": "department", "fields": {"cost": "hidden"}}}},
+    # Hands accounts over without editing them: transfer reaches as far as its own scope.
+    {"name": "coordinator", "permissions": {"account": {
+        "operations": ["read", "transfer"], "scope": "department"}}},
 ]
 
 USERS = [("boss", "hq", ["exec"]), ("mgr_north", "north", ["manager"]),
          ("rep_n1", "north", ["rep"]), ("rep_n2", "north", ["rep"]), ("rep_s1", "south", ["rep"]),
          ("agent_s", "south", ["agent"]), ("nobody", "hq", []),
          # Reads the department (agent) but may change only their own records (rep).
-         ("rep_agent_s", "south", ["rep", "agent"])]
+         ("rep_agent_s", "south", ["rep", "agent"]), ("coord_s", "south", ["coordinator"])]
 
 
 @dataclass
@@ -80,7 +83,7 @@ def build(client: FlaskClient, admin: dict[str, str]) -> World:
         w.user_ids[username] = r.json["id"]
         w.headers[username] = sign_in(client, username=username, password=PASSWORD)
     for username, dept, _ in USERS:
-        if username in ("agent_s", "nobody"):
+        if "create" not in ops(username):
             continue
         for i in range(2):
             r = client.post("/api/v1/records/account", headers=w.headers[username], json={
@@ -138,18 +141,18 @@ def ops(user: str) -> set[str]:
     return {op for r in USER[user][1] for op in ROLE_DOCS[r]["permissions"]["account"]["operations"]}
 
 
-def _scope(user: str, write: bool) -> str:
+def _scope(user: str, write: bool, op: str | None = None) -> str:
     """The widest scope of the user's roles that grant the kind of operation asked for."""
-    wanted = {"update", "delete"} if write else {"read"}
+    wanted = {op} if op else {"update", "delete"} if write else {"read"}
     scopes = [ROLE_DOCS[r]["permissions"]["account"]["scope"] for r in USER[user][1]
               if wanted & set(ROLE_DOCS[r]["permissions"]["account"]["operations"])]
     return max(scopes, key=SCOPE_ORDER.index) if scopes else "none"
 
 
-def _in_scope(w: World, user: str, rid: int, write: bool = False) -> bool:
+def _in_scope(w: World, user: str, rid: int, write: bool = False, op: str | None = None) -> bool:
     rec = w.records[rid]
     dept, roles = USER[user]
-    scope = _scope(user, write)
+    scope = _scope(user, write, op)
     if scope == "all":
         return True
     if scope == "none":
@@ -171,6 +174,11 @@ def can_read(w: World, user: str, rid: int) -> bool:
 
 def can_update(w: World, user: str, rid: int) -> bool:
     return "update" in ops(user) and _in_scope(w, user, rid, True) and w.records[rid]["stage"] != "closed"
+
+
+def can_transfer(w: World, user: str, rid: int) -> bool:
+    return "transfer" in ops(user) and _in_scope(w, user, rid, op="transfer") \
+        and w.records[rid]["stage"] != "closed"
 
 
 def can_delete(w: World, user: str, rid: int) -> bool:

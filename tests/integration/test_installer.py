@@ -163,6 +163,9 @@ def test_a_second_install_and_name_clashes_are_refused(installer: Installer, tmp
     (lambda p: (p / "pack.yaml").write_text(yaml.safe_dump(
         {"name": "demo", "version": "one", "label": {"en": "x", "zh": "x"}, "platform": "~~"})),
      "pack.yaml: $.platform"),
+    (lambda p: (p / "rules" / "deal.yaml").write_text(
+        "object: deal\ntriggers:\n  - {name: t, when: before_save, on: [create], script: 'x = 1'}\n"),
+     "rules/deal.yaml: $.triggers[0].True"),
 ])
 def test_load_errors_name_the_file_and_the_path(tmp_path: Path, change: Any, where: str) -> None:
     path = write_pack(tmp_path)
@@ -178,6 +181,30 @@ def test_semantic_errors_of_documents_refuse_the_install(installer: Installer, t
     with pytest.raises(ValidationFailed):
         installer.install(write_pack(tmp_path, objects=[ACCOUNT, broken]))
     assert installer.installed() == []
+
+
+def test_sample_rows_may_name_rows_of_a_dependency(installer: Installer, tmp_path: Path) -> None:
+    installer.install(write_pack(tmp_path))
+    note = {"name": "note", "label": {"en": "Note"}, "fields": [
+        {"name": "text", "type": "text"},
+        {"name": "account", "type": "lookup", "target": "account"}]}
+    addon = write_pack(tmp_path / "a", name="addon", objects=[note], rules=[], roles=[],
+                       boards=[], data={"note": "_key,text,account\nn1,Call back,sub\n"},
+                       manifest={"dependencies": {"demo": ">=1.0,<2"}})
+    installer.install(addon)
+    accounts = {a["id"]: a["name"] for a in _records(installer, "account")}
+    [row] = _records(installer, "note")
+    assert accounts[row["account"]] == "Acme Sub"
+
+
+def test_the_object_that_never_validates_is_named(installer: Installer, tmp_path: Path) -> None:
+    broken = copy.deepcopy(DEAL)
+    broken["fields"][3]["expression"] = "nowhere + 1"
+    with pytest.raises(ValidationFailed) as err:
+        installer.install(write_pack(tmp_path, objects=[ACCOUNT, broken]))
+    assert {k.split(":")[0] for k in err.value.fields} == {
+        "objects/deal.yaml (with rules/deal.yaml)"}  # account validated once deal was tried
+    assert "nowhere" in str(err.value.fields)
 
 
 def test_dependencies_and_platform_range(installer: Installer, tmp_path: Path) -> None:

@@ -78,6 +78,27 @@ def test_update_delete_history_match_the_oracle(world: pw.World, user: str) -> N
                           headers=world.admin).status_code == 200
 
 
+@pytest.mark.parametrize("user", USERNAMES)
+def test_transfer_matches_the_oracle(world: pw.World, user: str) -> None:
+    """Transfer reaches as far as the scope of the roles granting it, whatever the user's
+    update scope (a coordinator hands accounts over without editing them)."""
+    c, h = world.client, world.as_user(user)
+    for rid, rec in world.records.items():
+        before = c.get(f"/api/v1/records/account/{rid}", headers=world.admin).json
+        r = c.post(f"/api/v1/records/account/{rid}/transfer", headers=h,
+                   json={"owner": rec["owner"]})  # to the same owner: the check is what counts
+        if pw.can_transfer(world, user, rid):
+            assert r.status_code == 200, (user, rid, r.json)
+        else:
+            if "transfer" not in pw.ops(user):
+                expected = 403  # the operation level answers before any record is looked at
+            else:
+                expected = 403 if pw.can_read(world, user, rid) else 404
+            assert r.status_code == expected, (user, rid, r.status_code)
+            after = c.get(f"/api/v1/records/account/{rid}", headers=world.admin).json
+            assert after == before
+
+
 @pytest.mark.parametrize("user", ["rep_n1", "agent_s"])
 def test_hidden_fields_never_appear(world: pw.World, user: str) -> None:
     c, h = world.client, world.as_user(user)

@@ -165,6 +165,27 @@ def test_formula_over_a_lookup_follows_the_readers_visibility(client, setup) -> 
     assert again["region"] == "south" and again["region_stored"] == "south"
 
 
+def test_a_stored_formula_does_not_depend_on_who_writes(client, setup) -> None:
+    """A writer who may not read the related field still stores its value: stored
+    formulas and validation rules follow links as the system sees them."""
+    h = setup
+    acct = _create(client, h, "acct", company="ACME", region="north")
+    r = client.post("/api/v1/admin/roles", headers=h, json={
+        "name": "clerk", "permissions": {
+            "invoice": {"operations": ["read", "create"], "scope": "all"},
+            "acct": {"operations": ["read"], "scope": "all", "fields": {"region": "hidden"}}}})
+    assert r.status_code == 201, r.json
+    r = client.post("/api/v1/admin/users", headers=h, json={
+        "username": "wendy", "password": "Wendy-pass-2024!", "roles": ["clerk"]})
+    assert r.status_code == 201, r.json
+    wendy = sign_in(client, username="wendy", password="Wendy-pass-2024!")
+    made = client.post("/api/v1/records/invoice", headers=wendy, json={"number": "W",
+                                                                        "acct": acct["id"]})
+    assert made.status_code == 201, made.json
+    stored = client.get(f"/api/v1/records/invoice/{made.json['id']}", headers=h).json
+    assert stored["region_stored"] == "north"
+
+
 # -- validation rules and conditional fields -----------------------------------------
 def test_validation_rules_report_every_error_in_the_request_language(client, setup,
                                                                      instance) -> None:

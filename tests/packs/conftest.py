@@ -7,7 +7,8 @@ The HTTP fixtures of the integration suite (``app``, ``client``, ``admin``) on t
 Below them, ``pack_world``: for the pharma and securities tests, one tenant per database
 backend and test module with core and the module's ``PACK`` installed (installing core and
 an industry pack takes a while), built the way ``tests/conftest.py`` builds ``instance``.
-Its tests use records of their own or sample records nobody else in the module changes.
+The tests of a module share that tenant and run in file order: they use records of their
+own, or sample records no earlier test of the module changes.
 """
 
 from __future__ import annotations

@@ -73,3 +73,30 @@ def test_the_checker_catches_a_backwards_import(tmp_path: Path) -> None:
     finally:
         fake.unlink()
     assert layers == ["runtime", "web"]
+
+
+#: The designer (top-level ``admin_ui``) sits at the web layer: it may import crmforge, but
+#: crmforge imports it only where the app factory registers its blueprint.
+DESIGNER_DOOR = PACKAGE / "web" / "app.py"
+
+
+def _imports_of_admin_ui(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        else:
+            continue
+        if any(n.split(".")[0] == "admin_ui" for n in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_app_factory_imports_the_designer() -> None:
+    wrong = [f"{p.relative_to(PACKAGE)} line {line}" for p in sorted(PACKAGE.rglob("*.py"))
+             if p != DESIGNER_DOOR for line in _imports_of_admin_ui(p)]
+    assert not wrong, "; ".join(wrong)
+    assert _imports_of_admin_ui(DESIGNER_DOOR)  # the one registration (the checker sees it)

@@ -83,7 +83,8 @@ def navigation() -> list[dict[str, Any]]:
 
 @bp.app_context_processor
 def _page_globals() -> dict[str, Any]:
-    return {"navigation": navigation, "lang": i18n.current_lang, "lang_url": lang_url}
+    return {"navigation": navigation, "lang": i18n.current_lang, "lang_url": lang_url,
+            "inbox_count": inbox.open_count}
 
 
 def lang_url(code: str) -> str:
@@ -103,7 +104,8 @@ def asset(name: str) -> Response:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("home.html", user=current_principal())
+    return render_template("home.html", user=current_principal(),
+                           dashboards=dashboards.visible_dashboards())
 
 
-from . import lists, records  # noqa: E402,F401  (views register on bp)
+from . import dashboards, inbox, lists, records  # noqa: E402,F401  (views register on bp)

@@ -55,16 +55,18 @@ class Page:
         return f.label(self.lang) if f is not None else name
 
 
-def page_for(object_name: str) -> Page:
+def page_for(object_name: str, *, single: bool = False) -> Page:
     """The object, or 404 when it does not exist or the user may not read it (existence
-    does not leak, as in the API)."""
+    does not leak, as in the API). With ``single`` (one record's page) the record's own
+    visibility decides instead: an approver holding a task reads that record without
+    other access."""
     principal = current_principal()
     tenant = current_tenant()
     with tenant.read() as conn:
         snap = tenant.snapshot(conn)
     obj = snap.object(object_name)
     access = permissions.access(principal, snap)
-    if obj is None or not (access.allowed(obj, "read") or access.allowed(obj, "create")):
+    if obj is None or not (single or access.allowed(obj, "read") or access.allowed(obj, "create")):
         raise NotFound(f"no object named '{object_name[:40]}'")
     return Page(principal, snap, obj, access, layout_for(snap, obj, principal.roles),
                 current_lang())

@@ -15,7 +15,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ...core.errors import Conflict, CRMError, Forbidden, ValidationFailed
+from ...core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
 from ...core.filters import Condition, ListQuery
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, forms
@@ -23,6 +23,7 @@ from ..context import current_principal, current_tenant
 from . import bp
 from .display import Page, page_for, shown, titles
 from .i18n import current_lang
+from .inbox import record_approval
 
 RELATED_LIMIT = 20
 OPTIONS_LIMIT = 20
@@ -103,9 +104,11 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     states = forms.draft_state(current_tenant(), page.principal, page.obj.name, draft, rid)
     history: list[dict[str, Any]] = []
     related: list[dict[str, Any]] = []
+    approval: dict[str, Any] | None = None
     if rid is not None:
         history = _history(page, rid)
         related = _related(page, rid)
+        approval = record_approval(page.principal, page.obj.name, rid)
     errors = errors or {}
     sections = _sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
@@ -117,7 +120,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
         sections=sections, values=states["values"], errors=general, message=message,
         status=status,
-        history=history, related=related), status
+        history=history, related=related, approval=approval), status
 
 
 def _history(page: Page, rid: int) -> list[dict[str, Any]]:
@@ -199,10 +202,16 @@ def record_new(object_name: str) -> Response | tuple[str, int]:
 
 @bp.route("/records/<object_name>/<int:record_id>", methods=["GET", "POST"])
 def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
-    page = page_for(object_name)
+    page = page_for(object_name, single=request.method == "GET")
     if request.method == "POST":
         return _save(page, record_id)
-    return _render(page, page.service().get(page.principal, object_name, record_id), record_id)
+    try:
+        record = page.service().get(page.principal, object_name, record_id)
+    except NotFound:
+        if page.may("read") or page.may("create"):
+            raise
+        raise NotFound(f"no object named '{object_name[:40]}'") from None  # no leak
+    return _render(page, record, record_id)
 
 
 @bp.post("/records/<object_name>/<int:record_id>/delete")
