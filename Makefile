@@ -3,7 +3,8 @@
 #   make setup   create .venv and install CRMForge with its dev tools (and the npm packages)
 #   make run     create ./instance on first use, then serve it on http://127.0.0.1:5000
 #                (PACKS="core pharma" installs industry packs first)
-#   make test    lint, type-check, and run the tests on SQLite and PostgreSQL
+#   make test    lint, type-check, and run the tests on SQLite and PostgreSQL (one worker
+#                per core: pytest-xdist)
 #   make bench   run the performance suite
 #
 # `make test` starts a throwaway PostgreSQL (scripts/pg-test-server) when PostgreSQL is
@@ -20,7 +21,7 @@ LINT_PATHS := $(wildcard crmforge tests benchmarks admin_ui)
 .PHONY: help setup run test bench
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# *//'
+	@sed -n '3,9p' Makefile | sed 's/^# *//'
 
 # -- setup ------------------------------------------------------------------------------------
 # Stamp files make `setup` cheap when nothing changed: pip runs again when pyproject.toml
@@ -91,7 +92,7 @@ test: setup
 	    echo "make test: WARNING: PostgreSQL is not installed (no initdb/pg_ctl found):" \
 	         "testing on SQLite ONLY. On Debian: apt-get install postgresql" >&2; \
 	fi; \
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto
 
 # -- bench ------------------------------------------------------------------------------------
 bench: setup

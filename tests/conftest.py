@@ -12,6 +12,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
+# Cheap password hashing for the thousands of users the suite creates and signs in (set
+# before crmforge is imported; stored hashes carry their cost, so nothing else changes).
+os.environ.setdefault("CRMFORGE_ARGON2_COST", "1,1024,1")
+
 from crmforge.runtime import Instance
 
 ADMIN_PASSWORD = "Admin-pass-123"

@@ -247,7 +247,10 @@ def _check_rollup(
 
 
 def _numeric(f: Any) -> bool:
-    """A roll-up can add up number fields and stored formulas with a number result."""
+    """A roll-up can add up number fields, stored formulas with a number result, and other
+    roll-ups (their children's changes reach grandparents in the same transaction)."""
+    if f.type == "rollup":
+        return f.options.get("result_type") not in ("date", "datetime")
     return f.type in NUMERIC or (f.type == "formula" and f.stored
                                  and f.options.get("result_type") in NUMERIC)
 

@@ -22,32 +22,20 @@ from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from ..metadata import store as meta_store
 from ..metadata.diff import diff
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
-from ..metadata.layouts import prepare_layout, public_layout
 from ..metadata.model import Snapshot
-from ..metadata.packs import prepare_dashboard
 from ..metadata.refactor import rename_field_everywhere
-from ..metadata.roles import prepare_role
 from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
 from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
-from ..security.tables import user_roles
 from . import backfill
+from .designer_documents import Data, DocumentChanges, _entry, _name
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
-
-Data = dict[str, Any]
 
 
 def _now_text() -> str:
     return clock.now().isoformat(timespec="seconds")
-
-
-def _entry(data: Data, name: str) -> Data:
-    for e in data["objects"]:
-        if e["doc"]["name"] == name:
-            return e  # type: ignore[no-any-return]
-    raise NotFound(f"no object named '{name}'")
 
 
 def _removed_object(data: Data, name_or_id: str) -> Data:
@@ -99,8 +87,9 @@ _batches: ContextVar[dict[str, _Batch] | None] = ContextVar("crmforge_metadata_b
                                                              default=None)
 
 
-class Designer:
-    """Metadata operations of one tenant, each one published as a new version."""
+class Designer(DocumentChanges):
+    """Metadata operations of one tenant, each one published as a new version (roles,
+    layouts and dashboards: ``DocumentChanges``)."""
 
     #: Whether a change starts its backfill in the background; off, the caller runs
     #: ``backfill.run(tenant, backfill.plan(old, new))`` itself (tests, scripts).
@@ -455,105 +444,6 @@ class Designer:
 
         self._change(principal, f"purge field {object_name}.{name_or_id}", edit)
 
-    # -- roles (permission matrices are metadata) -------------------------------------------
-    def roles(self, snap: Snapshot | None = None) -> list[Data]:
-        snap = snap or self.snapshot()
-        return [copy.deepcopy(dict(r)) for r in snap.data.get("roles", [])]
-
-    def role(self, name: str) -> Data:
-        for r in self.roles():
-            if r["name"] == name:
-                return r
-        raise NotFound(f"no role named '{name[:40]}'")
-
-    def create_role(self, principal: Principal, doc: Any) -> Data:
-        def edit(data: Data, base: Snapshot) -> None:
-            data.setdefault("roles", []).append(prepare_role(doc, base))
-
-        self._change(principal, f"create role {_name(doc)}", edit)
-        return self.role(str(doc["name"]))
-
-    def update_role(self, principal: Principal, name: str, patch: Any) -> Data:
-        if not isinstance(patch, dict):
-            raise BadRequest("a change must be a JSON object")
-
-        def edit(data: Data, base: Snapshot) -> None:
-            roles = data.setdefault("roles", [])
-            i = next((i for i, r in enumerate(roles) if r["name"] == name), None)
-            if i is None:
-                raise NotFound(f"no role named '{name[:40]}'")
-            doc = copy.deepcopy(roles[i])
-            for key, value in patch.items():
-                if value is None:
-                    doc.pop(key, None)
-                else:
-                    doc[key] = copy.deepcopy(value)
-            roles[i] = prepare_role(doc, base, existing=name)
-
-        self._change(principal, f"change role {name}", edit)
-        return self.role(name)
-
-    def delete_role(self, principal: Principal, name: str) -> None:
-        def edit(data: Data, base: Snapshot) -> None:
-            roles = data.setdefault("roles", [])
-            if not any(r["name"] == name for r in roles):
-                raise NotFound(f"no role named '{name[:40]}'")
-            below = [r["name"] for r in roles if r.get("reports_to") == name]
-            if below:
-                raise Conflict(f"roles report to '{name}': {', '.join(below)}")
-            with self.tenant.engine.connect() as conn:
-                held = conn.execute(sa.select(user_roles.c.user_id).where(
-                    user_roles.c.role == name).limit(1)).first()
-            if held is not None:
-                raise Conflict(f"users hold the role '{name}'; take it from them first")
-            data["roles"] = [r for r in roles if r["name"] != name]
-
-        self._change(principal, f"delete role {name}", edit)
-
-    # -- layouts (how forms and lists are arranged) ----------------------------------------
-    def layout(self, snap: Snapshot, object_name: str) -> Data:
-        obj = snap.object(object_name)
-        if obj is None:
-            raise NotFound(f"no object named '{object_name[:40]}'")
-        return {**public_layout(snap, obj), "version": snap.version}
-
-    def set_layout(self, principal: Principal, object_name: str, doc: Any) -> Data:
-        """Replace an object's layout; a part left out (form or list) is generated."""
-        def edit(data: Data, base: Snapshot) -> None:
-            obj = base.object(object_name)
-            if obj is None:
-                raise NotFound(f"no object named '{object_name[:40]}'")
-            roles = [r["name"] for r in data.get("roles", [])]
-            _entry(data, object_name)["layout"] = prepare_layout(doc, obj, roles)
-
-        return self.layout(self._change(principal, f"change layout {object_name}", edit),
-                           object_name)
-
-    # -- dashboards -------------------------------------------------------------------------
-    def dashboards(self, snap: Snapshot | None = None) -> list[Data]:
-        snap = snap or self.snapshot()
-        return [copy.deepcopy(dict(d)) for d in snap.data.get("dashboards", [])]
-
-    def set_dashboard(self, principal: Principal, doc: Any) -> Data:
-        """Create or replace a dashboard (charts over objects' fields)."""
-        def edit(data: Data, base: Snapshot) -> None:
-            prepared = prepare_dashboard(doc, base)
-            boards = [d for d in data.setdefault("dashboards", [])
-                      if d["name"] != prepared["name"]]
-            data["dashboards"] = [*boards, prepared]
-
-        snap = self._change(principal, f"change dashboard {_name(doc)}", edit)
-        return next(d for d in self.dashboards(snap) if d["name"] == doc["name"])
-
-    def delete_dashboard(self, principal: Principal, name: str) -> None:
-        def edit(data: Data, base: Snapshot) -> None:
-            boards = data.setdefault("dashboards", [])
-            if not any(d["name"] == name for d in boards):
-                raise NotFound(f"no dashboard named '{name[:40]}'")
-            data["dashboards"] = [d for d in boards if d["name"] != name]
-
-        self._change(principal, f"delete dashboard {name}", edit)
-
     # -- versions ---------------------------------------------------------------------------
     def version(self, version: int) -> Snapshot:
         with self.tenant.read() as conn:
@@ -591,10 +481,6 @@ class Designer:
             data.update(wanted)
 
         return self._change(principal, f"roll back to version {version}", edit)
-
-
-def _name(doc: Any) -> str:
-    return str(doc.get("name"))[:40] if isinstance(doc, dict) else "?"
 
 
 def _apply_field_patch(f: Data, patch: Data) -> None:

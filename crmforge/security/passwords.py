@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..core.errors import ValidationFailed
 
-_hasher = PasswordHasher()
+
+def _hasher_from_env() -> PasswordHasher:
+    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), or the cost
+    in ``CRMFORGE_ARGON2_COST`` as ``time_cost,memory_kib,parallelism``: a deployment may
+    raise it, and the test suite lowers it (thousands of sign-ins). A stored hash carries
+    its own cost, so hashes made under any setting keep verifying."""
+    raw = os.environ.get("CRMFORGE_ARGON2_COST")
+    if not raw:
+        return PasswordHasher()
+    try:
+        time_cost, memory_kib, parallelism = (int(p) for p in raw.split(","))
+        return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                              parallelism=parallelism)
+    except ValueError:
+        raise ValueError("CRMFORGE_ARGON2_COST is 'time_cost,memory_kib,parallelism', "
+                         f"e.g. '3,65536,4'; got {raw!r}") from None
+
+
+_hasher = _hasher_from_env()
 
 MIN_LENGTH = 8
 

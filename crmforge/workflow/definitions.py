@@ -20,6 +20,7 @@ from ..metadata.processes import ESCALATE_KEYWORDS, prepare_process, process_doc
 from ..metadata.validation import Problems
 from ..rules import ExpressionContext, T, check_expression
 from ..runtime import Designer
+from ..runtime.designer_documents import merge_patch, named_index
 from ..runtime.instance import Tenant
 from ..security.principal import Principal
 from ..security.tables import users
@@ -109,17 +110,8 @@ class ProcessService:
 
         def edit(data: Data, base: Snapshot) -> None:
             procs = data.setdefault("processes", [])
-            i = next((i for i, p in enumerate(procs) if p["name"] == name), None)
-            if i is None:
-                raise NotFound(f"no process named '{name[:40]}'")
-            doc = copy.deepcopy(procs[i])
-            for key, value in patch.items():
-                if key == "version":
-                    continue
-                if value is None:
-                    doc.pop(key, None)
-                else:
-                    doc[key] = copy.deepcopy(value)
+            i = named_index(procs, name, "process")
+            doc = merge_patch(procs[i], patch, keep=frozenset({"version"}))
             procs[i] = self._prepare(doc, base, name, int(procs[i].get("version", 1)) + 1)
 
         snap = self.designer._change(principal, f"change process {name}", edit)

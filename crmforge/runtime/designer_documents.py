@@ -1,0 +1,162 @@
+"""Metadata documents other than objects: roles (permission matrices), layouts and
+dashboards. Each change goes through ``Designer._change`` like an object's, so it is
+validated against the whole snapshot and published as a new version."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..core.errors import BadRequest, Conflict, NotFound
+from ..metadata.layouts import prepare_layout, public_layout
+from ..metadata.model import Snapshot
+from ..metadata.packs import prepare_dashboard
+from ..metadata.roles import prepare_role
+from ..security.principal import Principal
+from ..security.tables import user_roles
+
+if TYPE_CHECKING:
+    from .instance import Tenant
+
+Data = dict[str, Any]
+
+
+def _entry(data: Data, name: str) -> Data:
+    for e in data["objects"]:
+        if e["doc"]["name"] == name:
+            return e  # type: ignore[no-any-return]
+    raise NotFound(f"no object named '{name}'")
+
+
+def _name(doc: Any) -> str:
+    return str(doc.get("name"))[:40] if isinstance(doc, dict) else "?"
+
+
+def named_index(items: list[Data], name: str, kind: str) -> int:
+    """Where the document called ``name`` is in a list of documents, or 404."""
+    for i, item in enumerate(items):
+        if item["name"] == name:
+            return i
+    raise NotFound(f"no {kind} named '{name[:40]}'")
+
+
+def merge_patch(doc: Data, patch: Any, keep: frozenset[str] = frozenset()) -> Data:
+    """A copy of ``doc`` with ``patch``'s top-level keys replacing its own (None removes
+    one); keys in ``keep`` are not the caller's to change."""
+    out = copy.deepcopy(doc)
+    for key, value in patch.items():
+        if key in keep:
+            continue
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class DocumentChanges:
+    """Role, layout and dashboard operations of the Designer."""
+
+    tenant: Tenant
+
+    if TYPE_CHECKING:
+        def _change(self, principal: Principal, summary: str,
+                    edit: Callable[[Data, Snapshot], None], *,
+                    dry_run: bool = False) -> Snapshot: ...
+
+        def snapshot(self) -> Snapshot: ...
+
+    # -- roles (permission matrices are metadata) -------------------------------------------
+    def roles(self, snap: Snapshot | None = None) -> list[Data]:
+        snap = snap or self.snapshot()
+        return [copy.deepcopy(dict(r)) for r in snap.data.get("roles", [])]
+
+    def role(self, name: str) -> Data:
+        for r in self.roles():
+            if r["name"] == name:
+                return r
+        raise NotFound(f"no role named '{name[:40]}'")
+
+    def create_role(self, principal: Principal, doc: Any) -> Data:
+        def edit(data: Data, base: Snapshot) -> None:
+            data.setdefault("roles", []).append(prepare_role(doc, base))
+
+        self._change(principal, f"create role {_name(doc)}", edit)
+        return self.role(str(doc["name"]))
+
+    def update_role(self, principal: Principal, name: str, patch: Any) -> Data:
+        if not isinstance(patch, dict):
+            raise BadRequest("a change must be a JSON object")
+
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            i = named_index(roles, name, "role")
+            doc = merge_patch(roles[i], patch)
+            roles[i] = prepare_role(doc, base, existing=name)
+
+        self._change(principal, f"change role {name}", edit)
+        return self.role(name)
+
+    def delete_role(self, principal: Principal, name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            if not any(r["name"] == name for r in roles):
+                raise NotFound(f"no role named '{name[:40]}'")
+            below = [r["name"] for r in roles if r.get("reports_to") == name]
+            if below:
+                raise Conflict(f"roles report to '{name}': {', '.join(below)}")
+            with self.tenant.engine.connect() as conn:
+                held = conn.execute(sa.select(user_roles.c.user_id).where(
+                    user_roles.c.role == name).limit(1)).first()
+            if held is not None:
+                raise Conflict(f"users hold the role '{name}'; take it from them first")
+            data["roles"] = [r for r in roles if r["name"] != name]
+
+        self._change(principal, f"delete role {name}", edit)
+
+    # -- layouts (how forms and lists are arranged) ----------------------------------------
+    def layout(self, snap: Snapshot, object_name: str) -> Data:
+        obj = snap.object(object_name)
+        if obj is None:
+            raise NotFound(f"no object named '{object_name[:40]}'")
+        return {**public_layout(snap, obj), "version": snap.version}
+
+    def set_layout(self, principal: Principal, object_name: str, doc: Any) -> Data:
+        """Replace an object's layout; a part left out (form or list) is generated."""
+        def edit(data: Data, base: Snapshot) -> None:
+            obj = base.object(object_name)
+            if obj is None:
+                raise NotFound(f"no object named '{object_name[:40]}'")
+            roles = [r["name"] for r in data.get("roles", [])]
+            _entry(data, object_name)["layout"] = prepare_layout(doc, obj, roles)
+
+        return self.layout(self._change(principal, f"change layout {object_name}", edit),
+                           object_name)
+
+    # -- dashboards -------------------------------------------------------------------------
+    def dashboards(self, snap: Snapshot | None = None) -> list[Data]:
+        snap = snap or self.snapshot()
+        return [copy.deepcopy(dict(d)) for d in snap.data.get("dashboards", [])]
+
+    def set_dashboard(self, principal: Principal, doc: Any) -> Data:
+        """Create or replace a dashboard (charts over objects' fields)."""
+        def edit(data: Data, base: Snapshot) -> None:
+            prepared = prepare_dashboard(doc, base)
+            boards = [d for d in data.setdefault("dashboards", [])
+                      if d["name"] != prepared["name"]]
+            data["dashboards"] = [*boards, prepared]
+
+        snap = self._change(principal, f"change dashboard {_name(doc)}", edit)
+        return next(d for d in self.dashboards(snap) if d["name"] == doc["name"])
+
+    def delete_dashboard(self, principal: Principal, name: str) -> None:
+        def edit(data: Data, base: Snapshot) -> None:
+            boards = data.setdefault("dashboards", [])
+            if not any(d["name"] == name for d in boards):
+                raise NotFound(f"no dashboard named '{name[:40]}'")
+            data["dashboards"] = [d for d in boards if d["name"] != name]
+
+        self._change(principal, f"delete dashboard {name}", edit)
