@@ -207,11 +207,16 @@ class Installer:
                 with naming(pack.files.get(("roles", name))):
                     self.designer.create_role(self.principal, {**docs[name], "pack": pack.name})
                 plan.steps.append(f"create role {name}")
-        for name in layouts:
-            doc = {k: v for k, v in pack.docs("layouts")[name].items() if k != "object"}
-            with naming(pack.files.get(("layouts", name))):
-                self.designer.set_layout(self.principal, name, doc)
-            plan.steps.append(f"set layout of {name}")
+        chosen = {name: {k: v for k, v in pack.docs("layouts")[name].items() if k != "object"}
+                  for name in sorted(layouts)}
+        if chosen:
+            try:
+                self.designer.set_layouts(self.principal, chosen)
+            except CRMError as exc:
+                where = exc.details.get("object") if isinstance(exc.details, dict) else None
+                with naming(pack.files.get(("layouts", str(where)))):
+                    raise
+            plan.steps.extend(f"set layout of {name}" for name in chosen)
         for name in dashboards:
             with naming(pack.files.get(("dashboards", name))):
                 self.designer.set_dashboard(self.principal, {**pack.docs("dashboards")[name],

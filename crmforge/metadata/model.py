@@ -203,17 +203,25 @@ class Snapshot:
     data: Mapping[str, Any]
 
     @classmethod
-    def from_data(cls, version: int, data: Mapping[str, Any]) -> Snapshot:
-        # One private copy for the snapshot's data, one the definitions share: nothing a
-        # caller holds can change a snapshot afterwards.
-        own = _copy(dict(data))
-        parts = _copy(dict(data))
+    def from_data(cls, version: int, data: Mapping[str, Any], *,
+                  owned: bool = False, like: Snapshot | None = None) -> Snapshot:
+        """A snapshot of ``data``, which is copied first (nothing a caller holds can change
+        a snapshot afterwards) unless ``owned``: the caller hands it over and never
+        changes it again (the Designer's working copies, throwaway validation contexts).
+        The data view and the definitions share one copy; both are read-only. ``like``,
+        a snapshot this one was edited from, lends the definitions of entries that are
+        equal in both (comparing is far cheaper than building)."""
+        own = dict(data) if owned else _copy(dict(data))
+        before = {e["doc"]["id"]: e for e in like.data.get("objects", [])} if like else {}
         objects = {}
-        for entry in parts.get("objects", []):
-            o = ObjectDef.from_entry(entry, owned=True)
+        for entry in own.get("objects", []):
+            prev = before.get(entry["doc"]["id"])
+            reuse = like.object(entry["doc"]["name"]) if like is not None and prev == entry \
+                else None
+            o = reuse if reuse is not None else ObjectDef.from_entry(entry, owned=True)
             objects[o.name] = o
         removed = {}
-        for entry in parts.get("removed_objects", []):
+        for entry in own.get("removed_objects", []):
             o = ObjectDef.from_entry(entry, owned=True)
             removed[o.id] = RemovedObject(o, entry["removed_at"], entry.get("removed_by"))
         return cls(version, MappingProxyType(objects), MappingProxyType(removed),
@@ -228,6 +236,15 @@ class Snapshot:
 
     def object_by_id(self, object_id: str) -> ObjectDef | None:
         return next((o for o in self.objects.values() if o.id == object_id), None)
+
+    def without_object(self, object_id: str) -> Snapshot:
+        """This snapshot minus one active object, sharing everything else (no copy): the
+        context an object is validated in."""
+        data = {**self.data, "objects": [e for e in self.data.get("objects", [])
+                                         if e["doc"]["id"] != object_id]}
+        objects = {n: o for n, o in self.objects.items() if o.id != object_id}
+        return Snapshot(self.version, MappingProxyType(objects), self.removed_objects,
+                        MappingProxyType(data))
 
     def mutable_data(self) -> dict[str, Any]:
         """A deep copy of the stored form, for building the next version."""

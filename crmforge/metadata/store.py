@@ -88,6 +88,7 @@ def publish(
     author: str | None,
     summary: str,
     diff: list[dict[str, Any]],
+    snapshot: Snapshot | None = None,
 ) -> Snapshot:
     """Store ``data`` as the version after ``base``; the primary key refuses a lost race."""
     version = base.version + 1
@@ -101,7 +102,9 @@ def publish(
             diff=json.dumps(diff, ensure_ascii=False),
         )
     )
-    published = Snapshot.from_data(version, data)
+    # The caller's snapshot of ``data`` when it has one (it must have ``version``).
+    published = snapshot if snapshot is not None and snapshot.version == version \
+        else Snapshot.from_data(version, data)
     _pending[conn] = published
     return published
 

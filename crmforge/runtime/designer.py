@@ -76,7 +76,7 @@ class _Batch:
               dry_run: bool) -> Snapshot:
         data = self.current.mutable_data()  # a failing edit leaves the batch as it was
         edit(data, self.current)
-        new = Snapshot.from_data(self.base.version + 1, data)
+        new = Snapshot.from_data(self.base.version + 1, data, owned=True, like=self.current)
         if not dry_run:
             self.data, self.current = data, new
             self.summaries.append(summary)
@@ -153,7 +153,7 @@ class Designer(DocumentChanges):
             base = self.tenant.snapshot(conn)
             data = base.mutable_data()
             edit(data, base)
-            new = Snapshot.from_data(base.version + 1, data)
+            new = Snapshot.from_data(base.version + 1, data, owned=True, like=base)
             if dry_run:
                 return new  # nothing was written; the lock goes with the transaction
             return self._publish(conn, principal, summary, base, data, new)
@@ -167,7 +167,7 @@ class Designer(DocumentChanges):
         audit.admin_action(conn, principal, "metadata", summary, described or None)
         published = meta_store.publish(
             conn, self.tenant.key, base, data, author=principal.label, summary=summary,
-            diff=described,
+            diff=described, snapshot=new,
         )
         # Existing rows of a new or changed stored formula or roll-up are filled in batches
         # after the commit, so the change does not hold the object's lock (decision 0007).
@@ -203,13 +203,18 @@ class Designer(DocumentChanges):
                 self._publish(conn, principal, f"{summary}: {detail}", base, work.data,
                               work.current)
 
-    def _validated(self, doc: Any, data: Data, base: Snapshot, existing_name: str | None) -> Data:
+    def _validated(self, doc: Any, data: Data, base: Snapshot, existing_name: str | None,
+                   *, others_changed: bool = False) -> Data:
+        """Validate ``doc`` against the snapshot the change produces, minus the object
+        itself. When the edit changed no other object (the usual case) that is ``base``
+        minus the object, whose definitions are reused instead of rebuilt."""
         existing = base.object(existing_name) if existing_name else None
-        # Validate against the snapshot the change produces, minus the object itself.
-        # Snapshot.from_data copies what it is given, so a shallow copy is enough here.
+        if not others_changed:
+            context = base.without_object(existing.id) if existing is not None else base
+            return prepare_object(doc, context, existing=existing)
         others = {**data, "objects": [e for e in data["objects"]
                                       if existing is None or e["doc"]["id"] != existing.id]}
-        context = Snapshot.from_data(base.version, others)
+        context = Snapshot.from_data(base.version, others, owned=True)  # thrown away after
         return prepare_object(doc, context, existing=existing)
 
     # -- objects ----------------------------------------------------------------------------
@@ -250,14 +255,15 @@ class Designer(DocumentChanges):
             if "fields" in patch and isinstance(patch["fields"], list):
                 _carry_ids(doc, entry["doc"])
             new_name = doc.get("name")
-            if isinstance(new_name, str) and new_name != name:
+            renaming = isinstance(new_name, str) and new_name != name
+            if renaming:
                 # Before validation: its own self-lookups and the master-details its
                 # roll-ups read must already name it by the new name.
-                _retarget(data, name, new_name)
+                _retarget(data, name, str(new_name))
                 if isinstance(doc.get("fields"), list) and all(
                         isinstance(f, dict) for f in doc["fields"]):
-                    _retarget({"objects": [{"doc": doc}]}, name, new_name)
-            prepared = self._validated(doc, data, base, name)
+                    _retarget({"objects": [{"doc": doc}]}, name, str(new_name))
+            prepared = self._validated(doc, data, base, name, others_changed=renaming)
             kept = {f["id"] for f in prepared["fields"]}
             for fid, f in old_fields.items():
                 if fid not in kept:
@@ -527,7 +533,7 @@ def _rename_safe_validate(
     existing = base.object(object_name)
     assert existing is not None
     others = {**data, "objects": [e for e in data["objects"] if e["doc"]["id"] != existing.id]}
-    context = Snapshot.from_data(base.version, others)
+    context = Snapshot.from_data(base.version, others, owned=True)  # thrown away after
     prepared = prepare_object(doc, context, existing=None)
     # prepare_object keeps ids that are present and unknown elsewhere; restore the originals.
     for new_f, old_f in zip(prepared["fields"], doc["fields"], strict=True):

@@ -5,12 +5,12 @@ validated against the whole snapshot and published as a new version."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.errors import BadRequest, Conflict, NotFound
+from ..core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..metadata.layouts import prepare_layout, public_layout
 from ..metadata.model import Snapshot
 from ..metadata.packs import prepare_dashboard
@@ -135,6 +135,25 @@ class DocumentChanges:
 
         return self.layout(self._change(principal, f"change layout {object_name}", edit),
                            object_name)
+
+    def set_layouts(self, principal: Principal, docs: Mapping[str, Any]) -> None:
+        """Replace several objects' layouts in one change (a pack's). A refused layout's
+        error carries ``details={"object": name}``."""
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = [r["name"] for r in data.get("roles", [])]
+            for object_name, doc in docs.items():
+                obj = base.object(object_name)
+                if obj is None:
+                    raise NotFound(f"no object named '{object_name[:40]}'",
+                                   details={"object": object_name})
+                try:
+                    prepared = prepare_layout(doc, obj, roles)
+                except ValidationFailed as exc:
+                    raise ValidationFailed(exc.message, exc.fields,
+                                           details={"object": object_name}) from None
+                _entry(data, object_name)["layout"] = prepared
+
+        self._change(principal, f"change layouts {', '.join(docs)}"[:200], edit)
 
     # -- dashboards -------------------------------------------------------------------------
     def dashboards(self, snap: Snapshot | None = None) -> list[Data]:

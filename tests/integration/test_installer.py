@@ -183,6 +183,17 @@ def test_semantic_errors_of_documents_refuse_the_install(installer: Installer, t
     assert installer.installed() == []
 
 
+def test_a_bad_layout_names_its_file(installer: Installer, tmp_path: Path) -> None:
+    path = write_pack(tmp_path)
+    (path / "layouts").mkdir()
+    (path / "layouts" / "deal.yaml").write_text("object: deal\nlist: {columns: [title]}\n")
+    (path / "layouts" / "account.yaml").write_text("object: account\nlist: {columns: [nope]}\n")
+    with pytest.raises(ValidationFailed) as err:
+        installer.install(path)
+    assert err.value.message.startswith("layouts/account.yaml: ")
+    assert installer.installed() == []
+
+
 def test_sample_rows_may_name_rows_of_a_dependency(installer: Installer, tmp_path: Path) -> None:
     installer.install(write_pack(tmp_path))
     note = {"name": "note", "label": {"en": "Note"}, "fields": [
