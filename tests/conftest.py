@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,15 +40,16 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def instance(tmp_path: Path, backend: str) -> Iterator[Instance]:
-    """A fresh instance with the ``default`` tenant and its ``admin`` user."""
+@contextmanager
+def fresh_instance(root: Path, backend: str) -> Iterator[Instance]:
+    """An instance with the ``default`` tenant and its ``admin`` user, on SQLite files
+    under ``root`` or in private PostgreSQL schemas, dropped afterwards."""
     if backend == "postgresql":
         prefix = "t" + secrets.token_hex(4) + "_"
-        inst = Instance.init(tmp_path / "instance", ADMIN_PASSWORD, database_url=PG_URL,
+        inst = Instance.init(root / "instance", ADMIN_PASSWORD, database_url=PG_URL,
                              schema_prefix=prefix)
     else:
-        inst = Instance.init(tmp_path / "instance", ADMIN_PASSWORD, database_url=None)
+        inst = Instance.init(root / "instance", ADMIN_PASSWORD, database_url=None)
     try:
         yield inst
     finally:
@@ -59,6 +61,13 @@ def instance(tmp_path: Path, backend: str) -> Iterator[Instance]:
                 for s in schemas:
                     conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{s}" CASCADE'))
             engine.dispose()
+
+
+@pytest.fixture
+def instance(tmp_path: Path, backend: str) -> Iterator[Instance]:
+    """A fresh instance with the ``default`` tenant and its ``admin`` user."""
+    with fresh_instance(tmp_path, backend) as inst:
+        yield inst
 
 
 @pytest.fixture

@@ -14,14 +14,12 @@ own, or sample records no earlier test of the module changes.
 from __future__ import annotations
 
 import csv
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from crmforge.installer import Installer, state
@@ -30,7 +28,7 @@ from crmforge.runtime import Instance
 from crmforge.security.accounts import principal_of
 from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD, BACKENDS, PG_URL
+from ..conftest import BACKENDS, fresh_instance
 from ..integration.conftest import admin, app, client, error_of, sign_in  # noqa: F401
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
@@ -183,12 +181,7 @@ def pack_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     backend = str(request.param)
     pack = str(request.module.PACK)
     root = tmp_path_factory.mktemp(f"{pack}-{backend}")
-    if backend == "postgresql":
-        inst = Instance.init(root / "instance", ADMIN_PASSWORD, database_url=PG_URL,
-                             schema_prefix="t" + secrets.token_hex(4) + "_")
-    else:
-        inst = Instance.init(root / "instance", ADMIN_PASSWORD, database_url=None)
-    try:
+    with fresh_instance(root, backend) as inst:
         tenant = inst.tenant("default")
         with tenant.read() as conn:
             admin = principal_of(conn, "admin")
@@ -203,12 +196,3 @@ def pack_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         world.keys = {k: int(v[1]) for k, v in keys.items()}
         world.installed = dict(plan.records)
         yield world
-    finally:
-        schemas = inst.schemas()
-        inst.dispose()
-        if schemas and PG_URL:
-            engine = sa.create_engine(PG_URL)
-            with engine.begin() as conn:
-                for s in schemas:
-                    conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{s}" CASCADE'))
-            engine.dispose()
