@@ -43,6 +43,27 @@ def install(instance: Instance, *names: str) -> tuple[Plan, ...]:
     return tuple(installer.install(PACKS / name) for name in names)
 
 
+def staff(http: FlaskClient, as_admin: dict[str, str],
+          departments: list[tuple[str, str | None]], users: list[tuple[str, str, list[str]]],
+          heads: dict[str, str], password: str) -> dict[str, dict[str, str]]:
+    """Departments, users with their roles and department heads, made by the admin;
+    returns every user's signed-in headers (and the admin's under "admin")."""
+    for name, parent in departments:
+        r = http.post("/api/v1/admin/departments", headers=as_admin,
+                      json={"name": name, "label": {"en": name.title()}, "parent": parent})
+        assert r.status_code == 201, r.json
+    for username, dept, roles in users:
+        r = http.post("/api/v1/admin/users", headers=as_admin, json={
+            "username": username, "password": password, "department": dept, "roles": roles})
+        assert r.status_code == 201, r.json
+    for dept, head in heads.items():
+        r = http.patch(f"/api/v1/admin/departments/{dept}", json={"head": head}, headers=as_admin)
+        assert r.status_code == 200, r.json
+    out = {u: sign_in(http, username=u, password=password) for u, _, _ in users}
+    out["admin"] = as_admin
+    return out
+
+
 # -- one installed tenant per module and backend (pharma, securities) ------------------------
 WORLD_PASSWORD = "Pack-pass-1234"
 

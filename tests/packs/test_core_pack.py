@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from tests.integration.conftest import error_of, sign_in
+from tests.integration.conftest import error_of
 
-from .conftest import install
+from .conftest import install, staff
 
 PASSWORD = "Core-pass-1234"
 DEPARTMENTS = [("hq", None), ("sales", "hq"), ("north", "sales"), ("south", "sales"),
@@ -25,19 +25,8 @@ USERS = [("boss", "hq", ["executive"]), ("mgr_n", "north", ["sales_manager"]),
 @pytest.fixture
 def world(instance: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[str, Any]:
     install(instance, "core")
-    for name, parent in DEPARTMENTS:
-        r = client.post("/api/v1/admin/departments", headers=admin,
-                        json={"name": name, "label": {"en": name}, "parent": parent})
-        assert r.status_code == 201, r.json
-    headers = {}
-    for username, dept, roles in USERS:
-        r = client.post("/api/v1/admin/users", headers=admin, json={
-            "username": username, "password": PASSWORD, "department": dept, "roles": roles})
-        assert r.status_code == 201, r.json
-        headers[username] = sign_in(client, username=username, password=PASSWORD)
-    for dept, head in (("north", "mgr_n"), ("hq", "boss"), ("sales", "boss")):
-        r = client.patch(f"/api/v1/admin/departments/{dept}", headers=admin, json={"head": head})
-        assert r.status_code == 200, r.json
+    headers = staff(client, admin, DEPARTMENTS, USERS,
+                    {"north": "mgr_n", "hq": "boss", "sales": "boss"}, PASSWORD)
     accounts = {}
     for username in ("rep_n1", "rep_n2", "rep_s1"):
         r = client.post("/api/v1/records/account", headers=headers[username],

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
 from crmforge.runtime.designer import Designer
-from tests.integration.conftest import error_of, sign_in
+from tests.integration.conftest import error_of
 
-from .conftest import PACKS, install
+from .conftest import PACKS, install, staff
 
 PACK = PACKS / "utilities"
 PASSWORD = "Power-pass-1234"
@@ -82,20 +82,7 @@ def power(instance: Instance) -> Instance:
 
 @pytest.fixture
 def people(power: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[str, dict[str, str]]:
-    for name, parent in DEPARTMENTS:
-        r = client.post("/api/v1/admin/departments", headers=admin,
-                        json={"name": name, "label": {"en": name.title()}, "parent": parent})
-        assert r.status_code == 201, r.json
-    for username, dept, roles in USERS:
-        r = client.post("/api/v1/admin/users", headers=admin, json={
-            "username": username, "password": PASSWORD, "department": dept, "roles": roles})
-        assert r.status_code == 201, r.json
-    for dept, head in HEADS.items():
-        r = client.patch(f"/api/v1/admin/departments/{dept}", json={"head": head}, headers=admin)
-        assert r.status_code == 200, r.json
-    heads = {u: sign_in(client, username=u, password=PASSWORD) for u, _, _ in USERS}
-    heads["admin"] = admin
-    return heads
+    return staff(client, admin, DEPARTMENTS, USERS, HEADS, PASSWORD)
 
 
 # -- 1. install ------------------------------------------------------------------------------
