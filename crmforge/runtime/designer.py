@@ -135,7 +135,7 @@ class Designer(DocumentChanges):
         }
 
     # -- the one write path for metadata ----------------------------------------------------
-    def _change(
+    def change(
         self,
         principal: Principal,
         summary: str,
@@ -143,6 +143,9 @@ class Designer(DocumentChanges):
         *,
         dry_run: bool = False,
     ) -> Snapshot:
+        """The one write path for metadata: ``edit`` changes a copy of the current data,
+        which is validated, diffed, migrated and published as the next version. Other
+        kinds of metadata documents (processes) extend the Designer through it."""
         if not permissions.can_manage_metadata(principal):
             raise Forbidden("only administrators change metadata")
         batch = (_batches.get() or {}).get(self.tenant.key)
@@ -229,7 +232,7 @@ class Designer(DocumentChanges):
             data["objects"].append({"doc": prepared, "removed_fields": []})
             created.update(prepared)
 
-        snap = self._change(principal, f"create object {_name(doc)}", edit)
+        snap = self.change(principal, f"create object {_name(doc)}", edit)
         return self.object_doc(snap, created["name"])
 
     def update_object(self, principal: Principal, name: str, patch: Any) -> Data:
@@ -274,7 +277,7 @@ class Designer(DocumentChanges):
             entry["doc"] = prepared
             final["name"] = prepared["name"]
 
-        snap = self._change(principal, f"change object {name}", edit)
+        snap = self.change(principal, f"change object {name}", edit)
         return self.object_doc(snap, final["name"])
 
     def remove_object(self, principal: Principal, name: str) -> None:
@@ -297,7 +300,7 @@ class Designer(DocumentChanges):
                 entry.update(removed_at=_now_text(), removed_by=principal.label)
                 data.setdefault("removed_objects", []).append(entry)
 
-        self._change(principal, f"remove object {', '.join(names)}", edit)
+        self.change(principal, f"remove object {', '.join(names)}", edit)
 
     def restore_object(self, principal: Principal, name_or_id: str) -> Data:
         restored: dict[str, str] = {}
@@ -312,14 +315,14 @@ class Designer(DocumentChanges):
             data["objects"].append(entry)
             restored["name"] = entry["doc"]["name"]
 
-        snap = self._change(principal, f"restore object {name_or_id}", edit)
+        snap = self.change(principal, f"restore object {name_or_id}", edit)
         return self.object_doc(snap, restored["name"])
 
     def purge_object(self, principal: Principal, name_or_id: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:
             data["removed_objects"].remove(_removed_object(data, name_or_id))
 
-        self._change(principal, f"purge object {name_or_id}", edit)
+        self.change(principal, f"purge object {name_or_id}", edit)
 
     # -- fields -----------------------------------------------------------------------------
     def add_field(self, principal: Principal, object_name: str, field: Any) -> Data:
@@ -340,7 +343,7 @@ class Designer(DocumentChanges):
             entry["doc"] = self._validated(doc, data, base, object_name)
             added["name"] = new_field["name"]
 
-        snap = self._change(principal, f"add field {object_name}.{_name(field)}", edit)
+        snap = self.change(principal, f"add field {object_name}.{_name(field)}", edit)
         obj = snap.object(object_name)
         assert obj is not None
         f = obj.field(added["name"])
@@ -376,9 +379,9 @@ class Designer(DocumentChanges):
 
         if dry_run:
             # Validates the change and reports which values would not convert; writes nothing.
-            would_be = self._change(principal, "dry run", edit, dry_run=True)
+            would_be = self.change(principal, "dry run", edit, dry_run=True)
             return {"dry_run": True, **self._dry_run_report(would_be, object_name, result["id"])}
-        snap = self._change(principal, f"change field {object_name}.{field_name}", edit)
+        snap = self.change(principal, f"change field {object_name}.{field_name}", edit)
         obj = snap.object(object_name)
         assert obj is not None
         fd = obj.field(result["name"])
@@ -419,7 +422,7 @@ class Designer(DocumentChanges):
             entry["removed_fields"].append(
                 {"field": removed, "removed_at": _now_text(), "removed_by": principal.label})
 
-        self._change(principal, f"remove field {object_name}.{field_name}", edit)
+        self.change(principal, f"remove field {object_name}.{field_name}", edit)
 
     def restore_field(self, principal: Principal, object_name: str, name_or_id: str) -> Data:
         restored: dict[str, str] = {}
@@ -436,7 +439,7 @@ class Designer(DocumentChanges):
             entry["removed_fields"].remove(r)
             restored["name"] = r["field"]["name"]
 
-        snap = self._change(principal, f"restore field {object_name}.{name_or_id}", edit)
+        snap = self.change(principal, f"restore field {object_name}.{name_or_id}", edit)
         obj = snap.object(object_name)
         assert obj is not None
         f = obj.field(restored["name"])
@@ -448,7 +451,7 @@ class Designer(DocumentChanges):
             entry = _entry(data, object_name)
             entry["removed_fields"].remove(_removed_field(entry, object_name, name_or_id))
 
-        self._change(principal, f"purge field {object_name}.{name_or_id}", edit)
+        self.change(principal, f"purge field {object_name}.{name_or_id}", edit)
 
     # -- versions ---------------------------------------------------------------------------
     def version(self, version: int) -> Snapshot:
@@ -486,7 +489,7 @@ class Designer(DocumentChanges):
             data.clear()
             data.update(wanted)
 
-        return self._change(principal, f"roll back to version {version}", edit)
+        return self.change(principal, f"roll back to version {version}", edit)
 
 
 def _apply_field_patch(f: Data, patch: Data) -> None:

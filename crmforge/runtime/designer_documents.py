@@ -1,5 +1,5 @@
 """Metadata documents other than objects: roles (permission matrices), layouts and
-dashboards. Each change goes through ``Designer._change`` like an object's, so it is
+dashboards. Each change goes through ``Designer.change`` like an object's, so it is
 validated against the whole snapshot and published as a new version."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class DocumentChanges:
     tenant: Tenant
 
     if TYPE_CHECKING:
-        def _change(self, principal: Principal, summary: str,
+        def change(self, principal: Principal, summary: str,
                     edit: Callable[[Data, Snapshot], None], *,
                     dry_run: bool = False) -> Snapshot: ...
 
@@ -84,7 +84,7 @@ class DocumentChanges:
         def edit(data: Data, base: Snapshot) -> None:
             data.setdefault("roles", []).append(prepare_role(doc, base))
 
-        self._change(principal, f"create role {_name(doc)}", edit)
+        self.change(principal, f"create role {_name(doc)}", edit)
         return self.role(str(doc["name"]))
 
     def update_role(self, principal: Principal, name: str, patch: Any) -> Data:
@@ -97,7 +97,7 @@ class DocumentChanges:
             doc = merge_patch(roles[i], patch)
             roles[i] = prepare_role(doc, base, existing=name)
 
-        self._change(principal, f"change role {name}", edit)
+        self.change(principal, f"change role {name}", edit)
         return self.role(name)
 
     def delete_role(self, principal: Principal, name: str) -> None:
@@ -115,7 +115,7 @@ class DocumentChanges:
                 raise Conflict(f"users hold the role '{name}'; take it from them first")
             data["roles"] = [r for r in roles if r["name"] != name]
 
-        self._change(principal, f"delete role {name}", edit)
+        self.change(principal, f"delete role {name}", edit)
 
     # -- layouts (how forms and lists are arranged) ----------------------------------------
     def layout(self, snap: Snapshot, object_name: str) -> Data:
@@ -133,7 +133,7 @@ class DocumentChanges:
             roles = [r["name"] for r in data.get("roles", [])]
             _entry(data, object_name)["layout"] = prepare_layout(doc, obj, roles)
 
-        return self.layout(self._change(principal, f"change layout {object_name}", edit),
+        return self.layout(self.change(principal, f"change layout {object_name}", edit),
                            object_name)
 
     def set_layouts(self, principal: Principal, docs: Mapping[str, Any]) -> None:
@@ -153,7 +153,7 @@ class DocumentChanges:
                                            details={"object": object_name}) from None
                 _entry(data, object_name)["layout"] = prepared
 
-        self._change(principal, f"change layouts {', '.join(docs)}"[:200], edit)
+        self.change(principal, f"change layouts {', '.join(docs)}"[:200], edit)
 
     # -- dashboards -------------------------------------------------------------------------
     def dashboards(self, snap: Snapshot | None = None) -> list[Data]:
@@ -168,7 +168,7 @@ class DocumentChanges:
                       if d["name"] != prepared["name"]]
             data["dashboards"] = [*boards, prepared]
 
-        snap = self._change(principal, f"change dashboard {_name(doc)}", edit)
+        snap = self.change(principal, f"change dashboard {_name(doc)}", edit)
         return next(d for d in self.dashboards(snap) if d["name"] == doc["name"])
 
     def delete_dashboard(self, principal: Principal, name: str) -> None:
@@ -178,4 +178,4 @@ class DocumentChanges:
                 raise NotFound(f"no dashboard named '{name[:40]}'")
             data["dashboards"] = [d for d in boards if d["name"] != name]
 
-        self._change(principal, f"delete dashboard {name}", edit)
+        self.change(principal, f"delete dashboard {name}", edit)

@@ -1,6 +1,6 @@
 """Approval processes as versioned metadata: create, change, remove, read.
 
-Every change goes through ``Designer._change`` (one write transaction, a new metadata
+Every change goes through ``Designer.change`` (one write transaction, a new metadata
 version with author and diff). Each process document carries its own ``version``, raised
 on every change; an instance stores the document and the compiled BPMN it started on, so a
 change never alters a running approval (the version it runs is frozen in its row).
@@ -100,7 +100,7 @@ class ProcessService:
         def edit(data: Data, base: Snapshot) -> None:
             data.setdefault("processes", []).append(self._prepare(doc, base, None, 1))
 
-        snap = self.designer._change(principal, f"create process {_name(doc)}", edit)
+        snap = self.designer.change(principal, f"create process {_name(doc)}", edit)
         return self.get(str(doc["name"]), snap)
 
     def update(self, principal: Principal, name: str, patch: Any) -> Data:
@@ -114,7 +114,7 @@ class ProcessService:
             doc = merge_patch(procs[i], patch, keep=frozenset({"version"}))
             procs[i] = self._prepare(doc, base, name, int(procs[i].get("version", 1)) + 1)
 
-        snap = self.designer._change(principal, f"change process {name}", edit)
+        snap = self.designer.change(principal, f"change process {name}", edit)
         return self.get(name, snap)
 
     def delete(self, principal: Principal, name: str) -> None:
@@ -130,7 +130,7 @@ class ProcessService:
                 raise Conflict(f"approvals of '{name}' are running; withdraw or finish them first")
             data["processes"] = [p for p in procs if p["name"] != name]
 
-        self.designer._change(principal, f"delete process {name}", edit)
+        self.designer.change(principal, f"delete process {name}", edit)
 
     def bpmn(self, name: str) -> bytes:
         return bpmn.compile_process(self.get(name))
