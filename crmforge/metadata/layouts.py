@@ -12,16 +12,12 @@ the fields.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ..core.errors import ValidationFailed
+from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
 from .validation import Problems
 
@@ -33,11 +29,6 @@ WIDE_TYPES = frozenset({"textarea", "multipicklist", "file"})
 DEFAULT_LIST_COLUMNS = 6
 DEFAULT_SECTION_LABEL = {"zh": "详细信息", "en": "Details"}
 
-
-@cache
-def _validator() -> Draft202012Validator:
-    text = resources.files("crmforge.metadata").joinpath("schemas/layout.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -102,7 +93,7 @@ def prepare_layout(doc: Any, obj: ObjectDef, roles: Iterable[str]) -> dict[str, 
     if not isinstance(doc, Mapping):
         raise ValidationFailed("a layout must be a JSON object", {"$": ["not an object"]})
     problems = Problems()
-    for error in sorted(_validator().iter_errors(doc), key=lambda e: e.json_path):
+    for error in sorted(document_schema("layout").iter_errors(doc), key=lambda e: e.json_path):
         problems.add(error.json_path, error.message)
     problems.raise_if_any("the layout")
     if doc.get("object") not in (None, obj.name):

@@ -7,17 +7,14 @@ Finding, loading and installing packs is the installer's job.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..core.errors import ValidationFailed
+from .jsonschemas import document_schema
 from .model import Snapshot
 from .validation import Problems
 
@@ -26,17 +23,12 @@ GROUPABLE = frozenset({"picklist", "boolean", "text", "lookup", "master_detail",
 MEASURABLE = frozenset({"integer", "decimal", "currency", "percent", "rollup", "formula"})
 
 
-@cache
-def validator(kind: str) -> Draft202012Validator:
-    """The JSON Schema validator of ``pack``, ``pack_rules`` or ``dashboard`` documents."""
-    text = resources.files("crmforge.metadata").joinpath(f"schemas/{kind}.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
 
 
 def schema_problems(kind: str, doc: Any) -> dict[str, list[str]]:
     """JSON Schema errors of a document, keyed by JSON path."""
     problems = Problems()
-    for error in validator(kind).iter_errors(doc):
+    for error in document_schema(kind).iter_errors(doc):
         problems.add(error.json_path, error.message)
     return problems.items
 

@@ -10,16 +10,12 @@ module checks everything else and reports every problem keyed by JSON path.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 from ..core.errors import ValidationFailed
 from ..core.names import NAME_PATTERN
+from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
 from .validation import Problems
 
@@ -27,11 +23,6 @@ MODES = ("single", "any", "all", "sequential")
 #: Escalation targets besides a username.
 ESCALATE_KEYWORDS = ("manager", "admin")
 
-
-@cache
-def _validator() -> Draft202012Validator:
-    text = resources.files("crmforge.metadata").joinpath("schemas/process.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
 
 
 def process_docs(snapshot: Snapshot) -> dict[str, Mapping[str, Any]]:
@@ -47,7 +38,7 @@ def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None
     if not isinstance(doc, Mapping):
         raise ValidationFailed("a process must be a JSON object", {"$": ["not an object"]})
     problems = Problems()
-    for error in _validator().iter_errors(doc):
+    for error in document_schema("process").iter_errors(doc):
         problems.add(error.json_path, error.message)
     problems.raise_if_any("the process")
     out = copy.deepcopy(dict(doc))

@@ -9,28 +9,19 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import json
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jsonschema import Draft202012Validator
-
 from ..core.errors import ValidationFailed
 from ..core.names import NAME_PATTERN
+from .jsonschemas import document_schema
 from .model import Snapshot
 from .validation import OPERATIONS, Problems
 
 SCOPES = ("none", "own", "department", "department_tree", "all")
 FIELD_ACCESS = ("hidden", "read", "edit")
 
-
-@cache
-def _validator() -> Draft202012Validator:
-    text = resources.files("crmforge.metadata").joinpath("schemas/role.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
 
 
 def role_docs(snapshot: Snapshot) -> dict[str, Mapping[str, Any]]:
@@ -42,7 +33,7 @@ def prepare_role(doc: Any, snapshot: Snapshot, *, existing: str | None = None) -
     if not isinstance(doc, Mapping):
         raise ValidationFailed("a role must be a JSON object", {"$": ["not an object"]})
     problems = Problems()
-    for error in _validator().iter_errors(doc):
+    for error in document_schema("role").iter_errors(doc):
         problems.add(error.json_path, error.message)
     problems.raise_if_any("the role")
     out = copy.deepcopy(dict(doc))

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import ast
 import copy
-import json
 import re
 from collections.abc import Callable, Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 from ..core.errors import ValidationFailed
 from ..core.ids import new_meta_id
 from ..core.names import name_problem
 from .fieldtypes import COMMON_OPTIONS, FIELD_TYPES
+from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
 
 OPERATIONS = (
@@ -46,13 +42,6 @@ def register_object_checker(checker: ObjectChecker) -> None:
     if checker not in _object_checkers:
         _object_checkers.append(checker)
 
-
-@cache
-def _validator() -> Draft202012Validator:
-    text = resources.files("crmforge.metadata").joinpath("schemas/object.schema.json").read_text()
-    schema = json.loads(text)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
 
 
 class Problems:
@@ -95,7 +84,7 @@ def prepare_object(
     if not isinstance(doc, Mapping):
         raise ValidationFailed("an object document must be a JSON object", {"$": ["not an object"]})
     problems = Problems()
-    for error in _validator().iter_errors(doc):
+    for error in document_schema("object").iter_errors(doc):
         problems.add(error.json_path, error.message)
     problems.raise_if_any("the object document")
 
