@@ -60,4 +60,15 @@ def _designer_link() -> dict[str, Any]:
     return {"designer_url": designer_url}
 
 
-from . import expressions, fields, history, objects  # noqa: E402,F401  (views register on bp)
+from . import (  # noqa: E402,F401  (views register on bp)
+    explain,
+    expressions,
+    fields,
+    history,
+    layouts,
+    objects,
+    process_diagrams,
+    processes,
+    roles,
+    status_rules,
+)

@@ -11,7 +11,9 @@ marker (sequential, or parallel with a completion condition ending at the first 
 ``any``), Camunda's ``assignee`` / ``candidateUsers`` / ``candidateGroups`` attributes
 (users and a role), and the ``crmforge:step`` / ``crmforge:process`` attributes our own
 export writes, which carry the step exactly (modes, pass rates, approvers, timeouts), so
-export followed by import gives the same document. Diagram interchange is ignored.
+export followed by import gives the same document. The designer's BPMN editor writes the
+same ``crmforge:step`` attribute on the tasks an administrator draws; their criteria may
+instead sit on the gateway's flow into the task. Diagram interchange is ignored.
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ def import_bpmn(xml: bytes, name: str, object_name: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(extra) if extra else {}
     doc["name"] = name or doc.get("name") or ""
     doc["object"] = object_name or doc.get("object") or ""
-    if process.get("name") and "label" not in doc:
-        doc["label"] = {"en": process.get("name")[:200]}
-    if _doc_text(process) and "description" not in doc:
-        doc["description"] = {"en": _doc_text(process)}
+    if not extra:  # our own attribute is exact: the element's name is only its label's echo
+        if process.get("name") and "label" not in doc:
+            doc["label"] = {"en": process.get("name")[:200]}
+        if _doc_text(process) and "description" not in doc:
+            doc["description"] = {"en": _doc_text(process)}
     doc["steps"] = _steps(process)
     if not doc["steps"]:
         raise ValidationFailed("the BPMN process has no user task to turn into a step",
@@ -116,6 +119,10 @@ def _step(task: Any, into: dict[str, list[Any]], by_id: dict[str, Any], taken: s
     own = task.get(_q("step", CRMFORGE))
     step: dict[str, Any] = json.loads(own) if own else {}
     step["name"] = _step_name(step.get("name") or task.get("id"), taken)
+    if "criteria" not in step:  # a drawn step's condition sits on the gateway's flow
+        criteria = _gateway_condition(task, into, by_id)
+        if criteria:
+            step["criteria"] = criteria
     if own:
         return step
     if task.get("name"):
@@ -138,13 +145,20 @@ def _step(task: Any, into: dict[str, list[Any]], by_id: dict[str, Any], taken: s
     if groups:
         approvers["role"] = groups[0]
     step["approvers"] = approvers or {"manager": True}
+    return step
+
+
+def _gateway_condition(task: Any, into: dict[str, list[Any]], by_id: dict[str, Any]
+                       ) -> str | None:
+    """The condition of an exclusive gateway's flow into the task (the last one wins)."""
+    found = None
     for f in into.get(task.get("id"), []):
         source = by_id.get(f.get("sourceRef"))
         cond = f.find(_q("conditionExpression"))
         if source is not None and source.tag == _q("exclusiveGateway") and cond is not None \
                 and (cond.text or "").strip():
-            step["criteria"] = cond.text.strip()
-    return step
+            found = cond.text.strip()
+    return found
 
 
 __all__ = ["import_bpmn"]

@@ -14,6 +14,7 @@ from ...runtime import Designer
 from ...runtime.context import open_ctx, record_id
 from ...security import accounts, audit, org
 from ...security import engine as permissions
+from ...security.engine import Decision
 from ...security.explain import explain
 from ...security.principal import Principal
 from ..context import current_principal, current_tenant
@@ -174,16 +175,22 @@ def explain_access() -> dict[str, Any]:
     missing = [k for k in ("user", "object", "operation") if not args.get(k)]
     if missing:
         raise BadRequest(f"explain needs {', '.join(missing)}")
+    return explain_for(args["user"], args["object"], args["operation"],
+                       args.get("record")).as_dict()
+
+
+def explain_for(username: str, object_name: str, operation: str,
+                record: str | None) -> Decision:
+    """The explain tool's answer for a user by name (also the designer's explain page)."""
     tenant = current_tenant()
     with tenant.read() as conn:
-        row = org.user_row(conn, args["user"])
+        row = org.user_row(conn, username)
         subject = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
                             roles=frozenset(org.user_doc(conn, row)["roles"]))
-        ctx = open_ctx(tenant, permissions, conn, subject, args["object"])
-        rid = record_id(args["record"]) if args.get("record") else None
-        decision = explain(conn, ctx.access, ctx.obj, ctx.table, rid, args["operation"],
-                           active=bool(row.active))
-    return decision.as_dict()
+        ctx = open_ctx(tenant, permissions, conn, subject, object_name)
+        rid = record_id(record) if record else None
+        return explain(conn, ctx.access, ctx.obj, ctx.table, rid, operation,
+                       active=bool(row.active))
 
 
 @bp.get("/admin/audit/access")

@@ -34,11 +34,20 @@ from . import i18n
 
 bp = Blueprint("pages", __name__)
 
-#: Libraries served from node_modules: URL name -> (package folder, file).
+#: Libraries served from node_modules: URL name -> (package folder, file). The type
+#: follows the URL name's suffix. bpmn-js's "embedded" font sheet carries its icon font
+#: inline, so no font files need serving.
 ASSETS = {
     "htmx.js": ("htmx.org/dist", "htmx.min.js"),
     "echarts.js": ("echarts/dist", "echarts.min.js"),
+    "sortable.js": ("sortablejs", "Sortable.min.js"),
+    "bpmn-modeler.js": ("bpmn-js/dist", "bpmn-modeler.production.min.js"),
+    "bpmn-viewer.js": ("bpmn-js/dist", "bpmn-navigated-viewer.production.min.js"),
+    "diagram-js.css": ("bpmn-js/dist/assets", "diagram-js.css"),
+    "bpmn-js.css": ("bpmn-js/dist/assets", "bpmn-js.css"),
+    "bpmn-font.css": ("bpmn-js/dist/assets/bpmn-font/css", "bpmn-embedded.css"),
 }
+MIMETYPES = {".js": "text/javascript", ".css": "text/css"}
 PUBLIC_ENDPOINTS = frozenset({"pages.asset"})
 
 
@@ -99,7 +108,8 @@ def asset(name: str) -> Response:
         abort(404)
     folder, file = ASSETS[name]
     base = Path(current_app.config["CRMFORGE_NODE_MODULES"]) / folder
-    return send_from_directory(base, file, max_age=3600, mimetype="text/javascript")
+    return send_from_directory(base, file, max_age=3600,
+                               mimetype=MIMETYPES[Path(name).suffix])
 
 
 @bp.get("/")

@@ -29,7 +29,7 @@ RELATED_LIMIT = 20
 OPTIONS_LIMIT = 20
 
 
-def _editable(page: Page, creating: bool) -> list[str]:
+def editable_fields(page: Page, creating: bool) -> list[str]:
     """Form fields the user may edit: on the layout, writable for them, and the object
     allows the operation at all."""
     if not page.may("create" if creating else "update"):
@@ -38,8 +38,8 @@ def _editable(page: Page, creating: bool) -> list[str]:
             and forms.has_input(page.obj, n)]
 
 
-def _sections(page: Page, form: Any, record: dict[str, Any], editable: list[str],
-              states: dict[str, Any], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+def form_sections(page: Page, form: Any, record: dict[str, Any], editable: list[str],
+                  states: dict[str, Any], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The layout's sections with the fields this reader may see (hidden ones are absent)."""
     found = titles(page, [record], page.layout.form_fields)
     out = []
@@ -95,7 +95,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
             errors: dict[str, list[str]] | None = None, message: str | None = None,
             status: int = 200) -> tuple[str, int]:
     creating = rid is None
-    editable = _editable(page, creating)
+    editable = editable_fields(page, creating)
     cls = forms.form_class(page.obj, editable, page.lang)
     if form is None:
         form = cls(data=forms.form_data(page.obj, record))
@@ -110,7 +110,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         related = _related(page, rid)
         approval = record_approval(page.principal, page.obj.name, rid)
     errors = errors or {}
-    sections = _sections(page, form, {**record, **states["values"]}, editable,
+    sections = form_sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
     placed = {it["name"] for s in sections for it in s["entries"]}
     general = list(errors.get(ALL, [])) + [  # errors with no field on the form to sit by
@@ -162,7 +162,7 @@ def _related(page: Page, rid: int) -> list[dict[str, Any]]:
 
 def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     creating = rid is None
-    editable = _editable(page, creating)
+    editable = editable_fields(page, creating)
     if not editable:
         raise Forbidden(f"you may not {'create' if creating else 'update'} "
                         f"{page.obj.label(page.lang)} records")
@@ -229,7 +229,7 @@ def record_state(object_name: str) -> tuple[str, int, dict[str, str]]:
     page = page_for(object_name)
     raw_id = request.form.get("_record", "")
     rid = int(raw_id) if raw_id.isdigit() else None
-    editable = _editable(page, rid is None)
+    editable = editable_fields(page, rid is None)
     form = forms.form_class(page.obj, editable, page.lang)(request.form)
     state = forms.draft_state(current_tenant(), page.principal, object_name,
                               forms.payload(page.obj, form, editable), rid)

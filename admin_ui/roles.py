@@ -1,0 +1,256 @@
+"""The permission matrix (DESIGN §5): roles × objects at a glance, one role's grants per
+object (operations, data scope, field access), creating and deleting roles.
+
+Roles are metadata documents, so the pages only translate forms into the role document
+and hand it to the ``Designer``: it checks the document exactly as the REST API does
+(schema, objects, fields, the reporting hierarchy) and its JSON paths come back beside
+the inputs. What a grant means is the permission engine's business, not these views'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from crmforge.core.errors import Conflict, ValidationFailed
+from crmforge.metadata.model import ObjectDef, Snapshot
+from crmforge.metadata.roles import FIELD_ACCESS, SCOPES
+from crmforge.metadata.validation import OPERATIONS
+
+from . import bp
+from .base import admin, designer, lang
+from .forms import label_of, place_errors
+
+#: Short marks of the operations in the matrix cells (the page explains them).
+LETTERS = {"create": "C", "read": "R", "update": "U", "delete": "D", "export": "E",
+           "import": "I", "transfer": "T", "share": "S", "submit": "Sb", "approve": "A",
+           "print": "P"}
+#: The inputs of the form creating a role.
+CREATE_INPUTS = ("name", "label_zh", "label_en", "reports_to")
+
+_PERMISSION_PATH = re.compile(r"^\$\.permissions\.([a-z0-9_]+)(?:\.(operations|scope|fields)"
+                              r"(?:\.([a-z0-9_]+))?)?")
+
+
+def operation_labels() -> dict[str, str]:
+    """The engine's operations in the page language (custom actions keep their own)."""
+    return {"create": gettext("Create"), "read": gettext("Read"), "update": gettext("Update"),
+            "delete": gettext("Delete"), "export": gettext("Export"),
+            "import": gettext("Import"), "transfer": gettext("Transfer"),
+            "share": gettext("Share"), "submit": gettext("Submit for approval"),
+            "approve": gettext("Approve"), "print": gettext("Print")}
+
+
+def scope_labels() -> dict[str, str]:
+    """The data scopes, narrowest first, in the page language."""
+    labels = {"none": gettext("None"), "own": gettext("Own records"),
+              "department": gettext("Own department"),
+              "department_tree": gettext("Department and below"),
+              "all": gettext("All records")}
+    return {s: labels.get(s, s) for s in SCOPES}
+
+
+def access_labels() -> dict[str, str]:
+    labels = {"hidden": gettext("Hidden"), "read": gettext("Read only"),
+              "edit": gettext("Edit")}
+    return {a: labels.get(a, a) for a in FIELD_ACCESS}
+
+
+def title_of(doc: Mapping[str, Any], language: str) -> str:
+    labels = doc.get("label") or {}
+    return str(labels.get(language) or labels.get("en") or labels.get("zh") or doc["name"])
+
+
+def operations_of(obj: ObjectDef) -> list[tuple[str, str]]:
+    """(operation, label) the engine knows for ``obj``: the standard ones, then the
+    object's custom actions."""
+    labels = operation_labels()
+    language = lang()
+    out = [(op, labels.get(op, op)) for op in OPERATIONS]
+    for action in obj.options.get("actions") or []:
+        name = str(action.get("name"))
+        if name not in OPERATIONS:
+            label = action.get("label") or {}
+            out.append((name, str(label.get(language) or label.get("en") or name)))
+    return out
+
+
+def _objects(snap: Snapshot) -> list[ObjectDef]:
+    language = lang()
+    return sorted(snap.objects.values(), key=lambda o: o.label(language).lower())
+
+
+def _cell(grant: Mapping[str, Any] | None, labels: Mapping[str, str]) -> dict[str, Any] | None:
+    """A matrix cell: operation marks (their names as a tooltip), scope and the number of
+    field rules."""
+    if not grant:
+        return None
+    ops = [str(op) for op in grant.get("operations") or []]
+    return {"letters": "".join(LETTERS.get(op, "+") for op in ops),
+            "names": ", ".join(labels.get(op, op) for op in ops),
+            "scope": str(grant.get("scope", "none")), "fields": len(grant.get("fields") or {})}
+
+
+# -- the matrix -----------------------------------------------------------------------------
+@bp.get("/roles")
+def roles() -> tuple[str, int]:
+    return render_matrix()
+
+
+def render_matrix(values: dict[str, str] | None = None,
+                  errors: dict[str, list[str]] | None = None,
+                  general: list[str] | None = None, status: int = 200) -> tuple[str, int]:
+    d = designer()
+    snap = d.snapshot()
+    language = lang()
+    objects = _objects(snap)
+    labels = operation_labels()
+    rows = []
+    for doc in sorted(d.roles(snap), key=lambda r: str(r["name"])):
+        perms = doc.get("permissions") or {}
+        rows.append({"name": doc["name"], "title": title_of(doc, language),
+                     "reports_to": doc.get("reports_to"),
+                     "cells": {o.name: _cell(perms.get(o.name), labels) for o in objects}})
+    return render_template(
+        "admin/roles.html", objects=objects, rows=rows, letters=LETTERS,
+        operation_labels=labels, scope_labels=scope_labels(),
+        role_choices=[(r["name"], f"{r['title']} ({r['name']})") for r in rows],
+        values=values or {}, errors=errors or {}, general=general or [],
+        status=status), status
+
+
+@bp.post("/roles")
+def create_role() -> Response | tuple[str, int]:
+    form = request.form
+    doc: dict[str, Any] = {"name": (form.get("name") or "").strip()}
+    if label_of(form):
+        doc["label"] = label_of(form)
+    if form.get("reports_to"):
+        doc["reports_to"] = form["reports_to"]
+    try:
+        created = designer().create_role(admin(), doc)
+    except (ValidationFailed, Conflict) as exc:
+        errors, general = place_errors(exc.fields, "$", inputs=CREATE_INPUTS)
+        return render_matrix(dict(form), errors, general or ([] if errors else [exc.message]),
+                             exc.status)
+    flash(gettext("Role created."), "ok")
+    return redirect(url_for("admin_ui.role_page", role=created["name"]), 303)
+
+
+# -- one role ---------------------------------------------------------------------------------
+@bp.get("/roles/<role>")
+def role_page(role: str) -> tuple[str, int]:
+    return render_role(role)
+
+
+def render_role(role: str, *, values: dict[str, Any] | None = None,
+                errors: dict[str, list[str]] | None = None, general: list[str] | None = None,
+                confirm_delete: bool = False, status: int = 200) -> tuple[str, int]:
+    """The role form; ``values`` (a role document) is what was typed when it was refused."""
+    d = designer()
+    snap = d.snapshot()
+    doc = d.role(role)
+    shown = values if values is not None else doc
+    labels = shown.get("label") or {}
+    form = {"label_zh": str(labels.get("zh", "")), "label_en": str(labels.get("en", "")),
+            "reports_to": str(shown.get("reports_to") or "")}
+    language = lang()
+    others = [(r["name"], f"{title_of(r, language)} ({r['name']})")
+              for r in sorted(d.roles(snap), key=lambda r: str(r["name"])) if r["name"] != role]
+    return render_template(
+        "admin/role.html", role=doc, title=title_of(doc, language), form=form,
+        permissions=shown.get("permissions") or {}, objects=_objects(snap),
+        operations_of=operations_of, scope_labels=scope_labels(),
+        access_labels=access_labels(), others=others, errors=errors or {},
+        open_objects={k.split(".")[1] for k in errors or {} if k.startswith("field.")},
+        general=general or [], confirm_delete=confirm_delete, status=status), status
+
+
+def permissions_of(form: MultiDict[str, str], snap: Snapshot) -> dict[str, Any]:
+    """The ``permissions`` of a role form: per object ``ops.<object>`` checkboxes, the
+    ``scope.<object>`` select and ``field.<object>.<field>`` selects (blank: the field
+    follows the operations). Objects granting nothing are left out."""
+    out: dict[str, Any] = {}
+    for obj in snap.objects.values():
+        ops = list(dict.fromkeys(v for v in form.getlist(f"ops.{obj.name}") if v))
+        scope = form.get(f"scope.{obj.name}") or "none"
+        fields = {f.name: value for f in obj.fields
+                  if (value := form.get(f"field.{obj.name}.{f.name}") or "")}
+        grant: dict[str, Any] = {}
+        if ops:
+            grant["operations"] = ops
+        if ops or scope != "none":
+            grant["scope"] = scope
+        if fields:
+            grant["fields"] = fields
+        if grant:
+            out[obj.name] = grant
+    return out
+
+
+def role_errors(fields: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], list[str]]:
+    """Designer errors by input: ``$.permissions.deal.fields.amount`` is the select
+    ``field.deal.amount``; paths the form has no input for are general messages."""
+    placed: dict[str, list[str]] = {}
+    general: list[str] = []
+    for path, messages in fields.items():
+        key: str | None = None
+        m = _PERMISSION_PATH.match(path)
+        if m and m.group(2) == "fields" and m.group(3):
+            key = f"field.{m.group(1)}.{m.group(3)}"
+        elif m and m.group(2) == "scope":
+            key = f"scope.{m.group(1)}"
+        elif m and m.group(2) == "operations":
+            key = f"ops.{m.group(1)}"
+        elif path in ("$.label.zh", "$.label.en"):
+            key = "label_" + path[-2:]
+        elif path == "$.reports_to":
+            key = "reports_to"
+        if key is None:
+            general.extend(f"{path}: {msg}" for msg in messages)
+        else:
+            placed.setdefault(key, []).extend(messages)
+    return placed, general
+
+
+@bp.post("/roles/<role>")
+def save_role(role: str) -> Response | tuple[str, int]:
+    """Replace the role's labels, manager role and permissions; its other settings (sign-in
+    hours, addresses, description) stay as they are."""
+    d = designer()
+    form = request.form
+    patch: dict[str, Any] = {"label": label_of(form) or None,
+                             "reports_to": form.get("reports_to") or None,
+                             "permissions": permissions_of(form, d.snapshot()) or None}
+    try:
+        d.update_role(admin(), role, patch)
+    except (ValidationFailed, Conflict) as exc:
+        errors, general = role_errors(exc.fields)
+        typed = {**patch, "permissions": patch["permissions"] or {}}
+        return render_role(role, values=typed, errors=errors,
+                           general=general or ([] if errors else [exc.message]),
+                           status=exc.status)
+    flash(gettext("Role saved."), "ok")
+    return redirect(url_for("admin_ui.role_page", role=role), 303)
+
+
+@bp.get("/roles/<role>/delete")
+def role_delete_confirm(role: str) -> tuple[str, int]:
+    return render_role(role, confirm_delete=True)
+
+
+@bp.post("/roles/<role>/delete")
+def delete_role(role: str) -> Response | tuple[str, int]:
+    """Delete a role; the Designer refuses while users hold it or roles report to it."""
+    try:
+        designer().delete_role(admin(), role)
+    except Conflict as exc:
+        return render_role(role, general=[exc.message], status=exc.status)
+    flash(gettext("Role deleted."), "ok")
+    return redirect(url_for("admin_ui.roles"), 303)

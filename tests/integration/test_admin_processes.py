@@ -1,0 +1,237 @@
+"""The approval process designer (``/admin/processes``) through a browser session (Flask's
+test client): the list, a new process from the form, steps added, moved and removed, an
+invalid expression refused beside its input with nothing saved, a BPMN file's import, the
+BPMN export, the editor's save, removal, both languages, escaping and admins only."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from crmforge.runtime import Instance
+from crmforge.web import create_app
+from crmforge.workflow.bpmn import compile_process
+from crmforge.workflow.definitions import ProcessService
+
+from ..conftest import ADMIN_PASSWORD
+from .test_workflow_definitions import DEAL, PROCESS
+
+
+def _browser(instance: Instance, username: str = "admin",
+             password: str = ADMIN_PASSWORD) -> FlaskClient:
+    c = create_app(instance, {"TESTING": True}).test_client()
+    r = c.post("/login", data={"username": username, "password": password,
+                               "csrf_token": _token(c.get("/login").text)})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def _token(text: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert m
+    return m.group(1)
+
+
+def _post(c: FlaskClient, path: str, data: dict[str, Any]) -> Any:
+    return c.post(path, data={"csrf_token": _token(c.get("/admin/processes").text), **data})
+
+
+def _error_beside(text: str, name: str) -> str:
+    m = re.search(rf'<p class="field-error" id="err-{name}">([^<]*)</p>', text)
+    assert m, f"no error beside {name}"
+    return m.group(1)
+
+
+def _setup(client: FlaskClient, admin: dict[str, str]) -> None:
+    assert client.post("/api/v1/meta/objects", json=DEAL, headers=admin).status_code == 201
+    r = client.post("/api/v1/admin/roles", json={"name": "board", "permissions": {}},
+                    headers=admin)
+    assert r.status_code == 201, r.json
+
+
+def _stored(instance: Instance, name: str) -> dict[str, Any]:
+    return ProcessService(instance.tenant("default")).get(name)
+
+
+def _form(**extra: str) -> dict[str, str]:
+    return {"label_en": "Deal approval", "label_zh": "商机审批", "entry_criteria": "amount > 0",
+            "steps-0-original": "", "steps-0-name": "review", "steps-0-mode": "single",
+            "steps-0-field": "reviewer",
+            "steps-1-original": "", "steps-1-name": "board", "steps-1-mode": "all",
+            "steps-1-pass_rate": "60", "steps-1-criteria": "amount >= 1000",
+            "steps-1-users": "admin", "steps-1-role": "board",
+            "on_approve-0-field": "status", "on_approve-0-expr": "'approved'",
+            "on_reject-0-field": "status", "on_reject-0-expr": "'rejected'", **extra}
+
+
+def test_new_process_from_the_form_and_its_steps(client: FlaskClient, admin: dict[str, str],
+                                                 instance: Instance) -> None:
+    _setup(client, admin)
+    c = _browser(instance)
+    page = c.get("/admin/processes")
+    assert page.status_code == 200 and "No approval processes yet." in page.text
+    page = c.get("/admin/processes/new?name=deal_approval&object=deal")
+    assert page.status_code == 200 and 'value="deal_approval"' in page.text
+    assert '<option value="reviewer"' in page.text  # the object's user fields
+    r = _post(c, "/admin/processes/new", {"name": "deal_approval", "object": "deal", **_form()})
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"].endswith("/admin/processes/deal_approval")
+    stored = _stored(instance, "deal_approval")
+    assert stored["label"] == {"en": "Deal approval", "zh": "商机审批"}
+    assert stored["steps"] == [
+        {"name": "review", "mode": "single", "approvers": {"field": "reviewer"}},
+        {"name": "board", "mode": "all", "pass_rate": 60, "criteria": "amount >= 1000",
+         "approvers": {"users": ["admin"], "role": "board"}}]
+    assert stored["on_approve"] == {"status": "'approved'"}
+
+    page = c.get("/admin/processes")
+    assert "Deal approval" in page.text and "<td>2</td>" in page.text
+    page = c.get("/admin/processes/deal_approval")
+    assert page.status_code == 200
+    assert 'name="steps-1-pass_rate" type="number" value="60"' in page.text
+    assert 'data-src="/admin/processes/deal_approval/bpmn"' in page.text
+    assert "bpmn-viewer.js" in page.text and "bpmn-modeler.js" not in page.text
+
+    # move the board up (without saving), add a step, then save: the order is stored
+    values = {**_form(), "steps-0-original": "review", "steps-1-original": "board"}
+    r = _post(c, "/admin/processes/deal_approval", {**values, "_op": "up-1"})
+    assert r.status_code == 200
+    assert r.text.index('value="board"') < r.text.index('value="review"')
+    assert _stored(instance, "deal_approval")["version"] == 1
+    r = _post(c, "/admin/processes/deal_approval", {**values, "_op": "add"})
+    assert 'name="steps-2-name"' in r.text
+    swapped = {**values, "steps-0-name": "board", "steps-0-original": "board",
+               "steps-0-mode": "all", "steps-0-pass_rate": "60", "steps-0-users": "admin",
+               "steps-0-field": "", "steps-0-criteria": "",
+               "steps-1-name": "review", "steps-1-original": "review", "steps-1-mode": "single",
+               "steps-1-pass_rate": "", "steps-1-users": "", "steps-1-role": "",
+               "steps-1-criteria": "", "steps-1-manager": "1", "entry_criteria": "",
+               "on_reject-0-field": "", "on_reject-0-expr": ""}
+    r = _post(c, "/admin/processes/deal_approval", swapped)
+    assert r.status_code == 303, r.text
+    stored = _stored(instance, "deal_approval")
+    assert [s["name"] for s in stored["steps"]] == ["board", "review"]
+    assert stored["steps"][1]["approvers"] == {"manager": True}
+    assert stored["version"] == 2 and "entry_criteria" not in stored and "on_reject" not in stored
+    r = _post(c, "/admin/processes/deal_approval", {**swapped, "_op": "remove-0"})
+    assert r.status_code == 200 and 'name="steps-1-name"' not in r.text
+
+
+def test_a_refused_process_shows_errors_beside_inputs(client: FlaskClient,
+                                                      admin: dict[str, str],
+                                                      instance: Instance) -> None:
+    _setup(client, admin)
+    assert client.post("/api/v1/meta/processes", json=PROCESS, headers=admin).status_code == 201
+    c = _browser(instance)
+    before = _stored(instance, "deal_approval")
+    bad = _form(**{"steps-1-criteria": "amount >= 'x'", "steps-1-users": "ghost",
+                   "entry_criteria": "unknown_field > 1", "on_approve-0-expr": "nope("})
+    r = _post(c, "/admin/processes/deal_approval", bad)
+    assert r.status_code == 422, r.text
+    assert "unknown_field" in _error_beside(r.text, "entry_criteria")
+    assert _error_beside(r.text, "steps-1-users")
+    assert _error_beside(r.text, "steps-1-criteria")
+    assert _error_beside(r.text, "on_approve-0-expr")
+    assert 'value="ghost"' in r.text  # what was typed stays
+    assert _stored(instance, "deal_approval") == before  # nothing saved
+    r = _post(c, "/admin/processes/deal_approval", _form(**{"steps-0-field": ""}))
+    assert r.status_code == 422 and _error_beside(r.text, "steps-0-approvers")
+    r = _post(c, "/admin/processes/deal_approval", _form(**{"steps-1-mode": "single"}))
+    assert r.status_code == 422
+    assert "pass rate" in _error_beside(r.text, "steps-1-pass_rate")
+    r = _post(c, "/admin/processes/new", {"name": "Bad Name", "object": "deal", **_form()})
+    assert r.status_code == 422 and _error_beside(r.text, "name")
+    assert _stored(instance, "deal_approval") == before
+
+
+def test_bpmn_import_export_and_removal(client: FlaskClient, admin: dict[str, str],
+                                        instance: Instance) -> None:
+    _setup(client, admin)
+    c = _browser(instance)
+    xml = compile_process({**PROCESS, "steps": [dict(s, mode=s.get("mode", "single"))
+                                                for s in PROCESS["steps"]]})
+    r = c.post("/admin/processes/import", data={
+        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "imported",
+        "import_object": "deal", "file": (io.BytesIO(xml), "deal.bpmn")},
+        content_type="multipart/form-data")
+    assert r.status_code == 303, r.text
+    stored = _stored(instance, "imported")
+    assert [s["name"] for s in stored["steps"]] == ["review", "board"]
+    assert stored["steps"][1]["pass_rate"] == 60
+    r = c.post("/admin/processes/import", data={
+        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "broken",
+        "import_object": "deal", "file": (io.BytesIO(b"<not xml"), "broken.bpmn")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422 and "not XML" in _error_beside(r.text, "file")
+    r = c.post("/admin/processes/import", data={
+        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "imported",
+        "import_object": "deal", "file": (io.BytesIO(xml), "deal.bpmn")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422 and "already exists" in _error_beside(r.text, "import_name")
+
+    r = c.get("/admin/processes/imported/bpmn")
+    assert r.status_code == 200 and r.mimetype == "application/xml"
+    assert r.data == ProcessService(instance.tenant("default")).bpmn("imported")
+    assert "attachment" in c.get("/admin/processes/imported/bpmn?download=1").headers[
+        "Content-Disposition"]
+
+    # the editor: it opens the exported BPMN; its save reads the XML like an import
+    page = c.get("/admin/processes/imported/diagram")
+    assert page.status_code == 200 and "bpmn-modeler.js" in page.text
+    assert "bpmn-viewer.js" not in page.text
+    data = re.search(r'<script type="application/json" id="designer-data">(.*?)</script>',
+                     page.text, re.S)
+    assert data and "crmforge:step" in data.group(1)
+    edited = xml.replace(b'pass_rate&quot;: 60', b'pass_rate&quot;: 75')
+    r = _post(c, "/admin/processes/imported/diagram", {"bpmn": edited.decode()})
+    assert r.status_code == 303, r.text
+    assert _stored(instance, "imported")["steps"][1]["pass_rate"] == 75
+    r = _post(c, "/admin/processes/imported/diagram",
+              {"bpmn": edited.decode().replace("amount &gt;= 1000", "amount &gt;= 'x'")})
+    assert r.status_code == 422 and "$.steps[1].criteria" in r.text
+    assert _stored(instance, "imported")["steps"][1]["criteria"] == "amount >= 1000"
+    r = _post(c, "/admin/processes/drawn/diagram", {"bpmn": xml.decode(), "object": "deal"})
+    assert r.status_code == 303 and _stored(instance, "drawn")["version"] == 1
+    page = c.get("/admin/processes/draw?name=fresh&object=deal")
+    assert page.status_code == 200 and 'action="/admin/processes/fresh/diagram"' in page.text
+
+    r = _post(c, "/admin/processes/imported/delete", {})
+    assert r.status_code == 422 and _error_beside(r.text, "confirm")
+    r = _post(c, "/admin/processes/imported/delete", {"confirm": "1"})
+    assert r.status_code == 303
+    assert c.get("/admin/processes/imported").status_code == 404
+
+
+def test_languages_escaping_and_admins_only(client: FlaskClient, admin: dict[str, str],
+                                            instance: Instance) -> None:
+    _setup(client, admin)
+    evil = {**PROCESS, "label": {"en": "<script>alert(1)</script>", "zh": "合同审批"}}
+    assert client.post("/api/v1/meta/processes", json=evil, headers=admin).status_code == 201
+    c = _browser(instance)
+    for path in ("/admin/processes", "/admin/processes/deal_approval",
+                 "/admin/processes/deal_approval/diagram"):
+        en = c.get(path + "?lang=en")
+        assert en.status_code == 200, path
+        assert "<script>alert(1)</script>" not in en.text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in en.text, path
+        zh = c.get(path + "?lang=zh")
+        assert zh.status_code == 200 and "审批流程" in zh.text, path
+    assert "合同审批" in c.get("/admin/processes?lang=zh").text
+    assert "Steps" in c.get("/admin/processes?lang=en").text
+
+    r = client.post("/api/v1/admin/users", json={"username": "sue", "password": "Sue-pass-1234",
+                                                  "roles": []}, headers=admin)
+    assert r.status_code == 201
+    sue = _browser(instance, "sue", "Sue-pass-1234")
+    for path in ("/admin/processes", "/admin/processes/deal_approval",
+                 "/admin/processes/deal_approval/bpmn", "/admin/processes/deal_approval/diagram",
+                 "/admin/processes/draw?name=x&object=deal"):
+        assert sue.get(path).status_code == 403, path
+    token = _token(sue.get("/").text)
+    r = sue.post("/admin/processes/deal_approval/delete", data={"csrf_token": token,
+                                                                 "confirm": "1"})
+    assert r.status_code == 403
+    assert _stored(instance, "deal_approval")["version"] == 1
