@@ -69,6 +69,8 @@ def object_page(name: str) -> tuple[str, int]:
 
 def render_object(name: str, *, rule: dict[str, str] | None = None,
                   rule_errors: dict[str, list[str]] | None = None,
+                  rename: dict[str, str] | None = None,
+                  rename_errors: dict[str, list[str]] | None = None,
                   general: list[str] | None = None, status: int = 200) -> tuple[str, int]:
     """The object page; a refused validation rule comes back with its form and errors."""
     snap = designer().snapshot()
@@ -79,8 +81,8 @@ def render_object(name: str, *, rule: dict[str, str] | None = None,
         "admin/object.html", obj=obj, labels=labels,
         rules=list(obj.options.get("validation_rules") or []),
         field_choices=[(f.name, f"{f.label(language)} ({f.name})") for f in obj.fields],
-        rule=rule or {}, rule_errors=rule_errors or {}, general=general or [],
-        status=status), status
+        rule=rule or {}, rule_errors=rule_errors or {}, rename=rename,
+        rename_errors=rename_errors, general=general or [], status=status), status
 
 
 @bp.post("/objects/<name>/labels")
@@ -92,6 +94,24 @@ def object_labels(name: str) -> Response | tuple[str, int]:
                              or [exc.message], status=exc.status)
     flash(gettext("Saved."), "ok")
     return redirect(url_for("admin_ui.object_page", name=name), 303)
+
+
+@bp.post("/objects/<name>/rename")
+def rename_object(name: str) -> Response | tuple[str, int]:
+    """A new API name; the Designer rewrites every reference to the object in the same
+    version, so nothing that named it breaks."""
+    new_name = (request.form.get("new_name") or "").strip()
+    try:
+        renamed = designer().update_object(admin(), name, {"name": new_name})
+    except (ValidationFailed, Conflict) as exc:
+        messages = [m for k, v in exc.fields.items() if k in ("$", "$.name", "name") for m in v]
+        others = [f"{k}: {'; '.join(v)}" for k, v in exc.fields.items()
+                  if k not in ("$", "$.name", "name")]
+        return render_object(name, rename={"new_name": new_name},
+                             rename_errors={"new_name": messages or [exc.message]},
+                             general=others, status=exc.status)
+    flash(gettext("Object renamed."), "ok")
+    return redirect(url_for("admin_ui.object_page", name=renamed["name"]), 303)
 
 
 @bp.post("/objects/<name>/remove")

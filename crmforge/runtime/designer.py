@@ -549,10 +549,19 @@ def _rename_safe_validate(
 
 
 def _retarget(data: Data, old: str, new: str) -> None:
+    """Every reference to object ``old`` by name now names ``new``: role permissions,
+    lookups, roll-ups, approval processes and dashboard charts."""
     for role in data.get("roles", []):
         perms = role.get("permissions", {})
         if old in perms:
             perms[new] = perms.pop(old)
+    for process in data.get("processes", []):
+        if process.get("object") == old:
+            process["object"] = new
+    for dashboard in data.get("dashboards", []):
+        for chart in dashboard.get("charts", []):
+            if chart.get("object") == old:
+                chart["object"] = new
     for e in data["objects"]:
         for f in e["doc"]["fields"]:
             if f.get("target") == old:

@@ -290,7 +290,8 @@ class ApprovalService:
     # -- reads ------------------------------------------------------------------------------
     def inbox(self, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
         with self.tenant.read() as conn:
-            rows = conn.execute(sa.select(tasks, instances.c.object, instances.c.record_id,
+            rows = conn.execute(sa.select(tasks, instances.c.object, instances.c.object_id,
+                                          instances.c.record_id,
                                           instances.c.process, instances.c.snapshot,
                                           instances.c.submitter_id, instances.c.submitted_at)
                                 .join(instances, instances.c.id == tasks.c.instance_id)
@@ -299,7 +300,13 @@ class ApprovalService:
                                 .order_by(tasks.c.id).limit(limit)).all()
             names = people.usernames(conn, [r.submitter_id for r in rows
                                             if r.submitter_id is not None])
-        return [{"id": r.id, "instance": r.instance_id, "object": r.object,
+            snap = self.tenant.snapshot(conn)
+
+        def object_name(r: Any) -> str:  # the object may have been renamed since
+            obj = snap.object_by_id(r.object_id)
+            return obj.name if obj is not None else str(r.object)
+
+        return [{"id": r.id, "instance": r.instance_id, "object": object_name(r),
                  "record": r.record_id, "process": r.process, "step": r.step,
                  "created_at": _iso(r.created_at), "due_at": _iso(r.escalate_at),
                  "submitter": names.get(r.submitter_id),

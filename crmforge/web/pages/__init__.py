@@ -90,9 +90,27 @@ def navigation() -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: str(i["label"]).lower())
 
 
+#: Objects shown in the top bar before the rest go behind "More".
+NAV_INLINE = 8
+
+
+def navigation_groups() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The navigation split for the top bar: the first ``NAV_INLINE`` objects plus the one
+    being viewed, and the rest (each with ``href``, ``label`` and ``current``)."""
+    inline: list[dict[str, Any]] = []
+    more: list[dict[str, Any]] = []
+    for i, item in enumerate(navigation()):
+        href = url_for("pages.record_list", object_name=item["name"])
+        current = request.path == href or request.path.startswith(href + "/")
+        entry = {"href": href, "label": item["label"], "current": current}
+        (inline if i < NAV_INLINE or current else more).append(entry)
+    return inline, more
+
+
 @bp.app_context_processor
 def _page_globals() -> dict[str, Any]:
-    return {"navigation": navigation, "lang": i18n.current_lang, "lang_url": lang_url,
+    return {"navigation": navigation, "navigation_groups": navigation_groups,
+            "lang": i18n.current_lang, "lang_url": lang_url,
             "inbox_count": inbox.open_count}
 
 

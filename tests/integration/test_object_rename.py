@@ -1,0 +1,68 @@
+"""Renaming an object in the designer: its records, roles, approval processes, dashboards
+and running approvals all follow the new name in one metadata version; a refused name
+changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from crmforge.runtime import Designer, Instance
+from crmforge.security.accounts import principal_of
+
+from . import workflow_world as ww
+from .test_admin_ui import _browser, _error_beside, _post
+
+BOARD = {"name": "deals", "label": {"en": "Deals"},
+         "charts": [{"object": "deal", "type": "bar", "field": "status"}]}
+
+
+def _setup(client: FlaskClient, admin: dict[str, str], instance: Instance
+           ) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
+    heads = ww.build(client, admin, ww.process({"name": "check", "approvers": {"users": ["alice"]}}))
+    deal = ww.new_deal(client, heads["sam"])
+    ww.submit(client, heads["sam"], deal["id"])
+    tenant = instance.tenant("default")
+    with tenant.read() as conn:
+        Designer(tenant).set_dashboard(principal_of(conn, "admin"), BOARD)
+    return heads, deal
+
+
+def test_rename_carries_every_reference(client: FlaskClient, admin: dict[str, str],
+                                        instance: Instance) -> None:
+    heads, deal = _setup(client, admin, instance)
+    designer = _browser(instance)
+    r = _post(designer, "/admin/objects/deal/rename", {"new_name": "opportunity"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/objects/opportunity")
+
+    got = client.get(f"/api/v1/records/opportunity/{deal['id']}", headers=heads["sam"])
+    assert got.status_code == 200 and got.json["title"] == deal["title"]
+    assert client.get(f"/api/v1/records/deal/{deal['id']}", headers=admin).status_code == 404
+    d = Designer(instance.tenant("default"))
+    assert "opportunity" in d.role("seller")["permissions"]
+    assert "deal" not in d.role("seller")["permissions"]
+    snap = d.snapshot()
+    assert [p["object"] for p in snap.data["processes"]] == ["opportunity"]
+    assert [c["object"] for b in snap.data["dashboards"] for c in b["charts"]] == ["opportunity"]
+    # The running approval goes on under the new name, and the inbox links to it.
+    task = ww.inbox(client, heads["alice"])[0]
+    assert task["object"] == "opportunity"
+    page = _browser(instance, "alice", ww.PASSWORD).get("/inbox").text
+    assert f"/records/opportunity/{deal['id']}" in page
+    ww.act(client, heads["alice"], "approve")
+    assert client.get(f"/api/v1/records/opportunity/{deal['id']}",
+                      headers=admin).json["status"] == "approved"
+
+
+def test_a_refused_name_is_shown_beside_the_input_and_changes_nothing(
+        client: FlaskClient, admin: dict[str, str], instance: Instance) -> None:
+    _setup(client, admin, instance)
+    before = Designer(instance.tenant("default")).snapshot().version
+    designer = _browser(instance)
+    r = _post(designer, "/admin/objects/deal/rename", {"new_name": "Not a Name!"})
+    assert r.status_code == 422
+    assert _error_beside(r.text, "new_name")
+    assert 'value="Not a Name!"' in r.text
+    assert Designer(instance.tenant("default")).snapshot().version == before
+    assert client.get("/api/v1/meta/objects/deal", headers=admin).status_code == 200
