@@ -203,10 +203,30 @@ def _check_field(
         ctrl = by_name.get(f["controlling_field"])
         if ctrl is None or ctrl["type"] not in ("picklist", "boolean") or ctrl is f:
             problems.add(path + ".controlling_field", "must name a picklist or boolean field")
+        else:
+            _check_depends_on(f, ctrl, path, problems)
+    elif f["type"] in ("picklist", "multipicklist"):
+        for i, choice in enumerate(f.get("choices") or []):
+            if isinstance(choice, dict) and "depends_on" in choice:
+                problems.add(f"{path}.choices[{i}].depends_on", "needs a controlling_field")
     if f["type"] == "rollup":
         _check_rollup(obj, f, path, snapshot, problems)
     if f["type"] == "formula" and f.get("stored") is None:
         pass  # computed on read unless stored
+
+
+def _check_depends_on(f: dict[str, Any], ctrl: dict[str, Any], path: str,
+                      problems: Problems) -> None:
+    """A dependent choice may only name values its controlling field can take."""
+    if ctrl["type"] == "boolean":
+        known = {"true", "false"}
+    else:
+        known = {str(c.get("value")) for c in ctrl.get("choices") or [] if isinstance(c, dict)}
+    for i, choice in enumerate(f.get("choices") or []):
+        for value in choice.get("depends_on") or [] if isinstance(choice, dict) else []:
+            if value not in known:
+                problems.add(f"{path}.choices[{i}].depends_on",
+                             f"'{str(value)[:40]}' is not a value of {ctrl['name']}")
 
 
 def _check_rollup(

@@ -15,7 +15,7 @@ from ..metadata.fieldtypes import AutonumberType, ConversionError
 from ..metadata.model import FieldDef, ObjectDef
 from ..rules import ObjectRules
 from ..security.tables import users
-from . import logic, related_formulas, rollups, trigger_host
+from . import dependent_picklists, logic, related_formulas, rollups, trigger_host
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
 from .systables import history, sequences
@@ -37,6 +37,8 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en") -> dict[str, A
         _defaults(ctx, values, errors)
     sent |= trigger_host.before_save(ctx, values, existing, errors, lang)
     logic.apply(ctx, values, sent, existing, errors, lang)
+    dependent_picklists.check(obj, values, dict(existing._mapping) if existing is not None
+                              else {}, errors)
     _references(ctx, values, errors)
     _unique(ctx, values, existing, errors)
     if errors:

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from ...core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
 from ...core.filters import Condition, ListQuery
 from ...rules.object_rules import ALL
-from ...runtime import RecordService, forms
+from ...runtime import RecordService, dependent_picklists, forms
 from ..context import current_principal, current_tenant
 from . import bp
 from .display import Page, page_for, shown, titles
@@ -119,8 +119,24 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     return render_template(
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
         sections=sections, values=states["values"], errors=general, message=message,
-        status=status,
+        status=status, picklist_deps=_picklist_deps(page, record, editable),
         history=history, related=related, approval=approval), status
+
+
+def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
+                   ) -> dict[str, Any]:
+    """For forms.js: each editable dependent picklist's controlling field, the controlling
+    value saved on the record (used when that field is not on the form) and, per choice,
+    the controlling values it goes with (None: all)."""
+    out: dict[str, Any] = {}
+    for f, ctrl in dependent_picklists.dependents(page.obj):
+        if f.name in editable:
+            out[f.name] = {
+                "controller": ctrl,
+                "current": dependent_picklists.controlling_value(record.get(ctrl)),
+                "choices": {str(c["value"]): c.get("depends_on")
+                            for c in f.options.get("choices") or []}}
+    return out
 
 
 def _history(page: Page, rid: int) -> list[dict[str, Any]]:

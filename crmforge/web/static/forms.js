@@ -25,3 +25,43 @@
     });
   });
 })();
+
+// Dependent picklists: each dependent select offers only the choices that go with its
+// controlling field's current value (the page lists them in a JSON block; the server
+// refuses any other combination anyway).
+(function () {
+  "use strict";
+  function controllerValue(form, dep) {
+    const ctrl = form.querySelector("[name='" + dep.controller + "']");
+    if (!ctrl) { return dep.current; }
+    if (ctrl.type === "checkbox") { return ctrl.checked ? "true" : "false"; }
+    return ctrl.value || null;
+  }
+  function apply(form) {
+    const block = form.querySelector("script.picklist-deps");
+    if (!block) { return; }
+    const deps = JSON.parse(block.textContent);
+    Object.keys(deps).forEach(function (name) {
+      const dep = deps[name];
+      const select = form.querySelector("select[name='" + name + "']");
+      if (!select) { return; }
+      const value = controllerValue(form, dep);
+      Array.from(select.options).forEach(function (option) {
+        if (!option.value) { return; }
+        const goesWith = dep.choices[option.value];
+        const ok = goesWith === null || goesWith === undefined ||
+          (value !== null && goesWith.includes(value));
+        option.hidden = !ok;
+        option.disabled = !ok;
+        if (!ok && option.selected) { option.selected = false; }
+      });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form.record-form");
+    if (form) { apply(form); }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.record-form").forEach(apply);
+  });
+})();
