@@ -209,6 +209,45 @@ def _pack_paths() -> dict[str, Any]:
     }
 
 
+def _list_view_paths() -> dict[str, Any]:
+    """Saved list views. Not under ``/records/{object}``: record routes take any string
+    as the record id (docs/api.md)."""
+    view = _json({"type": "object", "properties": {
+        "id": {"type": "integer"}, "object": {"type": "string"}, "name": {"type": "string"},
+        "shared": {"type": "boolean"}, "query": {"type": "string"},
+        "owner": {"type": ["string", "null"]}, "mine": {"type": "boolean"},
+        "deletable": {"type": "boolean"}, "created_at": {"type": "string",
+                                                         "format": "date-time"}}})
+    obj = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
+    vid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    tags = ["List views"]
+    return {
+        "/api/v1/list-views/{object}": {
+            "parameters": [obj],
+            "get": {"tags": tags, "operationId": "list_views",
+                    "summary": "Your views of the object and the shared ones (needs read)",
+                    "responses": {"200": {"description": "Views"}, "404": ERROR}},
+            "post": {"tags": tags, "operationId": "save_list_view",
+                     "summary": "Save a list query (the list's parameters as a query string) "
+                                "under a name; only administrators share",
+                     "requestBody": {"required": True, **_json({
+                         "type": "object", "required": ["name"],
+                         "properties": {"name": {"type": "string", "maxLength": 100},
+                                        "query": {"type": "string"},
+                                        "shared": {"type": "boolean"}}})},
+                     "responses": {"201": {"description": "The stored view", **view},
+                                   "403": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
+        "/api/v1/list-views/{object}/{id}": {
+            "parameters": [obj, vid],
+            "get": {"tags": tags, "operationId": "get_list_view",
+                    "responses": {"200": {"description": "The view", **view}, "404": ERROR}},
+            "delete": {"tags": tags, "operationId": "delete_list_view",
+                       "summary": "Delete your view (administrators: also shared ones)",
+                       "responses": {"204": {"description": "Deleted"}, "403": ERROR,
+                                     "404": ERROR}}},
+    }
+
+
 def _static_paths() -> dict[str, Any]:
     meta_obj = "/api/v1/meta/objects/{object}"
     obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -294,6 +333,7 @@ def _static_paths() -> dict[str, Any]:
             "summary": "Publish an earlier version again (nothing is dropped)",
             "responses": {"200": {"description": "The new version"}, "409": ERROR, "422": ERROR}}},
         **_pack_paths(),
+        **_list_view_paths(),
         "/api/v1/recycle-bin": {"get": {
             "tags": ["Records"], "operationId": "recycle_bin",
             "summary": "Deleted records you may see",

@@ -66,3 +66,14 @@ def test_a_refused_name_is_shown_beside_the_input_and_changes_nothing(
     assert 'value="Not a Name!"' in r.text
     assert Designer(instance.tenant("default")).snapshot().version == before
     assert client.get("/api/v1/meta/objects/deal", headers=admin).status_code == 200
+
+
+def test_saved_list_views_follow_a_renamed_object(client: FlaskClient, admin: dict[str, str],
+                                                   instance: Instance) -> None:
+    _setup(client, admin, instance)
+    r = client.post("/api/v1/list-views/deal", headers=admin,
+                    json={"name": "Big ones", "query": "amount__gt=1000&sort=-amount"})
+    assert r.status_code == 201, r.json
+    _post(_browser(instance), "/admin/objects/deal/rename", {"new_name": "opportunity"})
+    views = client.get("/api/v1/list-views/opportunity", headers=admin).json
+    assert [(v["name"], v["object"]) for v in views["items"]] == [("Big ones", "opportunity")]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import admin, approvals, auth, docs, layouts, meta, packs, processes, records
+from . import admin, approvals, auth, docs, layouts, list_views, meta, packs, processes, records
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-for module in (auth, meta, layouts, records, admin, packs, docs, processes, approvals):
+for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
+               approvals):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

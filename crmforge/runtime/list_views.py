@@ -1,0 +1,213 @@
+"""Saved list views: a named list query (filters, sort, search) of one object.
+
+A view is its owner's; an administrator may share one with everyone who may read the
+object. The query is kept as the list page's query string, so opening a view is opening an
+address, and it is checked against the object with the list parser and the same
+field/operator/sort checks a list runs, so a broken view is refused when saved rather than
+when opened. ``sys_list_views`` is created on first use (like ``sys_packs``), so tenants
+created before views existed need no migration (decision 0011).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import sqlalchemy as sa
+
+from ..core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
+from ..core.filters import parse_list_query
+from ..metadata.model import ObjectDef
+from ..security.engine import Access, PermissionEngine
+from ..security.engine import engine as default_engine
+from ..security.principal import Principal
+from ..security.tables import users
+from .context import utcnow
+from .fields import SYSTEM_FIELD_DEFS
+from .instance import Tenant
+from .query import resolve_sort, where_clauses
+
+views_metadata = sa.MetaData()
+_pk = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+NAME_MAX = 100
+QUERY_MAX = 4000
+#: Parameters of one page of a list, not of its query: never part of a saved view.
+NOT_SAVED = frozenset({"cursor", "lang", "view", "ff", "fo", "fv"})
+
+list_views = sa.Table(
+    "sys_list_views",
+    views_metadata,
+    sa.Column("id", _pk, primary_key=True),
+    sa.Column("object_id", sa.String(20), nullable=False),  # ids survive renames
+    sa.Column("name", sa.String(NAME_MAX), nullable=False),
+    sa.Column("owner_id", sa.BigInteger, nullable=False),
+    sa.Column("shared", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("object_id", "owner_id", "name", name="uq_list_views_name"),
+    sa.Index("ix_list_views_object", "object_id", "shared"),
+)
+
+_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def ensure_table(tenant: Tenant) -> None:
+    """Create ``sys_list_views`` once per engine: tenants older than views get it on first
+    use, in a write of its own (a read transaction never runs DDL)."""
+    with _lock:
+        if tenant.engine in _ready:
+            return
+    with tenant.write() as conn:
+        views_metadata.create_all(conn, checkfirst=True)
+    with _lock:
+        _ready.add(tenant.engine)
+
+
+def normalize_query(query: Any) -> str:
+    """The query string a view keeps: page parameters (cursor, language) left out."""
+    if not isinstance(query, str):
+        raise ValidationFailed("the view's query is text such as 'status=new&sort=-amount'",
+                               {"query": ["not text"]})
+    pairs = parse_qsl(query.strip().lstrip("?"), keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if k not in NOT_SAVED])
+
+
+class ListViews:
+    """Saved list views of one tenant. Every call needs read permission on the object."""
+
+    def __init__(self, tenant: Tenant, permissions: PermissionEngine | None = None) -> None:
+        self.tenant = tenant
+        self.permissions = permissions or default_engine
+
+    def _object(self, conn: sa.Connection, principal: Principal, object_name: Any
+                ) -> tuple[ObjectDef, Access]:
+        """The object, or 404 when it does not exist or the principal may not read it."""
+        snap = self.tenant.snapshot(conn)
+        obj = snap.object(object_name) if isinstance(object_name, str) else None
+        access = self.permissions.access(principal, snap, conn)
+        if obj is None or not access.allowed(obj, "read"):
+            raise NotFound(f"no object named '{str(object_name)[:40]}'")
+        return obj, access
+
+    def _visible(self, principal: Principal) -> Any:
+        return sa.or_(list_views.c.shared.is_(True), list_views.c.owner_id == principal.user_id)
+
+    def list(self, principal: Principal, object_name: str) -> list[dict[str, Any]]:
+        """The principal's own views of the object, then the shared ones, by name."""
+        ensure_table(self.tenant)
+        with self.tenant.read() as conn:
+            obj, _ = self._object(conn, principal, object_name)
+            rows = conn.execute(
+                sa.select(list_views, users.c.username)
+                .join(users, users.c.id == list_views.c.owner_id, isouter=True)
+                .where(list_views.c.object_id == obj.id, self._visible(principal))
+                .order_by((list_views.c.owner_id != principal.user_id), list_views.c.name,
+                          list_views.c.id)).all()
+        return [self._out(principal, obj, r) for r in rows]
+
+    def get(self, principal: Principal, object_name: str, view_id: Any) -> dict[str, Any]:
+        ensure_table(self.tenant)
+        with self.tenant.read() as conn:
+            obj, _ = self._object(conn, principal, object_name)
+            row = self._row(conn, principal, obj, view_id)
+        return self._out(principal, obj, row)
+
+    def _row(self, conn: sa.Connection, principal: Principal, obj: ObjectDef,
+             view_id: Any) -> Any:
+        vid = _view_id(view_id)
+        row = conn.execute(
+            sa.select(list_views, users.c.username)
+            .join(users, users.c.id == list_views.c.owner_id, isouter=True)
+            .where(list_views.c.id == vid, list_views.c.object_id == obj.id,
+                   self._visible(principal))).first()
+        if row is None:
+            raise NotFound(f"no list view {vid} of {obj.name}")
+        return row
+
+    def save(self, principal: Principal, object_name: str, name: Any, query: Any,
+             shared: Any = False) -> dict[str, Any]:
+        """Store a view; a bad name or query is refused (422) with nothing stored."""
+        if principal.user_id is None:
+            raise Forbidden("only users save list views")
+        if not isinstance(shared, bool):
+            raise ValidationFailed("'shared' is true or false", {"shared": ["not a boolean"]})
+        if shared and not principal.is_admin:
+            raise Forbidden("only administrators share list views")
+        name = name.strip() if isinstance(name, str) else name
+        if not isinstance(name, str) or not name:
+            raise ValidationFailed("the view needs a name", {"name": ["required"]})
+        if len(name) > NAME_MAX:
+            raise ValidationFailed(f"a view's name has at most {NAME_MAX} characters",
+                                   {"name": [f"longer than {NAME_MAX} characters"]})
+        text = normalize_query(query)
+        if len(text) > QUERY_MAX:
+            raise ValidationFailed(f"a view's query has at most {QUERY_MAX} characters",
+                                   {"query": [f"longer than {QUERY_MAX} characters"]})
+        ensure_table(self.tenant)
+        try:
+            with self.tenant.write() as conn:
+                obj, access = self._object(conn, principal, object_name)
+                self._check_query(obj, access, text)
+                taken = conn.execute(sa.select(list_views.c.id).where(
+                    list_views.c.object_id == obj.id,
+                    list_views.c.owner_id == principal.user_id,
+                    list_views.c.name == name)).first()
+                if taken is not None:
+                    raise Conflict(f"you already have a view named '{name}' of {obj.name}",
+                                   {"name": ["already taken"]})
+                vid = int(conn.execute(list_views.insert().values(
+                    object_id=obj.id, name=name, owner_id=principal.user_id,
+                    shared=shared, query=text, created_at=utcnow(),
+                ).returning(list_views.c.id)).scalar_one())
+                row = self._row(conn, principal, obj, vid)
+        except sa.exc.IntegrityError:  # the same name saved at the same moment
+            raise Conflict(f"you already have a view named '{name}'",
+                           {"name": ["already taken"]}) from None
+        return self._out(principal, obj, row)
+
+    def _check_query(self, obj: ObjectDef, access: Access, text: str) -> None:
+        """The list parser and the list's own checks (fields, operators, values, sort),
+        compiled but not run."""
+        try:
+            q = parse_list_query(parse_qsl(text, keep_blank_values=True))
+            readable = access.readable(obj)
+            for f in q.fields or ():
+                if f not in readable and f not in SYSTEM_FIELD_DEFS:
+                    raise ValidationFailed(f"no field named '{f[:40]}'")
+            snap = access.snapshot
+            table = self.tenant.schema(snap).table(obj.name)
+            where_clauses(obj, table, q, self.tenant.dialect, readable)
+            resolve_sort(obj, q.sort, readable)
+        except CRMError as exc:
+            raise ValidationFailed(f"the view's query is not valid: {exc.message}",
+                                   {"query": [exc.message]}) from None
+
+    def delete(self, principal: Principal, object_name: str, view_id: Any) -> None:
+        """Owners delete their views; administrators also shared ones."""
+        ensure_table(self.tenant)
+        with self.tenant.write() as conn:
+            obj, _ = self._object(conn, principal, object_name)
+            row = self._row(conn, principal, obj, view_id)
+            if row.owner_id != principal.user_id and not principal.is_admin:
+                raise Forbidden("only its owner or an administrator deletes a shared view")
+            conn.execute(list_views.delete().where(list_views.c.id == row.id))
+
+    def _out(self, principal: Principal, obj: ObjectDef, row: Any) -> dict[str, Any]:
+        mine = row.owner_id == principal.user_id
+        return {"id": row.id, "object": obj.name, "name": row.name,
+                "shared": bool(row.shared), "query": row.query,
+                "owner": row.username, "mine": mine,
+                "deletable": mine or principal.is_admin,
+                "created_at": row.created_at.isoformat(timespec="seconds") + "Z"}
+
+
+def _view_id(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    raise NotFound(f"no list view {str(value)[:40]}")

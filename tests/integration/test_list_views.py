@@ -1,0 +1,240 @@
+"""Saved list views through the list page (browser sessions: Flask's test client with a
+signed-in cookie and CSRF tokens) and the API: save, pick, delete; sharing by an
+administrator reaches readers of the object only; a bad query, name or duplicate is
+refused with nothing stored; names with markup stay text; both languages render."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from crmforge.runtime import Instance
+from crmforge.web import create_app
+
+from ..conftest import ADMIN_PASSWORD
+from .conftest import error_of, sign_in
+
+TICKET: dict[str, Any] = {
+    "name": "ticket", "label": {"zh": "工单", "en": "Ticket"},
+    "fields": [
+        {"name": "subject", "type": "text", "required": True, "searchable": True,
+         "label": {"zh": "主题", "en": "Subject"}},
+        {"name": "hours", "type": "integer", "label": {"zh": "工时", "en": "Hours"}},
+        {"name": "secret", "type": "text", "label": {"en": "Secret"}},
+        {"name": "stage", "type": "picklist", "default": "'new'", "label": {"en": "Stage"},
+         "choices": [{"value": "new", "label": {"zh": "新建", "en": "New"}},
+                     {"value": "done", "label": {"zh": "完成", "en": "Done"}}]},
+    ],
+}
+NOTE = {"name": "note", "label": {"en": "Note"},
+        "fields": [{"name": "text", "type": "text", "required": True}]}
+PASSWORDS = {"sue": "Sue-pass-1234", "otto": "Otto-pass-1234"}
+
+
+def _browser(instance: Instance, username: str = "admin") -> FlaskClient:
+    c = create_app(instance, {"TESTING": True}).test_client()
+    r = c.post("/login", data={"username": username,
+                               "password": PASSWORDS.get(username, ADMIN_PASSWORD),
+                               "csrf_token": _token(c.get("/login").text)})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def _token(text: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert m
+    return m.group(1)
+
+
+def _world(client: FlaskClient) -> dict[str, dict[str, str]]:
+    """Tickets and notes; sue reads tickets (the secret field hidden), otto only notes."""
+    admin = sign_in(client)
+    for doc in (TICKET, NOTE):
+        assert client.post("/api/v1/meta/objects", json=doc, headers=admin).status_code == 201
+    for role in ({"name": "support", "permissions": {"ticket": {
+                     "operations": ["read", "create"], "scope": "all",
+                     "fields": {"secret": "hidden"}}}},
+                 {"name": "writer", "permissions": {"note": {
+                     "operations": ["read", "create"], "scope": "all"}}}):
+        assert client.post("/api/v1/admin/roles", json=role, headers=admin).status_code == 201
+    for user, role in (("sue", "support"), ("otto", "writer")):
+        r = client.post("/api/v1/admin/users", json={
+            "username": user, "password": PASSWORDS[user], "roles": [role]}, headers=admin)
+        assert r.status_code == 201, r.json
+    for subject, hours, stage in (("Printer jam", 2, "new"), ("Broken <b>screen</b>", 5, "new"),
+                                  ("Old case", 1, "done")):
+        r = client.post("/api/v1/records/ticket", json={
+            "subject": subject, "hours": hours, "stage": stage}, headers=admin)
+        assert r.status_code == 201, r.json
+    return {"admin": admin, "sue": sign_in(client, username="sue", password=PASSWORDS["sue"]),
+            "otto": sign_in(client, username="otto", password=PASSWORDS["otto"])}
+
+
+def _views(client: FlaskClient, who: dict[str, str]) -> list[dict[str, Any]]:
+    r = client.get("/api/v1/list-views/ticket", headers=who)
+    assert r.status_code == 200, r.json
+    return list(r.json["items"])
+
+
+def test_save_pick_and_delete_a_view_on_the_page(client: FlaskClient,
+                                                 instance: Instance) -> None:
+    heads = _world(client)
+    c = _browser(instance, "sue")
+    page = c.get("/records/ticket?stage=new&sort=-hours")
+    assert page.status_code == 200
+    assert 'id="view-name"' in page.text and 'id="view-shared"' not in page.text  # not admin
+    r = c.post("/records/ticket/_views?stage=new&sort=-hours&cursor=abc&lang=en",
+               data={"csrf_token": _token(page.text), "name": "My open tickets"})
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"] == "/records/ticket?stage=new&sort=-hours"
+    (view,) = _views(client, heads["sue"])
+    assert view["name"] == "My open tickets" and view["query"] == "stage=new&sort=-hours"
+    assert view["mine"] and not view["shared"] and view["owner"] == "sue"
+    opened = c.get(r.headers["Location"])
+    assert "View saved." in opened.text
+    assert re.search(rf'<option value="{view["id"]}" selected>My open tickets</option>',
+                     opened.text)  # the current address is this view
+    assert "Printer jam" in opened.text and "Old case" not in opened.text
+    # Picking a view from the select opens its address.
+    r = c.get(f"/records/ticket?view={view['id']}")
+    assert r.status_code == 303 and r.headers["Location"] == "/records/ticket?stage=new&sort=-hours"
+    assert c.get("/records/ticket?view=99999").status_code == 404
+    # Deleting it.
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": _token(opened.text),
+                                                      "view": str(view["id"])})
+    assert r.status_code == 303
+    assert "View deleted." in c.get(r.headers["Location"]).text
+    assert _views(client, heads["sue"]) == []
+    # Without the CSRF token nothing is saved.
+    assert c.post("/records/ticket/_views", data={"name": "x"}).status_code == 403
+    assert _views(client, heads["sue"]) == []
+
+
+def test_views_through_the_api(client: FlaskClient) -> None:
+    heads = _world(client)
+    sue = heads["sue"]
+    r = client.post("/api/v1/list-views/ticket", json={"name": "Long", "query": "?hours__gte=3"},
+                    headers=sue)
+    assert r.status_code == 201, r.json
+    assert r.headers["Location"] == f"/api/v1/list-views/ticket/{r.json['id']}"
+    assert r.json["query"] == "hours__gte=3"
+    got = client.get(f"/api/v1/list-views/ticket/{r.json['id']}", headers=sue)
+    assert got.status_code == 200 and got.json["name"] == "Long"
+    listed = client.get("/api/v1/records/ticket?" + got.json["query"], headers=sue).json
+    assert [t["subject"] for t in listed["items"]] == ["Broken <b>screen</b>"]
+    dup = client.post("/api/v1/list-views/ticket", json={"name": " Long ", "query": ""},
+                      headers=sue)
+    assert dup.status_code == 409 and error_of(dup)["fields"] == {"name": ["already taken"]}
+    # The same name is free for another owner.
+    assert client.post("/api/v1/list-views/ticket", json={"name": "Long"},
+                       headers=heads["admin"]).status_code == 201
+    assert client.delete(f"/api/v1/list-views/ticket/{r.json['id']}",
+                         headers=sue).status_code == 204
+    assert client.delete(f"/api/v1/list-views/ticket/{r.json['id']}",
+                         headers=sue).status_code == 404
+    assert client.get("/api/v1/list-views/ticket/nope", headers=sue).status_code == 404
+    assert error_of(client.post("/api/v1/list-views/ticket", data="x", headers=sue))
+    # The OpenAPI document describes the paths.
+    paths = client.get("/api/v1/openapi.json", headers=sue).json["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/list-views/{object}"])
+    assert "delete" in paths["/api/v1/list-views/{object}/{id}"]
+
+
+def test_bad_queries_and_names_store_nothing(client: FlaskClient, instance: Instance) -> None:
+    heads = _world(client)
+    sue = heads["sue"]
+    for query, problem in (("nosuch=1", "no such field"),
+                           ("secret=x", "no such field"),  # hidden from sue: like unknown
+                           ("hours__gte=many", "hours"),
+                           ("subject__between=a", "between"),
+                           ("sort=-nosuch", "no such field"),
+                           ("limit=0", "limit"),
+                           ("fields=secret", "secret")):
+        r = client.post("/api/v1/list-views/ticket", json={"name": "v", "query": query},
+                        headers=sue)
+        assert r.status_code == 422, (query, r.json)
+        error = error_of(r)
+        assert error["message"].startswith("the view's query is not valid")
+        assert problem in error["message"] and error["fields"]["query"], (query, error)
+    for body, field in (({"name": "   ", "query": ""}, "name"),
+                        ({"name": "x" * 101, "query": ""}, "name"),
+                        ({"query": ""}, "name"),
+                        ({"name": "v", "query": 5}, "query")):
+        r = client.post("/api/v1/list-views/ticket", json=body, headers=sue)
+        assert r.status_code == 422 and field in error_of(r)["fields"], (body, r.json)
+    assert client.post("/api/v1/list-views/ticket", json={"name": "x" * 100, "query": ""},
+                       headers=sue).status_code == 201
+    r = client.post("/api/v1/list-views/ticket", json={"name": "s", "shared": True}, headers=sue)
+    assert r.status_code == 403  # only administrators share
+    assert [v["name"] for v in _views(client, sue)] == ["x" * 100]
+    # On the page: the list is shown again with the reason, with a 4xx, nothing stored.
+    c = _browser(instance, "sue")
+    token = _token(c.get("/records/ticket").text)
+    r = c.post("/records/ticket/_views?nosuch=1", data={"csrf_token": token, "name": "bad"})
+    assert r.status_code == 422
+    assert 'id="problem"' in r.text and "the view&#39;s query is not valid" in r.text
+    r = c.post("/records/ticket/_views", data={"csrf_token": token, "name": ""})
+    assert r.status_code == 422 and "the view needs a name" in r.text
+    assert [v["name"] for v in _views(client, sue)] == ["x" * 100]
+
+
+def test_shared_views_reach_readers_of_the_object_only(client: FlaskClient,
+                                                        instance: Instance) -> None:
+    heads = _world(client)
+    admin = sign_in(client)
+    r = client.post("/api/v1/list-views/ticket", json={
+        "name": "Team <script>alert(1)</script>", "query": "stage=new", "shared": True},
+        headers=admin)
+    assert r.status_code == 201, r.json
+    shared = r.json
+    private = client.post("/api/v1/list-views/ticket", json={"name": "Admin only"},
+                          headers=admin).json
+    (seen,) = _views(client, heads["sue"])
+    assert seen["id"] == shared["id"] and seen["shared"] and not seen["mine"]
+    assert not seen["deletable"]
+    assert client.get(f"/api/v1/list-views/ticket/{private['id']}",
+                      headers=heads["sue"]).status_code == 404
+    page = _browser(instance, "sue").get("/records/ticket").text
+    assert "Team &lt;script&gt;alert(1)&lt;/script&gt; (shared)" in page
+    assert "<script>alert(1)" not in page and "Admin only" not in page
+    assert 'id="view-delete"' not in page  # nothing sue may delete
+    r = client.delete(f"/api/v1/list-views/ticket/{shared['id']}", headers=heads["sue"])
+    assert r.status_code == 403 and error_of(r)["code"] == "forbidden"
+    sue = _browser(instance, "sue")
+    r = sue.post("/records/ticket/_views/delete", data={
+        "csrf_token": _token(sue.get("/records/ticket").text), "view": str(shared["id"])})
+    assert r.status_code == 403 and "administrator" in r.text
+    # Otto may not read tickets: no views, no page, as if the object did not exist.
+    r = client.get("/api/v1/list-views/ticket", headers=heads["otto"])
+    assert r.status_code == 404 and error_of(r)["code"] == "not_found"
+    assert client.get(f"/api/v1/list-views/ticket/{shared['id']}",
+                      headers=heads["otto"]).status_code == 404
+    assert _browser(instance, "otto").get("/records/ticket").status_code == 404
+    assert client.get("/api/v1/list-views/note", headers=heads["otto"]).json["items"] == []
+    # The administrator's page offers sharing and deletes the shared view.
+    c = _browser(instance)
+    page = c.get("/records/ticket").text
+    assert 'id="view-shared"' in page and 'id="view-delete"' in page
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": _token(page),
+                                                      "view": str(shared["id"])})
+    assert r.status_code == 303
+    r = c.post("/records/ticket/_views?stage=done", data={
+        "csrf_token": _token(page), "name": "Done", "shared": "1"})
+    assert r.status_code == 303
+    assert [(v["name"], v["shared"]) for v in _views(client, heads["sue"])] == [("Done", True)]
+
+
+def test_both_languages_render_the_views_and_the_action_bar(client: FlaskClient,
+                                                            instance: Instance) -> None:
+    _world(client)
+    c = _browser(instance)
+    token = _token(c.get("/records/ticket").text)
+    assert c.post("/records/ticket/_views?stage=new", data={
+        "csrf_token": token, "name": "Neu"}).status_code == 303
+    en = c.get("/records/ticket?lang=en").text
+    assert "Save view" in en and "Saved view" in en and "Select all" in en
+    zh = c.get("/records/ticket?lang=zh").text
+    assert "保存视图" in zh and "已保存的视图" in zh and "全选" in zh and "删除" in zh
+    assert "Save view" not in zh and "Neu" in zh
