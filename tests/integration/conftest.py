@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -34,6 +35,24 @@ def sign_in(client: FlaskClient, tenant: str = "default", username: str = "admin
 @pytest.fixture
 def admin(client: FlaskClient) -> dict[str, str]:
     return sign_in(client)
+
+
+def csrf_token(page_text: str) -> str:
+    """The CSRF token of a page's forms (every POST form carries one)."""
+    m = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
+    assert m, "the page has no form with a CSRF token"
+    return m.group(1)
+
+
+def browser_session(instance: Instance, username: str = "admin",
+                    password: str = ADMIN_PASSWORD) -> FlaskClient:
+    """A test client signed in through the sign-in page, as a browser would be (session
+    cookie, CSRF-protected forms)."""
+    c = create_app(instance, {"TESTING": True}).test_client()
+    r = c.post("/login", data={"username": username, "password": password,
+                               "csrf_token": csrf_token(c.get("/login").text)})
+    assert r.status_code == 303, r.text
+    return c
 
 
 BOOTH: dict[str, Any] = {

@@ -17,8 +17,7 @@ from crmforge.metadata.layouts import layout_for
 from crmforge.runtime import Designer, Instance
 from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD
-from .conftest import BOOTH, EXHIBITOR, sign_in
+from .conftest import BOOTH, EXHIBITOR, browser_session, csrf_token, sign_in
 
 PAGE = "/admin/objects/booth/layout"
 
@@ -31,21 +30,6 @@ LAYOUT: dict[str, Any] = {
 SALES_FORM: dict[str, Any] = {"sections": [
     {"label": {"zh": "销售", "en": "Sales view"}, "columns": 1,
      "fields": ["status", "number", "price", "area"]}]}
-
-
-def _browser(instance: Instance, username: str = "admin",
-             password: str = ADMIN_PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
 
 
 def _setup(client: FlaskClient, *, roles: bool = True) -> dict[str, str]:
@@ -70,7 +54,7 @@ def _save(c: FlaskClient, doc: Any, path: str = PAGE, **extra: str) -> Any:
     page = c.get(path + (f"?role={extra['role']}" if extra.get("role") else ""))
     assert page.status_code == 200, page.text
     raw = doc if isinstance(doc, str) else json.dumps(doc)
-    return c.post(path, data={"csrf_token": _token(page.text), "layout": raw, **extra})
+    return c.post(path, data={"csrf_token": csrf_token(page.text), "layout": raw, **extra})
 
 
 def _data(text: str) -> dict[str, Any]:
@@ -87,7 +71,7 @@ def _stored(instance: Instance) -> dict[str, Any]:
 
 def test_the_page_renders_in_both_languages(client: FlaskClient, instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     obj_page = c.get("/admin/objects/booth").text
     assert f'href="{PAGE}"' in obj_page  # the object page links the layout designer
     en = c.get(PAGE + "?lang=en")
@@ -117,7 +101,7 @@ def test_the_page_renders_in_both_languages(client: FlaskClient, instance: Insta
 def test_a_posted_layout_is_saved_and_the_designer_returns_it(client: FlaskClient,
                                                               instance: Instance) -> None:
     api = _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     before = _stored(instance)
     assert before["generated"] is True
     r = _save(c, LAYOUT)
@@ -135,7 +119,7 @@ def test_a_posted_layout_is_saved_and_the_designer_returns_it(client: FlaskClien
 def test_a_role_layout_is_saved_under_roles_and_can_be_removed(client: FlaskClient,
                                                                instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _save(c, LAYOUT).status_code == 303
     per_role = {**LAYOUT, "roles": {"sales": {"form": SALES_FORM}}}
     r = _save(c, per_role, role="sales")
@@ -158,7 +142,7 @@ def test_a_role_layout_is_saved_under_roles_and_can_be_removed(client: FlaskClie
     assert re.search(r'<option value="sales"\s*selected>Layout for role Sales · own layout</option>',
                      page.text)
 
-    r = c.post(PAGE, data={"csrf_token": _token(page.text), "remove_role": "sales",
+    r = c.post(PAGE, data={"csrf_token": csrf_token(page.text), "remove_role": "sales",
                            "role": "sales"})
     assert r.status_code == 303
     stored = _stored(instance)
@@ -169,14 +153,14 @@ def test_a_role_layout_is_saved_under_roles_and_can_be_removed(client: FlaskClie
     assert layout_for(snap, obj, {"sales"}).form_fields == ("number", "status", "area", "price",
                                                             "total")
     assert "The role now gets the default layout." in c.get(PAGE + "?role=sales").text
-    r = c.post(PAGE, data={"csrf_token": _token(page.text), "remove_role": "nobody"})
+    r = c.post(PAGE, data={"csrf_token": csrf_token(page.text), "remove_role": "nobody"})
     assert r.status_code == 404
 
 
 def test_a_refused_layout_is_shown_with_the_messages_and_nothing_is_saved(
         client: FlaskClient, instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     before = _stored(instance)
     bad = {"form": {"sections": [{"label": {"en": "Main"}, "columns": 2,
                                   "fields": ["number", "ghost", "number"]}]},
@@ -202,13 +186,13 @@ def test_a_refused_layout_is_shown_with_the_messages_and_nothing_is_saved(
 
 def test_saving_over_a_newer_layout_is_refused(client: FlaskClient, instance: Instance) -> None:
     api = _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get(PAGE).text
     base = re.search(r'name="base" value="([0-9a-f]+)"', page)
     assert base
     theirs = {"list": {"columns": ["number", "status"]}}
     assert client.put("/api/v1/meta/objects/booth/layout", json=theirs, headers=api).status_code == 200
-    r = c.post(PAGE, data={"csrf_token": _token(page), "base": base.group(1),
+    r = c.post(PAGE, data={"csrf_token": csrf_token(page), "base": base.group(1),
                            "layout": json.dumps(LAYOUT)})
     assert r.status_code == 409
     assert "Someone else changed this layout" in r.text
@@ -216,7 +200,7 @@ def test_saving_over_a_newer_layout_is_refused(client: FlaskClient, instance: In
     # The page now stands on their version: saving again replaces it knowingly.
     again = re.search(r'name="base" value="([0-9a-f]+)"', r.text)
     assert again and again.group(1) != base.group(1)
-    r = c.post(PAGE, data={"csrf_token": _token(r.text), "base": again.group(1),
+    r = c.post(PAGE, data={"csrf_token": csrf_token(r.text), "base": again.group(1),
                            "layout": json.dumps(LAYOUT)})
     assert r.status_code == 303
     assert _stored(instance)["list"] == LAYOUT["list"]
@@ -225,7 +209,7 @@ def test_saving_over_a_newer_layout_is_refused(client: FlaskClient, instance: In
 def test_preview_as_a_role_shows_its_layout_without_its_hidden_fields(
         client: FlaskClient, instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _save(c, {**LAYOUT, "roles": {"sales": {"form": SALES_FORM}}}).status_code == 303
     r = c.get(PAGE + "/preview?role=sales&lang=en")
     assert r.status_code == 200
@@ -262,8 +246,8 @@ def test_only_administrators_use_the_layout_designer(client: FlaskClient,
     assert client.post("/api/v1/admin/users", json={
         "username": "sam", "password": "Sam-pass-1234", "roles": ["sales"]},
         headers=api).status_code == 201
-    sam = _browser(instance, "sam", "Sam-pass-1234")
-    token = _token(sam.get("/").text)
+    sam = browser_session(instance, "sam", "Sam-pass-1234")
+    token = csrf_token(sam.get("/").text)
     assert sam.get(PAGE).status_code == 403
     assert sam.get(PAGE + "/preview?role=sales").status_code == 403
     r = sam.post(PAGE, data={"csrf_token": token, "layout": json.dumps(LAYOUT)})
@@ -282,7 +266,7 @@ def test_labels_holding_markup_are_shown_as_text(client: FlaskClient, instance: 
     r = client.patch("/api/v1/meta/objects/booth/fields/number", json={"label": {"en": evil}},
                      headers=api)
     assert r.status_code == 200, r.json
-    c = _browser(instance)
+    c = browser_session(instance)
     doc = {"form": {"sections": [{"label": {"en": evil, "zh": evil}, "columns": 1,
                                   "fields": ["number", "status"]}]}}
     assert _save(c, doc).status_code == 303

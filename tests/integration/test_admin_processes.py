@@ -12,31 +12,15 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from crmforge.web import create_app
 from crmforge.workflow.bpmn import compile_process
 from crmforge.workflow.definitions import ProcessService
 
-from ..conftest import ADMIN_PASSWORD
+from .conftest import browser_session, csrf_token
 from .test_workflow_definitions import DEAL, PROCESS
 
 
-def _browser(instance: Instance, username: str = "admin",
-             password: str = ADMIN_PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
-
-
 def _post(c: FlaskClient, path: str, data: dict[str, Any]) -> Any:
-    return c.post(path, data={"csrf_token": _token(c.get("/admin/processes").text), **data})
+    return c.post(path, data={"csrf_token": csrf_token(c.get("/admin/processes").text), **data})
 
 
 def _error_beside(text: str, name: str) -> str:
@@ -70,7 +54,7 @@ def _form(**extra: str) -> dict[str, str]:
 def test_new_process_from_the_form_and_its_steps(client: FlaskClient, admin: dict[str, str],
                                                  instance: Instance) -> None:
     _setup(client, admin)
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get("/admin/processes")
     assert page.status_code == 200 and "No approval processes yet." in page.text
     page = c.get("/admin/processes/new?name=deal_approval&object=deal")
@@ -125,7 +109,7 @@ def test_a_refused_process_shows_errors_beside_inputs(client: FlaskClient,
                                                       instance: Instance) -> None:
     _setup(client, admin)
     assert client.post("/api/v1/meta/processes", json=PROCESS, headers=admin).status_code == 201
-    c = _browser(instance)
+    c = browser_session(instance)
     before = _stored(instance, "deal_approval")
     bad = _form(**{"steps-1-criteria": "amount >= 'x'", "steps-1-users": "ghost",
                    "entry_criteria": "unknown_field > 1", "on_approve-0-expr": "nope("})
@@ -150,11 +134,11 @@ def test_a_refused_process_shows_errors_beside_inputs(client: FlaskClient,
 def test_bpmn_import_export_and_removal(client: FlaskClient, admin: dict[str, str],
                                         instance: Instance) -> None:
     _setup(client, admin)
-    c = _browser(instance)
+    c = browser_session(instance)
     xml = compile_process({**PROCESS, "steps": [dict(s, mode=s.get("mode", "single"))
                                                 for s in PROCESS["steps"]]})
     r = c.post("/admin/processes/import", data={
-        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "imported",
+        "csrf_token": csrf_token(c.get("/admin/processes").text), "import_name": "imported",
         "import_object": "deal", "file": (io.BytesIO(xml), "deal.bpmn")},
         content_type="multipart/form-data")
     assert r.status_code == 303, r.text
@@ -162,12 +146,12 @@ def test_bpmn_import_export_and_removal(client: FlaskClient, admin: dict[str, st
     assert [s["name"] for s in stored["steps"]] == ["review", "board"]
     assert stored["steps"][1]["pass_rate"] == 60
     r = c.post("/admin/processes/import", data={
-        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "broken",
+        "csrf_token": csrf_token(c.get("/admin/processes").text), "import_name": "broken",
         "import_object": "deal", "file": (io.BytesIO(b"<not xml"), "broken.bpmn")},
         content_type="multipart/form-data")
     assert r.status_code == 422 and "not XML" in _error_beside(r.text, "file")
     r = c.post("/admin/processes/import", data={
-        "csrf_token": _token(c.get("/admin/processes").text), "import_name": "imported",
+        "csrf_token": csrf_token(c.get("/admin/processes").text), "import_name": "imported",
         "import_object": "deal", "file": (io.BytesIO(xml), "deal.bpmn")},
         content_type="multipart/form-data")
     assert r.status_code == 422 and "already exists" in _error_beside(r.text, "import_name")
@@ -210,7 +194,7 @@ def test_languages_escaping_and_admins_only(client: FlaskClient, admin: dict[str
     _setup(client, admin)
     evil = {**PROCESS, "label": {"en": "<script>alert(1)</script>", "zh": "合同审批"}}
     assert client.post("/api/v1/meta/processes", json=evil, headers=admin).status_code == 201
-    c = _browser(instance)
+    c = browser_session(instance)
     for path in ("/admin/processes", "/admin/processes/deal_approval",
                  "/admin/processes/deal_approval/diagram"):
         en = c.get(path + "?lang=en")
@@ -225,12 +209,12 @@ def test_languages_escaping_and_admins_only(client: FlaskClient, admin: dict[str
     r = client.post("/api/v1/admin/users", json={"username": "sue", "password": "Sue-pass-1234",
                                                   "roles": []}, headers=admin)
     assert r.status_code == 201
-    sue = _browser(instance, "sue", "Sue-pass-1234")
+    sue = browser_session(instance, "sue", "Sue-pass-1234")
     for path in ("/admin/processes", "/admin/processes/deal_approval",
                  "/admin/processes/deal_approval/bpmn", "/admin/processes/deal_approval/diagram",
                  "/admin/processes/draw?name=x&object=deal"):
         assert sue.get(path).status_code == 403, path
-    token = _token(sue.get("/").text)
+    token = csrf_token(sue.get("/").text)
     r = sue.post("/admin/processes/deal_approval/delete", data={"csrf_token": token,
                                                                  "confirm": "1"})
     assert r.status_code == 403

@@ -16,29 +16,13 @@ from flask.testing import FlaskClient
 from crmforge.runtime import Designer, Instance
 from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD
-from .conftest import BOOTH, EXHIBITOR, sign_in
+from .conftest import BOOTH, EXHIBITOR, browser_session, csrf_token, sign_in
 
 SALES_PASSWORD = "Sales-pass-1234"
 
 
-def _browser(instance: Instance, username: str = "admin",
-             password: str = ADMIN_PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
-
-
 def _post(c: FlaskClient, path: str, data: dict[str, Any]) -> Any:
-    return c.post(path, data={"csrf_token": _token(c.get("/admin/roles").text), **data})
+    return c.post(path, data={"csrf_token": csrf_token(c.get("/admin/roles").text), **data})
 
 
 def _error_beside(text: str, name: str) -> str:
@@ -60,7 +44,7 @@ def world(client: FlaskClient, instance: Instance) -> dict[str, Any]:
     r = client.post("/api/v1/records/booth", headers=api,
                     json={"number": "A-1", "area": "10", "price": "5"})
     assert r.status_code == 201, r.json
-    return {"api": api, "booth": r.json["id"], "c": _browser(instance)}
+    return {"api": api, "booth": r.json["id"], "c": browser_session(instance)}
 
 
 def _create_sales(c: FlaskClient, **extra: str) -> Any:
@@ -273,8 +257,8 @@ def test_only_administrators_get_in(world: dict[str, Any], client: FlaskClient,
     api = world["api"]
     assert client.post("/api/v1/admin/users", headers=api, json={
         "username": "sue", "password": "Sue-pass-1234", "roles": []}).status_code == 201
-    sue = _browser(instance, "sue", "Sue-pass-1234")
-    token = _token(sue.get("/").text)
+    sue = browser_session(instance, "sue", "Sue-pass-1234")
+    token = csrf_token(sue.get("/").text)
     for path in ("/admin/roles", "/admin/roles/sales", "/admin/explain?user=admin",
                  "/admin/objects/booth/status-rules"):
         assert sue.get(path).status_code == 403, path

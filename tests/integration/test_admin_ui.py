@@ -13,27 +13,11 @@ from flask.testing import FlaskClient
 from crmforge.runtime import Instance
 from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD
-from .conftest import sign_in
-
-
-def _browser(instance: Instance, username: str = "admin",
-             password: str = ADMIN_PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
+from .conftest import browser_session, csrf_token, sign_in
 
 
 def _post(c: FlaskClient, path: str, data: dict[str, Any]) -> Any:
-    return c.post(path, data={"csrf_token": _token(c.get("/admin/").text), **data})
+    return c.post(path, data={"csrf_token": csrf_token(c.get("/admin/").text), **data})
 
 
 def _error_beside(text: str, name: str) -> str:
@@ -71,23 +55,23 @@ def test_only_administrators_get_in(client: FlaskClient, instance: Instance) -> 
     assert client.post("/api/v1/admin/users", json={
         "username": "sue", "password": "Sue-pass-1234", "roles": []},
         headers=admin).status_code == 201
-    sue = _browser(instance, "sue", "Sue-pass-1234")
+    sue = browser_session(instance, "sue", "Sue-pass-1234")
     home = sue.get("/")
     assert home.status_code == 200 and 'href="/admin/"' not in home.text
     for path in ("/admin/", "/admin/history", "/admin/objects/deal/fields/new"):
         assert sue.get(path).status_code == 403, path
-    r = sue.post("/admin/objects", data={"csrf_token": _token(home.text), "name": "sneaky",
+    r = sue.post("/admin/objects", data={"csrf_token": csrf_token(home.text), "name": "sneaky",
                                          "first_field": "title"})
     assert r.status_code == 403
     assert client.get("/api/v1/meta/objects/sneaky", headers=admin).status_code == 404
-    boss = _browser(instance)
+    boss = browser_session(instance)
     assert 'href="/admin/"' in boss.get("/").text  # the top bar links the designer for admins
 
 
 def test_create_an_object_and_fields_of_several_types(client: FlaskClient,
                                                       instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     r = _create(c)
     assert r.status_code == 303 and r.headers["Location"] == "/admin/objects/deal"
     page = c.get("/admin/objects/deal").text
@@ -161,7 +145,7 @@ def test_create_an_object_and_fields_of_several_types(client: FlaskClient,
 def test_rename_and_a_type_change_dry_run_before_it_applies(client: FlaskClient,
                                                              instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     assert _post(c, "/admin/objects/deal/fields/new",
                  {"name": "ref", "type": "text"}).status_code == 303
@@ -202,7 +186,7 @@ def test_rename_and_a_type_change_dry_run_before_it_applies(client: FlaskClient,
 
 def test_remove_and_restore_fields_and_objects(client: FlaskClient, instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     assert _post(c, "/admin/objects/deal/fields/new",
                  {"name": "note", "type": "textarea"}).status_code == 303
@@ -232,7 +216,7 @@ def test_remove_and_restore_fields_and_objects(client: FlaskClient, instance: In
 
 def test_formula_live_check_and_preview(client: FlaskClient, instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     for data in ({"name": "qty", "type": "integer"}, {"name": "price", "type": "decimal"}):
         assert _post(c, "/admin/objects/deal/fields/new", data).status_code == 303
@@ -262,7 +246,7 @@ def test_formula_live_check_and_preview(client: FlaskClient, instance: Instance)
     assert 'class="field-error"' in r.text and "Line 1, column" in r.text
     r = _post(c, preview, {"expression": "qty", "preview_record": "999"})
     assert 'class="field-error"' in r.text
-    zh = c.post(check + "&lang=zh", data={"csrf_token": _token(c.get("/admin/").text),
+    zh = c.post(check + "&lang=zh", data={"csrf_token": csrf_token(c.get("/admin/").text),
                                           "expression": "qty +", "result_type": "decimal"})
     assert "第 1 行" in zh.text
 
@@ -270,7 +254,7 @@ def test_formula_live_check_and_preview(client: FlaskClient, instance: Instance)
 def test_a_validation_rule_is_enforced_by_the_record_api(client: FlaskClient,
                                                          instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     assert _post(c, "/admin/objects/deal/fields/new",
                  {"name": "qty", "type": "integer"}).status_code == 303
@@ -304,7 +288,7 @@ def test_a_validation_rule_is_enforced_by_the_record_api(client: FlaskClient,
 
 def test_history_diff_and_rollback(client: FlaskClient, instance: Instance) -> None:
     api = sign_in(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     assert _post(c, "/admin/objects/deal/fields/new",
                  {"name": "extra", "type": "text"}).status_code == 303
@@ -316,7 +300,7 @@ def test_history_diff_and_rollback(client: FlaskClient, instance: Instance) -> N
     assert c.get("/admin/history/99").status_code == 404
     confirm = c.get("/admin/history/1/rollback")
     assert confirm.status_code == 200 and "Yes, roll back" in confirm.text
-    r = c.post("/admin/history/1/rollback", data={"csrf_token": _token(confirm.text)})
+    r = c.post("/admin/history/1/rollback", data={"csrf_token": csrf_token(confirm.text)})
     assert r.status_code == 303 and r.headers["Location"] == "/admin/history"
     assert "extra" not in _fields(_api_object(client, api, "deal"))
     history = c.get("/admin/history").text
@@ -326,7 +310,7 @@ def test_history_diff_and_rollback(client: FlaskClient, instance: Instance) -> N
 
 
 def test_the_designer_speaks_chinese(client: FlaskClient, instance: Instance) -> None:
-    c = _browser(instance)
+    c = browser_session(instance)
     assert _create(c).status_code == 303
     home = c.get("/admin/?lang=zh").text
     assert "设计器" in home and "元数据回收站" in home and "创建对象" in home

@@ -8,19 +8,13 @@ import re
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from crmforge.web import create_app
 
+from .conftest import browser_session
 from .workflow_world import PASSWORD, act, build, new_deal, process, submit
 
 
 def _browser(instance: Instance, username: str) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    m = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
-    assert m
-    r = c.post("/login", data={"username": username, "password": PASSWORD,
-                               "csrf_token": m.group(1)})
-    assert r.status_code == 303, r.text
-    return c
+    return browser_session(instance, username, PASSWORD)
 
 
 def test_the_end_of_an_approval_is_named_in_the_record_history(

@@ -11,10 +11,9 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from crmforge.web import create_app
 
 from ..conftest import ADMIN_PASSWORD
-from .conftest import error_of, sign_in
+from .conftest import browser_session, csrf_token, error_of, sign_in
 
 TICKET: dict[str, Any] = {
     "name": "ticket", "label": {"zh": "工单", "en": "Ticket"},
@@ -34,18 +33,7 @@ PASSWORDS = {"sue": "Sue-pass-1234", "otto": "Otto-pass-1234"}
 
 
 def _browser(instance: Instance, username: str = "admin") -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username,
-                               "password": PASSWORDS.get(username, ADMIN_PASSWORD),
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
+    return browser_session(instance, username, PASSWORDS.get(username, ADMIN_PASSWORD))
 
 
 def _world(client: FlaskClient) -> dict[str, dict[str, str]]:
@@ -86,7 +74,7 @@ def test_save_pick_and_delete_a_view_on_the_page(client: FlaskClient,
     assert page.status_code == 200
     assert 'id="view-name"' in page.text and 'id="view-shared"' not in page.text  # not admin
     r = c.post("/records/ticket/_views?stage=new&sort=-hours&cursor=abc&lang=en",
-               data={"csrf_token": _token(page.text), "name": "My open tickets"})
+               data={"csrf_token": csrf_token(page.text), "name": "My open tickets"})
     assert r.status_code == 303, r.text
     assert r.headers["Location"] == "/records/ticket?stage=new&sort=-hours"
     (view,) = _views(client, heads["sue"])
@@ -102,7 +90,7 @@ def test_save_pick_and_delete_a_view_on_the_page(client: FlaskClient,
     assert r.status_code == 303 and r.headers["Location"] == "/records/ticket?stage=new&sort=-hours"
     assert c.get("/records/ticket?view=99999").status_code == 404
     # Deleting it.
-    r = c.post("/records/ticket/_views/delete", data={"csrf_token": _token(opened.text),
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(opened.text),
                                                       "view": str(view["id"])})
     assert r.status_code == 303
     assert "View deleted." in c.get(r.headers["Location"]).text
@@ -171,7 +159,7 @@ def test_bad_queries_and_names_store_nothing(client: FlaskClient, instance: Inst
     assert [v["name"] for v in _views(client, sue)] == ["x" * 100]
     # On the page: the list is shown again with the reason, with a 4xx, nothing stored.
     c = _browser(instance, "sue")
-    token = _token(c.get("/records/ticket").text)
+    token = csrf_token(c.get("/records/ticket").text)
     r = c.post("/records/ticket/_views?nosuch=1", data={"csrf_token": token, "name": "bad"})
     assert r.status_code == 422
     assert 'id="problem"' in r.text and "the view&#39;s query is not valid" in r.text
@@ -204,7 +192,7 @@ def test_shared_views_reach_readers_of_the_object_only(client: FlaskClient,
     assert r.status_code == 403 and error_of(r)["code"] == "forbidden"
     sue = _browser(instance, "sue")
     r = sue.post("/records/ticket/_views/delete", data={
-        "csrf_token": _token(sue.get("/records/ticket").text), "view": str(shared["id"])})
+        "csrf_token": csrf_token(sue.get("/records/ticket").text), "view": str(shared["id"])})
     assert r.status_code == 403 and "administrator" in r.text
     # Otto may not read tickets: no views, no page, as if the object did not exist.
     r = client.get("/api/v1/list-views/ticket", headers=heads["otto"])
@@ -217,11 +205,11 @@ def test_shared_views_reach_readers_of_the_object_only(client: FlaskClient,
     c = _browser(instance)
     page = c.get("/records/ticket").text
     assert 'id="view-shared"' in page and 'id="view-delete"' in page
-    r = c.post("/records/ticket/_views/delete", data={"csrf_token": _token(page),
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(page),
                                                       "view": str(shared["id"])})
     assert r.status_code == 303
     r = c.post("/records/ticket/_views?stage=done", data={
-        "csrf_token": _token(page), "name": "Done", "shared": "1"})
+        "csrf_token": csrf_token(page), "name": "Done", "shared": "1"})
     assert r.status_code == 303
     assert [(v["name"], v["shared"]) for v in _views(client, heads["sue"])] == [("Done", True)]
 
@@ -230,7 +218,7 @@ def test_both_languages_render_the_views_and_the_action_bar(client: FlaskClient,
                                                             instance: Instance) -> None:
     _world(client)
     c = _browser(instance)
-    token = _token(c.get("/records/ticket").text)
+    token = csrf_token(c.get("/records/ticket").text)
     assert c.post("/records/ticket/_views?stage=new", data={
         "csrf_token": token, "name": "Neu"}).status_code == 303
     en = c.get("/records/ticket?lang=en").text

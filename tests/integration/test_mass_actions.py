@@ -11,10 +11,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD
-from .conftest import sign_in
+from .conftest import browser_session, csrf_token, sign_in
 from .workflow_world import PASSWORD, build, inbox, new_deal, process
 
 TASK: dict[str, Any] = {
@@ -25,23 +23,8 @@ TASK: dict[str, Any] = {
 CLARA = "Clara-pass-1234"
 
 
-def _browser(instance: Instance, username: str = "admin", password: str = ADMIN_PASSWORD
-             ) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
-
-
 def _mass(c: FlaskClient, obj: str, action: str, ids: list[Any], **form: str) -> Any:
-    token = _token(c.get(f"/records/{obj}").text)
+    token = csrf_token(c.get(f"/records/{obj}").text)
     return c.post(f"/records/{obj}/_mass", data={"csrf_token": token, "action": action,
                                                  "id": [str(i) for i in ids], **form})
 
@@ -70,7 +53,7 @@ def _tasks(client: FlaskClient) -> tuple[dict[str, str], dict[str, str], list[in
 
 def test_mass_delete_goes_record_by_record(client: FlaskClient, instance: Instance) -> None:
     admin, _, ids = _tasks(client)
-    c = _browser(instance, "clara", CLARA)
+    c = browser_session(instance, "clara", CLARA)
     page = c.get("/records/task").text
     assert re.findall(r'<option value="(\w+)">', page.split('id="mass-action"')[1]
                       .split("</select>")[0]) == ["delete"]  # no transfer, no submit
@@ -95,11 +78,11 @@ def test_mass_delete_goes_record_by_record(client: FlaskClient, instance: Instan
 
 def test_all_done_redirects_with_a_message(client: FlaskClient, instance: Instance) -> None:
     _, _, ids = _tasks(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     r = _mass(c, "task", "delete", [ids[0], ids[1], ids[0]])  # repeats count once
     assert r.status_code == 303 and r.headers["Location"] == "/records/task"
     assert "2 of 2 records done." in c.get("/records/task").text
-    token = _token(c.get("/records/task").text)
+    token = csrf_token(c.get("/records/task").text)
     r = c.post("/records/task/_mass?sort=-id", data={"csrf_token": token, "action": "delete",
                                                      "id": str(ids[2])})
     assert r.status_code == 303 and r.headers["Location"] == "/records/task?sort=-id"
@@ -108,7 +91,7 @@ def test_all_done_redirects_with_a_message(client: FlaskClient, instance: Instan
 def test_change_owner(client: FlaskClient, instance: Instance) -> None:
     admin, _, ids = _tasks(client)
     clara_id = client.get("/api/v1/admin/users/clara", headers=admin).json["id"]
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get("/records/task").text
     assert 'id="mass-owner"' in page and 'value="transfer"' in page
     r = _mass(c, "task", "transfer", [ids[2]], owner="clara")
@@ -120,7 +103,7 @@ def test_change_owner(client: FlaskClient, instance: Instance) -> None:
     r = _mass(c, "task", "transfer", ids[:2], owner=" ")
     assert r.status_code == 400 and "Enter the user name of the new owner." in r.text
     # Clara may not transfer: the action is not offered, and a forged post is refused.
-    clara = _browser(instance, "clara", CLARA)
+    clara = browser_session(instance, "clara", CLARA)
     r = _mass(clara, "task", "transfer", ids[:1], owner="admin")
     assert r.status_code == 403
     assert client.get(f"/api/v1/records/task/{ids[0]}", headers=admin).json["owner_id"] \
@@ -129,7 +112,7 @@ def test_change_owner(client: FlaskClient, instance: Instance) -> None:
 
 def test_limits_and_bad_requests(client: FlaskClient, instance: Instance) -> None:
     _, _, ids = _tasks(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     r = _mass(c, "task", "delete", list(range(1, 202)))
     assert r.status_code == 400
     assert "At most 200 records at once; 201 were selected." in r.text
@@ -150,7 +133,7 @@ def test_submit_two_records_for_approval(client: FlaskClient, admin: dict[str, s
     heads = build(client, admin, process({"name": "review", "mode": "single",
                                           "approvers": {"users": ["alice"]}}))
     deals = [new_deal(client, heads["sam"], title=f"Deal {i}")["id"] for i in range(2)]
-    sam = _browser(instance, "sam", PASSWORD)
+    sam = browser_session(instance, "sam", PASSWORD)
     page = sam.get("/records/deal").text
     bar = page.split('id="mass-action"')[1].split("</select>")[0]
     assert re.findall(r'<option value="(\w+)">', bar) == ["submit"]  # seller: no delete
@@ -160,7 +143,7 @@ def test_submit_two_records_for_approval(client: FlaskClient, admin: dict[str, s
     # Again: both are already in approval, and locked for the administrator's delete too.
     r = _mass(sam, "deal", "submit", deals)
     assert r.status_code == 409 and r.text.count("already in approval") == 2
-    r = _mass(_browser(instance), "deal", "delete", deals)
+    r = _mass(browser_session(instance), "deal", "delete", deals)
     assert r.status_code == 403 and "0 of 2 records done." in r.text
     assert len(inbox(client, heads["alice"])) == 2
 
@@ -169,14 +152,14 @@ def test_action_bar_hides_what_the_user_lacks(client: FlaskClient, admin: dict[s
                                               instance: Instance) -> None:
     build(client, admin, None)  # no approval process: nobody is offered "submit"
     new_deal(client, admin)
-    page = _browser(instance).get("/records/deal").text
+    page = browser_session(instance).get("/records/deal").text
     bar = page.split('id="mass-action"')[1].split("</select>")[0]
     assert re.findall(r'<option value="(\w+)">', bar) == ["delete", "transfer"]
-    sam = _browser(instance, "sam", PASSWORD)
+    sam = browser_session(instance, "sam", PASSWORD)
     page = sam.get("/records/deal").text  # create, read, update, submit; no process
     assert 'id="mass"' not in page and 'id="select-all"' not in page
     assert 'name="id"' not in page
     r = _mass(sam, "deal", "submit", [1])
     assert r.status_code == 403
-    zh = _browser(instance).get("/records/deal?lang=zh").text
+    zh = browser_session(instance).get("/records/deal?lang=zh").text
     assert "更改负责人" in zh and "应用" in zh and "With the selected records" not in zh

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from crmforge.runtime import Instance
 from crmforge.web.pages import NAV_INLINE
 
-from .test_pages import _browser
+from .conftest import browser_session
 
 
 def _bar(text: str) -> tuple[list[str], list[str]]:
@@ -29,7 +29,7 @@ def test_many_objects_fold_behind_more(client: FlaskClient, admin: dict[str, str
         r = client.post("/api/v1/meta/objects", headers=admin, json={
             "name": n, "label": {"en": f"Object {n[-2:]}"}, "fields": [{"name": "t", "type": "text"}]})
         assert r.status_code == 201, r.json
-    browser = _browser(instance)
+    browser = browser_session(instance)
     shown, hidden = _bar(browser.get("/").text)
     assert shown == names[:NAV_INLINE] and hidden == names[NAV_INLINE:]
     assert "More (5)" in browser.get("/").text

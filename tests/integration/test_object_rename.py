@@ -12,7 +12,8 @@ from crmforge.runtime import Designer, Instance
 from crmforge.security.accounts import principal_of
 
 from . import workflow_world as ww
-from .test_admin_ui import _browser, _error_beside, _post
+from .conftest import browser_session
+from .test_admin_ui import _error_beside, _post
 
 BOARD = {"name": "deals", "label": {"en": "Deals"},
          "charts": [{"object": "deal", "type": "bar", "field": "status"}]}
@@ -32,7 +33,7 @@ def _setup(client: FlaskClient, admin: dict[str, str], instance: Instance
 def test_rename_carries_every_reference(client: FlaskClient, admin: dict[str, str],
                                         instance: Instance) -> None:
     heads, deal = _setup(client, admin, instance)
-    designer = _browser(instance)
+    designer = browser_session(instance)
     r = _post(designer, "/admin/objects/deal/rename", {"new_name": "opportunity"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/admin/objects/opportunity")
 
@@ -48,7 +49,7 @@ def test_rename_carries_every_reference(client: FlaskClient, admin: dict[str, st
     # The running approval goes on under the new name, and the inbox links to it.
     task = ww.inbox(client, heads["alice"])[0]
     assert task["object"] == "opportunity"
-    page = _browser(instance, "alice", ww.PASSWORD).get("/inbox").text
+    page = browser_session(instance, "alice", ww.PASSWORD).get("/inbox").text
     assert f"/records/opportunity/{deal['id']}" in page
     ww.act(client, heads["alice"], "approve")
     assert client.get(f"/api/v1/records/opportunity/{deal['id']}",
@@ -59,7 +60,7 @@ def test_a_refused_name_is_shown_beside_the_input_and_changes_nothing(
         client: FlaskClient, admin: dict[str, str], instance: Instance) -> None:
     _setup(client, admin, instance)
     before = Designer(instance.tenant("default")).snapshot().version
-    designer = _browser(instance)
+    designer = browser_session(instance)
     r = _post(designer, "/admin/objects/deal/rename", {"new_name": "Not a Name!"})
     assert r.status_code == 422
     assert _error_beside(r.text, "new_name")
@@ -74,6 +75,6 @@ def test_saved_list_views_follow_a_renamed_object(client: FlaskClient, admin: di
     r = client.post("/api/v1/list-views/deal", headers=admin,
                     json={"name": "Big ones", "query": "amount__gt=1000&sort=-amount"})
     assert r.status_code == 201, r.json
-    _post(_browser(instance), "/admin/objects/deal/rename", {"new_name": "opportunity"})
+    _post(browser_session(instance), "/admin/objects/deal/rename", {"new_name": "opportunity"})
     views = client.get("/api/v1/list-views/opportunity", headers=admin).json
     assert [(v["name"], v["object"]) for v in views["items"]] == [("Big ones", "opportunity")]

@@ -13,8 +13,7 @@ from flask.testing import FlaskClient
 from crmforge.runtime import Instance
 from crmforge.web import create_app
 
-from ..conftest import ADMIN_PASSWORD
-from .conftest import sign_in
+from .conftest import browser_session, csrf_token, sign_in
 
 DEAL: dict[str, Any] = {
     "name": "deal", "label": {"zh": "商机", "en": "Deal <script>alert(1)</script>"},
@@ -40,24 +39,6 @@ DEAL: dict[str, Any] = {
 }
 
 
-def _browser(instance: Instance, username: str = "admin",
-             password: str = ADMIN_PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    page = c.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": token.group(1)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(page_text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
-    assert m
-    return m.group(1)
-
-
 def _setup(client: FlaskClient) -> dict[str, str]:
     admin = sign_in(client)
     assert client.post("/api/v1/meta/objects", json=DEAL, headers=admin).status_code == 201
@@ -81,7 +62,7 @@ def test_pages_need_a_session_and_come_back_after_sign_in(instance: Instance) ->
 
 
 def test_language_switch_is_remembered(instance: Instance) -> None:
-    c = _browser(instance)
+    c = browser_session(instance)
     assert ">Sign out<" in c.get("/").text
     zh = c.get("/?lang=zh")
     assert "退出登录" in zh.text and 'lang="zh-CN"' in zh.text
@@ -94,7 +75,7 @@ def test_language_switch_is_remembered(instance: Instance) -> None:
 
 def test_form_create_with_errors_then_list(client: FlaskClient, instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get("/records/deal/new")
     assert page.status_code == 200
     text = page.text
@@ -102,7 +83,7 @@ def test_form_create_with_errors_then_list(client: FlaskClient, instance: Instan
     assert re.search(r'<option selected value="won">', text)  # the default, preselected
     # Labels with markup are text (autoescaped), never markup.
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
-    bad = {"csrf_token": _token(text), "title": "Big <b>deal</b>", "qty": "-3", "price": "2.5",
+    bad = {"csrf_token": csrf_token(text), "title": "Big <b>deal</b>", "qty": "-3", "price": "2.5",
            "stage": "new"}
     r = c.post("/records/deal/new", data=bad)
     assert r.status_code == 422
@@ -123,8 +104,8 @@ def test_form_create_with_errors_then_list(client: FlaskClient, instance: Instan
 
 def test_live_state_and_formula(client: FlaskClient, instance: Instance) -> None:
     _setup(client)
-    c = _browser(instance)
-    token = _token(c.get("/records/deal/new").text)
+    c = browser_session(instance)
+    token = csrf_token(c.get("/records/deal/new").text)
     r = c.post("/records/deal/_state", data={"csrf_token": token, "_record": "", "title": "x",
                                              "qty": "12", "price": "3"})
     assert r.status_code == 200
@@ -141,10 +122,10 @@ def test_hidden_fields_and_scope(client: FlaskClient, instance: Instance) -> Non
     admin = _setup(client)
     theirs = client.post("/api/v1/records/deal", json={"title": "Admin's", "secret": "s3"},
                          headers=admin).json
-    sue = _browser(instance, "sue", "Sue-pass-1234")
+    sue = browser_session(instance, "sue", "Sue-pass-1234")
     page = sue.get("/records/deal/new")
     assert page.status_code == 200 and 'name="secret"' not in page.text and "Secret" not in page.text
-    r = sue.post("/records/deal/new", data={"csrf_token": _token(page.text), "title": "Sue's",
+    r = sue.post("/records/deal/new", data={"csrf_token": csrf_token(page.text), "title": "Sue's",
                                             "secret": "ignored"})
     assert r.status_code == 303, r.text
     listing = sue.get("/records/deal").text
@@ -160,9 +141,9 @@ def test_delete_and_restore_through_the_recycle_bin(client: FlaskClient,
                                                    instance: Instance) -> None:
     admin = _setup(client)
     rec = client.post("/api/v1/records/deal", json={"title": "Gone"}, headers=admin).json
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get(f"/records/deal/{rec['id']}")
-    token = _token(page.text)
+    token = csrf_token(page.text)
     assert "History" in page.text and "<strong>Title</strong>: <ins>Gone</ins>" in page.text
     r = c.post(f"/records/deal/{rec['id']}/delete", data={"csrf_token": token})
     assert r.status_code == 303
@@ -177,8 +158,8 @@ def test_delete_and_restore_through_the_recycle_bin(client: FlaskClient,
 def test_stale_form_is_a_conflict(client: FlaskClient, instance: Instance) -> None:
     admin = _setup(client)
     rec = client.post("/api/v1/records/deal", json={"title": "One"}, headers=admin).json
-    c = _browser(instance)
-    token = _token(c.get(f"/records/deal/{rec['id']}").text)
+    c = browser_session(instance)
+    token = csrf_token(c.get(f"/records/deal/{rec['id']}").text)
     assert client.patch(f"/api/v1/records/deal/{rec['id']}", json={"title": "Two", "version": 1},
                         headers=admin).status_code == 200
     r = c.post(f"/records/deal/{rec['id']}", data={"csrf_token": token, "title": "Three",
@@ -194,7 +175,7 @@ def test_list_pages_sorts_and_filters(client: FlaskClient, instance: Instance) -
     for i in range(60):
         assert client.post("/api/v1/records/deal", json={"title": f"d{i:02}", "qty": i + 1},
                            headers=admin).status_code == 201
-    c = _browser(instance)
+    c = browser_session(instance)
     first = c.get("/records/deal?sort=qty").text
     assert "d00" in first and "d59" not in first and 'rel="next"' in first
     nxt = re.search(r'href="([^"]+)" rel="next"', first)
@@ -229,13 +210,13 @@ def test_lookups_related_lists_and_layouts(client: FlaskClient, instance: Instan
     acme = client.post("/api/v1/records/account", json={"company": "Acme <Ltd>"},
                        headers=admin).json
     client.post("/api/v1/records/account", json={"company": "Globex"}, headers=admin)
-    c = _browser(instance)
+    c = browser_session(instance)
     options = c.get("/records/contact/_options?field=account&q_account=acme")
     assert options.status_code == 200
     assert f'value="{acme["id"]}"' in options.text and "Acme &lt;Ltd&gt;" in options.text
     assert "Globex" not in options.text
     page = c.get("/records/contact/new")
-    r = c.post("/records/contact/new", data={"csrf_token": _token(page.text),
+    r = c.post("/records/contact/new", data={"csrf_token": csrf_token(page.text),
                                               "full_name": "Ann", "account": str(acme["id"])})
     assert r.status_code == 303, r.text
     contact = c.get(r.headers["Location"]).text
@@ -268,7 +249,7 @@ def test_every_field_type_gets_a_fitting_widget(client: FlaskClient, instance: I
     assert client.post("/api/v1/meta/objects", json=EXHIBITOR, headers=admin).status_code == 201
     doc = {"name": "kitchen", "fields": ALL_TYPES}
     assert client.post("/api/v1/meta/objects", json=doc, headers=admin).status_code == 201
-    c = _browser(instance)
+    c = browser_session(instance)
     page = c.get("/records/kitchen/new")
     assert page.status_code == 200
     text = page.text
@@ -287,7 +268,7 @@ def test_every_field_type_gets_a_fitting_widget(client: FlaskClient, instance: I
     assert tag("notes").startswith("<textarea") and tag("account").startswith("<select")
     assert 'name="attachment"' not in text and 'name="code"' not in text  # shown, not edited
     r = c.post("/records/kitchen/new", data={
-        "csrf_token": _token(text), "title": "All", "qty": "7", "ratio": "0.125", "active": "y",
+        "csrf_token": csrf_token(text), "title": "All", "qty": "7", "ratio": "0.125", "active": "y",
         "due": "2026-05-01", "met_at": "2026-05-01T09:30", "stage": "a", "sub_stage": "a1",
         "tags": ["x", "y"], "mail": "a@example.com", "site": "https://example.com"})
     assert r.status_code == 303, r.text
@@ -314,18 +295,18 @@ def test_live_state_never_reveals_hidden_fields(client: FlaskClient, instance: I
         headers=admin).status_code == 201
     rec = client.post("/api/v1/records/deal", json={"title": "T", "secret": "s3cr3t"},
                       headers=admin).json
-    sue = _browser(instance, "sue", "Sue-pass-1234")
-    token = _token(sue.get("/records/deal/new").text)
+    sue = browser_session(instance, "sue", "Sue-pass-1234")
+    token = csrf_token(sue.get("/records/deal/new").text)
     r = sue.post("/records/deal/_state", data={"csrf_token": token, "secret": "typed"})
     assert r.status_code == 200 and "typed" not in r.text
     assert "secret" not in json.loads(r.headers["HX-Trigger"])["crmforge:states"]
-    val = _browser(instance, "val", "Val-pass-1234")
+    val = browser_session(instance, "val", "Val-pass-1234")
     page = val.get(f"/records/deal/{rec['id']}")
     assert page.status_code == 200 and "s3cr3t" not in page.text
     assert ">Save</button>" not in page.text and 'name="title"' not in page.text
     assert '<span class="value" aria-labelledby="lbl-title">T</span>' in page.text
-    r = val.post("/records/deal/_state", data={"csrf_token": _token(page.text),
+    r = val.post("/records/deal/_state", data={"csrf_token": csrf_token(page.text),
                                                 "_record": str(rec["id"])})
     assert r.status_code == 200 and "s3cr3t" not in r.text
     assert val.post(f"/records/deal/{rec['id']}", data={
-        "csrf_token": _token(page.text), "title": "X", "version": "1"}).status_code == 403
+        "csrf_token": csrf_token(page.text), "title": "X", "version": "1"}).status_code == 403

@@ -17,9 +17,8 @@ from crmforge.runtime import Instance
 from crmforge.runtime.aggregates import distribution
 from crmforge.runtime.designer import Designer
 from crmforge.security.accounts import principal_of
-from crmforge.web import create_app
 
-from .conftest import sign_in
+from .conftest import browser_session, sign_in
 
 PASSWORD = "Pass-word-1234"
 SCRIPT = "<script>alert(1)</script>"
@@ -53,13 +52,7 @@ BOARD: dict[str, Any] = {
 
 
 def _browser(instance: Instance, username: str, password: str = PASSWORD) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
-    assert token
-    r = c.post("/login", data={"username": username, "password": password,
-                               "csrf_token": token.group(1)})
-    assert r.status_code == 303, r.text
-    return c
+    return browser_session(instance, username, password)
 
 
 @pytest.fixture

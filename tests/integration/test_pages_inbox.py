@@ -11,25 +11,15 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
-from crmforge.web import create_app
 
+from .conftest import browser_session, csrf_token
 from .workflow_world import PASSWORD, build, inbox, new_deal, process, state, status_of, submit
 
 REVIEW = {"name": "review", "mode": "single", "approvers": {"users": ["alice"]}}
 
 
 def _browser(instance: Instance, username: str) -> FlaskClient:
-    c = create_app(instance, {"TESTING": True}).test_client()
-    r = c.post("/login", data={"username": username, "password": PASSWORD,
-                               "csrf_token": _token(c.get("/login").text)})
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _token(text: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert m
-    return m.group(1)
+    return browser_session(instance, username, PASSWORD)
 
 
 def _world(client: FlaskClient, admin: dict[str, str], deals: int = 2
@@ -43,7 +33,7 @@ def _world(client: FlaskClient, admin: dict[str, str], deals: int = 2
 
 
 def _post(c: FlaskClient, path: str, data: dict[str, Any], **headers: str) -> Any:
-    return c.post(path, data={"csrf_token": _token(c.get("/inbox").text), **data},
+    return c.post(path, data={"csrf_token": csrf_token(c.get("/inbox").text), **data},
                   headers=headers)
 
 
@@ -153,14 +143,14 @@ def test_record_page_submits_and_shows_the_approval(client: FlaskClient,
     assert "Submit for approval" in page and 'id="approval-state"' not in page
     # No process applies to the small deal: no button.
     assert "Submit for approval" not in sam.get(f"/records/deal/{small['id']}").text
-    r = sam.post(f"/records/deal/{deal['id']}/submit", data={"csrf_token": _token(page)})
+    r = sam.post(f"/records/deal/{deal['id']}/submit", data={"csrf_token": csrf_token(page)})
     assert r.status_code == 303
     page = sam.get(r.headers["Location"]).text
     assert "Submitted for approval." in page
     assert 'id="approval-state">in approval<' in page and "current step: review" in page
     assert "This record is in approval" in page and "Submit for approval" not in page
     # Submitting again is refused with the service's message, on the page.
-    r = sam.post(f"/records/deal/{deal['id']}/submit", data={"csrf_token": _token(page)})
+    r = sam.post(f"/records/deal/{deal['id']}/submit", data={"csrf_token": csrf_token(page)})
     page = sam.get(r.headers["Location"]).text
     assert "already in approval" in page and 'class="flash error"' in page
     # The approver reaches the record from the inbox and sees the same state.
