@@ -10,8 +10,6 @@ created before views existed need no migration (decision 0011).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -27,6 +25,7 @@ from ..security.tables import users
 from .context import utcnow
 from .fields import SYSTEM_FIELD_DEFS
 from .instance import Tenant
+from .lazy_tables import LazyTables
 from .query import resolve_sort, where_clauses
 
 views_metadata = sa.MetaData()
@@ -51,20 +50,12 @@ list_views = sa.Table(
     sa.Index("ix_list_views_object", "object_id", "shared"),
 )
 
-_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-_lock = threading.Lock()
+_tables = LazyTables(views_metadata)
 
 
 def ensure_table(tenant: Tenant) -> None:
-    """Create ``sys_list_views`` once per engine: tenants older than views get it on first
-    use, in a write of its own (a read transaction never runs DDL)."""
-    with _lock:
-        if tenant.engine in _ready:
-            return
-    with tenant.write() as conn:
-        views_metadata.create_all(conn, checkfirst=True)
-    with _lock:
-        _ready.add(tenant.engine)
+    """Create ``sys_list_views`` on first use (tenants older than views get it then)."""
+    _tables.ensure(tenant)
 
 
 def normalize_query(query: Any) -> str:

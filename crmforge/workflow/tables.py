@@ -8,12 +8,10 @@ brings tenants created before workflows existed up to date.
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import sqlalchemy as sa
 
 from ..runtime.instance import Tenant
+from ..runtime.lazy_tables import LazyTables
 
 workflow_metadata = sa.MetaData()
 _pk = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -92,19 +90,12 @@ notifications = sa.Table(
     sa.Index("ix_notifications_mail", "email_status", "id"),
 )
 
-_ready: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-_lock = threading.Lock()
+_tables = LazyTables(workflow_metadata)
 
 
 def ensure_tables(tenant: Tenant) -> None:
-    """Create the workflow tables of a tenant once per engine (idempotent)."""
-    with _lock:
-        if tenant.engine in _ready:
-            return
-    with tenant.write() as conn:
-        workflow_metadata.create_all(conn, checkfirst=True)
-    with _lock:
-        _ready.add(tenant.engine)
+    """Create the workflow tables of a tenant on first use (idempotent)."""
+    _tables.ensure(tenant)
 
 
 __all__ = ["actions", "ensure_tables", "instances", "notifications", "tasks",
