@@ -5,7 +5,8 @@ collected and reported together; a field-level denial is a 403 that changes noth
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,19 +136,32 @@ def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, l
         if existing is not None:
             q = q.where(t.c.id != existing.id)
         if ctx.conn.execute(q.limit(1)).first() is not None:
-            errors.setdefault(name, []).append("must be unique; another record has this value")
+            errors.setdefault(name, []).append(UNIQUE_MESSAGE)
+
+
+UNIQUE_MESSAGE = "must be unique; another record has this value"
+
+
+@contextmanager
+def _unique_index_refusals(ctx: Ctx) -> Iterator[None]:
+    """A unique value written by two transactions at once passes ``_unique`` in both and
+    meets the unique index in the second: the same 422 on the field, not a server error.
+    The write's transaction rolls back with it, so nothing is left half-done."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        column = ctx.tenant.dialect.unique_violation(exc, ctx.table)
+        if column is None:
+            raise
+        raise ValidationFailed(f"{column}: {UNIQUE_MESSAGE}", {column: [UNIQUE_MESSAGE]}) from None
 
 
 def _next_number(ctx: Ctx, f: FieldDef) -> str:
     start = int(f.options.get("start", 1))
-    updated = ctx.conn.execute(
-        sequences.update().where(sequences.c.key == f.id).values(value=sequences.c.value + 1))
-    if updated.rowcount == 0:
-        ctx.conn.execute(sequences.insert().values(key=f.id, value=start))
-    value = ctx.conn.execute(sa.select(sequences.c.value).where(sequences.c.key == f.id)).scalar()
+    value = ctx.tenant.dialect.next_in_sequence(ctx.conn, sequences, f.id, start)
     kind = f.kind
     assert isinstance(kind, AutonumberType)
-    return kind.render(f, int(value or start))
+    return kind.render(f, value)
 
 
 def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
@@ -167,8 +181,9 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
         rows.append(row)
     keys = set().union(*rows)  # same keys in every row so one executemany carries them
     rows = [{k: r.get(k) for k in keys} for r in rows]
-    result = ctx.conn.execute(
-        ctx.table.insert().returning(ctx.table.c.id, sort_by_parameter_order=True), rows)
+    with _unique_index_refusals(ctx):
+        result = ctx.conn.execute(
+            ctx.table.insert().returning(ctx.table.c.id, sort_by_parameter_order=True), rows)
     ids = [r[0] for r in result]
     entries = []
     stored = [f for f in ctx.obj.fields if f.stored]
@@ -187,10 +202,11 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
 def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "update") -> None:
     t = ctx.table
     new_version = row.version + 1
-    result = ctx.conn.execute(
-        t.update().where(t.c.id == row.id, t.c.version == row.version)
-        .values(**changed, version=new_version, updated_at=utcnow(),
-                updated_by=ctx.principal.user_id))
+    with _unique_index_refusals(ctx):
+        result = ctx.conn.execute(
+            t.update().where(t.c.id == row.id, t.c.version == row.version)
+            .values(**changed, version=new_version, updated_at=utcnow(),
+                    updated_by=ctx.principal.user_id))
     if result.rowcount != 1:
         raise Conflict("the record changed meanwhile; reload and try again")
     entries = []

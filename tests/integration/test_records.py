@@ -737,3 +737,60 @@ def test_create_many_numbers_in_order(records: RecordService) -> None:
     got = [records.get(SYSTEM, "booth", i) for i in made]
     assert [g["number"] for g in got] == ["m0", "m1", "m2"]
     assert [g["code"] for g in got] == ["B-0001", "B-0002", "B-0003"]
+
+
+def test_concurrent_first_autonumbers_never_collide(records: RecordService) -> None:
+    """Writers racing for a field's first number each get their own (on PostgreSQL
+    they run concurrently under READ COMMITTED; the counter is one atomic upsert)."""
+    import threading
+
+    barrier = threading.Barrier(6)
+    codes: list[str] = []
+    failures: list[BaseException] = []
+
+    def create(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            codes.append(booth(records, f"R-{i}")["code"])
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    assert sorted(codes) == [f"B-{n:04d}" for n in range(1, 7)]
+
+
+def test_a_unique_value_written_twice_at_once_is_refused_on_the_field(
+        records: RecordService, tenant: Tenant) -> None:
+    """Both writers pass the unique check before either inserts (on PostgreSQL); the
+    second meets the unique index and gets the field's 422, never a server error."""
+    import threading
+
+    barrier = threading.Barrier(4)
+    made: list[int] = []
+    refusals: list[ValidationFailed] = []
+    failures: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            barrier.wait(timeout=10)
+            made.append(booth(records, "SAME")["id"])
+        except ValidationFailed as exc:
+            refusals.append(exc)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    assert len(made) == 1 and len(refusals) == 3
+    assert all(r.fields == {"number": ["must be unique; another record has this value"]}
+               for r in refusals)
+    assert ids(records, "booth", number="SAME") == made

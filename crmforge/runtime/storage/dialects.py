@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ...metadata.store import meta_versions
 
@@ -39,9 +41,42 @@ class Dialect:
     def ilike(self, column: Any, pattern: str) -> Any:
         return sa.func.lower(column).like(pattern.lower(), escape="\\")
 
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT that knows ``ON CONFLICT`` (both our databases speak it)."""
+        raise NotImplementedError
+
+    def next_in_sequence(self, conn: sa.Connection, table: sa.Table, key: str,
+                         start: int) -> int:
+        """The next value of counter ``key`` in one atomic statement: the first caller
+        inserts ``start``, later ones add one, and two transactions can never both take
+        the first value (an UPDATE-then-INSERT could, under READ COMMITTED)."""
+        stmt = self.insert(table).values(key=key, value=start)
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key],
+                                          set_={"value": table.c.value + 1})
+        return int(conn.execute(stmt.returning(table.c.value)).scalar_one())
+
+
+    def unique_violation(self, exc: sa.exc.IntegrityError, table: sa.Table) -> str | None:
+        """The column of ``table`` whose unique index refused a write, or None when the
+        error is something else."""
+        return None
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
+
+    def insert(self, table: sa.Table) -> Any:
+        return sqlite_insert(table)
+
+    def unique_violation(self, exc: sa.exc.IntegrityError, table: sa.Table) -> str | None:
+        # "UNIQUE constraint failed: obj_booth.number"
+        prefix = "UNIQUE constraint failed: "
+        text = str(exc.orig)
+        if not text.startswith(prefix):
+            return None
+        qualified = text[len(prefix):].split(",")[0].strip()
+        table_name, _, column = qualified.rpartition(".")
+        return column if table_name == table.name and column in table.c else None
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -114,6 +149,19 @@ class PostgresDialect(Dialect):
 
     def ilike(self, column: Any, pattern: str) -> Any:
         return column.ilike(pattern, escape="\\")
+
+    def insert(self, table: sa.Table) -> Any:
+        return pg_insert(table)
+
+    def unique_violation(self, exc: sa.exc.IntegrityError, table: sa.Table) -> str | None:
+        if getattr(exc.orig, "sqlstate", None) != "23505":  # unique_violation
+            return None
+        diag = getattr(exc.orig, "diag", None)
+        name = getattr(diag, "constraint_name", None)
+        for index in table.indexes:
+            if index.name == name and index.unique:
+                return str(next(iter(index.columns)).name)
+        return None
 
 
 def psycopg_url(url: str) -> str:

@@ -1,0 +1,43 @@
+"""Which column's unique index refused a write, read from SQLite's error (PostgreSQL's
+constraint names are covered by the concurrent-write test in test_records.py)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from crmforge.runtime.storage.dialects import SQLiteDialect
+
+
+@pytest.fixture
+def table_and_engine() -> tuple[sa.Table, sa.Engine]:
+    md = sa.MetaData()
+    t = sa.Table("obj_booth", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("number", sa.String(20), nullable=False),
+                 sa.Index("uq_fld_number", "number", unique=True))
+    engine = sa.create_engine("sqlite://")
+    md.create_all(engine)
+    return t, engine
+
+
+def _refusal(engine: sa.Engine, stmt: sa.Insert) -> sa.exc.IntegrityError:
+    with pytest.raises(sa.exc.IntegrityError) as exc, engine.begin() as conn:
+        conn.execute(stmt)
+    return exc.value
+
+
+def test_the_refused_column_is_named(table_and_engine: tuple[sa.Table, sa.Engine]) -> None:
+    t, engine = table_and_engine
+    with engine.begin() as conn:
+        conn.execute(t.insert().values(number="A-1"))
+    exc = _refusal(engine, t.insert().values(number="A-1"))
+    assert SQLiteDialect().unique_violation(exc, t) == "number"
+    other = sa.Table("obj_other", sa.MetaData(), sa.Column("number", sa.String))
+    assert SQLiteDialect().unique_violation(exc, other) is None  # another table's error
+
+
+def test_other_integrity_errors_are_not_unique_refusals(
+        table_and_engine: tuple[sa.Table, sa.Engine]) -> None:
+    t, engine = table_and_engine
+    exc = _refusal(engine, t.insert().values(number=None))  # NOT NULL
+    assert SQLiteDialect().unique_violation(exc, t) is None
