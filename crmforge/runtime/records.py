@@ -248,7 +248,14 @@ class RecordService:
                 raise Conflict(f"the record changed since version {expected_version} "
                                f"(now {row.version}); reload and try again",
                                details={"current_version": row.version})
-            values = writes.prepare(ctx, payload, row, lang)
+            try:
+                values = writes.prepare(ctx, payload, row, lang)
+            except ValidationFailed:
+                # A record whose status or lock refuses these fields says so first: its
+                # validation errors would only invite fixes that could never be saved.
+                self._status(ctx, row, "update",
+                             [k for k in payload if ctx.obj.field(str(k)) is not None])
+                raise
             changed = {k: v for k, v in values.items() if logic.differs(row._mapping[k], v)}
             # Status rules judge what the user changes; recomputed formulas are not edits.
             self._status(ctx, row, "update", [k for k in changed if k in payload])
