@@ -100,7 +100,8 @@ class Installer:
 
     # -- reading ----------------------------------------------------------------------------
     def installed(self) -> list[dict[str, Any]]:
-        with self.tenant.write() as conn:  # may create the table on first use
+        state.ensure_table(self.tenant)
+        with self.tenant.read() as conn:
             return [p.summary() for p in state.installed(conn).values()]
 
     def _pack(self, ref: str | Path | Pack) -> Pack:
@@ -126,9 +127,9 @@ class Installer:
         return self._run(plan, lambda conn: self._uninstall(conn, name, plan), dry_run)
 
     def _run(self, plan: Plan, body: Callable[[sa.Connection], None], dry_run: bool) -> Plan:
+        state.ensure_table(self.tenant)
         try:
             with self.tenant.write() as conn:
-                state.ensure_table(conn)
                 start = meta_store.current_version(conn)
                 body(conn)
                 plan.metadata = _published_since(conn, start)

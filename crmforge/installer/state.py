@@ -16,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..core import clock
+from ..runtime.instance import Tenant
+from ..runtime.lazy_tables import LazyTables
 
 pack_metadata = sa.MetaData()
 
@@ -55,13 +57,16 @@ class InstalledPack:
                 "installed_by": self.installed_by, "updated_at": self.updated_at}
 
 
-def ensure_table(conn: sa.Connection) -> None:
+_tables = LazyTables(pack_metadata)
+
+
+def ensure_table(tenant: Tenant) -> None:
     """Tenants created before packs existed get the table on first use."""
-    pack_metadata.create_all(conn, checkfirst=True)
+    _tables.ensure(tenant)
 
 
 def installed(conn: sa.Connection) -> dict[str, InstalledPack]:
-    ensure_table(conn)
+    """The installed packs (``ensure_table`` has run for the tenant)."""
     rows = conn.execute(sa.select(packs_table).order_by(packs_table.c.name)).all()
     return {r.name: InstalledPack(
         r.name, r.version, json.loads(r.label), json.loads(r.dependencies),
