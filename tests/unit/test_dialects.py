@@ -41,3 +41,16 @@ def test_other_integrity_errors_are_not_unique_refusals(
     t, engine = table_and_engine
     exc = _refusal(engine, t.insert().values(number=None))  # NOT NULL
     assert SQLiteDialect().unique_violation(exc, t) is None
+
+
+def test_pool_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmforge.runtime.storage.dialects import POOL_DEFAULTS, pool_limits
+
+    monkeypatch.delenv("CRMFORGE_PG_POOL", raising=False)
+    assert pool_limits() == POOL_DEFAULTS
+    monkeypatch.setenv("CRMFORGE_PG_POOL", "2,1")
+    assert pool_limits() == (2, 1)
+    for bad in ("two,1", "3", "0,1", "2,-1"):
+        monkeypatch.setenv("CRMFORGE_PG_POOL", bad)
+        with pytest.raises(ValueError, match="CRMFORGE_PG_POOL"):
+            pool_limits()

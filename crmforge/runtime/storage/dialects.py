@@ -10,6 +10,7 @@ most a few seconds for its lock instead of queueing every reader behind it.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -127,8 +128,9 @@ class PostgresDialect(Dialect):
         # connection, and once another pooled connection changes a column's type (a field
         # type change) the next run fails with "cached plan must not change result type".
         args: dict[str, Any] = {"options": options, "prepare_threshold": None}
-        return sa.create_engine(psycopg_url(url), connect_args=args, pool_size=5,
-                                max_overflow=10, pool_pre_ping=True)
+        pool_size, overflow = pool_limits()
+        return sa.create_engine(psycopg_url(url), connect_args=args, pool_size=pool_size,
+                                max_overflow=overflow, pool_pre_ping=True)
 
     def prepare_ddl(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
@@ -162,6 +164,27 @@ class PostgresDialect(Dialect):
             if index.name == name and index.unique:
                 return str(next(iter(index.columns)).name)
         return None
+
+
+#: Connections each tenant's engine keeps open, and how many more it may open under load.
+POOL_DEFAULTS = (5, 10)
+
+
+def pool_limits() -> tuple[int, int]:
+    """``CRMFORGE_PG_POOL="size,overflow"`` (default 5,10). Every tenant has its own
+    engine, so the worst case is tenants x (size + overflow) connections per process:
+    with many tenants, lower it to stay under the server's ``max_connections``."""
+    raw = os.environ.get("CRMFORGE_PG_POOL", "")
+    if not raw:
+        return POOL_DEFAULTS
+    try:
+        size, overflow = (int(p) for p in raw.split(","))
+    except ValueError:
+        raise ValueError(f"CRMFORGE_PG_POOL must be 'size,overflow' (two whole numbers), "
+                         f"not {raw[:40]!r}") from None
+    if size < 1 or overflow < 0:
+        raise ValueError("CRMFORGE_PG_POOL needs a size of at least 1 and an overflow of 0 or more")
+    return size, overflow
 
 
 def psycopg_url(url: str) -> str:
