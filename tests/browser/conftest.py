@@ -92,6 +92,26 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def sign_in_page(browser: Any, server: Server, user: str, password: str, start: str,
+                 **context_options: Any) -> tuple[Any, Any, list[Any]]:
+    """A fresh context (own cookies) that opens ``start``, is sent to the sign-in page,
+    signs in and comes back. Script dialogs are dismissed and recorded in the returned
+    list, so a test can assert that no injected script ran."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en-US", **context_options)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    dialogs: list[Any] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server.url + start)
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + start)
+    return context, page, dialogs
+
+
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

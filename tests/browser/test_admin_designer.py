@@ -10,26 +10,10 @@ from typing import Any
 import pytest
 
 from ..conftest import ADMIN_PASSWORD
-from .conftest import Server, shot
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-def _sign_in(browser: Any, server: Server, user: str, password: str,
-             start: str) -> tuple[Any, Any, list[Any]]:
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[Any] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + start)
-    expect(page).to_have_url(f"{server.url}/login?next={start}")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + start)
-    return context, page, dialogs
 
 
 def _add_field(page: Any, type_label: str, name: str, label_en: str) -> None:
@@ -41,7 +25,7 @@ def _add_field(page: Any, type_label: str, name: str, label_en: str) -> None:
 
 
 def test_admin_designs_an_object_and_a_user_fills_its_form(server: Server, browser: Any) -> None:
-    context, page, dialogs = _sign_in(browser, server, "admin", ADMIN_PASSWORD, "/admin/")
+    context, page, dialogs = sign_in_page(browser, server, "admin", ADMIN_PASSWORD, "/admin/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Designer")
     page.get_by_label("API name").fill("invoice")
     page.get_by_label("Chinese label", exact=True).fill("发票")
@@ -108,7 +92,7 @@ def test_admin_designs_an_object_and_a_user_fills_its_form(server: Server, brows
         "username": "bea", "password": "Bea-pass-1234", "roles": ["billing"]})
     assert status == 201, body
 
-    context, page, dialogs = _sign_in(browser, server, "bea", "Bea-pass-1234",
+    context, page, dialogs = sign_in_page(browser, server, "bea", "Bea-pass-1234",
                                       "/records/invoice/new")
     expect(page.get_by_role("navigation", name="Objects").get_by_role(
         "link", name="Designer")).to_have_count(0)

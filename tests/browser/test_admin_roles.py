@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ..conftest import ADMIN_PASSWORD
-from .conftest import Server, shot
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -30,16 +30,9 @@ def test_admin_sets_a_scope_and_a_field_rule(server: Server, browser: Any) -> No
             "fields": [{"name": "title", "type": "text"}]})
         assert status == 201, body
 
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[Any] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + "/admin/roles")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + "/admin/roles")
+    context, page, dialogs = sign_in_page(browser, server, "admin", ADMIN_PASSWORD,
+                                          "/admin/roles",
+                                          viewport={"width": 1280, "height": 900})
 
     label = "Seller <script>window.__pwned=1</script>"
     page.get_by_label("API name").fill("seller")

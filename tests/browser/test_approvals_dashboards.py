@@ -12,7 +12,7 @@ import pytest
 from crmforge.runtime.designer import Designer
 from crmforge.security.accounts import principal_of
 
-from .conftest import Server, shot
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -71,17 +71,7 @@ def world(server: Server) -> Server:
 
 
 def _sign_in(browser: Any, server: Server, user: str, start: str) -> tuple[Any, Any, list[Any]]:
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[Any] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + start)
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(f"{user.title()}-pass-1234")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + start)
-    return context, page, dialogs
+    return sign_in_page(browser, server, user, f"{user.title()}-pass-1234", start)
 
 
 def test_submit_approve_from_the_inbox_and_see_a_dashboard(world: Server, browser: Any) -> None:

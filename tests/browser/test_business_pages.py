@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server, shot
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -71,20 +71,7 @@ def world(server: Server) -> Server:
 
 
 def _sign_in(browser: Any, server: Server, user: str, start: str) -> tuple[Any, Any, list[Any]]:
-    """A fresh context (own cookies) that opens ``start``, is sent to the sign-in page,
-    signs in and comes back. Any script dialog would be recorded in the returned list."""
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[Any] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + start)
-    expect(page).to_have_url(f"{server.url}/login?next={start.replace('/', '/')}")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(f"{user.title()}-pass-1234")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + start)
-    return context, page, dialogs
+    return sign_in_page(browser, server, user, f"{user.title()}-pass-1234", start)
 
 
 def test_manager_creates_a_record_with_the_form(world: Server, browser: Any) -> None:

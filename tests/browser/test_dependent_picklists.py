@@ -10,8 +10,7 @@ import pytest
 
 from ..conftest import ADMIN_PASSWORD
 from ..integration.test_dependent_picklists import SITE
-from .conftest import Server, shot
-from .test_admin_designer import _sign_in
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -27,7 +26,7 @@ def test_the_form_offers_only_provinces_of_the_country(server: Server, browser: 
     server.sign_in_api()
     status, body = server.api("POST", "/api/v1/meta/objects", SITE)
     assert status == 201, body
-    context, page, dialogs = _sign_in(browser, server, "admin", ADMIN_PASSWORD,
+    context, page, dialogs = sign_in_page(browser, server, "admin", ADMIN_PASSWORD,
                                       "/records/site/new")
     try:
         assert _offered(page) == ["other"]  # no country yet

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server, shot
+from .conftest import Server, shot, sign_in_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -43,16 +43,8 @@ def world(server: Server) -> Server:
 
 
 def test_save_pick_select_and_delete(world: Server, browser: Any) -> None:
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[Any] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(world.url + "/records/lead?heat=hot")
-    page.get_by_label("Username").fill("max")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(world.url + "/records/lead?heat=hot")
+    context, page, dialogs = sign_in_page(browser, world, "max", PASSWORD,
+                                          "/records/lead?heat=hot")
     expect(page.get_by_role("cell", name="Gamma")).to_have_count(0)
 
     page.get_by_label("Save this list as").fill("Hot <em>leads</em>")
