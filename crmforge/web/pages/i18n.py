@@ -20,6 +20,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel
 
+from . import server_messages
+
 LANGUAGES = ("en", "zh")
 COOKIE = "crmforge_lang"
 COOKIE_DAYS = 365
@@ -78,3 +80,4 @@ def install(app: Flask) -> None:
     Babel(app, locale_selector=current_lang)
     app.after_request(_remember)
     app.jinja_env.globals["current_lang"] = current_lang
+    app.jinja_env.filters["server_message"] = server_messages.translated

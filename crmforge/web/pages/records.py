@@ -24,6 +24,7 @@ from . import bp
 from .display import Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
+from .server_messages import translated
 
 RELATED_LIMIT = 20
 OPTIONS_LIMIT = 20
@@ -114,7 +115,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
                          states["states"], errors)
     placed = {it["name"] for s in sections for it in s["entries"]}
     general = list(errors.get(ALL, [])) + [  # errors with no field on the form to sit by
-        f"{page.label(name)}: {'; '.join(msgs)}" for name, msgs in errors.items()
+        f"{page.label(name)}: {'; '.join(map(translated, msgs))}" for name, msgs in errors.items()
         if name != ALL and name not in placed]
     return render_template(
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,

@@ -1,0 +1,82 @@
+"""Messages the services write in English, shown in the page's language.
+
+The services know nothing of Flask or of a request's language: their errors are English,
+the API's language. The pages show business users those messages beside form fields and
+on error pages, so the common ones are translated here. Each template is the exact English
+text a service writes, with ``%(name)s`` where it varies; a message that matches no
+template is shown as it is. Validation rule messages are already in the page's language
+(the rule carries both), so they pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from flask_babel import gettext
+
+#: The English templates (each needs a Chinese translation in the zh catalog; a test checks
+#: that every one has one and that real service messages match them). A translation may
+#: leave out a placeholder that would show English (``%(kind)s``: the JSON type sent).
+TEMPLATES: tuple[str, ...] = (
+    "is required",
+    "must be unique; another record has this value",
+    "is read-only for you",
+    "is longer than %(n)s characters",
+    "must be at least %(n)s",
+    "must be at most %(n)s",
+    "'%(value)s' is not a number",
+    "'%(value)s' is not a whole number",
+    "has more than %(n)s decimal places",
+    "'%(value)s' has more than %(n)s decimal places",
+    "has more than %(n)s significant digits",
+    "expected a whole number, got %(kind)s",
+    "expected a number, got %(kind)s",
+    "expected text, got %(kind)s",
+    "expected true or false, got %(kind)s",
+    "expected a date (YYYY-MM-DD), got %(kind)s",
+    "expected one of the choices, got %(kind)s",
+    "is too large",
+    "must be a finite number",
+    "is not an e-mail address",
+    "is not a phone number",
+    "is not an http or https address",
+    "does not match the required pattern",
+    "'%(value)s' is not a date (YYYY-MM-DD)",
+    "'%(value)s' is not an ISO 8601 date and time",
+    "'%(value)s' is not one of the choices",
+    "'%(value)s' is not allowed when %(field)s is %(other)s",
+    "no %(object)s record %(id)s",
+    "no user %(id)s",
+    "a record in status '%(state)s' cannot be changed",
+    "a record in status '%(state)s' cannot be changed except %(fields)s",
+    "a record in status '%(state)s' does not allow %(operation)s",
+    "the record changed meanwhile; reload and try again",
+    "the record changed since version %(old)s (now %(new)s); reload and try again",
+)
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    compiled = []
+    for template in TEMPLATES:
+        parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ...
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                        for i, p in enumerate(parts))
+        compiled.append((re.compile(regex), template))
+    return tuple(compiled)
+
+
+def translated(message: object) -> str:
+    """``message`` in the page's language when it is one of the known templates."""
+    text = str(message)
+    for pattern, template in _patterns():
+        m = pattern.fullmatch(text)
+        if m is not None:
+            return str(gettext(template, **m.groupdict()))
+    return text
+
+
+__all__ = ["TEMPLATES", "translated"]
