@@ -245,6 +245,12 @@ def test_explain_shows_the_reason(world: dict[str, Any], client: FlaskClient) ->
         **args, "operation": "read", "record": str(world["booth"])}).json
     assert api_answer["allowed"] is False and "scope 'own'" in api_answer["reason"]
     assert "scope &#39;own&#39;" in allowed.text
+    # Both reasons in Chinese on the Chinese page.
+    zh = c.get("/admin/explain", query_string={**args, "lang": "zh"})
+    assert "该用户的角色（sales）均未授予对 booth 的“delete”操作" in zh.text
+    zh = c.get("/admin/explain", query_string={**args, "operation": "read", "lang": "zh",
+                                               "record": str(world["booth"])})
+    assert "该记录超出用户的数据范围“own”" in zh.text
     unknown = c.get("/admin/explain", query_string={**args, "user": "nobody"})
     assert unknown.status_code == 404 and 'role="alert"' in unknown.text
     # the API keeps its own argument checks

@@ -52,6 +52,18 @@ TEMPLATES: tuple[str, ...] = (
     "a record in status '%(state)s' cannot be changed except %(fields)s",
     "a record in status '%(state)s' does not allow %(operation)s",
     "the record changed meanwhile; reload and try again",
+    # The explain tool's reasons (crmforge/security/explain.py).
+    "user '%(user)s' is inactive and cannot sign in",
+    "%(object)s record %(id)s does not exist",
+    "'%(user)s' is an administrator",
+    "temporary access while holding an approval task",
+    "none of the user's roles (%(roles)s) grants '%(operation)s' on %(object)s",
+    "'%(operation)s' on %(object)s is granted by %(roles)s",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them for editing",
+    "'%(operation)s' granted by %(roles)s; the record is within reach (scope '%(scope)s')",
     "the record changed since version %(old)s (now %(new)s); reload and try again",
 )
 
