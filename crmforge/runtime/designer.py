@@ -28,7 +28,7 @@ from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
 from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
-from . import backfill
+from . import backfill, list_views
 from .designer_documents import Data, DocumentChanges, _entry, _name
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
@@ -381,9 +381,12 @@ class Designer(DocumentChanges):
             # Validates the change and reports which values would not convert; writes nothing.
             would_be = self.change(principal, "dry run", edit, dry_run=True)
             return {"dry_run": True, **self._dry_run_report(would_be, object_name, result["id"])}
-        snap = self.change(principal, f"change field {object_name}.{field_name}", edit)
-        obj = snap.object(object_name)
-        assert obj is not None
+        with self.tenant.write():  # the metadata and the saved views change together
+            snap = self.change(principal, f"change field {object_name}.{field_name}", edit)
+            obj = snap.object(object_name)
+            assert obj is not None
+            if result["name"] != field_name:
+                list_views.rename_field(self.tenant, obj.id, field_name, result["name"])
         fd = obj.field(result["name"])
         assert fd is not None
         return {**fd.doc(), "version": snap.version}

@@ -67,6 +67,39 @@ def normalize_query(query: Any) -> str:
     return urlencode([(k, v) for k, v in pairs if k not in NOT_SAVED])
 
 
+#: Parameters whose value is a comma-separated list of field names (``-`` sorts down).
+NAME_LISTS = frozenset({"sort", "fields"})
+
+
+def renamed_query(query: str, old: str, new: str) -> str:
+    """A view's query with field ``old`` called ``new``: filter keys (``old`` and
+    ``old__<op>``) and the names in ``sort`` and ``fields``; values are left alone."""
+    out = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        base, sep, op = key.partition("__")
+        if base == old:
+            key = new + sep + op
+        elif key in NAME_LISTS:
+            value = ",".join(("-" + new if part == "-" + old else new if part == old else part)
+                             for part in value.split(","))
+        out.append((key, value))
+    return urlencode(out)
+
+
+def rename_field(tenant: Tenant, object_id: str, old: str, new: str) -> None:
+    """Saved views of the object follow a field rename, in the caller's write (so they
+    change together with the metadata, or not at all)."""
+    ensure_table(tenant)
+    with tenant.write() as conn:
+        rows = conn.execute(sa.select(list_views.c.id, list_views.c.query)
+                            .where(list_views.c.object_id == object_id)).all()
+        for row in rows:
+            query = renamed_query(row.query, old, new)
+            if query != row.query:
+                conn.execute(list_views.update().where(list_views.c.id == row.id)
+                             .values(query=query))
+
+
 class ListViews:
     """Saved list views of one tenant. Every call needs read permission on the object."""
 

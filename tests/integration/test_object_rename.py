@@ -78,3 +78,20 @@ def test_saved_list_views_follow_a_renamed_object(client: FlaskClient, admin: di
     _post(browser_session(instance), "/admin/objects/deal/rename", {"new_name": "opportunity"})
     views = client.get("/api/v1/list-views/opportunity", headers=admin).json
     assert [(v["name"], v["object"]) for v in views["items"]] == [("Big ones", "opportunity")]
+
+
+def test_saved_list_views_follow_a_renamed_field(client: FlaskClient, admin: dict[str, str],
+                                                  instance: Instance) -> None:
+    _setup(client, admin, instance)
+    query = "amount__gt=1000&amount=5&sort=-amount,title&fields=title,amount&status=draft"
+    r = client.post("/api/v1/list-views/deal", headers=admin, json={"name": "Big", "query": query})
+    assert r.status_code == 201, r.json
+    r = client.patch("/api/v1/meta/objects/deal/fields/amount", headers=admin,
+                     json={"name": "value"})
+    assert r.status_code == 200, r.json
+    views = client.get("/api/v1/list-views/deal", headers=admin).json["items"]
+    assert [v["query"] for v in views] == [
+        "value__gt=1000&value=5&sort=-value%2Ctitle&fields=title%2Cvalue&status=draft"]
+    # The view still opens: its query is valid for the renamed field.
+    listed = client.get("/api/v1/records/deal?value__gt=1000&sort=-value,title", headers=admin)
+    assert listed.status_code == 200, listed.json

@@ -54,3 +54,4 @@ def test_pool_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv("CRMFORGE_PG_POOL", bad)
         with pytest.raises(ValueError, match="CRMFORGE_PG_POOL"):
             pool_limits()
+
