@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from flask.testing import FlaskClient
 
 from crmforge.installer import Installer, state
@@ -184,6 +185,28 @@ def pack_rows(pack: str) -> dict[str, list[dict[str, str]]]:
         with file.open(encoding="utf-8-sig", newline="") as fh:
             out[file.stem] = list(csv.DictReader(fh))
     return out
+
+
+def pack_objects(pack: str) -> list[str]:
+    """The names of a pack folder's objects, sorted."""
+    return sorted(yaml.safe_load(p.read_text(encoding="utf-8"))["name"]
+                  for p in (PACKS / pack / "objects").glob("*.yaml"))
+
+
+def find(http: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> dict[str, Any]:
+    """The one record the filters match (fails on none or several)."""
+    r = http.get(f"/api/v1/records/{obj}", query_string={**filters, "limit": 5}, headers=who)
+    assert r.status_code == 200, r.json
+    assert len(r.json["items"]) == 1, (obj, filters, r.json["items"])
+    return dict(r.json["items"][0])
+
+
+def total(http: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> int:
+    """How many records the filters match for ``who``."""
+    r = http.get(f"/api/v1/records/{obj}", query_string={**filters, "total": "true", "limit": 1},
+                   headers=who)
+    assert r.status_code == 200, r.json
+    return int(r.json["total"])
 
 
 def refused(response: Any, field_name: str) -> list[str]:

@@ -5,21 +5,20 @@ writes in Chinese and English."""
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import yaml
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
 from crmforge.runtime.designer import Designer
 from tests.integration.conftest import error_of
 
-from .conftest import PACKS, install, staff
+from .conftest import PACKS, find, install, pack_objects, pack_rows, staff, total
 
 PACK = PACKS / "exhibitions"
+ROWS = pack_rows("exhibitions")
 PASSWORD = "Expo-pass-1234"
 DEPARTMENTS = [("hq", None), ("sales", "hq"), ("east", "sales"), ("west", "sales"),
                ("services", "hq"), ("finance", "hq")]
@@ -30,35 +29,12 @@ USERS = [("director", "hq", ["expo_director"]), ("mgr_east", "east", ["expo_sale
 HEADS = {"hq": "director", "east": "mgr_east"}
 
 
-def _objects() -> list[str]:
-    return sorted(yaml.safe_load(p.read_text())["name"] for p in (PACK / "objects").glob("*.yaml"))
-
-
-def _rows(obj: str) -> list[dict[str, str]]:
-    with (PACK / "data" / f"{obj}.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def find(client: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> dict[str, Any]:
-    r = client.get(f"/api/v1/records/{obj}", query_string={**filters, "limit": 5}, headers=who)
-    assert r.status_code == 200, r.json
-    assert len(r.json["items"]) == 1, (obj, filters, r.json["items"])
-    return dict(r.json["items"][0])
-
-
-def total(client: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> int:
-    r = client.get(f"/api/v1/records/{obj}", query_string={**filters, "total": "true", "limit": 1},
-                   headers=who)
-    assert r.status_code == 200, r.json
-    return int(r.json["total"])
-
-
 @pytest.fixture
 def expo(instance: Instance) -> Instance:
     core, pack = install(instance, "core", "exhibitions")
     assert core.applied and pack.applied
-    assert pack.records == {obj: len(_rows(obj)) for obj in _objects() if (PACK / "data" /
-                                                                          f"{obj}.csv").exists()}
+    assert pack.records == {obj: len(ROWS[obj]) for obj in pack_objects("exhibitions")
+                            if obj in ROWS}
     return instance
 
 
@@ -70,10 +46,10 @@ def people(expo: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[s
 # -- 1. install ------------------------------------------------------------------------------
 def test_installs_every_row_with_layouts_and_live_formulas(expo: Instance, client: FlaskClient,
                                                            admin: dict[str, str]) -> None:
-    objects = _objects()
+    objects = pack_objects("exhibitions")
     assert len(objects) == 15
     for obj in objects:
-        rows = _rows(obj)
+        rows = ROWS[obj]
         assert rows, f"{obj} has no sample data"
         assert total(client, admin, obj) == len(rows), obj
         layout = client.get(f"/api/v1/meta/objects/{obj}/layout", headers=admin).json
@@ -403,8 +379,8 @@ def test_contracted_booth_is_locked_and_rules_refuse_bad_writes(
                     json={"name": "z", "edition": ed, "mobile": "13300000999", "checked_in": True})
     assert r.status_code == 422 and "checked_in_at" in error_of(r)["fields"], r.json
     # Nothing of the refused writes was stored.
-    assert total(client, admin, "booth") == len(_rows("booth"))
-    assert total(client, admin, "booth_contract") == len(_rows("booth_contract"))
+    assert total(client, admin, "booth") == len(ROWS["booth"])
+    assert total(client, admin, "booth_contract") == len(ROWS["booth_contract"])
 
 
 def cifit_id(client: FlaskClient, admin: dict[str, str]) -> int:

@@ -6,22 +6,21 @@ writes in Chinese and English."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import yaml
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
 from crmforge.runtime.designer import Designer
 from tests.integration.conftest import error_of
 
-from .conftest import PACKS, install, staff
+from .conftest import PACKS, find, install, pack_objects, pack_rows, staff, total
 
 PACK = PACKS / "utilities"
+ROWS = pack_rows("utilities")
 PASSWORD = "Power-pass-1234"
 DEPARTMENTS = [("hq", None), ("lianqian", "hq"), ("tongan", "hq"), ("billing", "hq")]
 USERS = [("director", "hq", ["power_director"]),
@@ -31,29 +30,6 @@ USERS = [("director", "hq", ["power_director"]),
          ("reader2", "tongan", ["meter_reader"]), ("eng2", "tongan", ["field_engineer"]),
          ("clerk", "billing", ["billing_clerk"])]
 HEADS = {"hq": "director", "lianqian": "mgr", "tongan": "mgr2"}
-
-
-def _objects() -> list[str]:
-    return sorted(yaml.safe_load(p.read_text())["name"] for p in (PACK / "objects").glob("*.yaml"))
-
-
-def _rows(obj: str) -> list[dict[str, str]]:
-    with (PACK / "data" / f"{obj}.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def find(client: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> dict[str, Any]:
-    r = client.get(f"/api/v1/records/{obj}", query_string={**filters, "limit": 5}, headers=who)
-    assert r.status_code == 200, r.json
-    assert len(r.json["items"]) == 1, (obj, filters, r.json["items"])
-    return dict(r.json["items"][0])
-
-
-def total(client: FlaskClient, who: dict[str, str], obj: str, **filters: Any) -> int:
-    r = client.get(f"/api/v1/records/{obj}", query_string={**filters, "total": "true", "limit": 1},
-                   headers=who)
-    assert r.status_code == 200, r.json
-    return int(r.json["total"])
 
 
 def create(client: FlaskClient, who: dict[str, str], obj: str, expect: int = 201,
@@ -76,7 +52,7 @@ def patch(client: FlaskClient, who: dict[str, str], obj: str, record: dict[str, 
 def power(instance: Instance) -> Instance:
     core, pack = install(instance, "core", "utilities")
     assert core.applied and pack.applied
-    assert pack.records == {obj: len(_rows(obj)) for obj in _objects()}
+    assert pack.records == {obj: len(ROWS[obj]) for obj in pack_objects("utilities")}
     return instance
 
 
@@ -88,10 +64,10 @@ def people(power: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[
 # -- 1. install ------------------------------------------------------------------------------
 def test_installs_every_row_with_layouts_and_statistics(power: Instance, client: FlaskClient,
                                                         admin: dict[str, str]) -> None:
-    objects = _objects()
+    objects = pack_objects("utilities")
     assert len(objects) == 14
     for obj in objects:
-        assert total(client, admin, obj) == len(_rows(obj)) > 0, obj
+        assert total(client, admin, obj) == len(ROWS[obj]) > 0, obj
         layout = client.get(f"/api/v1/meta/objects/{obj}/layout", headers=admin).json
         assert layout["generated"] is False, obj
         doc = client.get(f"/api/v1/meta/objects/{obj}", headers=admin).json
@@ -163,7 +139,7 @@ def test_roles_read_and_write_what_their_posts_need(people: dict[str, dict[str, 
             r = client.get(f"/api/v1/records/power_customer/{rid}", headers=h[user])
             assert r.status_code == (200 if which in visible else 404), (user, which, r.json)
     assert total(client, h["reader1"], "power_customer") == 1
-    assert total(client, h["cs1"], "power_customer") == len(_rows("power_customer")) + 2
+    assert total(client, h["cs1"], "power_customer") == len(ROWS["power_customer"]) + 2
     # ID numbers never reach the hotline, readers, engineers or billing; readers do not see
     # phone numbers or arrears either.
     for user in ("cs1", "reader1", "eng1", "clerk"):
@@ -367,7 +343,7 @@ def test_rules_refuse_bad_writes_in_both_languages(power: Instance, client: Flas
             assert text in error_of(r)["fields"][field], (obj, lang, r.json)
     for obj in ("meter_reading", "power_bill", "outage", "connection_application", "tariff",
                 "power_payment"):
-        assert total(client, admin, obj) == len(_rows(obj)), obj
+        assert total(client, admin, obj) == len(ROWS[obj]), obj
     # An existing reading cannot be corrected below its previous value either.
     reading = find(client, admin, "meter_reading", meter=meter["id"], read_on="2026-10-31")
     patch(client, admin, "meter_reading", reading, 422, current_reading="12000")
