@@ -18,6 +18,7 @@ from flask import (
     Flask,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -75,7 +76,10 @@ def _error(exc: CRMError) -> tuple[str, int]:
 
 def navigation() -> list[dict[str, Any]]:
     """The objects the signed-in user may read, labelled in the page's language (none
-    when nobody is signed in, e.g. on an error page)."""
+    when nobody is signed in, e.g. on an error page). Computed once per request: the
+    top bar and the home page both ask."""
+    if "navigation" in g:
+        return list(g.navigation)
     try:
         principal = current_principal()
         tenant = current_tenant()
@@ -87,7 +91,8 @@ def navigation() -> list[dict[str, Any]]:
     lang = i18n.current_lang()
     items = [{"name": o.name, "label": o.label(lang)}
              for o in snap.objects.values() if access.allowed(o, "read")]
-    return sorted(items, key=lambda i: str(i["label"]).lower())
+    g.navigation = sorted(items, key=lambda i: str(i["label"]).lower())
+    return list(g.navigation)
 
 
 #: Objects shown in the top bar before the rest go behind "More".
