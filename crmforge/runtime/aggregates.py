@@ -18,8 +18,10 @@ from ..core.errors import BadRequest, Forbidden
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
+from . import masking
 from .context import open_ctx
 from .instance import Tenant
+from .query import column
 
 #: At most this many groups are returned (the largest first).
 MAX_GROUPS = 50
@@ -44,12 +46,17 @@ def distribution(tenant: Tenant, principal: Principal, object_name: str, field: 
             if not f.stored:
                 raise BadRequest(f"'{name}' is computed on read and cannot be grouped or summed")
         t = ctx.table
-        group = t.c[field]
+        # Values derived through records the reader cannot see are grouped and summed as
+        # the reader sees them: masked (None) on those rows.
+        cols = masking.effective_columns(ctx)
+        group = column(t, field, cols)
         count = sa.func.count().label("n")
         columns: list[Any] = [group.label("value"), count]
-        if measure:
-            columns.append(sa.func.sum(t.c[measure]).label("total"))
-        order = sa.func.coalesce(sa.func.sum(t.c[measure]), 0) if measure else sa.func.count()
+        measured = column(t, measure, cols) if measure else None
+        if measured is not None:
+            columns.append(sa.func.sum(measured).label("total"))
+        order = sa.func.coalesce(sa.func.sum(measured), 0) if measured is not None \
+            else sa.func.count()
         rows = conn.execute(
             sa.select(*columns)
             .where(t.c.deleted_at.is_(None), ctx.access.visibility(ctx.obj, t))

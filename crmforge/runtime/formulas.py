@@ -14,11 +14,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import True_
 
 from ..metadata.model import ObjectDef
 from ..rules import ExpressionError, ObjectRules, Resolver
+from ..security.derived import Path
 from .context import Ctx
 from .fields import SYSTEM_FIELD_DEFS
+from .masking import row_paths
 
 _Row = Mapping[Any, Any]
 
@@ -36,6 +39,9 @@ class RelatedReader:
         self.ctx = ctx
         self.system = system
         self._rows: dict[tuple[str, int], _Row | None] = {}
+        #: Live records fetched that the reader may not see (read as None, and mask
+        #: every value derived through them).
+        self._invisible: set[tuple[str, int]] = set()
         self._computed: dict[tuple[str, int], _Row] = {}
 
     def readable(self, obj: ObjectDef) -> frozenset[str]:
@@ -50,22 +56,47 @@ class RelatedReader:
         if not wanted:
             return
         t = self.ctx.schema.table(obj.name)
+        # Live records are fetched with a visibility flag rather than filtered by it: an
+        # invisible record masks what is derived through it, a missing one does not.
+        visible = sa.true() if self.system else self.ctx.access.visibility(obj, t)
+        query = sa.select(t, sa.case((visible, 1), else_=0).label("crm_visible")) \
+            if not isinstance(visible, True_) else sa.select(t)
         found = {r.id: r._mapping for r in self.ctx.conn.execute(
-            sa.select(t).where(t.c.id.in_(wanted), *self._where(obj, t)))}
+            query.where(t.c.id.in_(wanted), t.c.deleted_at.is_(None)))}
         for i in wanted:
-            self._rows[(obj.name, i)] = found.get(i)
-
-    def _where(self, obj: ObjectDef, t: sa.Table) -> list[Any]:
-        clauses: list[Any] = [t.c.deleted_at.is_(None)]
-        if not self.system:
-            clauses.append(self.ctx.access.visibility(obj, t))
-        return clauses
+            row = found.get(i)
+            self._rows[(obj.name, i)] = row
+            if row is not None and row.get("crm_visible", 1) == 0:
+                self._invisible.add((obj.name, i))
 
     def row(self, obj: ObjectDef, rid: int) -> _Row | None:
+        """A live record the reader may see, else None."""
         key = (obj.name, rid)
         if key not in self._rows:
             self.prefetch(obj, [rid])
-        return self._rows.get(key)
+        return None if key in self._invisible else self._rows.get(key)
+
+    def invisible(self, row: _Row, path: Path) -> bool:
+        """Whether the chain ``path`` from ``row`` reaches a live record the reader may
+        not see (the same rule as ``masking.reaches_invisible`` in SQL)."""
+        current = row
+        for hop in path:
+            rid = current.get(hop.field)
+            if not isinstance(rid, int):
+                return False
+            key = (hop.target, rid)
+            if key not in self._rows:
+                target = self.ctx.snapshot.object(hop.target)
+                if target is None:
+                    return False
+                self.prefetch(target, [rid])
+            if key in self._invisible:
+                return True
+            found = self._rows.get(key)
+            if found is None:
+                return False
+            current = found
+        return False
 
     def resolver(self, obj: ObjectDef, values: _Row) -> Resolver:
         """The resolver of one record's expressions: ``resolve("account.parent", "x")``."""
@@ -126,6 +157,9 @@ class FormulaReader:
         self.masked |= self.broken - {f.name for f in self.obj.fields if f.stored}
         self.computed = [n for n in self.rules.formula_order if n in readable
                          and not self._stored(n) and n not in self.masked]
+        #: Readable fields masked on rows whose related chains reach a record the
+        #: reader cannot see (stored formulas included).
+        self.row_paths = {} if self.related.system else row_paths(ctx, self.obj)
 
     def _stored(self, name: str) -> bool:
         f = self.obj.field(name)
@@ -134,14 +168,20 @@ class FormulaReader:
     def prefetch(self, rows: Iterable[_Row]) -> None:
         """Read the first related hop of a whole page at once."""
         rows = list(rows)
-        if not self.computed or not rows:
+        if not (self.computed or self.row_paths) or not rows:
             return
+        first_hops = {p[0].field for paths in self.row_paths.values() for p in paths}
         for f in self.obj.fields:
             target = self.related.ctx.snapshot.object(f.target or "") \
                 if f.type in ("lookup", "master_detail") else None
-            if target is not None and any(f.name in self.rules.formula_reads(n)
-                                          for n in self.computed):
+            if target is not None and (f.name in first_hops or any(
+                    f.name in self.rules.formula_reads(n) for n in self.computed)):
                 self.related.prefetch(target, (r[f.name] for r in rows))
+
+    @property
+    def active(self) -> bool:
+        """Whether reading a record needs ``values`` at all."""
+        return bool(self.computed or self.masked or self.row_paths)
 
     def values(self, row: _Row, *, everything: bool = False) -> dict[str, Any]:
         """Python values of the computed formulas of ``row`` (and None for masked ones).
@@ -149,9 +189,13 @@ class FormulaReader:
         ``everything`` recomputes stored formulas too (previews of draft values)."""
         work = dict(row)
         resolve = self.related.resolver(self.obj, work)
-        out: dict[str, Any] = dict.fromkeys(self.masked)
+        hidden = set(self.masked)
+        hidden.update(name for name, paths in self.row_paths.items()
+                      if any(self.related.invisible(row, p) for p in paths))
+        out: dict[str, Any] = dict.fromkeys(hidden)
+        work.update(out)
         for name in self.rules.formula_order:
-            if name in self.masked or not (everything or name in self.computed):
+            if name in hidden or not (everything or name in self.computed):
                 continue
             try:
                 value = self.rules.formula(name, work, resolve)

@@ -27,6 +27,7 @@ from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
 from ..security.tables import security_metadata
+from .cursors import random_key, tenant_key
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
 from .systables import runtime_metadata
@@ -73,10 +74,13 @@ def tenant_name_problem(name: object) -> str | None:
 class Tenant:
     """One tenant's database namespace and the current metadata snapshot of it."""
 
-    def __init__(self, name: str, engine: sa.Engine, dialect: Dialect) -> None:
+    def __init__(self, name: str, engine: sa.Engine, dialect: Dialect,
+                 cursor_key: bytes | None = None) -> None:
         self.name = name
         self.engine = engine
         self.dialect = dialect
+        #: Seals list cursors (runtime.cursors): derived from the instance secret.
+        self.cursor_key = cursor_key or random_key()
         # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
@@ -213,7 +217,8 @@ class Instance:
         if tenant_name_problem(name) or not self.has_tenant(name):
             raise NotFound(f"no tenant named '{str(name)[:40]}'")
         url, schema = self._tenant_url(name)
-        t = Tenant(name, self.dialect.create_engine(url, schema), self.dialect)
+        t = Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
+                   tenant_key(self.secret_key, name))
         with self._lock:
             return self._tenants.setdefault(name, t)
 
@@ -234,7 +239,7 @@ class Instance:
         if schema:
             with self.control.begin() as conn:
                 conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-        tenant = Tenant(name, engine, self.dialect)
+        tenant = Tenant(name, engine, self.dialect, tenant_key(self.secret_key, name))
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)

@@ -2,13 +2,17 @@
 
 Values are converted by their field type and bound as parameters; nothing from the
 request is formatted into SQL. Pagination is keyset-based (a cursor holds the sort values
-of the last row), so page 1000 costs what page 1 costs.
+of the last row, sealed by ``cursors.CursorSeal``), so page 1000 costs what page 1 costs.
+
+Every function takes ``cols``: the reader's effective column of a field where it differs
+from the plain column (``masking.effective_columns``: a stored value masked on rows
+derived from records the reader cannot see). Filters, search, sort and cursors all use
+it, so a list never finds, orders or pages by a value it would not show.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -18,6 +22,7 @@ from ..core.errors import BadRequest
 from ..core.filters import Condition, ListQuery, SortKey
 from ..metadata.fieldtypes import ConversionError
 from ..metadata.model import FieldDef, ObjectDef
+from .cursors import CursorSeal
 from .fields import lookup_field
 from .storage.dialects import Dialect
 
@@ -45,13 +50,23 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+Columns = Mapping[str, Any]
+
+
+def column(table: sa.Table, name: str, cols: Columns | None) -> Any:
+    """The reader's effective column for ``name``."""
+    if cols is not None and name in cols:
+        return cols[name]
+    return table.c[name]
+
+
 def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dialect,
-                  readable: frozenset[str]) -> Any:
+                  readable: frozenset[str], cols: Columns | None = None) -> Any:
     f = _field(obj, cond.field, "filter", readable)
     if cond.op not in f.kind.operators:
         raise BadRequest(f"'{cond.op}' does not apply to the {f.type} field '{f.name}'",
                          {f.name: [f"operator '{cond.op}' not supported"]})
-    col = table.c[f.name]
+    col = column(table, f.name, cols)
     op = cond.op
     if op == "isnull":
         flag = str(cond.value).lower()
@@ -92,15 +107,15 @@ def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dia
 
 
 def search_sql(obj: ObjectDef, table: sa.Table, text: str, dialect: Dialect,
-               readable: frozenset[str]) -> Any:
+               readable: frozenset[str], cols: Columns | None = None) -> Any:
     searchable = [f for f in obj.fields if f.searchable and f.stored]
     if not searchable:
         raise BadRequest(f"'{obj.name}' has no searchable fields")
-    cols = [table.c[f.name] for f in searchable if f.name in readable]
-    if not cols:
+    columns = [column(table, f.name, cols) for f in searchable if f.name in readable]
+    if not columns:
         return sa.false()  # text in fields the reader cannot see finds nothing
     pattern = "%" + _like_escape(text[:200]) + "%"
-    return sa.or_(*(dialect.ilike(c, pattern) for c in cols))
+    return sa.or_(*(dialect.ilike(c, pattern) for c in columns))
 
 
 def resolve_sort(obj: ObjectDef, keys: tuple[SortKey, ...], readable: frozenset[str]
@@ -124,11 +139,12 @@ def _nullable(f: FieldDef) -> bool:
     return not (f.id.startswith("sys_") and f.name in NOT_NULL)
 
 
-def order_by(table: sa.Table, sort: list[tuple[FieldDef, bool]]) -> list[Any]:
+def order_by(table: sa.Table, sort: list[tuple[FieldDef, bool]],
+             cols: Columns | None = None) -> list[Any]:
     """NULL counts as the largest value: last when ascending, first when descending."""
     clauses = []
     for f, desc in sort:
-        col = table.c[f.name]
+        col = column(table, f.name, cols)
         if not _nullable(f):
             clauses.append(col.desc() if desc else col.asc())
         else:
@@ -136,26 +152,35 @@ def order_by(table: sa.Table, sort: list[tuple[FieldDef, bool]]) -> list[Any]:
     return clauses
 
 
-def encode_cursor(sort: list[tuple[FieldDef, bool]], row: Any) -> str:
-    values = [f.kind.to_json(f, row._mapping[f.name]) for f, _ in sort]
-    raw = json.dumps(values, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def cursor_binding(obj: ObjectDef, reader: int | None, sort: list[tuple[FieldDef, bool]]
+                   ) -> list[Any]:
+    """What a cursor is bound to: the object, the reader and the sort (by field ids, so a
+    rename keeps cursors working and a different sort refuses them)."""
+    return [obj.id, reader, [("-" if desc else "") + f.id for f, desc in sort]]
 
 
-def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str) -> Any:
+def encode_cursor(sort: list[tuple[FieldDef, bool]], row: Any, seal: CursorSeal) -> str:
+    """The sealed cursor after ``row``: its values as the reader's effective columns gave
+    them (the page is selected through them, see ``RecordService._page``)."""
+    return seal.seal([f.kind.to_json(f, row._mapping[f.name]) for f, _ in sort])
+
+
+def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str,
+               seal: CursorSeal, cols: Columns | None = None) -> Any:
     """Rows strictly after the cursor's position in the sort order."""
+    values = seal.open(cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(sort):
+        if len(values) != len(sort):
             raise ValueError
         typed = [_cursor_value(f, v) for (f, _), v in zip(sort, values, strict=True)]
     except (ValueError, ConversionError, TypeError):
-        raise BadRequest("the cursor is not valid for this list") from None
+        raise BadRequest("the cursor is not valid for this list",
+                         {"cursor": ["not valid for this list"]}) from None
     clauses = []
     for i, ((f, desc), v) in enumerate(zip(sort, typed, strict=True)):
-        col = table.c[f.name]
-        prefix = [_equal(table.c[g.name], w) for (g, _), w in zip(sort[:i], typed[:i], strict=True)]
+        col = column(table, f.name, cols)
+        prefix = [_equal(column(table, g.name, cols), w)
+                  for (g, _), w in zip(sort[:i], typed[:i], strict=True)]
         after: Any
         if v is None:
             after = col.is_not(None) if desc else sa.false()
@@ -191,8 +216,8 @@ def _equal(col: Any, v: Any) -> Any:
 
 
 def where_clauses(obj: ObjectDef, table: sa.Table, q: ListQuery, dialect: Dialect,
-                  readable: frozenset[str]) -> list[Any]:
-    clauses = [condition_sql(obj, table, c, dialect, readable) for c in q.conditions]
+                  readable: frozenset[str], cols: Columns | None = None) -> list[Any]:
+    clauses = [condition_sql(obj, table, c, dialect, readable, cols) for c in q.conditions]
     if q.search:
-        clauses.append(search_sql(obj, table, q.search, dialect, readable))
+        clauses.append(search_sql(obj, table, q.search, dialect, readable, cols))
     return clauses

@@ -22,12 +22,13 @@ from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
-from . import hooks, logic, preview, recycle, writes
+from . import hooks, logic, masking, preview, recycle, writes
 from .context import Ctx, open_ctx, record_id
+from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .formulas import FormulaReader
 from .instance import Tenant
-from .query import cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
+from .query import cursor_binding, cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
 from .systables import history
 
 
@@ -80,7 +81,7 @@ class RecordService:
                 f = SYSTEM_FIELD_DEFS[name]
                 out[name] = f.kind.to_json(f, m[name])
         reader = formulas or FormulaReader(ctx)
-        computed = reader.values(m) if reader.computed or reader.masked else {}
+        computed = reader.values(m) if reader.active else {}
         for f in ctx.obj.fields:
             if f.name not in readable or (wanted is not None and f.name not in wanted):
                 continue
@@ -120,7 +121,12 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, None)
             row = self._fetch(ctx, rid)
             readable = ctx.access.readable(ctx.obj)
-            names = {f.id: f.name for f in ctx.obj.fields if f.name in readable}
+            # A value derived through related records this reader does not all see may
+            # have come from a record they cannot see (then or now): its past values are
+            # left out, like a hidden field's (docs/security.md).
+            masked = masking.row_paths(ctx, ctx.obj)
+            names = {f.id: f.name for f in ctx.obj.fields
+                     if f.name in readable and f.name not in masked}
             names.update({f.id: f.name for f in SYSTEM_FIELD_DEFS.values()})
             out = []
             for r in conn.execute(sa.select(history).where(
@@ -150,20 +156,28 @@ class RecordService:
 
             return recycle.entries(ctx_for, conn, limit)
 
-    def _page(self, ctx: Ctx, q: ListQuery) -> tuple[list[Any], list[Any], bool, Any]:
+    def _page(self, ctx: Ctx, q: ListQuery
+              ) -> tuple[list[Any], list[Any], bool, list[tuple[Any, bool]], CursorSeal]:
         t = ctx.table
         readable = ctx.access.readable(ctx.obj)
         if q.fields is not None:
             for name in q.fields:
                 if name not in readable and name not in SYSTEM_FIELD_DEFS:
                     raise BadRequest(f"no field named '{name[:40]}'", {name[:40]: ["no such field"]})
+        # Values derived through records the reader cannot see are masked in SQL too, so
+        # filters, search, sort and cursors see what the reader is shown.
+        cols = masking.effective_columns(ctx)
         base = [t.c.deleted_at.is_(None), ctx.access.visibility(ctx.obj, t),
-                *where_clauses(ctx.obj, t, q, self.tenant.dialect, readable)]
+                *where_clauses(ctx.obj, t, q, self.tenant.dialect, readable, cols)]
         sort = resolve_sort(ctx.obj, q.sort, readable)
-        page = [*base, cursor_sql(t, sort, q.cursor)] if q.cursor else base
+        seal = CursorSeal(self.tenant.cursor_key,
+                          cursor_binding(ctx.obj, ctx.principal.user_id, sort))
+        page = [*base, cursor_sql(t, sort, q.cursor, seal, cols)] if q.cursor else base
+        select = sa.select(*(cols[c.name].label(c.name) if c.name in cols else c for c in t.c)) \
+            if cols else sa.select(t)
         rows = ctx.conn.execute(
-            sa.select(t).where(*page).order_by(*order_by(t, sort)).limit(q.limit + 1)).all()
-        return list(rows[: q.limit]), base, len(rows) > q.limit, sort
+            select.where(*page).order_by(*order_by(t, sort, cols)).limit(q.limit + 1)).all()
+        return list(rows[: q.limit]), base, len(rows) > q.limit, sort, seal
 
     def export(self, principal: Principal, object_name: str, q: ListQuery,
                max_rows: int = 100_000) -> Iterator[dict[str, Any]]:
@@ -175,14 +189,14 @@ class RecordService:
                              cursor, False, q.search)
             with self.tenant.read() as conn:
                 ctx = self._ctx(conn, principal, object_name, "export")
-                rows, _, more, sort = self._page(ctx, page)
+                rows, _, more, sort, seal = self._page(ctx, page)
                 items = self._outs(ctx, rows, q.fields)
             self._audit(principal, ctx.obj.id, "export", [r.id for r in rows])
             yield from items
             sent += len(rows)
             if not more or not rows:
                 return
-            cursor = encode_cursor(sort, rows[-1])
+            cursor = encode_cursor(sort, rows[-1], seal)
 
     def preview(self, principal: Principal, object_name: str, body: Any) -> dict[str, Any]:
         """Evaluate an expression over a saved record (which the principal must be able to
@@ -333,10 +347,10 @@ class RecordService:
         """A page of records matching ``q`` that the principal may see."""
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, "read")
-            rows, base, more, sort = self._page(ctx, q)
+            rows, base, more, sort, seal = self._page(ctx, q)
             result: dict[str, Any] = {
                 "items": self._outs(ctx, rows, q.fields),
-                "next_cursor": encode_cursor(sort, rows[-1]) if more and rows else None,
+                "next_cursor": encode_cursor(sort, rows[-1], seal) if more and rows else None,
             }
             if q.total:
                 t = ctx.table

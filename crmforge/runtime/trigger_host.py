@@ -28,7 +28,7 @@ from ..core.filters import Condition, ListQuery, parse_condition
 from ..metadata.fieldtypes import ConversionError
 from ..rules.triggers import TriggerError, TriggerResult, TriggerRunner
 from ..security import sharing
-from . import writes
+from . import masking, writes
 from .context import Ctx, record_id
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .logic import differs
@@ -191,8 +191,13 @@ class Host:
         try:
             q = ListQuery(tuple(_condition(k, v) for k, v in filters.items()))
             readable = ctx.access.readable(ctx.obj)
-            clauses = where_clauses(ctx.obj, t, q, ctx.tenant.dialect, readable)
-            rows = ctx.conn.execute(sa.select(t).where(
+            # Stored values derived through records the acting user cannot see come masked,
+            # as the record service shows them.
+            cols = masking.effective_columns(ctx)
+            clauses = where_clauses(ctx.obj, t, q, ctx.tenant.dialect, readable, cols)
+            select = sa.select(*(cols[c.name].label(c.name) if c.name in cols else c
+                                 for c in t.c)) if cols else sa.select(t)
+            rows = ctx.conn.execute(select.where(
                 t.c.deleted_at.is_(None), ctx.access.visibility(ctx.obj, t), *clauses)
                 .order_by(t.c.id).limit(MAX_ROWS)).all()
         except Exception as exc:  # every failed call refuses the write

@@ -13,12 +13,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 from ..metadata.model import ObjectDef, Snapshot
 from ..metadata.roles import FIELD_ACCESS, SCOPES, role_docs
+from .derived import graph_for
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class ObjectGrant:
     write_scope: str = "none"
     #: Per operation, the widest scope of the roles that grant it (transfer, share...).
     scopes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Computed fields hidden because they derive from a hidden field: field -> the
+    #: hidden source as "object.field" (``fields`` already says "hidden" for them).
+    derived: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def scope_for(self, *, write: bool, op: str | None = None) -> str:
         if op is not None:
@@ -116,7 +120,32 @@ def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:
         per_role = [(r, docs[r]["permissions"][name]) for r in held
                     if name in docs[r].get("permissions", {})]
         grants[name] = _object_grant(obj, per_role) if per_role else NO_GRANT
-    return Plan(frozenset(held), subordinates(docs, frozenset(held)), MappingProxyType(grants))
+    return Plan(frozenset(held), subordinates(docs, frozenset(held)),
+                MappingProxyType(_hide_derived(snapshot, grants)))
+
+
+def _hide_derived(snapshot: Snapshot, grants: dict[str, ObjectGrant]) -> dict[str, ObjectGrant]:
+    """Hide every computed field derived from a field the role set may not read (a
+    formula over a hidden cost, a roll-up of a hidden child field, a formula over a field
+    of an object the roles do not grant), through any number of formulas and relations:
+    the effective field access, computed once with the plan."""
+    hidden = [(name, f.name) for name, obj in snapshot.objects.items() for f in obj.fields
+              if grants[name].fields.get(f.name, "hidden") == "hidden"]
+    why = graph_for(snapshot).hidden_closure(hidden)
+    per_object: dict[str, dict[str, str]] = {}
+    for (obj, name), src in why.items():
+        if src != (obj, name):
+            per_object.setdefault(obj, {})[name] = f"{src[0]}.{src[1]}"
+    out = dict(grants)
+    for name, derived in per_object.items():
+        grant = grants[name]
+        if grant is NO_GRANT:
+            continue
+        fields = dict(grant.fields)
+        fields.update(dict.fromkeys(derived, "hidden"))
+        out[name] = replace(grant, fields=MappingProxyType(fields),
+                            derived=MappingProxyType(derived))
+    return out
 
 
 _plans: weakref.WeakKeyDictionary[Snapshot, dict[frozenset[str], Plan]] = \

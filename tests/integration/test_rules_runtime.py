@@ -156,9 +156,20 @@ def test_formula_over_a_lookup_follows_the_readers_visibility(client, setup) -> 
     rita = sign_in(client, username="rita", password="Rita-pass-2024!")
     seen = client.get(f"/api/v1/records/invoice/{inv['id']}", headers=rita).json
     assert seen["region"] is None  # the account is outside rita's scope
-    assert seen["region_stored"] == "north"  # stored when the admin wrote it
+    # Stored when the admin wrote it, but derived from an account rita cannot see: it
+    # answers exactly as the formula computed on read does, on every path.
+    assert seen["region_stored"] is None
     listed = client.get("/api/v1/records/invoice", headers=rita).json["items"]
-    assert listed[0]["region"] is None
+    assert listed[0]["region"] is None and listed[0]["region_stored"] is None
+    for query in ("region_stored=north", "region_stored__in=north,south",
+                  "region_stored__isnull=false"):
+        found = client.get(f"/api/v1/records/invoice?{query}", headers=rita)
+        assert found.status_code == 200 and found.json["items"] == [], query
+    assert client.get("/api/v1/records/invoice?region_stored__isnull=true",
+                      headers=rita).json["items"][0]["id"] == inv["id"]
+    history = client.get(f"/api/v1/records/invoice/{inv['id']}/history", headers=rita).json
+    assert "region_stored" not in {e["field"] for e in history["items"]}
+    assert "north" not in str(history)
     assert _patch(client, h, "acct", acct, region="south").status_code == 200
     again = client.get(f"/api/v1/records/invoice/{inv['id']}", headers=h).json
     # A stored formula follows the related record (as the system sees it).
@@ -375,8 +386,8 @@ def test_preview_cannot_reach_hidden_fields_or_invisible_records(client, setup) 
     assert _preview(client, pete, expression="number", record=inv["id"]).status_code == 404
     r = _preview(client, pete, expression="budget * 2", values={})
     assert r.status_code == 422 and "no field named 'budget'" in error_of(r)["message"]
-    # per_unit reads the hidden budget: masked, even over a draft
+    # per_unit reads the hidden budget: hidden like it, even over a draft
     r = _preview(client, pete, expression="per_unit", values={"qty": 2})
-    assert r.json == {"value": None, "type": "number"}
+    assert r.status_code == 422 and "no field named 'per_unit'" in error_of(r)["message"]
     r = _preview(client, h, expression="per_unit", record=inv["id"])
     assert r.json == {"value": "4.00", "type": "number"}
