@@ -43,9 +43,27 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en") -> dict[str, A
     _references(ctx, values, errors)
     _unique(ctx, values, existing, errors)
     if errors:
+        _conceal(ctx, errors)
         first = next(iter(errors))
         raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
     return {k: v for k, v in values.items() if obj.field(k) is not None}
+
+
+#: What a writer is told when a field they may not read (a formula over a hidden cost,
+#: say) cannot be computed: neither its name nor the cause, which could carry its value.
+CONCEALED = "a value computed from fields you may not see could not be computed"
+
+
+def _conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
+    """Errors on fields hidden from the writer become one message that names nothing:
+    the write is still refused (the record would be wrong), but the refusal reveals
+    neither the hidden field nor a value derived from it."""
+    readable = ctx.access.readable(ctx.obj)
+    hidden = [k for k in errors if ctx.obj.field(k) is not None and k not in readable]
+    for key in hidden:
+        del errors[key]
+    if hidden:
+        errors.setdefault("__all__", []).append(CONCEALED)
 
 
 def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:

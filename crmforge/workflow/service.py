@@ -24,7 +24,7 @@ from . import bpmn, engine, people
 from .notify import deliver_pending
 from .run import Run, encode_record, load_instance, running
 from .tables import ensure_tables, instances, tasks
-from .views import detail
+from .views import detail, masked_snapshot
 
 ACTIONS = ("approve", "reject", "return", "transfer", "add-approver", "comment")
 
@@ -302,16 +302,18 @@ class ApprovalService:
                                             if r.submitter_id is not None])
             snap = self.tenant.snapshot(conn)
 
-        def object_name(r: Any) -> str:  # the object may have been renamed since
-            obj = snap.object_by_id(r.object_id)
-            return obj.name if obj is not None else str(r.object)
+            def object_name(r: Any) -> str:  # the object may have been renamed since
+                obj = snap.object_by_id(r.object_id)
+                return obj.name if obj is not None else str(r.object)
 
-        return [{"id": r.id, "instance": r.instance_id, "object": object_name(r),
-                 "record": r.record_id, "process": r.process, "step": r.step,
-                 "created_at": _iso(r.created_at), "due_at": _iso(r.escalate_at),
-                 "submitter": names.get(r.submitter_id),
-                 "submitted_at": _iso(r.submitted_at),
-                 "record_snapshot": json.loads(r.snapshot)} for r in rows]
+            return [{"id": r.id, "instance": r.instance_id, "object": object_name(r),
+                     "record": r.record_id, "process": r.process, "step": r.step,
+                     "created_at": _iso(r.created_at), "due_at": _iso(r.escalate_at),
+                     "submitter": names.get(r.submitter_id),
+                     "submitted_at": _iso(r.submitted_at),
+                     "record_snapshot": masked_snapshot(self.tenant, conn, principal,
+                                                        object_name(r), json.loads(r.snapshot))}
+                    for r in rows]
 
     def open_count(self, principal: Principal) -> int:
         """How many open tasks the principal holds (the navigation shows it)."""

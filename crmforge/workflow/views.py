@@ -12,8 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..core.errors import NotFound
+from ..core.errors import CRMError, NotFound
+from ..runtime import masking
+from ..runtime.context import open_ctx
+from ..runtime.fields import SYSTEM_FIELD_DEFS
 from ..runtime.instance import Tenant
+from ..security.engine import engine as permission_engine
 from ..security.principal import Principal
 from . import people
 from .run import load_instance
@@ -22,6 +26,31 @@ from .tables import actions, tasks
 
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
+def masked_snapshot(tenant: Tenant, conn: sa.Connection, principal: Principal,
+                    object_name: str, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The record as submitted, as this reader may see it: the fields they may read
+    (derived ones included, so a formula over a hidden field stays hidden), without the
+    values derived through related records they do not all see (the snapshot cannot say
+    whether those were visible then). Never the raw snapshot."""
+    if principal.is_admin or principal.is_system:
+        return snapshot
+    try:
+        ctx = open_ctx(tenant, permission_engine, conn, principal, object_name)
+    except CRMError:  # the object is gone: nothing of it can be checked
+        return {k: v for k, v in snapshot.items() if k in ("id", "version")}
+    readable = ctx.access.readable(ctx.obj) - set(masking.row_paths(ctx, ctx.obj))
+    title = ctx.obj.field(ctx.obj.title_field)
+    grant = ctx.access.grant(ctx.obj)
+    if grant is None or not grant.operations:
+        # Involved without a role on the object (an approver by name, a submitter whose
+        # role changed): the record's title identifies it, nothing else; a computed
+        # title could be derived from anything, so it stays hidden.
+        readable = frozenset({title.name}) if title is not None and title.kind.writable \
+            else frozenset()
+    return {k: v for k, v in snapshot.items()
+            if k in readable or k in SYSTEM_FIELD_DEFS or k in ("id", "version")}
 
 
 def detail(tenant: Tenant, conn: sa.Connection, principal: Principal, instance_id: Any
@@ -40,7 +69,8 @@ def detail(tenant: Tenant, conn: sa.Connection, principal: Principal, instance_i
         "id": row.id, "object": row.object, "record": row.record_id, "process": row.process,
         "process_version": row.process_version, "state": row.state,
         "submitter": names.get(row.submitter_id), "submitted_at": _iso(row.submitted_at),
-        "finished_at": _iso(row.finished_at), "record_snapshot": json.loads(row.snapshot),
+        "finished_at": _iso(row.finished_at), "record_snapshot": masked_snapshot(
+            tenant, conn, principal, _object_name(tenant, conn, row), json.loads(row.snapshot)),
         "tasks": [{"id": t.id, "step": t.step, "assignee": names.get(t.assignee_id),
                    "status": t.status, "decision": t.decision,
                    "created_at": _iso(t.created_at), "acted_at": _iso(t.acted_at)}
@@ -53,3 +83,9 @@ def detail(tenant: Tenant, conn: sa.Connection, principal: Principal, instance_i
 
 
 __all__ = ["detail"]
+
+
+def _object_name(tenant: Tenant, conn: sa.Connection, row: Any) -> str:
+    """The instance's object by id: it may have been renamed since the submission."""
+    obj = tenant.snapshot(conn).object_by_id(row.object_id)
+    return obj.name if obj is not None else str(row.object)

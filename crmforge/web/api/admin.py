@@ -10,12 +10,13 @@ from typing import Any
 from flask import Blueprint, request
 
 from ...core.errors import BadRequest, NotFound
-from ...runtime import Designer
+from ...runtime import Designer, masking
 from ...runtime.context import open_ctx, record_id
 from ...security import accounts, audit, org
 from ...security import engine as permissions
 from ...security.engine import Decision
 from ...security.explain import explain
+from ...security.explain_fields import explain_field
 from ...security.principal import Principal
 from ..context import current_principal, current_tenant
 from .util import json_body
@@ -172,6 +173,11 @@ def delete_role(name: str) -> tuple[str, int]:
 def explain_access() -> dict[str, Any]:
     _admin()
     args = request.args
+    if args.get("field"):
+        missing = [k for k in ("user", "object") if not args.get(k)]
+        if missing:
+            raise BadRequest(f"explain needs {', '.join(missing)}")
+        return explain_field_for(args["user"], args["object"], args["field"]).as_dict()
     missing = [k for k in ("user", "object", "operation") if not args.get(k)]
     if missing:
         raise BadRequest(f"explain needs {', '.join(missing)}")
@@ -179,18 +185,31 @@ def explain_access() -> dict[str, Any]:
                        args.get("record")).as_dict()
 
 
+def _subject(conn: Any, username: str) -> tuple[Principal, bool]:
+    row = org.user_row(conn, username)
+    return Principal(row.id, row.username, bool(row.is_admin), row.department_id,
+                     roles=frozenset(org.user_doc(conn, row)["roles"])), bool(row.active)
+
+
+def explain_field_for(username: str, object_name: str, field: str) -> Decision:
+    """Whether a user sees a field, and why (derived fields name their hidden source)."""
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        subject, _ = _subject(conn, username)
+        ctx = open_ctx(tenant, permissions, conn, subject, object_name)
+        return explain_field(ctx.access, ctx.obj, field,
+                             masked_by_row=field in masking.row_paths(ctx, ctx.obj))
+
+
 def explain_for(username: str, object_name: str, operation: str,
                 record: str | None) -> Decision:
     """The explain tool's answer for a user by name (also the designer's explain page)."""
     tenant = current_tenant()
     with tenant.read() as conn:
-        row = org.user_row(conn, username)
-        subject = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
-                            roles=frozenset(org.user_doc(conn, row)["roles"]))
+        subject, active = _subject(conn, username)
         ctx = open_ctx(tenant, permissions, conn, subject, object_name)
         rid = record_id(record) if record else None
-        return explain(conn, ctx.access, ctx.obj, ctx.table, rid, operation,
-                       active=bool(row.active))
+        return explain(conn, ctx.access, ctx.obj, ctx.table, rid, operation, active=active)
 
 
 @bp.get("/admin/audit/access")

@@ -22,6 +22,7 @@ TEMPLATES: tuple[str, ...] = (
     "is required",
     "must be unique; another record has this value",
     "is read-only for you",
+    "a value computed from fields you may not see could not be computed",
     "is longer than %(n)s characters",
     "must be at least %(n)s",
     "must be at most %(n)s",
@@ -65,6 +66,13 @@ TEMPLATES: tuple[str, ...] = (
     "department %(department)s) and not shared with them for editing",
     "'%(operation)s' granted by %(roles)s; the record is within reach (scope '%(scope)s')",
     "the record changed since version %(old)s (now %(new)s); reload and try again",
+    # The explain tool at the field level (crmforge/security/explain_fields.py).
+    "%(object)s has no field '%(field)s'",
+    "'%(field)s' is computed from %(source)s, which the user may not see",
+    "'%(field)s' is hidden from the user's roles (%(roles)s)",
+    "'%(field)s' is %(access)s for the user's roles (%(roles)s)",
+    "'%(field)s' is %(access)s for the user's roles (%(roles)s); it is empty on records "
+    "whose related records the user cannot see",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
