@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 from .. import approvals
 from ..report import BenchResult
-from . import add_field_online, bulk_create, bulk_rules, get_one, list_page, list_scoped
+from . import (
+    add_field_online,
+    bulk_create,
+    bulk_rules,
+    derived_masking,
+    get_one,
+    list_page,
+    list_scoped,
+)
 from .common import Context
 
 Case = Callable[[Context, BenchResult], None]
@@ -19,6 +27,7 @@ CASES: dict[str, Case] = {
     get_one.NAME: get_one.run,
     list_page.NAME: list_page.run,
     list_scoped.NAME: list_scoped.run,
+    derived_masking.NAME: derived_masking.run,
     bulk_create.NAME: bulk_create.run,
     bulk_rules.NAME: bulk_rules.run,
     add_field_online.NAME: add_field_online.run,

@@ -10,7 +10,8 @@ module turns it into:
 
 - ``row_paths``: per readable field, the chains whose visibility must be checked for this
   reader (empty for administrators and for chains the reader sees entirely, such as a
-  role with scope ``all`` on the related object) — the record service masks row by row;
+  role with scope ``all`` on the related object; compiled once with the permission plan)
+  — the record service masks row by row;
 - ``effective_columns``: the same rule as SQL, ``CASE WHEN <a chain reaches a live record
   the reader cannot see> THEN NULL ELSE column END``, used by filters, sort, search and
   cursors so that a list never finds, orders or pages by a value it would not show.
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import True_
 
 from ..metadata.model import ObjectDef
-from ..security.derived import Path, graph_for
+from ..security.derived import Path
 from .context import Ctx
 
 
@@ -37,37 +38,14 @@ def _trivial(predicate: Any) -> bool:
     return isinstance(predicate, True_)
 
 
-def needs_check(ctx: Ctx, path: Path) -> bool:
-    """Whether some hop of ``path`` leads to records the reader may not all see."""
-    for hop in path:
-        target = ctx.snapshot.object(hop.target)
-        if target is None:
-            return False
-        if not _trivial(ctx.access.visibility(target, ctx.schema.table(target.name))):
-            return True
-    return False
-
-
-def row_paths(ctx: Ctx, obj: ObjectDef) -> dict[str, tuple[Path, ...]]:
+def row_paths(ctx: Ctx, obj: ObjectDef) -> Mapping[str, tuple[Path, ...]]:
     """Readable fields of ``obj`` whose value must be masked on rows where one of these
-    chains reaches a record the reader cannot see (longest chains only: a chain checks
-    every record along it)."""
-    if ctx.access.unrestricted:
+    chains reaches a record the reader cannot see; compiled with the permission plan
+    (``policy._row_paths``), empty for administrators."""
+    plan = ctx.access.plan
+    if ctx.access.unrestricted or plan is None:
         return {}
-    graph = graph_for(ctx.snapshot)
-    readable = ctx.access.readable(obj)
-    out: dict[str, tuple[Path, ...]] = {}
-    for f in obj.fields:
-        d = graph.derivation(obj.name, f.name)
-        if d is None or not d.paths or f.name not in readable:
-            continue
-        longest = [p for p in d.paths
-                   if not any(len(q) > len(p) and q[:len(p)] == p for q in d.paths)]
-        checked = tuple(sorted((p for p in longest if needs_check(ctx, p)),
-                               key=lambda p: [(h.obj, h.field) for h in p]))
-        if checked:
-            out[f.name] = checked
-    return out
+    return plan.row_paths.get(obj.name, {})
 
 
 def reaches_invisible(ctx: Ctx, table: Any, path: Path) -> Any:
@@ -112,4 +90,4 @@ def effective_columns(ctx: Ctx, paths: Mapping[str, tuple[Path, ...]] | None = N
     return out
 
 
-__all__ = ["effective_columns", "needs_check", "reaches_invisible", "row_paths"]
+__all__ = ["effective_columns", "reaches_invisible", "row_paths"]

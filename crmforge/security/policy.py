@@ -19,7 +19,7 @@ from typing import Any
 
 from ..metadata.model import ObjectDef, Snapshot
 from ..metadata.roles import FIELD_ACCESS, SCOPES, role_docs
-from .derived import graph_for
+from .derived import Path, graph_for
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,11 @@ class Plan:
     roles: frozenset[str]
     subordinate_roles: frozenset[str]
     grants: Mapping[str, ObjectGrant]
+    #: Per object, readable fields whose value is read through chains of related records
+    #: the roles do not all see (masked on the rows where a chain reaches an invisible
+    #: record): the longest chains only, since a chain checks every record along it.
+    row_paths: Mapping[str, Mapping[str, tuple[Path, ...]]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     def grant(self, object_name: str) -> ObjectGrant:
         return self.grants.get(object_name, NO_GRANT)
@@ -120,8 +125,39 @@ def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:
         per_role = [(r, docs[r]["permissions"][name]) for r in held
                     if name in docs[r].get("permissions", {})]
         grants[name] = _object_grant(obj, per_role) if per_role else NO_GRANT
+    effective = _hide_derived(snapshot, grants)
     return Plan(frozenset(held), subordinates(docs, frozenset(held)),
-                MappingProxyType(_hide_derived(snapshot, grants)))
+                MappingProxyType(effective), _row_paths(snapshot, effective))
+
+
+def _sees_all(grant: ObjectGrant) -> bool:
+    return "read" in grant.operations and grant.scope == "all"
+
+
+def _row_paths(snapshot: Snapshot, grants: Mapping[str, ObjectGrant]
+               ) -> Mapping[str, Mapping[str, tuple[Path, ...]]]:
+    """Which readable derived fields must be checked row by row, and along which chains:
+    those read through an object whose records the roles do not all see (shares and
+    temporary access only ever widen a scope, so ``all`` needs no check)."""
+    graph = graph_for(snapshot)
+    out: dict[str, Mapping[str, tuple[Path, ...]]] = {}
+    for name, obj in snapshot.objects.items():
+        grant = grants[name]
+        per_field: dict[str, tuple[Path, ...]] = {}
+        for f in obj.fields:
+            d = graph.derivation(name, f.name)
+            if d is None or not d.paths or grant.fields.get(f.name, "hidden") == "hidden":
+                continue
+            longest = [p for p in d.paths
+                       if not any(len(q) > len(p) and q[:len(p)] == p for q in d.paths)]
+            checked = sorted((p for p in longest
+                              if not all(_sees_all(grants.get(h.target, NO_GRANT)) for h in p)),
+                             key=lambda p: [(h.obj, h.field) for h in p])
+            if checked:
+                per_field[f.name] = tuple(checked)
+        if per_field:
+            out[name] = MappingProxyType(per_field)
+    return MappingProxyType(out)
 
 
 def _hide_derived(snapshot: Snapshot, grants: dict[str, ObjectGrant]) -> dict[str, ObjectGrant]:
