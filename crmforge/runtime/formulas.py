@@ -59,14 +59,14 @@ class RelatedReader:
         # Live records are fetched with a visibility flag rather than filtered by it: an
         # invisible record masks what is derived through it, a missing one does not.
         visible = sa.true() if self.system else self.ctx.access.visibility(obj, t)
-        query = sa.select(t, sa.case((visible, 1), else_=0).label("crm_visible")) \
+        query = sa.select(t, sa.case((visible, 1), else_=0).label("_crm_visible")) \
             if not isinstance(visible, True_) else sa.select(t)
         found = {r.id: r._mapping for r in self.ctx.conn.execute(
             query.where(t.c.id.in_(wanted), t.c.deleted_at.is_(None)))}
         for i in wanted:
             row = found.get(i)
             self._rows[(obj.name, i)] = row
-            if row is not None and row.get("crm_visible", 1) == 0:
+            if row is not None and row.get("_crm_visible", 1) == 0:
                 self._invisible.add((obj.name, i))
 
     def row(self, obj: ObjectDef, rid: int) -> _Row | None:
