@@ -27,6 +27,7 @@ from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
 from ..security.tables import security_metadata
+from .access_log import AccessLog
 from .cursors import random_key, tenant_key
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
@@ -81,6 +82,8 @@ class Tenant:
         self.dialect = dialect
         #: Seals list cursors (runtime.cursors): derived from the instance secret.
         self.cursor_key = cursor_key or random_key()
+        #: Access-audit entries waiting for their batch (runtime.access_log).
+        self.access_log = AccessLog(self)
         # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
@@ -261,6 +264,7 @@ class Instance:
 
     def dispose(self) -> None:
         for t in self._tenants.values():
+            t.access_log.flush()  # a clean shutdown loses no audit entry
             t.engine.dispose()
         self.control.dispose()
 

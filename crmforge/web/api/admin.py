@@ -216,6 +216,7 @@ def explain_for(username: str, object_name: str, operation: str,
 def access_audit() -> dict[str, Any]:
     _admin()
     tenant = current_tenant()
+    tenant.access_log.flush()  # this process's latest reads too (others' within a second)
     with tenant.read() as conn:
         user_id = None
         if request.args.get("user"):

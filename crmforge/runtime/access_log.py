@@ -1,0 +1,166 @@
+"""The access audit, written in batches off the request path.
+
+Every read of a record, list page or export page is audited (who read which ids, when).
+Writing that row inside the request made every read a write: on SQLite a ``BEGIN
+IMMEDIATE`` that queues behind any long write (a 55,000-row import, a type change on a big
+table) and fails when the database is locked, full or read-only. So a read only appends
+its entry to its tenant's ``AccessLog`` in memory, and one flusher per process writes
+each tenant's pending entries in one transaction about every second (``FLUSH_EVERY``).
+
+What this guarantees (docs/security.md, decision 0017):
+- a read never waits for, or fails because of, the audit;
+- a clean shutdown loses nothing: ``Instance.dispose`` and the interpreter's exit flush
+  every tenant;
+- a crash (kill -9, power loss) loses at most the entries of the last ``FLUSH_EVERY``
+  seconds;
+- while the database refuses writes (locked by a long change, disk full, read-only file
+  system), entries wait in memory and go out with the next flush that succeeds; beyond
+  ``MAX_PENDING`` entries per tenant the oldest are dropped and the drop is logged with
+  its count, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from ..core import clock
+from ..security.principal import Principal
+from ..security.tables import access_audit
+
+if TYPE_CHECKING:
+    from .instance import Tenant
+
+#: Seconds between flushes: what a crash can lose at most.
+FLUSH_EVERY = 1.0
+#: Entries one tenant keeps while its database refuses writes.
+MAX_PENDING = 100_000
+
+log = logging.getLogger("crmforge.audit")
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    user_id: int | None
+    username: str
+    object_id: str
+    action: str
+    record_ids: str
+    record_count: int
+    at: dt.datetime
+
+
+class AccessLog:
+    """One tenant's pending access-audit entries."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = weakref.ref(tenant)
+        self._pending: deque[AccessEntry] = deque()
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self.dropped = 0
+
+    def add(self, principal: Principal, object_id: str, action: str,
+            record_ids: Sequence[int]) -> None:
+        """Audit a read; returns at once (the system principal is not audited)."""
+        if not record_ids or principal.is_system:
+            return
+        entry = AccessEntry(principal.user_id, principal.label, object_id, action,
+                            ",".join(str(i) for i in record_ids), len(record_ids),
+                            clock.now().replace(tzinfo=None))
+        with self._lock:
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.popleft()
+                self.dropped += 1
+            self._pending.append(entry)
+        _flusher.watch(self)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Write the pending entries in one transaction; how many were written. When the
+        database refuses, they stay pending for the next flush."""
+        tenant = self._tenant()
+        if tenant is None:
+            return 0
+        with self._flushing:  # one flush at a time keeps entries in order
+            with self._lock:
+                batch, self._pending = self._pending, deque()
+                dropped, self.dropped = self.dropped, 0
+            if dropped:
+                log.warning("access audit of tenant %s: %d entries dropped while the "
+                            "database refused writes", tenant.name, dropped)
+            if not batch:
+                return 0
+            try:
+                with tenant.write() as conn:
+                    conn.execute(access_audit.insert(), [vars(e) for e in batch])
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("access audit of tenant %s: %d entries wait (%s)", tenant.name,
+                            len(batch), type(exc).__name__)
+                with self._lock:  # back in front of what came meanwhile, oldest first
+                    batch.extend(self._pending)
+                    while len(batch) > MAX_PENDING:
+                        batch.popleft()
+                        self.dropped += 1
+                    self._pending = batch
+                return 0
+            return len(batch)
+
+
+class _Flusher:
+    """One thread per process flushing every tenant's access log about every second.
+
+    A daemon thread, so that it never keeps a finished process alive; what it has not
+    written when the process ends normally is flushed by ``atexit`` (and by
+    ``Instance.dispose``); a crash loses at most one interval."""
+
+    def __init__(self) -> None:
+        self._logs: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, access_log: AccessLog) -> None:
+        if access_log in self._logs and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            self._logs.add(access_log)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="crmforge-audit",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._wake.wait(FLUSH_EVERY):
+            self.flush_all()
+
+    def flush_all(self) -> None:
+        for access_log in list(self._logs):
+            try:
+                access_log.flush()
+            except Exception:  # never let one tenant stop the others' audit
+                log.exception("access audit flush failed")
+
+
+_flusher = _Flusher()
+atexit.register(_flusher.flush_all)
+
+
+def flush_all() -> None:
+    """Write every tenant's pending entries now (tests, shutdown, the audit page)."""
+    _flusher.flush_all()
+
+
+__all__ = ["FLUSH_EVERY", "MAX_PENDING", "AccessEntry", "AccessLog", "flush_all"]
