@@ -1,5 +1,6 @@
-"""The permission matrix (DESIGN §5): roles × objects at a glance, one role's grants per
-object (operations, data scope, field access), creating and deleting roles.
+"""The permission matrix (DESIGN §5): roles × objects at a glance with the role hierarchy,
+one role's grants per object (operations, data scope, hierarchy switch, field access),
+creating and deleting roles.
 
 Roles are metadata documents, so the pages only translate forms into the role document
 and hand it to the ``Designer``: it checks the document exactly as the REST API does
@@ -10,7 +11,7 @@ the inputs. What a grant means is the permission engine's business, not these vi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -20,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from crmforge.core.errors import Conflict, ValidationFailed
 from crmforge.metadata.model import ObjectDef, Snapshot
-from crmforge.metadata.roles import FIELD_ACCESS, SCOPES
+from crmforge.metadata.roles import FIELD_ACCESS, HIERARCHY_DEFAULT, SCOPES
 from crmforge.metadata.validation import OPERATIONS
 
 from . import bp
@@ -34,8 +35,11 @@ LETTERS = {"create": "C", "read": "R", "update": "U", "delete": "D", "export": "
 #: The inputs of the form creating a role.
 CREATE_INPUTS = ("name", "label_zh", "label_en", "reports_to")
 
-_PERMISSION_PATH = re.compile(r"^\$\.permissions\.([a-z0-9_]+)(?:\.(operations|scope|fields)"
-                              r"(?:\.([a-z0-9_]+))?)?")
+_PERMISSION_PATH = re.compile(r"^\$\.permissions\.([a-z0-9_]+)"
+                              r"(?:\.(operations|scope|fields|hierarchy)(?:\.([a-z0-9_]+))?)?")
+#: The hierarchy switch posts ``off`` from a hidden input and ``on`` from the checkbox after
+#: it, so a form without the input (an older page, a script) leaves the grant's default.
+SWITCH_OFF, SWITCH_ON = "off", "on"
 
 
 def operation_labels() -> dict[str, str]:
@@ -86,15 +90,55 @@ def _objects(snap: Snapshot) -> list[ObjectDef]:
     return sorted(snap.objects.values(), key=lambda o: o.label(language).lower())
 
 
-def _cell(grant: Mapping[str, Any] | None, labels: Mapping[str, str]) -> dict[str, Any] | None:
-    """A matrix cell: operation marks (their names as a tooltip), scope and the number of
-    field rules."""
+def _cell(grant: Mapping[str, Any] | None, labels: Mapping[str, str],
+          has_below: bool = False) -> dict[str, Any] | None:
+    """A matrix cell: operation marks (their names as a tooltip), scope, the number of
+    field rules and, for a role others report to, whether the hierarchy switch is on."""
     if not grant:
         return None
     ops = [str(op) for op in grant.get("operations") or []]
+    scope = str(grant.get("scope", "none"))
     return {"letters": "".join(LETTERS.get(op, "+") for op in ops),
             "names": ", ".join(labels.get(op, op) for op in ops),
-            "scope": str(grant.get("scope", "none")), "fields": len(grant.get("fields") or {})}
+            "scope": scope, "fields": len(grant.get("fields") or {}),
+            "hierarchy": (None if not has_below or scope == "none" else
+                          bool(grant.get("hierarchy", HIERARCHY_DEFAULT)))}
+
+
+def below_of(docs: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Role -> the roles reporting to it directly, by name."""
+    out: dict[str, list[str]] = {}
+    for doc in sorted(docs, key=lambda r: str(r["name"])):
+        if doc.get("reports_to"):
+            out.setdefault(str(doc["reports_to"]), []).append(str(doc["name"]))
+    return out
+
+
+def hierarchy_tree(docs: Sequence[Mapping[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The reporting hierarchy as nested ``{"name", "title", "below"}`` nodes, top roles
+    first: who reports to whom is easier to read as a tree than as arrows in a table."""
+    titles = {str(d["name"]): title_of(d, language) for d in docs}
+    children = below_of(docs)
+
+    def node(name: str) -> dict[str, Any]:
+        return {"name": name, "title": titles[name],
+                "below": [node(c) for c in children.get(name, [])]}
+
+    return [node(str(d["name"])) for d in sorted(docs, key=lambda r: str(r["name"]))
+            if not d.get("reports_to") or d["reports_to"] not in titles]
+
+
+def subordinates_of(docs: Sequence[Mapping[str, Any]], role: str) -> list[str]:
+    """Every role below ``role``, directly or not, by name."""
+    children = below_of(docs)
+    out: list[str] = []
+    stack = list(children.get(role, []))
+    while stack:
+        name = stack.pop(0)
+        if name not in out:
+            out.append(name)
+            stack.extend(children.get(name, []))
+    return sorted(out)
 
 
 # -- the matrix -----------------------------------------------------------------------------
@@ -111,14 +155,19 @@ def render_matrix(values: dict[str, str] | None = None,
     language = lang()
     objects = _objects(snap)
     labels = operation_labels()
+    docs = d.roles(snap)
+    children = below_of(docs)
     rows = []
-    for doc in sorted(d.roles(snap), key=lambda r: str(r["name"])):
+    for doc in sorted(docs, key=lambda r: str(r["name"])):
         perms = doc.get("permissions") or {}
+        has_below = bool(children.get(str(doc["name"])))
         rows.append({"name": doc["name"], "title": title_of(doc, language),
                      "reports_to": doc.get("reports_to"),
-                     "cells": {o.name: _cell(perms.get(o.name), labels) for o in objects}})
+                     "cells": {o.name: _cell(perms.get(o.name), labels, has_below)
+                               for o in objects}})
     return render_template(
         "admin/roles.html", objects=objects, rows=rows, letters=LETTERS,
+        tree=hierarchy_tree(docs, language),
         operation_labels=labels, scope_labels=scope_labels(),
         role_choices=[(r["name"], f"{r['title']} ({r['name']})") for r in rows],
         values=values or {}, errors=errors or {}, general=general or [],
@@ -161,10 +210,15 @@ def render_role(role: str, *, values: dict[str, Any] | None = None,
     form = {"label_zh": str(labels.get("zh", "")), "label_en": str(labels.get("en", "")),
             "reports_to": str(shown.get("reports_to") or "")}
     language = lang()
+    docs = d.roles(snap)
+    titles = {str(r["name"]): title_of(r, language) for r in docs}
+    below = subordinates_of(docs, role)
     others = [(r["name"], f"{title_of(r, language)} ({r['name']})")
-              for r in sorted(d.roles(snap), key=lambda r: str(r["name"])) if r["name"] != role]
+              for r in sorted(docs, key=lambda r: str(r["name"])) if r["name"] != role]
     return render_template(
         "admin/role.html", role=doc, title=title_of(doc, language), form=form,
+        below_text=", ".join(f"{titles[name]} ({name})" for name in below),
+        hierarchy_default=HIERARCHY_DEFAULT,
         permissions=shown.get("permissions") or {}, objects=_objects(snap),
         operations_of=operations_of, scope_labels=scope_labels(),
         access_labels=access_labels(), others=others, errors=errors or {},
@@ -174,19 +228,24 @@ def render_role(role: str, *, values: dict[str, Any] | None = None,
 
 def permissions_of(form: MultiDict[str, str], snap: Snapshot) -> dict[str, Any]:
     """The ``permissions`` of a role form: per object ``ops.<object>`` checkboxes, the
-    ``scope.<object>`` select and ``field.<object>.<field>`` selects (blank: the field
-    follows the operations). Objects granting nothing are left out."""
+    ``scope.<object>`` select, the ``hierarchy.<object>`` switch and
+    ``field.<object>.<field>`` selects (blank: the field follows the operations). Objects
+    granting nothing are left out. The switch is stored only when it differs from the
+    default (``hierarchy: false``), so grants saved with it on stay as short as before."""
     out: dict[str, Any] = {}
     for obj in snap.objects.values():
         ops = list(dict.fromkeys(v for v in form.getlist(f"ops.{obj.name}") if v))
         scope = form.get(f"scope.{obj.name}") or "none"
         fields = {f.name: value for f in obj.fields
                   if (value := form.get(f"field.{obj.name}.{f.name}") or "")}
+        switch = form.getlist(f"hierarchy.{obj.name}")
         grant: dict[str, Any] = {}
         if ops:
             grant["operations"] = ops
         if ops or scope != "none":
             grant["scope"] = scope
+            if switch and (switch[-1] == SWITCH_ON) != HIERARCHY_DEFAULT:
+                grant["hierarchy"] = switch[-1] == SWITCH_ON
         if fields:
             grant["fields"] = fields
         if grant:
@@ -208,6 +267,8 @@ def role_errors(fields: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], 
             key = f"scope.{m.group(1)}"
         elif m and m.group(2) == "operations":
             key = f"ops.{m.group(1)}"
+        elif m and m.group(2) == "hierarchy":
+            key = f"hierarchy.{m.group(1)}"
         elif path in ("$.label.zh", "$.label.en"):
             key = "label_" + path[-2:]
         elif path == "$.reports_to":

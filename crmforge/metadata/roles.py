@@ -1,8 +1,10 @@
 """Role documents: a permission matrix per role, stored as metadata so packs can ship roles.
 
 A role names, per object, the operations it grants, a data scope and field access; roles
-form a reporting hierarchy through ``reports_to``. Role documents live in the snapshot's
-``roles`` list and are versioned with the rest of the metadata.
+form a reporting hierarchy through ``reports_to``, and each grant says whether the role's
+holders reach their subordinates' records of that object through it (``hierarchy``,
+bounded by the holder's department tree: decision 0013). Role documents live in the
+snapshot's ``roles`` list and are versioned with the rest of the metadata.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from .validation import OPERATIONS, Problems
 
 SCOPES = ("none", "own", "department", "department_tree", "all")
 FIELD_ACCESS = ("hidden", "read", "edit")
+#: A grant without ``hierarchy`` reaches subordinates' records: roles stored before the key
+#: existed keep their meaning, now bounded by the superior's department tree (decision 0013).
+HIERARCHY_DEFAULT = True
 
 
 
@@ -71,6 +76,10 @@ def prepare_role(doc: Any, snapshot: Snapshot, *, existing: str | None = None) -
         for field in grant.get("fields", {}):
             if obj.field(field) is None:
                 problems.add(f"{path}.fields.{field}", f"'{obj_name}' has no field '{field}'")
+        if grant.get("hierarchy") is True and grant.get("scope", "none") == "none":
+            # Said explicitly, it would promise a reach that scope "none" never gives.
+            problems.add(path + ".hierarchy", "scope 'none' reaches no records, subordinates' "
+                                              "included; choose a scope or leave hierarchy out")
     hours = out.get("login_hours")
     if hours:
         if hours["start"] == hours["end"]:

@@ -112,10 +112,9 @@ class Access:
             if scope == "all":
                 return sa.true()
             parts.extend(self.scope_parts(scope, table))
-            if scope != "none" and self.plan and self.plan.subordinate_roles:
-                parts.append(table.c.owner_id.in_(
-                    sa.select(user_roles.c.user_id).where(
-                        user_roles.c.role.in_(sorted(self.plan.subordinate_roles)))))
+            hierarchy = self.hierarchy_part(g, table, write=write, op=op)
+            if hierarchy is not None:
+                parts.append(hierarchy)
             shared = self._shared(obj, write)
             if self._any("share", obj, write, shared):
                 parts.append(table.c.id.in_(shared))
@@ -141,6 +140,27 @@ class Access:
                 sa.select(department_closure.c.descendant_id).where(
                     department_closure.c.ancestor_id == p.department_id)))
         return parts
+
+    def hierarchy_part(self, g: ObjectGrant, table: sa.Table, *, write: bool,
+                       op: str | None = None) -> Any | None:
+        """Records owned by holders of roles below the principal's, within the principal's
+        department tree (None when the hierarchy reaches nothing here).
+
+        Bounded by the department tree because an administrator who sets a scope expects it
+        to bound what the role sees: an office manager does not see another office's
+        clients because its reps hold the same role (decision 0013). Without a department
+        the principal has no tree, so the hierarchy reaches nothing. Scopes
+        ``department_tree`` and ``all`` already reach the whole tree: the predicate is left
+        out, so it costs the planner nothing."""
+        below = g.below_for(write=write, op=op)
+        if not below or self.principal.department_id is None \
+                or g.scope_for(write=write, op=op) in ("department_tree", "all"):
+            return None
+        return sa.and_(
+            table.c.owner_id.in_(sa.select(user_roles.c.user_id).where(
+                user_roles.c.role.in_(sorted(below)))),
+            table.c.department_id.in_(sa.select(department_closure.c.descendant_id).where(
+                department_closure.c.ancestor_id == self.principal.department_id)))
 
     def _shared(self, obj: ObjectDef, write: bool) -> sa.Select[Any]:
         p = self.principal

@@ -12,8 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..metadata.model import ObjectDef
+from ..metadata.roles import HIERARCHY_DEFAULT, role_docs
 from .engine import Access, Decision
+from .policy import subordinates
 from .sharing import lock_of
+from .tables import user_roles
 
 READ_LIKE = frozenset({"read", "export", "print"})
 #: Operations whose reach is the scope of the roles that grant them (not update/delete's).
@@ -55,11 +58,20 @@ def explain(conn: sa.Connection, access: Access, obj: ObjectDef, table: sa.Table
         return Decision(False, "department" if scope.startswith("department") else "person",
                         f"the record is outside the user's data scope '{scope}' "
                         f"(owner {row['owner_id']}, department {row['department_id']}) and "
-                        "not shared with them" + (" for editing" if write else ""))
+                        "not shared with them" + (" for editing" if write else "")
+                        + _hierarchy_note(conn, access, obj, row, write, op))
     denial = access.status_denial(obj, row, operation, (), lock_of(conn, obj.id, record_id))
     if denial:
         return Decision(False, "status", denial)
-    return Decision(True, _deciding_level(conn, access, obj, table, record_id, write, op),
+    level = _deciding_level(conn, access, obj, table, record_id, write, op)
+    above = _above_owner(conn, access, obj, row, write, op) if level == "role" else None
+    if above is not None:
+        return Decision(True, level,
+                        f"'{operation}' granted by {sources}; the record is within reach "
+                        f"through the role hierarchy: role '{above[0]}' is above role "
+                        f"'{above[1]}' held by the owner, and the record's department is "
+                        "within the user's department tree")
+    return Decision(True, level,
                     f"'{operation}' granted by {sources}; the record is within reach "
                     f"(scope '{grant.scope_for(write=write, op=op) if grant else 'none'}')")
 
@@ -87,4 +99,52 @@ def _deciding_level(conn: sa.Connection, access: Access, obj: ObjectDef, table: 
         return "person"
     if len(parts) > 1 and _in(conn, table, record_id, parts[1]):
         return "department"
-    return "role" if access.plan and access.plan.subordinate_roles else "person"
+    hierarchy = access.hierarchy_part(g, table, write=write, op=op) if g else None
+    if hierarchy is not None and _in(conn, table, record_id, hierarchy):
+        return "role"
+    return "person"  # a share or temporary access
+
+
+def _owner_roles(conn: sa.Connection, row: Any) -> frozenset[str]:
+    return frozenset(conn.execute(sa.select(user_roles.c.role).where(
+        user_roles.c.user_id == row["owner_id"])).scalars())
+
+
+def _above_owner(conn: sa.Connection, access: Access, obj: ObjectDef, row: Any, write: bool,
+                 op: str | None) -> tuple[str, str] | None:
+    """(superior role held by the user, role below it held by the record's owner) through
+    which the hierarchy reaches the owner for these operations, if any."""
+    g = access.grant(obj)
+    if g is None:
+        return None
+    owner = _owner_roles(conn, row)
+    for superior, below in sorted(g.superiors_for(write=write, op=op).items()):
+        held = sorted(below & owner)
+        if held:
+            return superior, held[0]
+    return None
+
+
+def _hierarchy_note(conn: sa.Connection, access: Access, obj: ObjectDef, row: Any, write: bool,
+                    op: str | None) -> str:
+    """Why the hierarchy did not reach a record whose owner holds a role below the user's:
+    an administrator who expects it to deserves to know which rule bounded it."""
+    if access.plan is None:
+        return ""
+    found = _above_owner(conn, access, obj, row, write, op)
+    if found is not None:
+        return (f"; role '{found[0]}' is above role '{found[1]}' held by the owner, but the "
+                "role hierarchy reaches only the user's department tree")
+    ops = {op} if op is not None else {"update", "delete"} if write else {"read"}
+    docs = role_docs(access.snapshot)
+    owner = _owner_roles(conn, row)
+    held = access.plan.roles
+    for superior in sorted(held):
+        g = docs[superior].get("permissions", {}).get(obj.name, {})
+        if g.get("hierarchy", HIERARCHY_DEFAULT) or not ops & set(g.get("operations", [])):
+            continue
+        below = sorted((subordinates(docs, frozenset({superior})) - held) & owner)
+        if below:
+            return (f"; role '{superior}' is above role '{below[0]}' held by the owner, but "
+                    f"its hierarchy access to {obj.name} is switched off")
+    return ""

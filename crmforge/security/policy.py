@@ -3,7 +3,8 @@
 A plan is what the roles add up to (DESIGN §5, level 2: grants add up): per object, the
 union of operations, the widest data scope and, per field, the most permissive access.
 A role's scope only reaches as far as its own operations: a create-only role with
-department scope does not widen what its holder may read.
+department scope does not widen what its holder may read. The role hierarchy follows the
+same rule, per object and only where the grant allows it (``hierarchy``, decision 0013).
 Plans are immutable and cached per (snapshot, roles); a new metadata version builds new
 ones.
 """
@@ -18,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..metadata.model import ObjectDef, Snapshot
-from ..metadata.roles import FIELD_ACCESS, SCOPES, role_docs
+from ..metadata.roles import FIELD_ACCESS, HIERARCHY_DEFAULT, SCOPES, role_docs
 from .derived import Path, graph_for
 
 
@@ -37,11 +38,32 @@ class ObjectGrant:
     #: Computed fields hidden because they derive from a hidden field: field -> the
     #: hidden source as "object.field" (``fields`` already says "hidden" for them).
     derived: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Per operation, per held role granting it with ``hierarchy`` on and a scope other than
+    #: ``none``: the roles below that role (roles the user holds are peers, left out). Their
+    #: holders' records are reachable within the user's department tree (decision 0013).
+    hierarchy: Mapping[str, Mapping[str, frozenset[str]]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     def scope_for(self, *, write: bool, op: str | None = None) -> str:
         if op is not None:
             return self.scopes.get(op, "none")
         return self.write_scope if write else self.scope
+
+    def superiors_for(self, *, write: bool, op: str | None = None) -> dict[str, frozenset[str]]:
+        """Held role -> roles below it, for the operations ``scope_for`` answers for.
+
+        The same operations as the scope: the hierarchy reaches only as far as the roles
+        granting the operation asked for (read; update or delete; or ``op`` itself)."""
+        ops = (op,) if op is not None else ("update", "delete") if write else ("read",)
+        out: dict[str, frozenset[str]] = {}
+        for o in ops:
+            for role, below in self.hierarchy.get(o, {}).items():
+                out[role] = out.get(role, frozenset()) | below
+        return out
+
+    def below_for(self, *, write: bool, op: str | None = None) -> frozenset[str]:
+        """The roles whose holders' records the hierarchy may reach for these operations."""
+        return frozenset().union(*self.superiors_for(write=write, op=op).values())
 
 
 NO_GRANT = ObjectGrant(frozenset(), "none", MappingProxyType({}), MappingProxyType({}))
@@ -87,11 +109,15 @@ def subordinates(docs: Mapping[str, Mapping[str, Any]], roles: frozenset[str]) -
     return frozenset(out - roles)
 
 
-def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -> ObjectGrant:
+def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]],
+                  below: Mapping[str, frozenset[str]] | None = None) -> ObjectGrant:
+    """What ``grants`` (role, grant) add up to on ``obj``; ``below``: per held role, the
+    roles under it in the hierarchy."""
     ops: set[str] = set()
     scopes: dict[str, str] = {}
     fields: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
+    hierarchy: dict[str, dict[str, frozenset[str]]] = {}
     for role, g in grants:
         role_ops = set(g.get("operations", []))
         ops |= role_ops
@@ -99,6 +125,11 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
             sources.setdefault(op, []).append(role)
         for op in role_ops:
             scopes[op] = _wider(scopes.get(op, "none"), g.get("scope", "none"))
+        # Scope "none" reaches nobody's records, subordinates' included.
+        reach = (below or {}).get(role)
+        if reach and g.get("hierarchy", HIERARCHY_DEFAULT) and g.get("scope", "none") != "none":
+            for op in role_ops:
+                hierarchy.setdefault(op, {})[role] = reach
         if not {"read", "create", "update"} & role_ops:
             continue
         # "edit" means: writable wherever the role may write (create, or update).
@@ -114,17 +145,21 @@ def _object_grant(obj: ObjectDef, grants: list[tuple[str, Mapping[str, Any]]]) -
     write_scope = _wider(scopes.get("update", "none"), scopes.get("delete", "none"))
     return ObjectGrant(frozenset(ops), scopes.get("read", "none"), MappingProxyType(fields),
                        MappingProxyType({k: tuple(v) for k, v in sources.items()}), write_scope,
-                       MappingProxyType(scopes))
+                       MappingProxyType(scopes),
+                       hierarchy=MappingProxyType({op: MappingProxyType(per)
+                                                   for op, per in hierarchy.items()}))
 
 
 def compile_plan(snapshot: Snapshot, roles: frozenset[str]) -> Plan:
     docs = role_docs(snapshot)
     held = [r for r in sorted(roles) if r in docs]
+    # A role the user holds is their own level: its other holders are peers, not below them.
+    below = {r: subordinates(docs, frozenset({r})) - frozenset(held) for r in held}
     grants = {}
     for name, obj in snapshot.objects.items():
         per_role = [(r, docs[r]["permissions"][name]) for r in held
                     if name in docs[r].get("permissions", {})]
-        grants[name] = _object_grant(obj, per_role) if per_role else NO_GRANT
+        grants[name] = _object_grant(obj, per_role, below) if per_role else NO_GRANT
     effective = _hide_derived(snapshot, grants)
     return Plan(frozenset(held), subordinates(docs, frozenset(held)),
                 MappingProxyType(effective), _row_paths(snapshot, effective))

@@ -83,3 +83,49 @@ def test_admin_sets_a_scope_and_a_field_rule(server: Server, browser: Any) -> No
     shot(page, "admin-explain-en")
     assert page.evaluate("window.__pwned") is None and dialogs == []
     context.close()
+
+
+def test_admin_switches_the_hierarchy_of_a_role(server: Server, browser: Any) -> None:
+    """A lead role with a rep role below it: the matrix shows the hierarchy, the lead's page
+    switches off its reach into the reps' tickets, and the stored role says so."""
+    server.sign_in_api()
+    status, body = server.api("POST", "/api/v1/meta/objects", {
+        "name": "ticket", "label": {"zh": "工单", "en": "Ticket"},
+        "fields": [{"name": "subject", "type": "text", "label": {"en": "Subject"}}]})
+    assert status == 201, body
+    for role in ({"name": "lead", "label": {"zh": "组长", "en": "Lead"}, "permissions": {
+                     "ticket": {"operations": ["read", "update"], "scope": "own"}}},
+                 {"name": "agent", "label": {"zh": "坐席", "en": "Agent"}, "reports_to": "lead",
+                  "permissions": {"ticket": {"operations": ["read"], "scope": "own"}}}):
+        status, body = server.api("POST", "/api/v1/admin/roles", role)
+        assert status == 201, body
+
+    context, page, dialogs = sign_in_page(browser, server, "admin", ADMIN_PASSWORD,
+                                          "/admin/roles/lead",
+                                          viewport={"width": 1280, "height": 900})
+    expect(page.locator("#hierarchy-help")).to_contain_text("Agent (agent)")
+    switch = page.get_by_label("Records of roles below (Ticket)")
+    expect(switch).to_be_checked()
+    switch.uncheck()
+    page.get_by_role("button", name="Save role").click()
+    expect(page.locator(".flash")).to_have_text("Role saved.")
+    expect(page.get_by_label("Records of roles below (Ticket)")).not_to_be_checked()
+    status, body = server.api("GET", "/api/v1/admin/roles/lead")
+    assert status == 200
+    assert body["permissions"]["ticket"] == {"operations": ["read", "update"], "scope": "own",
+                                             "hierarchy": False}
+
+    page.goto(server.url + "/admin/roles?lang=zh")
+    tree = page.locator("#role-tree")
+    expect(tree.get_by_role("link", name="组长")).to_be_visible()
+    expect(tree.locator("li li").get_by_role("link", name="坐席")).to_be_visible()
+    expect(page.locator(".tag.hierarchy-off")).to_have_text("层级已关闭")
+    shot(page, "admin-roles-hierarchy-zh")
+    page.goto(server.url + "/admin/roles/lead?lang=en")
+    page.get_by_label("Records of roles below (Ticket)").check()
+    page.get_by_role("button", name="Save role").click()
+    expect(page.locator(".flash")).to_have_text("Role saved.")
+    status, body = server.api("GET", "/api/v1/admin/roles/lead")
+    assert "hierarchy" not in body["permissions"]["ticket"]
+    assert dialogs == []
+    context.close()

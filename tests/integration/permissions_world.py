@@ -41,6 +41,10 @@ ROLES: list[dict[str, Any]] = [
         "fields": {"cost": "hidden", "rating": "read"}}}},
     {"name": "agent", "permissions": {"account": {
         "operations": ["read", "export"], "scope": "department", "fields": {"cost": "hidden"}}}},
+    # Below the reps: a rep reaches a trainee's accounts through the hierarchy, but only in
+    # the rep's own department tree (decision 0013).
+    {"name": "trainee", "reports_to": "rep", "permissions": {"account": {
+        "operations": ["create", "read", "update"], "scope": "own"}}},
     # Hands accounts over without editing them: transfer reaches as far as its own scope.
     {"name": "coordinator", "permissions": {"account": {
         "operations": ["read", "transfer"], "scope": "department"}}},
@@ -50,7 +54,8 @@ USERS = [("boss", "hq", ["exec"]), ("mgr_north", "north", ["manager"]),
          ("rep_n1", "north", ["rep"]), ("rep_n2", "north", ["rep"]), ("rep_s1", "south", ["rep"]),
          ("agent_s", "south", ["agent"]), ("nobody", "hq", []),
          # Reads the department (agent) but may change only their own records (rep).
-         ("rep_agent_s", "south", ["rep", "agent"]), ("coord_s", "south", ["coordinator"])]
+         ("rep_agent_s", "south", ["rep", "agent"]), ("coord_s", "south", ["coordinator"]),
+         ("trainee_s", "south", ["trainee"])]
 
 
 @dataclass
@@ -125,7 +130,8 @@ def _subtree(dept: str) -> set[str]:
     return out
 
 
-def _below(roles: set[str]) -> set[str]:
+def _below(roles: set[str], held: set[str]) -> set[str]:
+    """Roles under any of ``roles``, without the roles the user holds (peers, not below)."""
     out: set[str] = set()
     for name, doc in ROLE_DOCS.items():
         cur = doc.get("reports_to")
@@ -134,7 +140,7 @@ def _below(roles: set[str]) -> set[str]:
                 out.add(name)
                 break
             cur = ROLE_DOCS[cur].get("reports_to")
-    return out - roles
+    return out - held
 
 
 def ops(user: str) -> set[str]:
@@ -163,7 +169,13 @@ def _in_scope(w: World, user: str, rid: int, write: bool = False, op: str | None
         return True
     if scope == "department_tree" and rec["dept"] in _subtree(dept):
         return True
-    return bool(USER[rec["owner"]][1] & _below(roles))
+    # The hierarchy: roles granting the operation asked for, with a scope and the switch on,
+    # reach their subordinates' records within the user's department tree (decision 0013).
+    wanted = {op} if op else {"update", "delete"} if write else {"read"}
+    reaching = {r for r in roles if wanted & set(ROLE_DOCS[r]["permissions"]["account"]["operations"])
+                and ROLE_DOCS[r]["permissions"]["account"].get("hierarchy", True)
+                and ROLE_DOCS[r]["permissions"]["account"]["scope"] != "none"}
+    return bool(USER[rec["owner"]][1] & _below(reaching, roles)) and rec["dept"] in _subtree(dept)
 
 
 def can_read(w: World, user: str, rid: int) -> bool:

@@ -147,6 +147,54 @@ def test_edit_operations_scope_and_field_rules_then_the_api_hides_the_field(
     assert "price" in client.get(f"/api/v1/records/booth/{mine.json['id']}", headers=sam).json
 
 
+def test_the_hierarchy_is_shown_and_its_switch_saved(world: dict[str, Any],
+                                                    instance: Instance) -> None:
+    """The matrix shows who reports to whom and, per object, whether a superior reaches its
+    subordinates' records; the role page switches it (stored as ``hierarchy: false`` only
+    when off, the default being on)."""
+    c = world["c"]
+    assert _create_sales(c).status_code == 303
+    assert _post(c, "/admin/roles", {"name": "rep", "label_en": "Rep",
+                                     "reports_to": "sales"}).status_code == 303
+    assert _post(c, "/admin/roles/sales", _grant_form()).status_code == 303  # no switch sent
+    assert "hierarchy" not in _designer(instance).role("sales")["permissions"]["booth"]
+    page = c.get("/admin/roles/sales").text
+    assert re.search(r'id="hierarchy-booth" name="hierarchy.booth" value="on"\s+checked', page)
+    assert "Roles below this one: Rep (rep)." in page
+
+    r = _post(c, "/admin/roles/sales", _grant_form(**{
+        "hierarchy.booth": ["off"], "hierarchy.exhibitor": ["off", "on"]}))
+    assert r.status_code == 303, r.text
+    stored = _designer(instance).role("sales")["permissions"]
+    assert stored["booth"]["hierarchy"] is False and "hierarchy" not in stored["exhibitor"]
+    page = c.get("/admin/roles/sales").text
+    assert re.search(r'id="hierarchy-booth" name="hierarchy.booth" value="on"\s+aria', page)
+    assert re.search(r'id="hierarchy-exhibitor" name="hierarchy.exhibitor" value="on"\s+checked',
+                     page)
+    rep_page = c.get("/admin/roles/rep").text
+    assert "No role reports to this one" in rep_page
+
+    matrix = c.get("/admin/roles").text
+    tree = matrix[matrix.index('id="role-tree"'):]
+    assert re.search(r'href="/admin/roles/sales">Sales</a> <code>sales</code>'
+                     r'\s*<ul>\s*<li><a href="/admin/roles/rep">Rep</a>', tree)
+    assert 'class="tag hierarchy-off">Hierarchy off<' in matrix
+    assert 'class="tag hierarchy-on">+ roles below<' in matrix
+    zh = c.get("/admin/roles?lang=zh").text
+    assert "角色层级" in zh and "层级已关闭" in zh and "+ 下级角色" in zh
+    assert "下级角色的记录" in c.get("/admin/roles/sales?lang=zh").text
+
+    # A refused save shows the switch as it was sent; switching it on again drops the key.
+    bad = _post(c, "/admin/roles/sales", _grant_form(**{
+        "scope.booth": "galaxy", "hierarchy.booth": ["off"], "hierarchy.exhibitor": ["off"]}))
+    assert bad.status_code == 422
+    assert re.search(r'id="hierarchy-exhibitor" name="hierarchy.exhibitor" value="on"\s+aria',
+                     bad.text)
+    assert _post(c, "/admin/roles/sales", _grant_form(**{
+        "hierarchy.booth": ["off", "on"]})).status_code == 303
+    assert "hierarchy" not in _designer(instance).role("sales")["permissions"]["booth"]
+
+
 def test_invalid_input_is_refused_with_422_and_nothing_changes(world: dict[str, Any],
                                                                instance: Instance) -> None:
     c = world["c"]

@@ -25,10 +25,12 @@ role_st = st.fixed_dictionaries({
     "fields": st.dictionaries(st.sampled_from(FIELDS), st.sampled_from(["hidden", "read"]),
                               max_size=3),
     "reports_to": st.integers(0, 2) | st.none(),
-})
+}, optional={"hierarchy": st.booleans()})  # absent: the default (on)
 world_st = st.fixed_dictionaries({
     "roles": st.lists(role_st, min_size=1, max_size=3),
-    "users": st.lists(st.tuples(st.sampled_from(sorted(DEPTS)),
+    # A user without a department reaches nothing through the department scopes or the
+    # hierarchy, and their records lie in no department.
+    "users": st.lists(st.tuples(st.sampled_from(sorted(DEPTS)) | st.none(),
                                 st.sets(st.integers(0, 2), min_size=1, max_size=2)),
                       min_size=2, max_size=4),
     "records": st.lists(st.integers(0, 3), min_size=3, max_size=6),
@@ -37,7 +39,9 @@ world_st = st.fixed_dictionaries({
 _counter = itertools.count()
 
 
-def _subtree(d: str) -> set[str]:
+def _subtree(d: str | None) -> set[str]:
+    if d is None:
+        return set()
     out = {d}
     for _ in DEPTS:
         out |= {k for k, p in DEPTS.items() if p in out}
@@ -48,21 +52,25 @@ def _roles(world: dict[str, Any]) -> list[dict[str, Any]]:
     docs = []
     for i, r in enumerate(world["roles"]):
         parent = r["reports_to"]
+        grant = {"operations": (["read", "create"] if r["read"] else ["create"]),
+                 "scope": r["scope"], "fields": r["fields"]}
+        # An explicit true with scope "none" is refused (it would promise a reach it lacks).
+        if "hierarchy" in r and not (r["hierarchy"] and r["scope"] == "none"):
+            grant["hierarchy"] = r["hierarchy"]
         docs.append({"name": f"r{i}",
                      "reports_to": f"r{parent}" if parent is not None and parent < i else None,
-                     "permissions": {"thing": {
-                         "operations": (["read", "create"] if r["read"] else ["create"]),
-                         "scope": r["scope"], "fields": r["fields"]}}})
+                     "permissions": {"thing": grant}})
     return docs
 
 
-def _below(docs: list[dict[str, Any]], held: set[str]) -> set[str]:
+def _below(docs: list[dict[str, Any]], superiors: set[str], held: set[str]) -> set[str]:
+    """Roles under any of ``superiors``, without the user's own roles (peers, not below)."""
     parents = {d["name"]: d["reports_to"] for d in docs}
     out = set()
     for name in parents:
         cur = parents[name]
         while cur is not None:
-            if cur in held:
+            if cur in superiors:
                 out.add(name)
                 break
             cur = parents[cur]
@@ -85,13 +93,17 @@ def _expected(world: dict[str, Any], docs: list[dict[str, Any]], user: int,
     if not reading:
         return set(), set(FIELDS)
     scope = max((d["permissions"]["thing"]["scope"] for d in reading), key=SCOPES.index)
-    below = _below(docs, held)
+    # The hierarchy (decision 0013): reading roles with a scope and the switch on (default)
+    # reach the records of their subordinates' holders, within the user's department tree.
+    superiors = {d["name"] for d in reading if d["permissions"]["thing"].get("hierarchy", True)
+                 and d["permissions"]["thing"]["scope"] != "none"}
+    below = _below(docs, superiors, held)
     visible = set()
     for rid, (owner, odept) in records.items():
         if scope == "all" or (scope != "none" and (
-                owner == user or (scope == "department" and odept == dept)
+                owner == user or (scope == "department" and dept is not None and odept == dept)
                 or (scope == "department_tree" and odept in _subtree(dept))
-                or user_roles[owner] & below)):
+                or (user_roles[owner] & below and odept in _subtree(dept)))):
             visible.add(rid)
     # Field access adds up over every role that reads or writes the object (0006-permissions).
     granting = [d for d in docs if d["name"] in held]
@@ -116,6 +128,17 @@ def app(instance):  # type: ignore[no-untyped-def]
 @example(world={"roles": [{"read": True, "scope": "own", "fields": {}, "reports_to": None},
                           {"read": True, "scope": "own", "fields": {}, "reports_to": 0}],
                 "users": [("d0", {0}), ("d3", {1})], "records": [1, 1, 0]})
+# The hierarchy bounded by the superior's department tree: the subordinate in d3 is outside
+# the tree of d1, the one in d2 inside; a superior without a department reaches neither.
+@example(world={"roles": [{"read": True, "scope": "department", "fields": {}, "reports_to": None},
+                          {"read": True, "scope": "own", "fields": {}, "reports_to": 0}],
+                "users": [("d1", {0}), ("d3", {1}), ("d2", {1}), (None, {0})],
+                "records": [1, 2, 3, 0]})
+# The switch off: the superior reaches only what its scope reaches.
+@example(world={"roles": [{"read": True, "scope": "own", "fields": {}, "reports_to": None,
+                           "hierarchy": False},
+                          {"read": True, "scope": "own", "fields": {}, "reports_to": 0}],
+                "users": [("d0", {0}), ("d1", {1})], "records": [1, 0]})
 @example(world={"roles": [{"read": True, "scope": "all", "fields": {"alpha": "hidden"},
                            "reports_to": None},
                           {"read": True, "scope": "own", "fields": {"beta": "hidden"},

@@ -65,6 +65,26 @@ TEMPLATES: tuple[str, ...] = (
     "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
     "department %(department)s) and not shared with them for editing",
     "'%(operation)s' granted by %(roles)s; the record is within reach (scope '%(scope)s')",
+    # ... and when the role hierarchy decided (decision 0013).
+    "'%(operation)s' granted by %(roles)s; the record is within reach through the role "
+    "hierarchy: role '%(superior)s' is above role '%(subordinate)s' held by the owner, and "
+    "the record's department is within the user's department tree",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them; role '%(superior)s' is above role "
+    "'%(subordinate)s' held by the owner, but the role hierarchy reaches only the user's "
+    "department tree",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them for editing; role '%(superior)s' is "
+    "above role '%(subordinate)s' held by the owner, but the role hierarchy reaches only the "
+    "user's department tree",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them; role '%(superior)s' is above role "
+    "'%(subordinate)s' held by the owner, but its hierarchy access to %(object)s is switched "
+    "off",
+    "the record is outside the user's data scope '%(scope)s' (owner %(owner)s, "
+    "department %(department)s) and not shared with them for editing; role '%(superior)s' is "
+    "above role '%(subordinate)s' held by the owner, but its hierarchy access to %(object)s "
+    "is switched off",
     "the record changed since version %(old)s (now %(new)s); reload and try again",
     # The explain tool at the field level (crmforge/security/explain_fields.py).
     "%(object)s has no field '%(field)s'",
