@@ -69,6 +69,14 @@ class RateLimited(CRMError):
     status = 429
 
 
+class Unavailable(CRMError):
+    """The database refuses writes for now (locked by a long change, disk full, read-only
+    storage): nothing was changed, and the same request may succeed later. Reads go on."""
+
+    code = "unavailable"
+    status = 503
+
+
 class ConversionRefused(ValidationFailed):
     """A type change would lose values; ``details`` lists the rows that would not convert."""
 

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..core import clock
-from ..core.errors import BadRequest, Conflict, NotFound
+from ..core.errors import BadRequest, Conflict, NotFound, Unavailable
 from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
@@ -110,15 +110,23 @@ class Tenant:
         if joined is not None:
             yield joined.conn
             return
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: True})
-            current = _OpenWrite(conn)
-            token = _open_writes.set({**open_writes, self.key: current})
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                _open_writes.reset(token)
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{WRITE_OPTION: True})
+                current = _OpenWrite(conn)
+                token = _open_writes.set({**open_writes, self.key: current})
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    _open_writes.reset(token)
+        except sa.exc.OperationalError as exc:
+            # Locked by a long change, disk full, read-only storage: nothing was written
+            # and the request may succeed later (503); anything else stays an error.
+            refusal = self.dialect.write_refusal(exc)
+            if refusal is None:
+                raise
+            raise Unavailable(refusal) from exc
         for job in current.after_commit:  # reached only when the transaction committed
             job()
 

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request, session
 
-from ..core.errors import Unauthorized
+from ..core.errors import Unauthorized, Unavailable
 from ..metadata import store as meta_store
 from ..metadata.roles import role_docs
 from ..runtime import Instance, Tenant
@@ -147,8 +147,11 @@ def _authenticate() -> accounts.Credential:
                                   refused.reason, request.remote_addr, "request")
         raise refused
     if credential.stale:
-        with tenant.write() as conn:
-            accounts.touch(conn, credential.token_id)
+        try:
+            with tenant.write() as conn:
+                accounts.touch(conn, credential.token_id)
+        except Unavailable:  # a read must not fail because its session could not be touched
+            pass  # the next request touches it; the idle limit is far longer than a retry
     return credential
 
 

@@ -219,8 +219,9 @@ def test_preview_as_a_role_shows_its_layout_without_its_hidden_fields(
     order = re.findall(r'data-field="(\w+)"', text)
     assert order == ["status", "number", "area"]  # the role's order; price is hidden
     assert 'id="fld-price"' not in text and 'name="price"' not in text
-    assert re.search(r'<dd id="pv-hidden">Price</dd>', text)
-    assert re.search(r'<dd id="pv-off-form">Exhibitor, Total</dd>', text)
+    # total = area * price: derived from the hidden price, hidden with it
+    assert re.search(r'<dd id="pv-hidden">Price, Total</dd>', text)
+    assert re.search(r'<dd id="pv-off-form">Exhibitor</dd>', text)
     # Editable fields are inputs (disabled: nothing can be sent), read-only ones values.
     assert re.search(r'<input[^>]*disabled[^>]*id="number"|<input[^>]*id="number"[^>]*disabled', text)
     area = re.search(r'<div class="fld" id="fld-area".*?</div>', text, re.S)

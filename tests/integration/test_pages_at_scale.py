@@ -4,6 +4,7 @@ an administrator and for a user whose role limits the scope."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,9 +32,9 @@ BIG = {"name": "big", "label": {"zh": "大表", "en": "Big"}, "fields": [
 #: per row or per object shows up here.
 PAGES = {
     "/": 4,
-    "/records/big": 12,
-    "/records/big?stage=won&sort=-amount": 12,
-    "/records/big/{id}": 25,
+    "/records/big": 11,
+    "/records/big?stage=won&sort=-amount": 11,
+    "/records/big/{id}": 24,
     "/records/big/dashboard": 6,
     "/inbox": 6,
     "/admin/": 5,
@@ -42,16 +43,20 @@ PAGES = {
 }
 
 #: The same for a user whose role limits the scope: the list adds its permission probes.
-SCOPED_PAGES = {"/": 4, "/records/big": 14, "/records/big?stage=won&sort=-amount": 14,
+SCOPED_PAGES = {"/": 4, "/records/big": 13, "/records/big?stage=won&sort=-amount": 13,
                 "/inbox": 6}
 
 
 class _Counter:
+    """Statements of this thread only: the access-audit flusher writes from its own."""
+
     def __init__(self) -> None:
         self.count = 0
+        self.thread = threading.get_ident()
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+        mine = threading.get_ident() == self.thread
+        if mine and not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
             self.count += 1
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ...metadata.store import meta_versions
 
 WRITE_OPTION = "crmforge_write"
+
+
+def busy_timeout_s() -> float:
+    """Seconds a SQLite write waits for another write's lock before it answers 503
+    (``CRMFORGE_SQLITE_BUSY_TIMEOUT``, default 30). Reads never wait: they take no lock."""
+    try:
+        return max(0.0, float(os.environ.get("CRMFORGE_SQLITE_BUSY_TIMEOUT", "30")))
+    except ValueError:
+        return 30.0
 
 
 class Dialect:
@@ -62,6 +72,11 @@ class Dialect:
         error is something else."""
         return None
 
+    def write_refusal(self, exc: sa.exc.OperationalError) -> str | None:
+        """Why the database refuses writes for now (the write answers 503 with it), or
+        None when the error is something else."""
+        return None
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
@@ -79,8 +94,23 @@ class SQLiteDialect(Dialect):
         table_name, _, column = qualified.rpartition(".")
         return column if table_name == table.name and column in table.c else None
 
+    #: SQLite's error texts for a write that cannot happen now, and what we answer.
+    _REFUSALS = (
+        ("database is locked", "the database is busy with a long change; try again shortly"),
+        ("database or disk is full", "the disk is full; changes are refused until space is "
+                                     "freed"),
+        ("readonly database", "the database is read-only; changes are refused"),
+        ("disk I/O error", "the disk cannot be written; changes are refused"),
+    )
+
+    def write_refusal(self, exc: sa.exc.OperationalError) -> str | None:
+        text = str(exc.orig)
+        return next((answer for needle, answer in self._REFUSALS if needle in text), None)
+
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        busy = busy_timeout_s()
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
+                                                     "timeout": busy})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -91,7 +121,7 @@ class SQLiteDialect(Dialect):
             # Referential actions stay off: integrity is kept by the record service, and a
             # table rebuild under foreign_keys=ON can cascade deletes (LIBRARY_NOTES.md).
             cur.execute("PRAGMA foreign_keys=OFF")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             # Bounded ANALYZE for PRAGMA optimize below: statistics without full scans.
             cur.execute("PRAGMA analysis_limit=1000")
             cur.close()
@@ -117,6 +147,17 @@ class SQLiteDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+
+    #: SQLSTATEs of a write that cannot happen now, and what we answer.
+    _REFUSALS = MappingProxyType({
+        "55P03": "the database is busy with a long change; try again shortly",
+        "53100": "the disk is full; changes are refused until space is freed",
+        "25006": "the database is read-only; changes are refused",
+        "53200": "the database is out of memory; try again shortly",
+    })
+
+    def write_refusal(self, exc: sa.exc.OperationalError) -> str | None:
+        return self._REFUSALS.get(str(getattr(exc.orig, "sqlstate", "") or ""))
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         # Sessions run in UTC: stored times are naive UTC, and PostgreSQL would otherwise
