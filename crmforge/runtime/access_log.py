@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from ..core import clock
 from ..security.principal import Principal
 from ..security.tables import access_audit
@@ -106,7 +104,7 @@ class AccessLog:
             try:
                 with tenant.write() as conn:
                     conn.execute(access_audit.insert(), [vars(e) for e in batch])
-            except sa.exc.SQLAlchemyError as exc:
+            except Exception as exc:  # refused (locked, full, read-only) or failed: keep them
                 log.warning("access audit of tenant %s: %d entries wait (%s)", tenant.name,
                             len(batch), type(exc).__name__)
                 with self._lock:  # back in front of what came meanwhile, oldest first
