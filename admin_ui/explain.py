@@ -12,7 +12,7 @@ from flask_babel import gettext
 from crmforge.core.errors import CRMError
 from crmforge.metadata.validation import OPERATIONS
 from crmforge.security import org
-from crmforge.web.api.admin import explain_for
+from crmforge.web.api.admin import explain_field_for, explain_for
 from crmforge.web.context import current_tenant
 
 from . import bp
@@ -24,18 +24,26 @@ def level_labels() -> dict[str, str]:
     """The levels an explanation names (security/explain.py), in the page language."""
     return {"login": gettext("Sign-in"), "operation": gettext("Operation"),
             "role": gettext("Role"), "department": gettext("Department"),
-            "person": gettext("Person"), "status": gettext("Status or lock")}
+            "person": gettext("Person"), "status": gettext("Status or lock"),
+            "field": gettext("Field")}
 
 
 @bp.get("/explain")
 def explain() -> tuple[str, int]:
-    """The form, and with user, object and operation chosen, the answer beside it."""
+    """The form, and with user, object and operation (or a field) chosen, the answer
+    beside it. A field asks the field level: hidden, read or edit, and for a field derived
+    from a hidden one, which source hides it."""
     args = {k: (request.args.get(k) or "").strip() for k in ("user", "object", "operation",
-                                                             "record")}
+                                                             "record", "field")}
     decision: dict[str, Any] | None = None
     general: list[str] = []
     status = 200
-    if args["user"] and args["object"] and args["operation"]:
+    if args["user"] and args["object"] and args["field"]:
+        try:
+            decision = explain_field_for(args["user"], args["object"], args["field"]).as_dict()
+        except CRMError as exc:
+            general, status = [exc.message], exc.status
+    elif args["user"] and args["object"] and args["operation"]:
         try:
             decision = explain_for(args["user"], args["object"], args["operation"],
                                    args["record"] or None).as_dict()

@@ -308,3 +308,13 @@ def test_forged_and_foreign_cursors_are_refused(client, world):
                       headers=sam).status_code == 400
     assert client.get(f"/api/v1/records/part?sort=price&limit=2&cursor={cursor}",
                       headers=sam).status_code == 400
+
+
+def test_the_designer_explains_a_derived_field_in_both_languages(world, instance):
+    from .conftest import browser_session
+    c = browser_session(instance)
+    page = c.get("/admin/explain?user=sam&object=product&field=margin_pct&lang=en")
+    assert page.status_code == 200
+    assert "Not allowed" in page.text and "product.cost" in page.text
+    page = c.get("/admin/explain?user=sam&object=product&field=margin_pct&lang=zh")
+    assert "计算而来" in page.text and "product.cost" in page.text
