@@ -134,6 +134,37 @@ def backfill(instance_dir: str, tenant_name: str, object_name: str | None, batch
                f"{progress.changed} changed")
 
 
+@main.group()
+def history() -> None:
+    """Record history: retention."""
+
+
+@history.command("prune")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default=None, help="Only this tenant (default: all).")
+@click.option("--older-than-days", "days", default=None, type=click.IntRange(1, 1_000_000),
+              help="Retention period (default: CRMFORGE_HISTORY_RETENTION_DAYS).")
+def history_prune(instance_dir: str, tenant_name: str | None, days: int | None) -> None:
+    """Delete history entries older than the retention period, in short batches."""
+    from .runtime import retention
+
+    inst = _open(instance_dir)
+    try:
+        period = days if days is not None else retention.retention_days()
+        if period is None:
+            _fail("no retention period: pass --older-than-days or set "
+                  "CRMFORGE_HISTORY_RETENTION_DAYS")
+            return
+        names = [tenant_name] if tenant_name else inst.tenant_names()
+        for name in names:
+            count = retention.prune(inst.tenant(name), period)
+            click.echo(f"{name}: deleted {count} history entries older than {period} days")
+    except CRMError as exc:
+        _fail(exc.message)
+    finally:
+        inst.dispose()
+
+
 # -- packs (DESIGN §8) -------------------------------------------------------------------------
 @main.group()
 def pack() -> None:

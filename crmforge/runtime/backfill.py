@@ -6,8 +6,10 @@ that transaction would hold the object's write lock for as long as the table is 
 Instead the rows are recomputed afterwards in batches, each in its own short write
 transaction, so reads and writes of the object go on between batches; a row keeps its
 old value until its batch reaches it (or until it is written, which recomputes it).
-Values are computed as the system sees the data, written without a version bump, with
-history rows (action ``formula`` or ``rollup``), exactly like the live recomputation.
+Values are computed as the system sees the data and written without a version bump. A
+run leaves one history entry for the whole run (action ``backfill``, record 0 of the
+object: which fields, how many rows changed), not one per row: a backfill over a million
+rows would otherwise write a million history rows.
 
 The Designer starts ``run`` in a background thread after a change commits; ``run`` is
 also the synchronous entry point (tests, the command line).
@@ -15,18 +17,19 @@ also the synchronous entry point (tests, the command line).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..security.engine import engine as default_engine
 from ..security.principal import SYSTEM
-from . import related_formulas, rollups
+from . import related_formulas, rollups, writes
 from .context import Ctx, open_ctx
 from .instance import Tenant
 
@@ -90,6 +93,7 @@ def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float
     for job in jobs:
         progress.jobs.append(job)
         after = 0
+        changed = 0
         while True:
             with tenant.write() as conn:
                 ctx = _ctx(tenant, conn, job.object)
@@ -98,7 +102,7 @@ def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float
                 ids = _batch(ctx, after, batch)
                 if not ids:
                     break
-                progress.changed += _recompute(ctx, job, ids)
+                changed += _recompute(ctx, job, ids)
             progress.rows += len(ids)
             progress.batches += 1
             after = ids[-1]
@@ -106,7 +110,23 @@ def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float
                 break
             if pause:
                 time.sleep(pause)
+        progress.changed += changed
+        if changed:
+            _record_run(tenant, job, changed)
     return progress
+
+
+def _record_run(tenant: Tenant, job: Job, changed: int) -> None:
+    """The run's one history entry: on record 0 of the object, naming the fields and how
+    many rows changed (the per-row values are the formula's, recomputable any time)."""
+    with tenant.write() as conn:
+        ctx = _ctx(tenant, conn, job.object)
+        if ctx is None:
+            return
+        entry = writes.history_entry(ctx, ctx.obj, 0, 0, "backfill")
+        entry.update(field=",".join(job.fields)[:40], new_value=json.dumps(
+            {"kind": job.kind, "fields": list(job.fields), "changed": changed}))
+        writes.record_history(replace(ctx, record_history=True), [entry])
 
 
 def everything(snapshot: Snapshot, object_name: str | None = None) -> list[Job]:
@@ -126,7 +146,10 @@ def _ctx(tenant: Tenant, conn: sa.Connection, object_name: str) -> Ctx | None:
     snap = tenant.snapshot(conn)
     if snap.object(object_name) is None:
         return None  # removed meanwhile: nothing left to fill
-    return open_ctx(tenant, default_engine, conn, SYSTEM, object_name)
+    # Per-row history is off for the run's writes (and the roll-ups and formulas they
+    # move): the run records one entry of its own.
+    return replace(open_ctx(tenant, default_engine, conn, SYSTEM, object_name),
+                   record_history=False)
 
 
 def _batch(ctx: Ctx, after: int, size: int) -> list[int]:

@@ -27,11 +27,14 @@ class Ctx:
     access: Access
     obj: ObjectDef
     table: sa.Table
+    #: Whether writes leave per-record history entries. Off only for a backfill, which
+    #: records one entry for its whole run instead (``backfill.run``).
+    record_history: bool = True
 
     def other(self, obj: ObjectDef) -> Ctx:
         """The same context for another object (children, lookup targets)."""
         return Ctx(self.tenant, self.conn, self.principal, self.snapshot, self.schema,
-                   self.access, obj, self.schema.table(obj.name))
+                   self.access, obj, self.schema.table(obj.name), self.record_history)
 
 
 def open_ctx(tenant: Tenant, engine: PermissionEngine, conn: sa.Connection,

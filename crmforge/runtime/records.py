@@ -127,18 +127,24 @@ class RecordService:
             names = {f.id: f.name for f in ctx.obj.fields
                      if f.name in readable and f.name not in masked}
             names.update({f.id: f.name for f in SYSTEM_FIELD_DEFS.values()})
-            out = []
+            out: list[dict[str, Any]] = []
             for r in conn.execute(sa.select(history).where(
                     history.c.object_id == ctx.obj.id, history.c.record_id == row.id)
                     .order_by(history.c.id)):
+                base = {"action": r.action, "version": r.record_version, "by": r.actor,
+                        "at": r.at.isoformat(timespec="milliseconds") + "Z"}
+                if r.field == writes.MANY_FIELDS:  # one entry per write, all its fields
+                    shown = [(names[fid], change) for fid, change
+                             in json.loads(r.new_value or "{}").items() if fid in names]
+                    out.extend({**base, "field": name, "old": old, "new": new}
+                               for name, (old, new) in shown)
+                    continue
                 if r.field_id is not None and r.field_id not in names:
                     continue  # hidden or removed fields leave no trace for this reader
                 out.append({
-                    "action": r.action, "field": names.get(r.field_id) if r.field_id else None,
+                    **base, "field": names.get(r.field_id) if r.field_id else None,
                     "old": json.loads(r.old_value) if r.old_value is not None else None,
-                    "new": json.loads(r.new_value) if r.new_value is not None else None,
-                    "version": r.record_version, "by": r.actor,
-                    "at": r.at.isoformat(timespec="milliseconds") + "Z"})
+                    "new": json.loads(r.new_value) if r.new_value is not None else None})
             return out
 
     def recycle_bin(self, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:

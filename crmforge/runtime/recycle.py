@@ -13,8 +13,8 @@ from ..core.errors import Conflict
 from ..metadata.model import ObjectDef
 from . import related_formulas, rollups
 from .context import Ctx, utcnow
-from .systables import history, recycle_bin
-from .writes import history_row
+from .systables import recycle_bin
+from .writes import history_entry, record_history
 
 
 def delete(ctx: Ctx, row: Any) -> None:
@@ -33,8 +33,7 @@ def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now:
         {"object_id": obj.id, "record_id": r.id, "title": _title(obj, r), "batch": batch,
          "is_root": root, "deleted_at": now, "deleted_by": ctx.principal.user_id,
          "deleted_by_name": ctx.principal.label} for r in rows])
-    ctx.conn.execute(history.insert(), [
-        history_row(ctx, obj, r.id, r.version, "delete", None, None, None) for r in rows])
+    record_history(ctx, [history_entry(ctx, obj, r.id, r.version, "delete") for r in rows])
     rollups.refresh(ctx, obj, [r._mapping for r in rows])
     related_formulas.refresh_records(ctx, obj, ids)
     for child, f in obj.children(ctx.snapshot):
@@ -72,8 +71,7 @@ def restore(ctx: Ctx, row: Any) -> None:
         version = ctx.conn.execute(sa.select(t.c.version).where(t.c.id == e.record_id)).scalar()
         ctx.conn.execute(t.update().where(t.c.id == e.record_id).values(
             deleted_at=None, deleted_batch=None))
-        ctx.conn.execute(history.insert().values(
-            history_row(ctx, obj, e.record_id, int(version or 0), "restore", None, None, None)))
+        record_history(ctx, [history_entry(ctx, obj, e.record_id, int(version or 0), "restore")])
         restored.append((obj, e.record_id))
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
     _refresh_parents(ctx, restored)
@@ -106,8 +104,7 @@ def purge(ctx: Ctx, row: Any) -> None:
         t = ctx.schema.table(obj.name)
         purged.append((obj, ctx.conn.execute(sa.select(t).where(t.c.id == e.record_id)).first()))
         ctx.conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
-        ctx.conn.execute(history.insert().values(
-            history_row(ctx, obj, e.record_id, 0, "purge", None, None, None)))
+        record_history(ctx, [history_entry(ctx, obj, e.record_id, 0, "purge")])
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
     for obj, gone in purged:  # the rows are gone: their parents come from the copies
         if gone is not None:

@@ -28,7 +28,6 @@ from . import rollups, writes
 from .context import Ctx
 from .fields import SYSTEM_FIELD_DEFS
 from .logic import differs
-from .systables import history
 
 MAX_DEPTH = 4
 LINKS = ("lookup", "master_detail")
@@ -143,12 +142,11 @@ def recompute(ctx: Ctx, holder: ObjectDef, where: Any, depth: int = 0) -> int:
         if not new:
             continue
         ctx.conn.execute(t.update().where(t.c.id == row.id).values(**new))
-        entries.extend(writes.history_row(ctx, holder, row.id, row.version, "formula",
-                                          holder.field(k), current[k], v)
-                       for k, v in new.items())
+        entries.append(writes.history_entry(
+            ctx, holder, row.id, row.version, "formula",
+            [(f, current[k], v) for k, v in new.items() if (f := holder.field(k)) is not None]))
         touched.append((current, new))
-    if entries:
-        ctx.conn.execute(history.insert(), entries)
+    writes.record_history(ctx, entries)
     if not touched or depth >= MAX_DEPTH:
         return len(touched)
     fields = set().union(*(new for _, new in touched))

@@ -29,7 +29,6 @@ from . import related_formulas, writes
 from .context import Ctx
 from .formulas import FormulaReader, RelatedReader
 from .logic import differs
-from .systables import history
 
 #: Parents of parents are refreshed too (a roll-up over roll-ups), this many levels deep.
 MAX_DEPTH = 4
@@ -122,9 +121,9 @@ def recompute(ctx: Ctx, parent: ObjectDef, rollups: list[Rollup], pid: int,
     if not changed:
         return False
     ctx.conn.execute(t.update().where(t.c.id == pid).values(**changed))
-    ctx.conn.execute(history.insert(), [
-        writes.history_row(ctx, parent, pid, row.version, "rollup", parent.field(k), current[k], v)
-        for k, v in changed.items()])
+    writes.record_history(ctx, [writes.history_entry(
+        ctx, parent, pid, row.version, "rollup",
+        [(f, current[k], v) for k, v in changed.items() if (f := parent.field(k)) is not None])])
     if depth < MAX_DEPTH:
         refresh(ctx, parent, [current], changed, depth + 1)
         related_formulas.refresh(ctx, parent, [pid], changed, depth + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from decimal import Decimal
@@ -69,10 +70,18 @@ def test_a_changed_expression_is_backfilled_in_batches(tenant, designer) -> None
     assert all(values[rid] == Decimal(i * 3) for i, rid in enumerate(ids))
     versions = _column(tenant, "version")
     assert versions[ids[0]] == 1 and versions[ids[7]] == 2  # no version bump
+    # One history entry for the whole run, none per row (the create keeps its one entry).
     with tenant.read() as conn:
-        actions = [r.action for r in conn.execute(sa.select(history.c.action).where(
-            history.c.record_id == ids[1], history.c.field == "double"))]
-    assert actions == ["create", "formula"]
+        rows = conn.execute(sa.select(history.c.record_id, history.c.action, history.c.field,
+                                      history.c.new_value)
+                            .where(history.c.action == "backfill")).all()
+        per_record = conn.execute(sa.select(history.c.action).where(
+            history.c.record_id == ids[1])).scalars().all()
+        total = conn.execute(sa.select(sa.func.count()).select_from(history)).scalar()
+    assert [(r.record_id, r.field) for r in rows] == [(0, "double")]
+    assert json.loads(rows[0].new_value)["changed"] == 1232
+    assert per_record == ["create"]
+    assert total == 1234 + 1 + 1  # a create each, the update of row 7, the run
     assert backfill.run(tenant, jobs).changed == 0  # repeating it changes nothing
 
 
