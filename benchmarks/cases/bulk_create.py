@@ -46,6 +46,7 @@ def run(ctx: Context, result: BenchResult) -> None:
         twin.metadata.create_all(engine)
         ours, theirs = _run_batches(tenant, engine, twin, sizes.bulk_records, sizes.bulk_batch)
         created, history_rows = _counts(engine, live, object_id)
+        history_bytes, record_bytes = _bytes(engine, live, object_id)
     finally:
         engine.dispose()
     total = sizes.bulk_records
@@ -53,6 +54,9 @@ def run(ctx: Context, result: BenchResult) -> None:
     result.figures.append(value_figure(
         "bulk_create.rate", "records/s", total / sum(ours), total / sum(theirs), "higher",
         {"batch_ms": {"crmforge": o.scaled(1e3), "baseline": t.scaled(1e3)}}))
+    result.figures.append(value_figure(
+        "bulk_create.history bytes per record", "bytes", history_bytes / created,
+        record_bytes / created, "lower"))
     seconds = {"crmforge": round(sum(ours), 2), "baseline": round(sum(theirs), 2)}
     result.details.update(records_per_side=total, batch=sizes.bulk_batch, seconds=seconds,
                           history_rows_per_record=round(history_rows / created, 2))
@@ -85,6 +89,22 @@ def _run_batches(tenant: Tenant, engine: sa.Engine, twin: sa.Table, total: int,
 def _insert(engine: sa.Engine, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
         conn.execute(table.insert(), rows)
+
+
+def _text_bytes(table: sa.Table) -> Any:
+    """The characters of every column of a row as text: a database-neutral size."""
+    return sa.func.sum(sum((sa.func.coalesce(sa.func.length(sa.cast(c, sa.Text)), 0)
+                            for c in table.c), sa.literal(0)))
+
+
+def _bytes(engine: sa.Engine, table: sa.Table, object_id: str) -> tuple[int, int]:
+    """History written for the created records against the records themselves: the
+    baseline is the data, so the ratio is how much faster history grows than the data."""
+    with engine.connect() as conn:
+        written = conn.execute(sa.select(_text_bytes(history))
+                               .where(history.c.object_id == object_id)).scalar_one()
+        data = conn.execute(sa.select(_text_bytes(table))).scalar_one()
+    return int(written or 0), int(data or 0)
 
 
 def _counts(engine: sa.Engine, table: sa.Table, object_id: str) -> tuple[int, int]:
