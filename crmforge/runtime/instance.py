@@ -273,8 +273,9 @@ class Instance:
     def dispose(self) -> None:
         for t in self._tenants.values():
             t.access_log.flush()  # a clean shutdown loses no audit entry
-            t.engine.dispose()
-        self.control.dispose()
+            self.dialect.dispose_engine(t.engine)
+        self.dialect.dispose_engine(self.control)
+        self.dialect.close()
 
 
 def describe(inst: Instance) -> dict[str, Any]:

@@ -182,6 +182,9 @@ class _Counter:
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         # Transaction control differs between drivers; count the real work only.
         mine = threading.get_ident() == self.thread
+        # Choosing the tenant's schema begins each PostgreSQL transaction: control, like BEGIN.
+        if statement.startswith("SELECT set_config('search_path'"):
+            return
         if mine and not statement.lstrip().upper().startswith("BEGIN"):
             self.count += 1
 

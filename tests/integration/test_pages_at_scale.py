@@ -56,6 +56,9 @@ class _Counter:
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         mine = threading.get_ident() == self.thread
+        # Choosing the tenant's schema begins each PostgreSQL transaction: control, like BEGIN.
+        if statement.startswith("SELECT set_config('search_path'"):
+            return
         if mine and not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
             self.count += 1
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from types import MappingProxyType
 from typing import Any
@@ -71,6 +72,13 @@ class Dialect:
         """The column of ``table`` whose unique index refused a write, or None when the
         error is something else."""
         return None
+
+    def dispose_engine(self, engine: sa.Engine) -> None:
+        """Close the connections of an engine ``create_engine`` made (a tenant closed)."""
+        engine.dispose()
+
+    def close(self) -> None:
+        """Release what the dialect shares between engines (the instance is closing)."""
 
     def write_refusal(self, exc: sa.exc.OperationalError) -> str | None:
         """Why the database refuses writes for now (the write answers 503 with it), or
@@ -159,19 +167,53 @@ class PostgresDialect(Dialect):
     def write_refusal(self, exc: sa.exc.OperationalError) -> str | None:
         return self._REFUSALS.get(str(getattr(exc.orig, "sqlstate", "") or ""))
 
+    def __init__(self) -> None:
+        self._shared: dict[str, sa.Engine] = {}
+        self._lock = threading.Lock()
+
+    def shared_engine(self, url: str) -> sa.Engine:
+        """The process's one pool for every tenant on this server (and the control
+        schema): 1,000 tenants share ``pool_limits()`` connections instead of each keeping
+        its own pool (50 tenants exhausted ``max_connections=100``)."""
+        with self._lock:
+            engine = self._shared.get(url)
+            if engine is None:
+                # No server-side prepared statements: psycopg prepares a query after 5
+                # runs on a connection, and once another pooled connection changes a
+                # column's type (a field type change) the next run fails with "cached plan
+                # must not change result type". Nothing is set per session either: the
+                # schema and time zone are set per transaction (PgBouncer's transaction
+                # mode hands each transaction any server connection).
+                pool_size, overflow = pool_limits()
+                engine = sa.create_engine(psycopg_url(url),
+                                          connect_args={"prepare_threshold": None},
+                                          pool_size=pool_size, max_overflow=overflow,
+                                          pool_pre_ping=True, pool_recycle=IDLE_RECYCLE_S)
+                self._shared[url] = engine
+            return engine
+
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
-        # Sessions run in UTC: stored times are naive UTC, and PostgreSQL would otherwise
-        # shift any timezone-aware value by the server's TimeZone on its way in.
-        options = "-c TimeZone=UTC"
-        if schema:
-            options += f" -c search_path={schema}"
-        # No server-side prepared statements: psycopg prepares a query after 5 runs on a
-        # connection, and once another pooled connection changes a column's type (a field
-        # type change) the next run fails with "cached plan must not change result type".
-        args: dict[str, Any] = {"options": options, "prepare_threshold": None}
-        pool_size, overflow = pool_limits()
-        return sa.create_engine(psycopg_url(url), connect_args=args, pool_size=pool_size,
-                                max_overflow=overflow, pool_pre_ping=True)
+        """A view of the shared pool whose transactions run in ``schema``: each begins
+        with ``set_config('search_path', ..., true)`` (``SET LOCAL``), and in UTC, since
+        stored times are naive UTC and the server's TimeZone would shift aware values."""
+        engine = self.shared_engine(url).execution_options()
+        path = f'"{schema}"' if schema else "public"
+
+        @event.listens_for(engine, "begin")
+        def _tenant(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("SELECT set_config('search_path', %(path)s, true), "
+                                 "set_config('TimeZone', 'UTC', true)", {"path": path})
+
+        return engine
+
+    def dispose_engine(self, engine: sa.Engine) -> None:
+        """Tenants' engines are views of the shared pool: only ``close`` disposes it."""
+
+    def close(self) -> None:
+        with self._lock:
+            engines, self._shared = list(self._shared.values()), {}
+        for engine in engines:
+            engine.dispose()
 
     def prepare_ddl(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
@@ -207,14 +249,18 @@ class PostgresDialect(Dialect):
         return None
 
 
-#: Connections each tenant's engine keeps open, and how many more it may open under load.
+#: Connections the process keeps open to a PostgreSQL server (for all its tenants), and
+#: how many more it may open under load.
 POOL_DEFAULTS = (5, 10)
+#: A pooled connection idle longer than this is replaced when next checked out; those
+#: above the pool size are closed as soon as they are returned.
+IDLE_RECYCLE_S = 300
 
 
 def pool_limits() -> tuple[int, int]:
-    """``CRMFORGE_PG_POOL="size,overflow"`` (default 5,10). Every tenant has its own
-    engine, so the worst case is tenants x (size + overflow) connections per process:
-    with many tenants, lower it to stay under the server's ``max_connections``."""
+    """``CRMFORGE_PG_POOL="size,overflow"`` (default 5,10): the connections of one process
+    for all its tenants, so a deployment needs processes x (size + overflow) under the
+    server's ``max_connections`` (or a PgBouncer in transaction mode in front)."""
     raw = os.environ.get("CRMFORGE_PG_POOL", "")
     if not raw:
         return POOL_DEFAULTS
