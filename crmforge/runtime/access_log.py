@@ -27,7 +27,7 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,10 +58,15 @@ class AccessEntry:
 
 
 class AccessLog:
-    """One tenant's pending access-audit entries."""
+    """One tenant's pending access-audit entries.
 
-    def __init__(self, tenant: Tenant) -> None:
-        self._tenant = weakref.ref(tenant)
+    ``opener`` gives the tenant to write to when a flush runs: the instance keeps one log
+    per tenant name, so entries outlive a ``Tenant`` object closed while they wait (an
+    idle tenant closed by the bounded cache of open tenants)."""
+
+    def __init__(self, name: str, opener: Callable[[], Tenant | None]) -> None:
+        self.name = name
+        self._opener = opener
         self._pending: deque[AccessEntry] = deque()
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
@@ -89,23 +94,23 @@ class AccessLog:
     def flush(self) -> int:
         """Write the pending entries in one transaction; how many were written. When the
         database refuses, they stay pending for the next flush."""
-        tenant = self._tenant()
-        if tenant is None:
-            return 0
         with self._flushing:  # one flush at a time keeps entries in order
             with self._lock:
                 batch, self._pending = self._pending, deque()
                 dropped, self.dropped = self.dropped, 0
             if dropped:
                 log.warning("access audit of tenant %s: %d entries dropped while the "
-                            "database refused writes", tenant.name, dropped)
+                            "database refused writes", self.name, dropped)
             if not batch:
                 return 0
             try:
+                tenant = self._opener()
+                if tenant is None:  # the tenant is gone: its reads are gone with it
+                    return 0
                 with tenant.write() as conn:
                     conn.execute(access_audit.insert(), [vars(e) for e in batch])
             except Exception as exc:  # refused (locked, full, read-only) or failed: keep them
-                log.warning("access audit of tenant %s: %d entries wait (%s)", tenant.name,
+                log.warning("access audit of tenant %s: %d entries wait (%s)", self.name,
                             len(batch), type(exc).__name__)
                 with self._lock:  # back in front of what came meanwhile, oldest first
                     batch.extend(self._pending)
@@ -115,6 +120,12 @@ class AccessLog:
                     self._pending = batch
                 return 0
             return len(batch)
+
+
+def own_log(tenant: Tenant) -> AccessLog:
+    """A log writing to ``tenant`` itself (a tenant opened outside an instance)."""
+    ref = weakref.ref(tenant)
+    return AccessLog(tenant.name, ref)
 
 
 class _Flusher:
@@ -161,4 +172,4 @@ def flush_all() -> None:
     _flusher.flush_all()
 
 
-__all__ = ["FLUSH_EVERY", "MAX_PENDING", "AccessEntry", "AccessLog", "flush_all"]
+__all__ = ["FLUSH_EVERY", "MAX_PENDING", "AccessEntry", "AccessLog", "flush_all", "own_log"]

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,7 +28,7 @@ from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
 from ..security.tables import security_metadata
-from .access_log import AccessLog
+from .access_log import AccessLog, own_log
 from .cursors import random_key, tenant_key
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
@@ -65,6 +66,14 @@ class _OpenWrite:
         self.after_commit: list[Callable[[], object]] = []
 
 
+def max_open_tenants() -> int:
+    """Tenants kept open at once (``CRMFORGE_MAX_OPEN_TENANTS``, default 64): with a pool
+    of a few SQLite connections each (two files apiece), 64 open tenants stay well under
+    a process's 1,024 file descriptors whatever the number of tenants."""
+    raw = os.environ.get("CRMFORGE_MAX_OPEN_TENANTS", "")
+    return max(1, int(raw)) if raw.isdigit() else 64
+
+
 def tenant_name_problem(name: object) -> str | None:
     if not isinstance(name, str) or not TENANT_NAME.fullmatch(name):
         return ("a tenant name has 1-40 lowercase ASCII letters, digits or hyphens, starts with "
@@ -76,14 +85,14 @@ class Tenant:
     """One tenant's database namespace and the current metadata snapshot of it."""
 
     def __init__(self, name: str, engine: sa.Engine, dialect: Dialect,
-                 cursor_key: bytes | None = None) -> None:
+                 cursor_key: bytes | None = None, access_log: AccessLog | None = None) -> None:
         self.name = name
         self.engine = engine
         self.dialect = dialect
         #: Seals list cursors (runtime.cursors): derived from the instance secret.
         self.cursor_key = cursor_key or random_key()
         #: Access-audit entries waiting for their batch (runtime.access_log).
-        self.access_log = AccessLog(self)
+        self.access_log = access_log or own_log(self)
         # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
@@ -153,7 +162,10 @@ class Instance:
         self.database_url = database_url
         self.secret_key = secret_key
         self.schema_prefix = schema_prefix
-        self._tenants: dict[str, Tenant] = {}
+        #: Open tenants, least recently used first; at most ``max_open_tenants()`` stay
+        #: open (each holds its pool of connections: files on SQLite).
+        self._tenants: OrderedDict[str, Tenant] = OrderedDict()
+        self._access_logs: dict[str, AccessLog] = {}
         self._lock = threading.Lock()
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
@@ -223,15 +235,47 @@ class Instance:
     def tenant(self, name: str) -> Tenant:
         with self._lock:
             t = self._tenants.get(name)
-        if t is not None:
-            return t
+            if t is not None:
+                self._tenants.move_to_end(name)
+                return t
         if tenant_name_problem(name) or not self.has_tenant(name):
             raise NotFound(f"no tenant named '{str(name)[:40]}'")
+        return self._remember(self._open_tenant(name))
+
+    def _open_tenant(self, name: str) -> Tenant:
         url, schema = self._tenant_url(name)
-        t = Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
-                   tenant_key(self.secret_key, name))
+        return Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
+                      tenant_key(self.secret_key, name), self._access_log(name))
+
+    def _access_log(self, name: str) -> AccessLog:
         with self._lock:
-            return self._tenants.setdefault(name, t)
+            log = self._access_logs.get(name)
+            if log is None:
+                log = self._access_logs[name] = AccessLog(name, lambda: self._reopen(name))
+            return log
+
+    def _reopen(self, name: str) -> Tenant | None:
+        try:
+            return self.tenant(name)
+        except NotFound:
+            return None
+
+    def _remember(self, tenant: Tenant) -> Tenant:
+        """Keep ``tenant`` open (or the one another thread opened meanwhile), closing the
+        least recently used tenants beyond the limit: 1,000 tenants must not hold 1,000
+        pools of open files. A closed tenant reopens on its next request."""
+        with self._lock:
+            kept = self._tenants.setdefault(tenant.name, tenant)
+            self._tenants.move_to_end(tenant.name)
+            evicted = []
+            while len(self._tenants) > max_open_tenants():
+                evicted.append(self._tenants.popitem(last=False)[1])
+        if kept is not tenant:
+            self.dialect.dispose_engine(tenant.engine)
+        for old in evicted:
+            old.access_log.flush()
+            self.dialect.dispose_engine(old.engine)
+        return kept
 
     def create_tenant(self, name: str, admin_password: str | None = None) -> tuple[Tenant, str]:
         """Create a tenant with an ``admin`` user; returns it and the admin password.
@@ -250,7 +294,8 @@ class Instance:
         if schema:
             with self.control.begin() as conn:
                 conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-        tenant = Tenant(name, engine, self.dialect, tenant_key(self.secret_key, name))
+        tenant = Tenant(name, engine, self.dialect, tenant_key(self.secret_key, name),
+                        self._access_log(name))
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)
@@ -259,9 +304,7 @@ class Instance:
         with self.control.begin() as conn:
             conn.execute(tenants_table.insert().values(
                 name=name, created_at=clock.now().replace(tzinfo=None), active=True))
-        with self._lock:
-            self._tenants[name] = tenant
-        return tenant, password
+        return self._remember(tenant), password
 
     def schemas(self) -> list[str]:
         """PostgreSQL schemas of this instance (for tooling and test clean-up)."""
@@ -271,8 +314,11 @@ class Instance:
         return [self.control_schema or "", *tenant_schemas]
 
     def dispose(self) -> None:
-        for t in self._tenants.values():
-            t.access_log.flush()  # a clean shutdown loses no audit entry
+        for log in list(self._access_logs.values()):
+            log.flush()  # a clean shutdown loses no audit entry
+        with self._lock:
+            open_tenants, self._tenants = list(self._tenants.values()), OrderedDict()
+        for t in open_tenants:
             self.dialect.dispose_engine(t.engine)
         self.dialect.dispose_engine(self.control)
         self.dialect.close()

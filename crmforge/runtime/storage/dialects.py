@@ -24,6 +24,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ...metadata.store import meta_versions
 
 WRITE_OPTION = "crmforge_write"
+#: Idle SQLite connections a tenant keeps, and how many more it opens under load.
+SQLITE_POOL = (3, 7)
 
 
 def busy_timeout_s() -> float:
@@ -117,8 +119,11 @@ class SQLiteDialect(Dialect):
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         busy = busy_timeout_s()
+        # A few idle connections per tenant (three files each): with the bounded cache of
+        # open tenants (Instance), a process stays far below 1,024 file descriptors.
         engine = sa.create_engine(url, connect_args={"check_same_thread": False,
-                                                     "timeout": busy})
+                                                     "timeout": busy},
+                                  pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
