@@ -59,8 +59,10 @@ def init(instance_dir: str, admin_password: str, database_url: str | None) -> No
 def serve(instance_dir: str, host: str, port: int) -> None:
     """Serve the web application and the REST API."""
     from .web import create_app
+    from .web.observability import configure_logging
     from .workflow.timeouts import Ticker
 
+    configure_logging()
     inst = _open(instance_dir)
     app = create_app(inst)
     # Approval reminders and escalations: every minute, for every tenant (daemon thread).

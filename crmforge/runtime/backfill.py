@@ -193,6 +193,12 @@ def start(tenant: Tenant, jobs: list[Job], version: int) -> threading.Thread | N
     return thread
 
 
+def running() -> int:
+    """Backfills running in this process (the metrics' jobs gauge)."""
+    with _threads_lock:
+        return sum(1 for t in _threads if t.is_alive())
+
+
 def wait(timeout: float = 60.0) -> bool:
     """Wait for the running backfills (tests, shutdown); False if some still run."""
     deadline = time.monotonic() + timeout

@@ -306,6 +306,24 @@ class Instance:
                 name=name, created_at=clock.now().replace(tzinfo=None), active=True))
         return self._remember(tenant), password
 
+    def open_tenants(self) -> list[Tenant]:
+        """The tenants open in this process now (metrics)."""
+        with self._lock:
+            return list(self._tenants.values())
+
+    def engines(self) -> list[sa.Engine]:
+        """Every engine whose pool this process holds: the control database's and the open
+        tenants' (on PostgreSQL they are views of one shared pool, counted once)."""
+        seen: dict[int, sa.Engine] = {}
+        for engine in [self.control, *(t.engine for t in self.open_tenants())]:
+            seen.setdefault(id(engine.pool), engine)
+        return list(seen.values())
+
+    def check_ready(self) -> None:
+        """Raises unless the control database answers (readiness)."""
+        with self.control.connect() as conn:
+            conn.execute(sa.select(tenants_table.c.name).limit(1)).all()
+
     def schemas(self) -> list[str]:
         """PostgreSQL schemas of this instance (for tooling and test clean-up)."""
         if not self.database_url:

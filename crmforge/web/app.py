@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..runtime import Instance
-from . import context, errors, ratelimit, session
+from . import context, errors, observability, ratelimit, session
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -37,6 +37,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     if config:
         app.config.update(config)
     app.extensions["crmforge"] = inst
+    observability.register(app)  # first: the request id exists before anything can fail
     errors.register(app)
     context.register(app)
     app.register_blueprint(api)

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import CRMError
+from .observability import request_id
 
 log = logging.getLogger("crmforge.web")
 
@@ -41,5 +42,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
-        log.exception("unexpected error")
-        return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")
+        rid = request_id()
+        log.exception("unexpected error")  # the log line carries the request id too
+        return envelope(500, "internal_error", "an unexpected error occurred; it has been "
+                        f"logged with request id {rid}", details={"request_id": rid})
