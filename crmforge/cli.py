@@ -64,7 +64,11 @@ def serve(instance_dir: str, host: str, port: int) -> None:
 
     configure_logging()
     inst = _open(instance_dir)
-    app = create_app(inst)
+    try:
+        app = create_app(inst)
+    except ValueError as exc:  # a setting from the environment that does not parse
+        _fail(str(exc))
+        return
     # Approval reminders and escalations: every minute, for every tenant (daemon thread).
     Ticker(lambda: [inst.tenant(n) for n in inst.tenant_names()]).start()
     click.echo(f"CRMForge on http://{host}:{port}/  (API documentation: /api/v1/docs)")

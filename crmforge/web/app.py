@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..runtime import Instance
-from . import context, errors, observability, ratelimit, session
+from . import context, errors, observability, ratelimit, session, settings
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -32,6 +32,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
         **session.DEFAULTS,
         **ratelimit.DEFAULTS,
     )
+    app.config.update(settings.from_environment(app.config))  # operators' settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if config:

@@ -79,3 +79,23 @@ def test_access_log_lines_are_json(client, admin, caplog) -> None:
     assert line["route"] == "/api/v1/meta/objects" and line["status"] == 200
     assert line["tenant"] == "default" and line["user"] == "admin"
     assert line["request_id"] == "log-1" and line["ms"] >= 0
+
+
+def test_settings_come_from_the_environment(instance, monkeypatch) -> None:
+    from crmforge.web.settings import SettingError
+    monkeypatch.setenv("CRMFORGE_TRUSTED_PROXIES", "2")
+    monkeypatch.setenv("CRMFORGE_SECURE_COOKIES", "false")
+    monkeypatch.setenv("CRMFORGE_TOKEN_HOURS", "3")
+    monkeypatch.setenv("CRMFORGE_UNKNOWN_THING", "ignored")
+    app = create_app(instance, {"TESTING": True})
+    assert app.config["CRMFORGE_TRUSTED_PROXIES"] == 2
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert app.config["CRMFORGE_TOKEN_HOURS"] == 3
+    assert "CRMFORGE_UNKNOWN_THING" not in app.config
+    monkeypatch.setenv("CRMFORGE_SECURE_COOKIES", "perhaps")
+    try:
+        create_app(instance, {"TESTING": True})
+    except SettingError as exc:
+        assert "CRMFORGE_SECURE_COOKIES" in str(exc)
+    else:
+        raise AssertionError("a bad setting must stop the app")
