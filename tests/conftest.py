@@ -73,3 +73,40 @@ def instance(tmp_path: Path, backend: str) -> Iterator[Instance]:
 @pytest.fixture
 def tenant(instance: Instance):  # type: ignore[no-untyped-def]
     return instance.tenant("default")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real Redis on 127.0.0.1 for this test (no persistence), stopped afterwards.
+    Skipped where Redis is not installed, unless CRMFORGE_REQUIRE_REDIS=1 (CI)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server") or ("/usr/bin/redis-server"
+                                               if Path("/usr/bin/redis-server").exists() else None)
+    if binary is None:
+        if os.environ.get("CRMFORGE_REQUIRE_REDIS") == "1":
+            pytest.fail("CRMFORGE_REQUIRE_REDIS=1 but redis-server is not installed")
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

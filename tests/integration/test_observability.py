@@ -99,3 +99,18 @@ def test_settings_come_from_the_environment(instance, monkeypatch) -> None:
         assert "CRMFORGE_SECURE_COOKIES" in str(exc)
     else:
         raise AssertionError("a bad setting must stop the app")
+
+
+def test_sign_in_limits_are_shared_between_processes_through_redis(instance, redis_url,
+                                                                   monkeypatch) -> None:
+    """Two apps (as two worker processes would) count failed sign-ins in one Redis."""
+    monkeypatch.setenv("CRMFORGE_RATELIMIT_STORAGE", redis_url)
+    monkeypatch.setenv("CRMFORGE_SIGNIN_LIMIT_PER_USERNAME", "3 per minute")
+    first = create_app(instance, {"TESTING": True}).test_client()
+    second = create_app(instance, {"TESTING": True}).test_client()
+    bad = {"username": "admin", "password": "wrong-password-1"}
+    answers = [c.post("/api/v1/auth/token", json=bad).status_code
+               for c in (first, second, first)]
+    assert answers == [401, 401, 401]
+    r = second.post("/api/v1/auth/token", json=bad)
+    assert r.status_code == 429 and "Retry-After" in r.headers
