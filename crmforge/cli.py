@@ -56,8 +56,16 @@ def init(instance_dir: str, admin_password: str, database_url: str | None) -> No
 @click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-def serve(instance_dir: str, host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (gunicorn); 1 serves from one process (waitress).")
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(30, 86_400),
+              help="Seconds a silent worker may take before it is restarted (workers > 1).")
+def serve(instance_dir: str, host: str, port: int, workers: int, timeout: int) -> None:
     """Serve the web application and the REST API."""
+    if workers > 1:
+        from . import serving
+
+        serving.prepare_metrics()  # before any metric exists in this process
     from .web import create_app
     from .web.observability import configure_logging
     from .workflow.timeouts import Ticker
@@ -69,9 +77,17 @@ def serve(instance_dir: str, host: str, port: int) -> None:
     except ValueError as exc:  # a setting from the environment that does not parse
         _fail(str(exc))
         return
-    # Approval reminders and escalations: every minute, for every tenant (daemon thread).
-    Ticker(lambda: [inst.tenant(n) for n in inst.tenant_names()]).start()
+
+    def timers() -> None:
+        # Approval reminders and escalations: every minute, for every tenant, once per
+        # deployment on this host (in the master process when there are workers).
+        Ticker(lambda: [inst.tenant(n) for n in inst.tenant_names()]).start()
+
     click.echo(f"CRMForge on http://{host}:{port}/  (API documentation: /api/v1/docs)")
+    if workers > 1:
+        serving.run(instance_dir, host, port, workers, timeout, on_master_ready=timers)
+        return
+    timers()
     try:
         from waitress import serve as waitress_serve  # production-grade when installed
     except ImportError:

@@ -93,3 +93,63 @@ def test_serve_answers_http(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _get(url: str, tries: int = 150) -> bytes:
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return bytes(resp.read())
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="counts processes in /proc")
+def test_serve_with_workers_runs_processes_whose_metrics_add_up(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CRMFORGE_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    proc = subprocess.Popen([*CLI, "serve", "--instance", str(inst), "--port", str(port),
+                             "--workers", "2"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert json.loads(_get(base + "/healthz")) == {"status": "ok"}
+        for _ in range(30):
+            _get(base + "/healthz")
+        deadline = time.monotonic() + 10
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_children(proc.pid)) == 2
+        metrics = _get(base + "/metrics").decode()
+        line = next(m for m in metrics.splitlines() if m.startswith(
+            'crmforge_http_requests_total{method="GET",route="/healthz",status="200"}'))
+        assert float(line.rsplit(" ", 1)[1]) >= 31  # both workers' requests, added up
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_serve_refuses_a_setting_that_does_not_parse(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    r = run("serve", "--instance", str(inst), "--port", str(_free_port()),
+            env={"CRMFORGE_TRUSTED_PROXIES": "several"})
+    assert r.returncode == 2 and "CRMFORGE_TRUSTED_PROXIES" in r.stderr
