@@ -11,27 +11,32 @@ run leaves one history entry for the whole run (action ``backfill``, record 0 of
 object: which fields, how many rows changed), not one per row: a backfill over a million
 rows would otherwise write a million history rows.
 
-The Designer starts ``run`` in a background thread after a change commits; ``run`` is
-also the synchronous entry point (tests, the command line).
+After a change commits, the Designer submits a durable job (``job_kinds.submit``, kind
+``backfill``, handled by ``handle``): it resumes from its checkpoint after a crash and
+pauses between batches so interactive writers are not starved. ``run`` is also the
+synchronous entry point (tests, the command line).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..security.engine import engine as default_engine
 from ..security.principal import SYSTEM
+from . import jobs as jobs_module
 from . import related_formulas, rollups, writes
 from .context import Ctx, open_ctx
 from .instance import Tenant
+from .jobs import JobContext
 
 BATCH = 500
 #: Definition options whose change makes stored values stale.
@@ -85,14 +90,21 @@ def _changed(before: ObjectDef | None, f: FieldDef, keys: Iterable[str]) -> bool
 
 
 def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float = 0.0,
-        progress: Progress | None = None) -> Progress:
+        progress: Progress | None = None, start: tuple[int, int] = (0, 0),
+        on_batch: Callable[[Progress, int, int], None] | None = None) -> Progress:
     """Recompute the rows of ``jobs`` in batches of ``batch`` rows, one short write
-    transaction each (``pause`` seconds apart). Safe to repeat: it only writes values
-    that differ."""
+    transaction each (``pause`` seconds apart, so waiting writers get the lock). Safe to
+    repeat: it only writes values that differ.
+
+    ``start`` is where to resume (the index of the job, and the last row id done);
+    ``on_batch(progress, index, after)`` is called after each batch (a durable job records
+    its checkpoint there)."""
     progress = progress or Progress()
-    for job in jobs:
+    for index, job in enumerate(jobs):
         progress.jobs.append(job)
-        after = 0
+        if index < start[0]:
+            continue
+        after = start[1] if index == start[0] else 0
         changed = 0
         while True:
             with tenant.write() as conn:
@@ -106,6 +118,8 @@ def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float
             progress.rows += len(ids)
             progress.batches += 1
             after = ids[-1]
+            if on_batch is not None:
+                on_batch(progress, index, after)
             if len(ids) < batch:
                 break
             if pause:
@@ -114,6 +128,70 @@ def run(tenant: Tenant, jobs: Iterable[Job], *, batch: int = BATCH, pause: float
         if changed:
             _record_run(tenant, job, changed)
     return progress
+
+
+def batch_pause() -> float:
+    """Seconds between two batches of a background backfill (``CRMFORGE_BACKFILL_PAUSE``,
+    default 0.02): SQLite grants its write lock in no order, so without a pause a long
+    backfill would starve interactive writers."""
+    raw = os.environ.get("CRMFORGE_BACKFILL_PAUSE", "")
+    try:
+        return max(0.0, float(raw)) if raw else 0.02
+    except ValueError:
+        return 0.02
+
+
+def batch_size() -> int:
+    raw = os.environ.get("CRMFORGE_BACKFILL_BATCH", "")
+    return max(1, int(raw)) if raw.isdigit() else BATCH
+
+
+def payload(jobs: Iterable[Job], version: int) -> dict[str, Any]:
+    """A durable job's payload for these backfills (``handle`` reads it)."""
+    return {"version": version,
+            "jobs": [{"object": j.object, "kind": j.kind, "fields": list(j.fields)} for j in jobs]}
+
+
+def handle(ctx: JobContext) -> None:
+    """Run a backfill as a durable job: wait until the metadata version that asked for it
+    is visible, then resume from the checkpoint and record one after each batch."""
+    data = ctx.job.payload
+    todo = [Job(str(j["object"]), str(j["kind"]), tuple(j["fields"])) for j in data["jobs"]]
+    deadline = time.monotonic() + _WAIT_FOR_VERSION
+    while True:
+        with ctx.tenant.read() as conn:
+            snapshot = ctx.tenant.snapshot(conn)
+        if snapshot.version >= int(data["version"]):
+            break
+        if time.monotonic() > deadline:
+            return  # the change never committed: nothing to fill
+        time.sleep(0.05)
+    mark = ctx.job.checkpoint or {}
+    done_before = int(mark.get("rows", 0))
+    total = ctx.job.total if ctx.job.total is not None else _count(ctx.tenant, todo)
+
+    def checkpoint(progress: Progress, index: int, after: int) -> None:
+        ctx.report(done_before + progress.rows,
+                   {"index": index, "after": after, "rows": done_before + progress.rows},
+                   total)
+
+    ctx.report(done_before, {"index": int(mark.get("index", 0)),
+                             "after": int(mark.get("after", 0)), "rows": done_before}, total)
+    run(ctx.tenant, todo, batch=batch_size(), pause=batch_pause(),
+        start=(int(mark.get("index", 0)), int(mark.get("after", 0))), on_batch=checkpoint)
+
+
+def _count(tenant: Tenant, todo: list[Job]) -> int:
+    total = 0
+    with tenant.read() as conn:
+        snapshot = tenant.snapshot(conn)
+        for job in todo:
+            if snapshot.object(job.object) is None:
+                continue
+            t = tenant.schema(snapshot).table(job.object)
+            total += int(conn.execute(sa.select(sa.func.count()).select_from(t)
+                                      .where(t.c.deleted_at.is_(None))).scalar_one())
+    return total
 
 
 def _record_run(tenant: Tenant, job: Job, changed: int) -> None:
@@ -175,52 +253,12 @@ def _recompute(ctx: Ctx, job: Job, ids: list[int]) -> int:
 
 
 # -- in the background, after a metadata change ---------------------------------------------
-_threads: list[threading.Thread] = []
-_threads_lock = threading.Lock()
-
-
-def start(tenant: Tenant, jobs: list[Job], version: int) -> threading.Thread | None:
-    """Run ``jobs`` in a background thread once metadata ``version`` is visible (the
-    change may have joined a larger transaction that commits later)."""
-    if not jobs:
-        return None
-    thread = threading.Thread(target=_background, args=(tenant, jobs, version),
-                              name=f"backfill-{tenant.name}", daemon=True)
-    with _threads_lock:
-        _threads[:] = [t for t in _threads if t.is_alive()]
-        _threads.append(thread)
-    thread.start()
-    return thread
-
-
 def running() -> int:
-    """Backfills running in this process (the metrics' jobs gauge)."""
-    with _threads_lock:
-        return sum(1 for t in _threads if t.is_alive())
+    """Jobs running in threads of this process (no queue configured)."""
+    return jobs_module.running_locally()
 
 
 def wait(timeout: float = 60.0) -> bool:
-    """Wait for the running backfills (tests, shutdown); False if some still run."""
-    deadline = time.monotonic() + timeout
-    with _threads_lock:
-        running = list(_threads)
-    for t in running:
-        t.join(max(0.0, deadline - time.monotonic()))
-    return not any(t.is_alive() for t in running)
-
-
-def _background(tenant: Tenant, jobs: list[Job], version: int) -> None:
-    try:
-        deadline = time.monotonic() + _WAIT_FOR_VERSION
-        while True:
-            with tenant.read() as conn:
-                current = tenant.snapshot(conn).version
-            if current >= version:
-                break
-            if time.monotonic() > deadline:
-                return  # the change never committed
-            time.sleep(0.05)
-        run(tenant, jobs)
-    except Exception:  # a background job has nobody to answer: log it, rows stay as they are
-        log.exception("backfill of %s failed; run `crmforge backfill` to retry",
-                      ", ".join(sorted({j.object for j in jobs})))
+    """Wait for the backfills running in this process (tests, shutdown); False if some
+    still run."""
+    return jobs_module.wait_local(timeout)

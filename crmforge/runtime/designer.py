@@ -28,7 +28,7 @@ from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
 from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
-from . import backfill, list_views
+from . import backfill, job_kinds, list_views
 from .designer_documents import Data, DocumentChanges, _entry, _name
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
@@ -177,7 +177,8 @@ class Designer(DocumentChanges):
         jobs = backfill.plan(base, published)
         if jobs and self.background_backfill:
             tenant = self.tenant
-            tenant.after_commit(lambda: backfill.start(tenant, jobs, published.version))
+            tenant.after_commit(
+                lambda: job_kinds.submit_backfill(tenant, jobs, published.version))
         return published
 
     @contextmanager

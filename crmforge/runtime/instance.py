@@ -93,6 +93,9 @@ class Tenant:
         self.cursor_key = cursor_key or random_key()
         #: Access-audit entries waiting for their batch (runtime.access_log).
         self.access_log = access_log or own_log(self)
+        #: Hands "run job N" to the queue (set by the composition root, ``crmforge.tasks``);
+        #: None runs submitted jobs in a thread of this process (``runtime.jobs``).
+        self.dispatch: Callable[[Tenant, int], None] | None = None
         # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
@@ -167,6 +170,7 @@ class Instance:
         self._tenants: OrderedDict[str, Tenant] = OrderedDict()
         self._access_logs: dict[str, AccessLog] = {}
         self._lock = threading.Lock()
+        self.dispatcher: Callable[[Tenant, int], None] | None = None
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
         self.control_schema = schema_prefix + "control" if database_url else None
@@ -244,8 +248,16 @@ class Instance:
 
     def _open_tenant(self, name: str) -> Tenant:
         url, schema = self._tenant_url(name)
-        return Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
-                      tenant_key(self.secret_key, name), self._access_log(name))
+        tenant = Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
+                        tenant_key(self.secret_key, name), self._access_log(name))
+        tenant.dispatch = self.dispatcher
+        return tenant
+
+    def set_dispatcher(self, dispatch: Callable[[Tenant, int], None] | None) -> None:
+        """Where this instance's tenants send their jobs (the composition root sets it)."""
+        self.dispatcher = dispatch
+        for t in self.open_tenants():
+            t.dispatch = dispatch
 
     def _access_log(self, name: str) -> AccessLog:
         with self._lock:
@@ -296,6 +308,7 @@ class Instance:
                 conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
         tenant = Tenant(name, engine, self.dialect, tenant_key(self.secret_key, name),
                         self._access_log(name))
+        tenant.dispatch = self.dispatcher
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)

@@ -124,8 +124,8 @@ def _sample(inst: Instance) -> None:
             idle += int(pool.checkedin())
     POOL.labels("in_use").set(checked_out)
     POOL.labels("idle").set(idle)
-    from ..runtime import backfill
-    JOBS.labels("running").set(backfill.running())
+    from ..runtime import jobs
+    JOBS.labels("running").set(jobs.running_locally())
 
 
 def register(app: Flask) -> None:

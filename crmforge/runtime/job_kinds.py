@@ -1,0 +1,37 @@
+"""The kinds of durable job the runtime defines, and how a job is submitted.
+
+``submit`` records the job in the tenant's ``sys_jobs`` and hands "run job N" to the
+tenant's dispatcher: the queue the composition root installed (``crmforge.tasks``), or
+without one a thread of this process. Kinds defined above the runtime (approval timers)
+are added to ``HANDLERS`` by that composition root's own table, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from . import backfill, jobs
+from .instance import Tenant
+
+#: Job kind -> handler, for the jobs the runtime submits.
+HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({"backfill": backfill.handle})
+
+
+def submit(tenant: Tenant, kind: str, payload: Mapping[str, Any], *, total: int | None = None,
+           by: str = "system") -> int:
+    """Record a job and dispatch it; its id (``GET /api/v1/jobs/<id>`` reports it)."""
+    job_id = jobs.JobStore(tenant).create(kind, payload, total=total, by=by)
+    if tenant.dispatch is not None:
+        tenant.dispatch(tenant, job_id)
+    else:
+        jobs.local_dispatch(tenant, job_id, HANDLERS)
+    return job_id
+
+
+def submit_backfill(tenant: Tenant, todo: list[backfill.Job], version: int) -> int:
+    return submit(tenant, "backfill", backfill.payload(todo, version))
+
+
+__all__ = ["HANDLERS", "submit", "submit_backfill"]
