@@ -60,15 +60,20 @@ def init(instance_dir: str, admin_password: str, database_url: str | None) -> No
               help="Worker processes (gunicorn); 1 serves from one process (waitress).")
 @click.option("--timeout", default=600, show_default=True, type=click.IntRange(30, 86_400),
               help="Seconds a silent worker may take before it is restarted (workers > 1).")
-def serve(instance_dir: str, host: str, port: int, workers: int, timeout: int) -> None:
+@click.option("--jobs/--no-jobs", "run_jobs", default=True, show_default=True,
+              help="Run background jobs here (off when 'crmforge worker' runs them).")
+@click.option("--jobs-periodic/--no-jobs-periodic", "jobs_periodic", default=True,
+              show_default=True, help="Also sweep abandoned jobs and run approval timers.")
+def serve(instance_dir: str, host: str, port: int, workers: int, timeout: int,
+          run_jobs: bool, jobs_periodic: bool) -> None:
     """Serve the web application and the REST API."""
     if workers > 1:
         from . import serving
 
         serving.prepare_metrics()  # before any metric exists in this process
+    from . import tasks
     from .web import create_app
     from .web.observability import configure_logging
-    from .workflow.timeouts import Ticker
 
     configure_logging()
     inst = _open(instance_dir)
@@ -77,23 +82,62 @@ def serve(instance_dir: str, host: str, port: int, workers: int, timeout: int) -
     except ValueError as exc:  # a setting from the environment that does not parse
         _fail(str(exc))
         return
+    queue = tasks.install(inst)
+    worker = tasks.Worker(queue, periodic=jobs_periodic)
 
-    def timers() -> None:
-        # Approval reminders and escalations: every minute, for every tenant, once per
-        # deployment on this host (in the master process when there are workers).
-        Ticker(lambda: [inst.tenant(n) for n in inst.tenant_names()]).start()
+    def background() -> None:
+        # Jobs, the sweep of abandoned ones and approval timers: once for this host (in
+        # the master process when there are workers), unless a separate worker does it.
+        if run_jobs:
+            worker.start()
 
     click.echo(f"CRMForge on http://{host}:{port}/  (API documentation: /api/v1/docs)")
-    if workers > 1:
-        serving.run(instance_dir, host, port, workers, timeout, on_master_ready=timers)
-        return
-    timers()
     try:
-        from waitress import serve as waitress_serve  # production-grade when installed
-    except ImportError:
-        app.run(host=host, port=port, threaded=True)
-    else:
-        waitress_serve(app, host=host, port=port, threads=8)
+        if workers > 1:
+            serving.run(instance_dir, host, port, workers, timeout, on_master_ready=background)
+            return
+        background()
+        try:
+            from waitress import serve as waitress_serve  # production-grade when installed
+        except ImportError:
+            app.run(host=host, port=port, threaded=True)
+        else:
+            waitress_serve(app, host=host, port=port, threads=8)
+    finally:
+        if run_jobs:
+            worker.stop()
+        inst.dispose()
+
+
+@main.command()
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-periodic", is_flag=True,
+              help="Only run jobs: another worker sweeps and runs the approval timers.")
+def worker(instance_dir: str, threads: int, no_periodic: bool) -> None:
+    """Run background jobs (imports, backfills, approval timers) from the instance's queue
+    (SQLite in the instance, or Redis with CRMFORGE_QUEUE_URL) until stopped."""
+    import signal
+    import threading
+
+    from . import tasks
+    from .web.observability import configure_logging
+
+    configure_logging()
+    inst = _open(instance_dir)
+    queue = tasks.install(inst)
+    consumer = tasks.Worker(queue, threads=threads, periodic=not no_periodic)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    consumer.start()
+    click.echo(f"CRMForge worker on the {tasks.queue_kind(queue)} queue "
+               f"({threads} threads{'' if no_periodic else ', periodic work'})")
+    try:
+        stop.wait()
+    finally:
+        consumer.stop()
+        inst.dispose()
 
 
 @main.group()

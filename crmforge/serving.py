@@ -63,8 +63,11 @@ def run(instance_dir: str, host: str, port: int, workers: int,
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
+            from . import tasks
             from .web import create_app
-            return create_app(instance_dir)
+            app = create_app(instance_dir)
+            tasks.install(app.extensions["crmforge"])  # this worker's jobs go to the queue
+            return app
 
     try:
         _Server().run()

@@ -7,6 +7,7 @@ one ``crmforge_t_<name>`` schema per tenant, in one database.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import os
@@ -44,6 +45,23 @@ tenants_table = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("active", sa.Boolean(create_constraint=False), nullable=False),
+)
+
+#: Jobs not yet finished, per tenant: a sweep finds abandoned work here without opening
+#: every tenant (``crmforge.tasks``).
+job_queue = sa.Table(
+    "sys_job_queue",
+    control_metadata,
+    sa.Column("tenant", sa.String(40), primary_key=True),
+    sa.Column("job_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("queued_at", sa.DateTime, nullable=False),
+)
+#: When each tenant next has approval reminders or escalations due (NULL: not known yet).
+tenant_due = sa.Table(
+    "sys_tenant_due",
+    control_metadata,
+    sa.Column("tenant", sa.String(40), primary_key=True),
+    sa.Column("next_due", sa.DateTime, nullable=True),
 )
 
 SYSTEM_METADATA = (meta_store.system_metadata, security_metadata, runtime_metadata)
@@ -96,6 +114,9 @@ class Tenant:
         #: Hands "run job N" to the queue (set by the composition root, ``crmforge.tasks``);
         #: None runs submitted jobs in a thread of this process (``runtime.jobs``).
         self.dispatch: Callable[[Tenant, int], None] | None = None
+        #: Told when something becomes due at a time (approval timers), so the instance's
+        #: timer loop knows which tenants to open; None: nobody keeps such an index.
+        self.due_hint: Callable[[Tenant, dt.datetime], None] | None = None
         # Names this tenant in process-wide caches keyed by (key, version). Not id(engine):
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
@@ -171,6 +192,7 @@ class Instance:
         self._access_logs: dict[str, AccessLog] = {}
         self._lock = threading.Lock()
         self.dispatcher: Callable[[Tenant, int], None] | None = None
+        self.due_hint_hook: Callable[[Tenant, dt.datetime], None] | None = None
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
         self.control_schema = schema_prefix + "control" if database_url else None
@@ -212,7 +234,10 @@ class Instance:
             raise NotFound(f"{path} is not a CRMForge instance (run 'crmforge init' first)")
         config = json.loads(cfg_path.read_text())
         url = os.environ.get("CRMFORGE_DATABASE_URL") or config.get("database_url")
-        return cls(path, url, config["secret_key"], config.get("schema_prefix", "crmforge_"))
+        inst = cls(path, url, config["secret_key"], config.get("schema_prefix", "crmforge_"))
+        with inst.control.begin() as conn:  # control tables added since the instance was made
+            control_metadata.create_all(conn, checkfirst=True)
+        return inst
 
     def _create_control(self) -> None:
         with self.control.begin() as conn:
@@ -251,13 +276,18 @@ class Instance:
         tenant = Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
                         tenant_key(self.secret_key, name), self._access_log(name))
         tenant.dispatch = self.dispatcher
+        tenant.due_hint = self.due_hint_hook
         return tenant
 
-    def set_dispatcher(self, dispatch: Callable[[Tenant, int], None] | None) -> None:
-        """Where this instance's tenants send their jobs (the composition root sets it)."""
+    def set_dispatcher(self, dispatch: Callable[[Tenant, int], None] | None,
+                       due_hint: Callable[[Tenant, dt.datetime], None] | None = None) -> None:
+        """Where this instance's tenants send their jobs and due times (the composition
+        root, ``crmforge.tasks``, sets them)."""
         self.dispatcher = dispatch
+        self.due_hint_hook = due_hint
         for t in self.open_tenants():
             t.dispatch = dispatch
+            t.due_hint = due_hint
 
     def _access_log(self, name: str) -> AccessLog:
         with self._lock:

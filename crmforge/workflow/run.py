@@ -168,6 +168,12 @@ class Run:
             remind_at=now + dt.timedelta(hours=float(remind)) if remind else None,
             escalate_at=now + dt.timedelta(hours=float(escalate)) if escalate else None,
         ).returning(tasks.c.id)).scalar_one())
+        due = [t for t in (remind, escalate) if t]
+        hint = self.tenant.due_hint
+        if due and hint is not None:  # the instance's timer loop opens this tenant then
+            first = now + dt.timedelta(hours=min(float(t) for t in due))
+            tenant = self.tenant
+            tenant.after_commit(lambda: hint(tenant, first))
         sharing.grant_temporary_access(self.conn, self.row.object_id, self.row.record_id,
                                        assignee, access_reason(self.row.id, tid))
         title = self.title()
