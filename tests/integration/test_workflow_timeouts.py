@@ -110,3 +110,42 @@ def test_restart_in_the_middle(client: FlaskClient, admin: dict[str, str],
         assert "task_final" in done["diagram"]["completed"]
     finally:
         reopened.dispose()
+
+
+def test_the_queue_runs_timers_only_where_something_is_due(client: FlaskClient,
+                                                           admin: dict[str, str],
+                                                           instance: Instance,
+                                                           frozen: list[dt.datetime]) -> None:
+    """The control database knows each tenant's next due time: the timer loop opens the
+    tenant whose reminder is due and leaves idle tenants closed."""
+    import sqlalchemy as sa
+
+    from crmforge import tasks
+    from crmforge.runtime.instance import tenant_due
+
+    queue = tasks.install(instance)
+    try:
+        instance.create_tenant("idle", "Admin-pass-123")
+        assert queue.timers(START.replace(tzinfo=None)) == 2  # next due times unknown yet
+        step = {"name": "review", "approvers": {"users": ["alice"]},
+                "timeout": {"remind_after_hours": 4, "escalate_after_hours": 24}}
+        h = build(client, admin, process(step))
+        submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        with instance.control.connect() as conn:
+            due = dict(conn.execute(sa.select(tenant_due.c.tenant, tenant_due.c.next_due)).all())
+        assert due["default"] == (START + dt.timedelta(hours=4)).replace(tzinfo=None)
+        assert due["idle"] == dt.datetime.max  # nothing will ever be due there
+        instance.dispose()  # close every tenant: the next run must open only "default"
+        assert queue.timers((START + dt.timedelta(hours=3)).replace(tzinfo=None)) == 0
+        assert [t.name for t in instance.open_tenants()] == []
+        assert queue.timers((START + dt.timedelta(hours=5)).replace(tzinfo=None)) == 1
+        assert [t.name for t in instance.open_tenants()] == ["default"]
+        kinds = [n["kind"] for n in
+                 client.get("/api/v1/notifications", headers=h["alice"]).json["items"]]
+        assert kinds == ["reminder", "task"]
+        with instance.control.connect() as conn:
+            after = conn.execute(sa.select(tenant_due.c.next_due).where(
+                tenant_due.c.tenant == "default")).scalar_one()
+        assert after == (START + dt.timedelta(hours=24)).replace(tzinfo=None)  # escalation
+    finally:
+        instance.set_dispatcher(None)
