@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..core import clock
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import NotFound
+from ..security.principal import Principal
 from .lazy_tables import LazyTables
 
 if TYPE_CHECKING:
@@ -184,6 +185,24 @@ class JobStore:
                 .values(status=CANCELLED, finished_at=_now()))
         return self.get(job_id)
 
+    def read(self, principal: Principal, job_id: int) -> Job:
+        """A job as its reader may see it: administrators see every job, others the
+        jobs they started; any other answers 404, like a job that does not exist."""
+        job = self.get(job_id)
+        if not (principal.is_admin or principal.is_system) and \
+                self._creator(job_id) != principal.label:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def cancel_for(self, principal: Principal, job_id: int) -> Job:
+        self.read(principal, job_id)
+        return self.cancel(job_id)
+
+    def _creator(self, job_id: int) -> str | None:
+        with self.tenant.read() as conn:
+            return conn.execute(sa.select(job_rows.c.created_by).where(
+                job_rows.c.id == job_id)).scalar()
+
     def unfinished(self) -> list[Job]:
         with self.tenant.read() as conn:
             return [_job(r) for r in conn.execute(sa.select(job_rows).where(
@@ -283,7 +302,7 @@ def job_id(value: Any) -> int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
         return int(value)
-    raise BadRequest(f"no job {str(value)[:40]}")
+    raise NotFound(f"no job {str(value)[:40]}")
 
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "MAX_ATTEMPTS", "QUEUED", "RUNNING",

@@ -248,6 +248,29 @@ def _list_view_paths() -> dict[str, Any]:
     }
 
 
+def _job_paths() -> dict[str, Any]:
+    """Background jobs (DESIGN §9): progress of imports, exports and backfills."""
+    job = _json({"type": "object", "required": ["id", "kind", "status", "processed", "total"],
+                 "properties": {
+                     "id": {"type": "integer"}, "kind": {"type": "string"},
+                     "status": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
+                     "processed": {"type": "integer"}, "total": {"type": ["integer", "null"]},
+                     "attempts": {"type": "integer"}, "error": {"type": ["string", "null"]}}})
+    jid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    tags = ["Jobs"]
+    return {
+        "/api/v1/jobs/{id}": {"parameters": [jid], "get": {
+            "tags": tags, "operationId": "get_job",
+            "summary": "A job's status and progress (administrators: every job; others: "
+                       "the jobs they started)",
+            "responses": {"200": {"description": "The job", **job}, "404": ERROR}}},
+        "/api/v1/jobs/{id}/cancel": {"parameters": [jid], "post": {
+            "tags": tags, "operationId": "cancel_job",
+            "summary": "Stop a queued or running job at its next checkpoint",
+            "responses": {"200": {"description": "The job", **job}, "404": ERROR}}},
+    }
+
+
 def _static_paths() -> dict[str, Any]:
     meta_obj = "/api/v1/meta/objects/{object}"
     obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -333,7 +356,7 @@ def _static_paths() -> dict[str, Any]:
             "summary": "Publish an earlier version again (nothing is dropped)",
             "responses": {"200": {"description": "The new version"}, "409": ERROR, "422": ERROR}}},
         **_pack_paths(),
-        **_list_view_paths(),
+        **_list_view_paths(), **_job_paths(),
         "/api/v1/recycle-bin": {"get": {
             "tags": ["Records"], "operationId": "recycle_bin",
             "summary": "Deleted records you may see",

@@ -158,3 +158,30 @@ def test_a_backfill_survives_kill_9_of_its_worker(tmp_path: Path) -> None:
     values = _values(tenant)
     assert all(values[rid] == (i, i * 5) for i, rid in enumerate(ids))
     assert all(isinstance(v[1], int | Decimal) for v in values.values())
+
+
+def test_jobs_over_http(client, admin, instance) -> None:
+    tenant = instance.tenant("default")
+    Designer(tenant).create_object(SYSTEM, ITEM)
+    _items(tenant, 10)
+    _change_expression(tenant, "amount * 7")
+    assert jobs.wait_local(60)
+    jid = _job_rows(tenant)[-1].id
+    r = client.get(f"/api/v1/jobs/{jid}", headers=admin)
+    assert r.status_code == 200
+    assert {k: r.json[k] for k in ("id", "kind", "status", "processed", "total")} == \
+        {"id": jid, "kind": "backfill", "status": "done", "processed": 10, "total": 10}
+    r = client.post("/api/v1/admin/users", headers=admin, json={
+        "username": "olga", "password": "Olga-pass-2024!", "roles": []})
+    assert r.status_code == 201
+    from .conftest import sign_in
+    olga = sign_in(client, username="olga", password="Olga-pass-2024!")
+    assert client.get(f"/api/v1/jobs/{jid}", headers=olga).status_code == 404  # not hers
+    for bad in ("abc", "99999999999999999999", "0", str(jid + 100)):
+        r = client.get(f"/api/v1/jobs/{bad}", headers=admin)
+        assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
+    queued = jobs.JobStore(tenant).create("backfill", {"version": 1, "jobs": []}, by="admin")
+    r = client.post(f"/api/v1/jobs/{queued}/cancel", headers=admin)
+    assert r.status_code == 200 and r.json["status"] == "cancelled"
+    r = client.post(f"/api/v1/jobs/{jid}/cancel", headers=admin)
+    assert r.json["status"] == "done"  # a finished job stays as it is

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import admin, approvals, auth, docs, layouts, list_views, meta, packs, processes, records
+from . import (
+    admin,
+    approvals,
+    auth,
+    docs,
+    jobs,
+    layouts,
+    list_views,
+    meta,
+    packs,
+    processes,
+    records,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals):
+               approvals, jobs):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]
