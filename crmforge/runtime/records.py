@@ -293,6 +293,7 @@ class RecordService:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
             row = self._fetch(ctx, rid, op="share")
+            self._status(ctx, row, "share")
             user_id = _user_id(conn, body["user"]) if body.get("user") is not None else None
             dept_id = _department_id(conn, body["department"]) \
                 if body.get("department") is not None else None
@@ -312,6 +313,7 @@ class RecordService:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
             row = self._fetch(ctx, rid, op="share")
+            self._status(ctx, row, "share")
             sharing.remove_share(conn, ctx.obj.id, row.id, share_id)
 
     def transfer(self, principal: Principal, object_name: str, rid: Any,
