@@ -1,12 +1,185 @@
 """Hostile input answers the JSON envelope (DESIGN §9), in bounded time, changing nothing:
 numbers beyond every column and beyond a double, ids beyond BIGINT in bodies, paths and
-query strings, lists too long for a statement, and methods a route does not take."""
+query strings, and methods a route does not take."""
 
 from __future__ import annotations
 
-import pytest
+import time
+from typing import Any
 
-from .conftest import error_of
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from .conftest import EXHIBITOR, error_of
+
+BIG = 2**63  # one past the largest BIGINT
+LOT: dict[str, Any] = {
+    "name": "lot", "label": {"en": "Lot"},
+    "fields": [
+        {"name": "code", "type": "text", "required": True},
+        {"name": "qty", "type": "integer"},
+        {"name": "amount", "type": "decimal", "scale": 2},
+        {"name": "price", "type": "currency"},
+        {"name": "rate", "type": "percent"},
+        {"name": "exhibitor", "type": "lookup", "target": "exhibitor"},
+    ],
+}
+SLOT: dict[str, Any] = {
+    "name": "slot", "fields": [
+        {"name": "lot", "type": "master_detail", "target": "lot"},
+        {"name": "label", "type": "text"}],
+}
+
+
+@pytest.fixture
+def world(client: FlaskClient, admin: dict[str, str]) -> dict[str, Any]:
+    for doc in (EXHIBITOR, LOT, SLOT):
+        r = client.post("/api/v1/meta/objects", json=doc, headers=admin)
+        assert r.status_code == 201, r.json
+    lot = client.post("/api/v1/records/lot", headers=admin, json={"code": "L1", "qty": 1}).json
+    r = client.post("/api/v1/admin/users", headers=admin,
+                    json={"username": "kim", "password": "Kim-pass-12345"})
+    assert r.status_code == 201, r.json
+    return {"lot": lot}
+
+
+def _rows(instance: Any, table: str) -> list[Any]:
+    with instance.tenant("default").read() as conn:
+        return list(conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).all())
+
+
+def _raw(client: FlaskClient, method: str, url: str, headers: dict[str, str], body: str) -> Any:
+    return client.open(url, method=method, data=body,
+                       headers={**headers, "Content-Type": "application/json"})
+
+
+def _refused(r: Any, status: int | tuple[int, ...], field: str | None = None) -> dict[str, Any]:
+    """An envelope with the status (and the field named), never a 500 or an infinity."""
+    statuses = (status,) if isinstance(status, int) else status
+    assert r.status_code in statuses, (r.status_code, r.get_data(as_text=True)[:300])
+    err = error_of(r)
+    text = r.get_data(as_text=True)
+    assert "Infinity" not in text and "inf" not in err["message"].split(), text
+    if field is not None:
+        assert field in err["fields"], err
+    return err
+
+
+# -- numbers beyond every column ----------------------------------------------------------------
+@pytest.mark.parametrize("field", ["qty", "amount", "price", "rate"])
+@pytest.mark.parametrize("value", ["1e999999", "-1e999999", "1e999999999", "9" * 5000])
+def test_overflowing_numbers_are_422_on_the_field(client, admin, world, instance, field,
+                                                  value) -> None:
+    before = _rows(instance, "obj_lot")
+    started = time.monotonic()
+    r = client.post("/api/v1/records/lot", headers=admin, json={"code": "X", field: value})
+    _refused(r, 422, field)
+    lot = world["lot"]
+    r = client.patch(f"/api/v1/records/lot/{lot['id']}", headers=admin,
+                     json={field: value, "version": lot["version"]})
+    _refused(r, 422, field)
+    assert time.monotonic() - started < 5
+    assert _rows(instance, "obj_lot") == before
+
+
+@pytest.mark.parametrize("field", ["qty", "amount", "price", "rate"])
+def test_json_numbers_beyond_a_double_are_422_on_the_field(client, admin, world, instance,
+                                                           field) -> None:
+    """``1e999999`` as a JSON number would parse to ``inf``: refused before any service
+    sees it, named by its member (or JSON path), and never echoed as Infinity."""
+    before = _rows(instance, "obj_lot")
+    r = _raw(client, "POST", "/api/v1/records/lot", admin, f'{{"code": "X", "{field}": 1e999999}}')
+    assert _refused(r, 422, field)["fields"][field] == ["is too large"]
+    lot = world["lot"]
+    r = _raw(client, "PATCH", f"/api/v1/records/lot/{lot['id']}", admin,
+             f'{{"{field}": -1e400, "version": {lot["version"]}}}')
+    _refused(r, 422, field)
+    assert _rows(instance, "obj_lot") == before
+
+
+def test_nan_and_infinity_are_not_json(client, admin, world, instance) -> None:
+    before = _rows(instance, "obj_lot")
+    for body in ('{"code": "X", "amount": NaN}', '{"code": "X", "qty": Infinity}',
+                 '{"code": "X", "rate": -Infinity}'):
+        err = _refused(_raw(client, "POST", "/api/v1/records/lot", admin, body), 400)
+        assert err["code"] == "bad_request"
+    # Deeper in a document the JSON path names the number.
+    r = _raw(client, "POST", "/api/v1/admin/roles", admin,
+             '{"name": "r", "permissions": {"lot": {"operations": ["read"], "x": [1, 1e400]}}}')
+    assert "$.permissions.lot.x[1]" in _refused(r, 422)["fields"]
+    assert _rows(instance, "obj_lot") == before
+
+
+@pytest.mark.parametrize("query", [
+    "amount__gt=1e999999", "price__lt=-1e999999", "rate__between=1,1e999999",
+    "qty__gt=1e999999999", "qty__in=1,1e999999999", "qty=99999999999999999999",
+    "exhibitor=9223372036854775808", "exhibitor__in=1,99999999999999999999",
+    "id=99999999999999999999", "id__gt=1e999999", "amount=" + "9" * 5000,
+])
+def test_overflowing_filters_are_400(client, admin, world, query) -> None:
+    started = time.monotonic()
+    r = client.get(f"/api/v1/records/lot?{query}", headers=admin)
+    _refused(r, 400)
+    assert time.monotonic() - started < 5
+
+
+# -- ids beyond BIGINT ------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [BIG, 2**64, 10**30, str(BIG), "9" * 30])
+def test_lookup_and_master_detail_ids_beyond_bigint_are_422(client, admin, world, instance,
+                                                            value) -> None:
+    before = _rows(instance, "obj_lot"), _rows(instance, "obj_slot")
+    r = client.post("/api/v1/records/lot", headers=admin, json={"code": "X", "exhibitor": value})
+    assert _refused(r, 422, "exhibitor")["fields"]["exhibitor"] == ["is too large"]
+    r = client.post("/api/v1/records/slot", headers=admin, json={"lot": value})
+    _refused(r, 422, "lot")
+    assert (_rows(instance, "obj_lot"), _rows(instance, "obj_slot")) == before
+
+
+def test_ids_beyond_bigint_in_bodies_name_nothing(client, admin, world, instance) -> None:
+    lot = world["lot"]
+    base = f"/api/v1/records/lot/{lot['id']}"
+    r = client.post("/api/v1/approvals", headers=admin, json={"object": "lot", "record": BIG})
+    _refused(r, (404, 422))
+    for owner in (BIG, 2**64, -1, 0, [1], {"id": 1}, 1.5, True, ""):
+        r = client.post(f"{base}/transfer", headers=admin, json={"owner": owner})
+        _refused(r, (400, 422))
+    for body in ({"user": 2**64}, {"user": BIG}, {"user": [1]}, {"user": 1.5},
+                 {"department": 2**64}, {"department": {"a": 1}}):
+        _refused(client.post(f"{base}/shares", headers=admin, json=body), 422)
+    assert client.get(f"{base}/shares", headers=admin).json["items"] == []
+    r = client.post("/api/v1/approvals/tasks/approve", headers=admin, json={"ids": [2**64]})
+    _refused(r, 404)
+    r = client.post("/api/v1/notifications/read", headers=admin, json={"ids": [2**64]})
+    _refused(r, 400)
+    after = client.get(base, headers=admin).json
+    assert after == {**lot, **{k: after[k] for k in ("updated_at",)}}
+
+
+@pytest.mark.parametrize("path", [
+    "POST /api/v1/approvals/tasks/99999999999999999999/approve",
+    "POST /api/v1/approvals/tasks/9223372036854775808/reject",
+    "GET /api/v1/approvals/99999999999999999999",
+    "POST /api/v1/approvals/99999999999999999999/withdraw",
+    "DELETE /api/v1/records/lot/1/shares/99999999999999999999",
+    "GET /api/v1/records/lot/99999999999999999999",
+    "GET /api/v1/records/lot/99999999999999999999/history",
+    "GET /api/v1/meta/versions/99999999999999999999",
+    "POST /api/v1/meta/versions/9223372036854775808/rollback",
+    "GET /api/v1/list-views/lot/99999999999999999999",
+    "DELETE /api/v1/list-views/lot/9223372036854775808",
+])
+def test_ids_beyond_bigint_in_paths_are_404(client, admin, world, path) -> None:
+    method, url = path.split(" ")
+    _refused(client.open(url, method=method, headers=admin), 404)
+
+
+def test_ids_beyond_bigint_in_page_paths_are_404(client, admin, world) -> None:
+    from .conftest import browser_session
+
+    browser = browser_session(client.application.extensions["crmforge"])
+    for url in ("/records/lot/99999999999999999999", "/records/lot/9223372036854775808"):
+        assert browser.get(url).status_code == 404
 
 
 # -- methods --------------------------------------------------------------------------------------
