@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ValidationFailed
+from ..core.filters import MAX_SORT_KEYS
 from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
 from .validation import Problems
@@ -129,8 +130,11 @@ def _check_part(problems: Problems, path: str, part: Mapping[str, Any], obj: Obj
         for j, name in enumerate(listing["columns"]):
             if obj.field(name) is None and name not in SYSTEM_COLUMNS:
                 problems.add(f"{path}.list.columns[{j}]", f"'{obj.name}' has no field '{name}'")
-        for key in str(listing.get("sort") or "").split(","):
-            name = key.strip().lstrip("+-")
+        keys = [k.strip() for k in str(listing.get("sort") or "").split(",") if k.strip()]
+        if len(keys) > MAX_SORT_KEYS:  # a list request would refuse it
+            problems.add(f"{path}.list.sort", f"sorts by at most {MAX_SORT_KEYS} fields")
+        for key in keys:
+            name = key.lstrip("+-")
             if name and obj.field(name) is None and name not in SYSTEM_COLUMNS:
                 problems.add(f"{path}.list.sort", f"'{obj.name}' has no field '{name}'")
 

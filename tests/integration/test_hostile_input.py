@@ -1,6 +1,6 @@
 """Hostile input answers the JSON envelope (DESIGN §9), in bounded time, changing nothing:
 numbers beyond every column and beyond a double, ids beyond BIGINT in bodies, paths and
-query strings, and methods a route does not take."""
+query strings, lists too long for a statement, and methods a route does not take."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+
+from crmforge.core.filters import MAX_CONDITIONS, MAX_IN_VALUES, MAX_SORT_KEYS
 
 from .conftest import EXHIBITOR, error_of
 
@@ -180,6 +182,51 @@ def test_ids_beyond_bigint_in_page_paths_are_404(client, admin, world) -> None:
     browser = browser_session(client.application.extensions["crmforge"])
     for url in ("/records/lot/99999999999999999999", "/records/lot/9223372036854775808"):
         assert browser.get(url).status_code == 404
+
+
+# -- lists too long -----------------------------------------------------------------------------
+def test_list_limits_are_400_at_the_documented_numbers(client, admin, world) -> None:
+    url = "/api/v1/records/lot?"
+    ok = "&".join(["qty__gte=0"] * MAX_CONDITIONS)
+    assert client.get(url + ok, headers=admin).status_code == 200
+    err = _refused(client.get(url + ok + "&qty__lte=5", headers=admin), 400)
+    assert f"at most {MAX_CONDITIONS}" in err["message"]
+    _refused(client.get(url + "&".join(["code=x"] * 500), headers=admin), 400)
+
+    sort = ["code", "-qty", "amount", "price", "rate", "exhibitor"]
+    assert client.get(url + "sort=" + ",".join(sort[:MAX_SORT_KEYS]), headers=admin).status_code == 200
+    err = _refused(client.get(url + "sort=" + ",".join(sort), headers=admin), 400)
+    assert f"at most {MAX_SORT_KEYS}" in err["message"]
+    _refused(client.get(url + "sort=" + ",".join(["code"] * 200), headers=admin), 400)
+
+    values = ",".join(str(i) for i in range(1, MAX_IN_VALUES + 1))
+    assert client.get(url + "id__in=" + values, headers=admin).status_code == 200
+    err = _refused(client.get(url + "id__in=" + values + ",0", headers=admin), 400)
+    assert f"at most {MAX_IN_VALUES}" in err["message"]
+    many = ",".join(str(i) for i in range(1, 40_001))  # past SQLite's 32,766 variables
+    for key in ("id__in", "qty__in", "code__in"):
+        _refused(client.get(f"{url}{key}={many}", headers=admin), 400)
+    # Exports take the same parameters and the same limits.
+    _refused(client.get(f"/api/v1/records/lot/export?id__in={many}", headers=admin), 400)
+
+
+def test_a_view_or_a_layout_cannot_store_what_a_list_refuses(client, admin, world) -> None:
+    r = client.post("/api/v1/list-views/lot", headers=admin,
+                    json={"name": "v", "query": "sort=code,qty,amount,price,rate,exhibitor"})
+    assert _refused(r, 422, "query")
+    r = client.put("/api/v1/meta/objects/lot/layout", headers=admin,
+                   json={"list": {"columns": ["code"], "sort": "code,qty,amount,price,rate,id"}})
+    assert "$.list.sort" in _refused(r, 422)["fields"]
+
+
+def test_the_list_page_says_so_too(client, admin, world, instance) -> None:
+    from .conftest import browser_session
+
+    browser = browser_session(instance)
+    r = browser.get("/records/lot?sort=code,qty,amount,price,rate,exhibitor")
+    assert r.status_code == 400 and "at most 5" in r.text
+    r = browser.get("/records/lot?id__in=" + ",".join(str(i) for i in range(5000)))
+    assert r.status_code == 400 and "at most 1000" in r.text
 
 
 # -- methods --------------------------------------------------------------------------------------

@@ -108,7 +108,10 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     for r in result["items"]:
         cells = [shown(page, c, r, found) for c in columns]
         rows.append({"id": r["id"], "cells": cells, "title": cells[0]["text"] or f"#{r['id']}"})
-    sort = parse_sort(request.args.get("sort") or page.layout.sort or "")
+    try:
+        sort = parse_sort(request.args.get("sort") or page.layout.sort or "")
+    except CRMError:  # too many sort keys: the list above already says so
+        sort = ()
     headers = []
     for c in columns:
         current = next((k for k in sort[:1] if k.field == c), None)
