@@ -230,9 +230,9 @@ class RecordService:
                     if f.unique and values.get(f.name) is not None:
                         first = seen.setdefault(f.name, {}).setdefault(values[f.name], i)
                         if first != i:
+                            key = writes.unique_refusal(ctx, f.name)[0]  # hidden: not named
                             msg = f"must be unique; row {first + 1} has the same value"
-                            raise ValidationFailed(f"row {i + 1}: {f.name}: {msg}",
-                                                   {f.name: [msg]})
+                            raise ValidationFailed(f"row {i + 1}: {key}: {msg}", {key: [msg]})
                 prepared.append(values)
             return writes.insert(ctx, prepared)
 

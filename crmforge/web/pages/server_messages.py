@@ -21,6 +21,7 @@ from flask_babel import gettext
 TEMPLATES: tuple[str, ...] = (
     "is required",
     "must be unique; another record has this value",
+    "another record has a value that must be unique",
     "is read-only for you",
     "is longer than %(n)s characters",
     "must be at least %(n)s",
