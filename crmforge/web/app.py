@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from ..core.ids import MAX_ID
 from ..runtime import Instance
-from . import context, errors, ratelimit, session
+from . import context, errors, ratelimit, security_headers, session
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -67,6 +67,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     app.register_blueprint(designer)
     session.install(app)
     ratelimit.install(app)
+    security_headers.install(app)
     proxies = int(app.config["CRMFORGE_TRUSTED_PROXIES"])
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
