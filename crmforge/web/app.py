@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from ..core.ids import MAX_ID
 from ..runtime import Instance
-from . import context, errors, ratelimit, security_headers, session
+from . import context, errors, ratelimit, request_checks, security_headers, session
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -55,6 +55,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
         app.config.update(config)
     app.extensions["crmforge"] = inst
     errors.register(app)
+    request_checks.install(app)  # before context: a tenant name is looked up there
     context.register(app)
     app.register_blueprint(api)
 

@@ -242,3 +242,83 @@ def test_405_names_the_allowed_methods(client, admin, method, url) -> None:
     assert "GET" in allowed or "POST" in allowed
     if url.startswith("/api/"):
         assert error_of(r)["code"] == "method_not_allowed"
+
+
+# -- any hostile value in any member ----------------------------------------------------------
+HOSTILE: list[Any] = [2**64, BIG, -1, 0, 1.5, True, None, "", "x" * 300, [], [1], {},
+                      {"a": 1}, "9" * 30]
+#: (method, path, a valid body): each member in turn gets each hostile value.
+BODIES: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/api/v1/records/lot", {"code": "Z", "qty": 1, "exhibitor": 1}),
+    ("PATCH", "/api/v1/records/lot/{lot}", {"code": "Z", "version": 1}),
+    ("POST", "/api/v1/records/lot/{lot}/transfer", {"owner": "kim"}),
+    ("POST", "/api/v1/records/lot/{lot}/shares", {"user": "kim", "access": "read",
+                                                  "department": None}),
+    ("POST", "/api/v1/approvals", {"object": "lot", "record": 1, "process": None}),
+    ("POST", "/api/v1/approvals/tasks/approve", {"ids": [1], "comment": "x"}),
+    ("POST", "/api/v1/approvals/tasks/1/transfer", {"to": 1, "comment": "x"}),
+    ("POST", "/api/v1/notifications/read", {"ids": [1]}),
+    ("POST", "/api/v1/list-views/lot", {"name": "v", "query": "qty=1", "shared": False}),
+    ("POST", "/api/v1/meta/objects/lot/preview", {"expression": "qty", "record": None,
+                                                  "values": {"qty": 1}, "expected": "number"}),
+    ("POST", "/api/v1/meta/objects/lot/fields", {"name": "extra", "type": "integer", "min": 1}),
+    ("POST", "/api/v1/admin/users", {"username": "u1", "password": "Abc-pass-12345",
+                                     "department": "d1", "roles": [], "display_name": "U",
+                                     "email": "u@example.com"}),
+    ("PATCH", "/api/v1/admin/users/kim", {"department": "d1", "roles": [], "display_name": "K",
+                                          "email": "k@example.com", "active": True}),
+    ("POST", "/api/v1/admin/departments", {"name": "d2", "label": {"en": "D"}, "parent": "d1",
+                                           "head": "kim"}),
+    ("PATCH", "/api/v1/admin/departments/d1", {"label": {"en": "D"}, "parent": None,
+                                               "head": "kim"}),
+    ("POST", "/api/v1/auth/token", {"username": "kim", "password": "x"}),
+]
+
+
+def test_hostile_values_in_any_member_answer_an_envelope(client, admin, world) -> None:
+    """Every member of these bodies gets numbers beyond BIGINT, wrong types, empty and
+    long text: each answer is a JSON envelope below 500 (administrators' endpoints too)."""
+    # Sign-in reads the username for its rate limit before anything else (first: the
+    # loop below soon meets that limit).
+    r = _raw(client, "POST", "/api/v1/auth/token", {}, "[" * 100_000)
+    assert _refused(r, 400)["message"] == "the request body is not valid JSON"
+    assert client.post("/api/v1/admin/departments", headers=admin,
+                       json={"name": "d1"}).status_code == 201
+    lot = world["lot"]["id"]
+    for method, path, body in BODIES:
+        url = path.format(lot=lot)
+        for key in body:
+            for value in HOSTILE:
+                r = client.open(url, method=method, headers=admin, json={**body, key: value})
+                assert r.status_code < 500, (method, url, key, value, r.get_data(as_text=True))
+                if r.status_code >= 400:
+                    error_of(r)
+        for whole in ([], "x", 1, [body]):
+            r = client.open(url, method=method, headers=admin, json=whole)
+            assert 400 <= r.status_code < 500, (method, url, whole, r.status_code)
+        r = _raw(client, method, url, admin, "[" * 100_000)  # deeper than json parses
+        _refused(r, (400, 429))  # 429: sign-in's rate limit, met by the requests above
+
+
+def test_text_no_database_stores_is_refused_before_any_query(client, admin, world,
+                                                             instance) -> None:
+    """NUL (PostgreSQL refuses it even as a query parameter) and lone surrogates: in a
+    path, a query string or a form a 400, in a JSON member a 422 naming the member."""
+    before = _rows(instance, "obj_lot")
+    for url in ("/api/v1/admin/users/a%00b", "/api/v1/admin/departments/a%00b",
+                "/api/v1/records/lot?code=a%00b", "/api/v1/records/a%00b",
+                "/api/v1/meta/objects/a%00", "/api/v1/admin/explain?user=a%00&object=lot"):
+        assert _refused(client.get(url, headers=admin), 400)["code"] == "bad_request"
+    r = client.post("/login", data={"username": "a\x00b", "password": "x"})
+    assert r.status_code == 400
+    r = client.post("/api/v1/auth/token", json={"username": "kim\x00", "password": "x"})
+    assert _refused(r, 422, "username")
+    for body, where in (('{"code": "\\ud800x"}', "code"), ('{"code": "a\\u0000"}', "code"),
+                        ('{"code": "x", "qty": 1, "\\u0000": 1}', "$.'\\x00'")):
+        r = _raw(client, "POST", "/api/v1/records/lot", admin, body)
+        assert _refused(r, 422, where)["fields"][where] == [
+            "contains a NUL character or an unpaired surrogate"]
+    r = _raw(client, "POST", "/api/v1/admin/roles", admin,
+             '{"name": "r", "permissions": {"lot": {"operations": ["re\\u0000ad"]}}}')
+    assert "$.permissions.lot.operations[0]" in _refused(r, 422)["fields"]
+    assert _rows(instance, "obj_lot") == before

@@ -93,9 +93,9 @@ def read_notifications() -> dict[str, Any]:
     p = current_principal()
     body = _optional_body()
     ids = body.get("ids") if isinstance(body, dict) else None
-    if ids is not None and not (isinstance(ids, list) and len(ids) <= MAX_NOTIFICATION_IDS
-                                and all(parse_id(i) is not None and isinstance(i, int)
-                                        for i in ids)):
+    if not isinstance(body, dict) or (ids is not None and not (
+            isinstance(ids, list) and len(ids) <= MAX_NOTIFICATION_IDS
+            and all(parse_id(i) is not None and isinstance(i, int) for i in ids))):
         raise BadRequest('send {"ids": [notification ids]} (at most '
                          f'{MAX_NOTIFICATION_IDS}) or nothing for all')
     _service()
