@@ -382,6 +382,8 @@ def _department_id(conn: sa.Connection, ref: Any) -> int:
 
 
 def _by_ref(conn: sa.Connection, id_col: Any, name_col: Any, ref: Any, where: Any) -> int | None:
+    """The id of the row named by ``ref``: a whole number is an id, text a name; only
+    values the column can hold are ever bound (no overflow or type error in the driver)."""
     if isinstance(ref, int) and not isinstance(ref, bool):
         rid = parse_id(ref)
         cond = id_col == rid if rid is not None else None
@@ -396,6 +398,7 @@ def _by_ref(conn: sa.Connection, id_col: Any, name_col: Any, ref: Any, where: An
 def _shown(ref: Any) -> str:
     """A reference as echoed in a message: short, and only what the client sent as text or
     a whole number (never a float, a list or an object)."""
-    if isinstance(ref, (str, int)) and not isinstance(ref, bool):
+    if isinstance(ref, str) or (isinstance(ref, int) and not isinstance(ref, bool)
+                                and abs(ref) < 10**40):
         return str(ref)[:40]
     return "(not a name or id)"
