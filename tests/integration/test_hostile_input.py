@@ -227,6 +227,15 @@ def test_the_list_page_says_so_too(client, admin, world, instance) -> None:
     assert r.status_code == 400 and "at most 5" in r.text
     r = browser.get("/records/lot?id__in=" + ",".join(str(i) for i in range(5000)))
     assert r.status_code == 400 and "at most 1000" in r.text
+    # In Chinese too.
+    r = browser.get("/records/lot?lang=zh&sort=code,qty,amount,price,rate,exhibitor")
+    assert r.status_code == 400 and "最多可按 5 个字段排序" in r.text
+    r = browser.get("/records/lot?lang=zh&" + "&".join(["qty__gte=0"] * 51))
+    assert r.status_code == 400 and "列表最多可使用 50 个筛选条件" in r.text
+    r = browser.get("/records/lot?lang=zh&id__in=" + ",".join(str(i) for i in range(5000)))
+    assert r.status_code == 400 and "“id__in”最多可包含 1000 个值" in r.text
+    r = browser.get("/records/lot?lang=zh&q=a%00")
+    assert r.status_code == 400 and "空字符" in r.text
 
 
 # -- methods --------------------------------------------------------------------------------------

@@ -66,6 +66,11 @@ TEMPLATES: tuple[str, ...] = (
     "department %(department)s) and not shared with them for editing",
     "'%(operation)s' granted by %(roles)s; the record is within reach (scope '%(scope)s')",
     "the record changed since version %(old)s (now %(new)s); reload and try again",
+    # The list's limits (crmforge/core/filters.py) and malformed requests.
+    "a list takes at most %(n)s filter conditions",
+    "'sort' takes at most %(n)s fields",
+    "'%(key)s' takes at most %(n)s values",
+    "the request contains a NUL character, which no value may hold",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
