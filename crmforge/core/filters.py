@@ -49,6 +49,12 @@ class ListQuery:
 
 
 MAX_LIMIT = 500
+#: The most a list request may ask for (docs/api.md, "Limits"). Each condition and sort key
+#: is a clause for the database to plan and each ``in`` value a bound parameter (SQLite
+#: allows 32,766 per statement); past these numbers a request is a 400 before any SQL.
+MAX_CONDITIONS = 50
+MAX_SORT_KEYS = 5
+MAX_IN_VALUES = 1000
 
 
 def parse_condition(key: str, raw: str) -> Condition:
@@ -59,6 +65,8 @@ def parse_condition(key: str, raw: str) -> Condition:
     if op not in OPERATORS:
         raise BadRequest(f"unknown filter operator '{op}' in '{key}'")
     if op in MULTI_VALUE_OPERATORS:
+        if raw.count(",") >= MAX_IN_VALUES:
+            raise BadRequest(f"'{key[:60]}' takes at most {MAX_IN_VALUES} values")
         values = tuple(v for v in raw.split(","))
         if op == "between" and len(values) != 2:
             raise BadRequest(f"'{key}' takes two comma-separated values")
@@ -76,6 +84,8 @@ def parse_sort(raw: str) -> tuple[SortKey, ...]:
             continue
         desc = part.startswith("-")
         keys.append(SortKey(part.lstrip("-+"), desc))
+        if len(keys) > MAX_SORT_KEYS:
+            raise BadRequest(f"'sort' takes at most {MAX_SORT_KEYS} fields")
     return tuple(keys)
 
 
@@ -110,5 +120,7 @@ def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
         elif key == "q":
             search = raw.strip() or None
         else:
+            if len(conditions) == MAX_CONDITIONS:
+                raise BadRequest(f"a list takes at most {MAX_CONDITIONS} filter conditions")
             conditions.append(parse_condition(key, raw))
     return ListQuery(tuple(conditions), sort, fields, limit, cursor, total, search)

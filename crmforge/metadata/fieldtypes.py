@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 
+from ..core.ids import id_too_large, parse_id
+
 if TYPE_CHECKING:
     from .model import FieldDef
 
@@ -214,6 +216,8 @@ class IntegerType(FieldType):
                 raise ConversionError(f"'{str(value)[:40]}' is not a whole number") from None
             if not d.is_finite() or d != d.to_integral_value():
                 raise ConversionError(f"'{str(value)[:40]}' is not a whole number")
+            if d.adjusted() >= 19:  # before int(): int(Decimal("1e999999999")) never ends
+                raise ConversionError("is too large")
             result = int(d)
         elif isinstance(value, float) and value.is_integer():
             result = int(value)
@@ -494,11 +498,11 @@ class ReferenceType(FieldType):
             return None
         if isinstance(value, bool):
             raise ConversionError("expected a record id")
-        if isinstance(value, int) and value > 0:
-            return value
-        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 \
-                and int(value) > 0:
-            return int(value)
+        found = parse_id(value)
+        if found is not None:
+            return found
+        if id_too_large(value):  # no row has it, and the driver would refuse to bind it
+            raise ConversionError("is too large")
         raise ConversionError(f"expected a record id, got {_type_name(value)}")
 
 

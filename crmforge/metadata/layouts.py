@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ValidationFailed
+from ..core.filters import MAX_SORT_KEYS
 from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
 from .validation import Problems
@@ -129,8 +130,11 @@ def _check_part(problems: Problems, path: str, part: Mapping[str, Any], obj: Obj
         for j, name in enumerate(listing["columns"]):
             if obj.field(name) is None and name not in SYSTEM_COLUMNS:
                 problems.add(f"{path}.list.columns[{j}]", f"'{obj.name}' has no field '{name}'")
-        for key in str(listing.get("sort") or "").split(","):
-            name = key.strip().lstrip("+-")
+        keys = [k.strip() for k in str(listing.get("sort") or "").split(",") if k.strip()]
+        if len(keys) > MAX_SORT_KEYS:  # a list request would refuse it
+            problems.add(f"{path}.list.sort", f"sorts by at most {MAX_SORT_KEYS} fields")
+        for key in keys:
+            name = key.lstrip("+-")
             if name and obj.field(name) is None and name not in SYSTEM_COLUMNS:
                 problems.add(f"{path}.list.sort", f"'{obj.name}' has no field '{name}'")
 
@@ -168,10 +172,10 @@ def _convert(doc: Mapping[str, Any], ref: Any) -> dict[str, Any]:
     return result
 
 
-def layout_for(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str]) -> Layout:
-    """The layout a user with ``roles`` sees: the first of their roles (by name) with its
-    own form or list wins for that part; else the object's layout; else the default."""
-    doc = public_layout(snapshot, obj)
+def _parts_for(doc: Mapping[str, Any], roles: Iterable[str]
+               ) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The form and list a user with ``roles`` gets: the first of their roles (by name)
+    with its own form or list wins for that part; else the object's layout."""
     form, listing = doc["form"], doc["list"]
     per_role = doc.get("roles") or {}
     for role in sorted(roles):
@@ -184,6 +188,25 @@ def layout_for(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str]) -> Layo
         if own.get("list") is not None:
             listing = own["list"]
             break
+    return form, listing
+
+
+def reader_layout(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str],
+                  readable: frozenset[str]) -> dict[str, Any]:
+    """The layout document as a reader who is not an administrator gets it: the form and
+    list their roles give them, naming only fields they may read (and system columns),
+    without the other roles' layouts (decision 0015)."""
+    doc = public_layout(snapshot, obj)
+    form, listing = _parts_for(doc, roles)
+    parts = _convert({"form": form, "list": listing},
+                     lambda ref: ref if ref in readable or ref in SYSTEM_COLUMNS else None)
+    return {"object": obj.name, "generated": doc["generated"], **parts}
+
+
+def layout_for(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str]) -> Layout:
+    """The layout a user with ``roles`` sees: the first of their roles (by name) with its
+    own form or list wins for that part; else the object's layout; else the default."""
+    form, listing = _parts_for(public_layout(snapshot, obj), roles)
     sections = tuple(Section(s.get("label") or {}, int(s.get("columns") or 1), tuple(s["fields"]))
                      for s in form["sections"])
     return Layout(sections, tuple(listing["columns"]), listing.get("sort") or None)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from ..core import clock
 from ..core.errors import NotFound
+from ..core.ids import parse_id
 from ..metadata.model import ObjectDef, Snapshot
 from ..security.engine import Access, PermissionEngine
 from ..security.principal import Principal
@@ -49,12 +50,10 @@ def open_ctx(tenant: Tenant, engine: PermissionEngine, conn: sa.Connection,
 
 
 def record_id(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-        return value
-    # isascii: "²" and "１" are digits to str.isdigit() but not ids (int("²") even raises).
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
-    raise NotFound(f"no record {str(value)[:40]}")
+    found = parse_id(value)
+    if found is None:
+        raise NotFound(f"no record {str(value)[:40]}")
+    return found
 
 
 def utcnow() -> dt.datetime:

@@ -334,7 +334,7 @@ class Designer(DocumentChanges):
         def edit(data: Data, base: Snapshot) -> None:
             entry = _entry(data, object_name)
             names = {f["name"] for f in entry["doc"]["fields"]}
-            if field.get("name") in names:
+            if isinstance(field.get("name"), str) and field["name"] in names:  # else: 422 below
                 raise Conflict(f"'{object_name}' already has a field named '{field['name']}'",
                                {"name": ["already exists"]})
             doc = copy.deepcopy(entry["doc"])

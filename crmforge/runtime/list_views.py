@@ -16,14 +16,14 @@ from urllib.parse import parse_qsl, urlencode
 import sqlalchemy as sa
 
 from ..core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
-from ..core.filters import parse_list_query
+from ..core.filters import COUNT_PARAM, RESERVED_PARAMS, parse_list_query
 from ..metadata.model import ObjectDef
 from ..security.engine import Access, PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import users
 from .context import utcnow
-from .fields import SYSTEM_FIELD_DEFS
+from .fields import SYSTEM_FIELD_DEFS, lookup_field
 from .instance import Tenant
 from .lazy_tables import LazyTables
 from .query import resolve_sort, where_clauses
@@ -86,6 +86,30 @@ def renamed_query(query: str, old: str, new: str) -> str:
     return urlencode(out)
 
 
+def readable_query(obj: ObjectDef, readable: frozenset[str], query: str) -> str:
+    """A view's query as one reader gets it: filters on fields they cannot read (hidden
+    from them by their roles, or removed since the view was saved), and such fields in
+    ``sort`` and ``fields``, left out. A shared view is saved by an administrator, who
+    reads every field; a reader it is shared with must neither see nor run a condition
+    on a field hidden from them (the answer would say which records have which values).
+    The rest of the view still works for them; nothing says that a part was left out,
+    since that would tell them the field exists (decision 0015)."""
+    def known(name: str) -> bool:
+        f = lookup_field(obj, name)
+        return f is not None and (not f.id.startswith("fld_") or name in readable)
+
+    out = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in NAME_LISTS:
+            kept = [part for part in value.split(",")
+                    if part.strip() and known(part.strip().lstrip("+-"))]
+            if kept:
+                out.append((key, ",".join(kept)))
+        elif key in RESERVED_PARAMS or key == COUNT_PARAM or known(key.partition("__")[0]):
+            out.append((key, value))
+    return urlencode(out)
+
+
 def rename_field(tenant: Tenant, object_id: str, old: str, new: str) -> None:
     """Saved views of the object follow a field rename, in the caller's write (so they
     change together with the metadata, or not at all)."""
@@ -124,21 +148,21 @@ class ListViews:
         """The principal's own views of the object, then the shared ones, by name."""
         ensure_table(self.tenant)
         with self.tenant.read() as conn:
-            obj, _ = self._object(conn, principal, object_name)
+            obj, access = self._object(conn, principal, object_name)
             rows = conn.execute(
                 sa.select(list_views, users.c.username)
                 .join(users, users.c.id == list_views.c.owner_id, isouter=True)
                 .where(list_views.c.object_id == obj.id, self._visible(principal))
                 .order_by((list_views.c.owner_id != principal.user_id), list_views.c.name,
                           list_views.c.id)).all()
-        return [self._out(principal, obj, r) for r in rows]
+        return [self._out(principal, obj, access, r) for r in rows]
 
     def get(self, principal: Principal, object_name: str, view_id: Any) -> dict[str, Any]:
         ensure_table(self.tenant)
         with self.tenant.read() as conn:
-            obj, _ = self._object(conn, principal, object_name)
+            obj, access = self._object(conn, principal, object_name)
             row = self._row(conn, principal, obj, view_id)
-        return self._out(principal, obj, row)
+        return self._out(principal, obj, access, row)
 
     def _row(self, conn: sa.Connection, principal: Principal, obj: ObjectDef,
              view_id: Any) -> Any:
@@ -191,7 +215,7 @@ class ListViews:
         except sa.exc.IntegrityError:  # the same name saved at the same moment
             raise Conflict(f"you already have a view named '{name}'",
                            {"name": ["already taken"]}) from None
-        return self._out(principal, obj, row)
+        return self._out(principal, obj, access, row)
 
     def _check_query(self, obj: ObjectDef, access: Access, text: str) -> None:
         """The list parser and the list's own checks (fields, operators, values, sort),
@@ -220,10 +244,12 @@ class ListViews:
                 raise Forbidden("only its owner or an administrator deletes a shared view")
             conn.execute(list_views.delete().where(list_views.c.id == row.id))
 
-    def _out(self, principal: Principal, obj: ObjectDef, row: Any) -> dict[str, Any]:
+    def _out(self, principal: Principal, obj: ObjectDef, access: Access,
+             row: Any) -> dict[str, Any]:
         mine = row.owner_id == principal.user_id
         return {"id": row.id, "object": obj.name, "name": row.name,
-                "shared": bool(row.shared), "query": row.query,
+                "shared": bool(row.shared),
+                "query": readable_query(obj, access.readable(obj), row.query),
                 "owner": row.username, "mine": mine,
                 "deletable": mine or principal.is_admin,
                 "created_at": row.created_at.isoformat(timespec="seconds") + "Z"}

@@ -33,7 +33,7 @@ def parse_body(body: Any) -> tuple[str, Any, Mapping[str, Any], T | None]:
     if not isinstance(values, Mapping):
         raise BadRequest('"values" must be an object of field values')
     expected = body.get("expected")
-    if expected is not None and expected not in EXPECTED:
+    if expected is not None and (not isinstance(expected, str) or expected not in EXPECTED):
         raise BadRequest('"expected" is one of ' + ", ".join(EXPECTED))
     return body["expression"], body.get("record"), values, \
         EXPECTED[expected] if expected else None

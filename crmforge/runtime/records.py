@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.filters import ListQuery
+from ..core.ids import parse_id
 from ..security import sharing
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
@@ -248,9 +249,9 @@ class RecordService:
                     if f.unique and values.get(f.name) is not None:
                         first = seen.setdefault(f.name, {}).setdefault(values[f.name], i)
                         if first != i:
+                            key = writes.unique_refusal(ctx, f.name)[0]  # hidden: not named
                             msg = f"must be unique; row {first + 1} has the same value"
-                            raise ValidationFailed(f"row {i + 1}: {f.name}: {msg}",
-                                                   {f.name: [msg]})
+                            raise ValidationFailed(f"row {i + 1}: {key}: {msg}", {key: [msg]})
                 prepared.append(values)
             return writes.insert(ctx, prepared)
 
@@ -312,6 +313,7 @@ class RecordService:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
             row = self._fetch(ctx, rid, op="share")
+            self._status(ctx, row, "share")
             user_id = _user_id(conn, body["user"]) if body.get("user") is not None else None
             dept_id = _department_id(conn, body["department"]) \
                 if body.get("department") is not None else None
@@ -331,6 +333,7 @@ class RecordService:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "share")
             row = self._fetch(ctx, rid, op="share")
+            self._status(ctx, row, "share")
             sharing.remove_share(conn, ctx.obj.id, row.id, share_id)
 
     def transfer(self, principal: Principal, object_name: str, rid: Any,
@@ -381,19 +384,40 @@ def _expected_version(data: Mapping[str, Any], header: int | None) -> int:
 
 
 def _user_id(conn: sa.Connection, ref: Any) -> int:
-    """A user by id or username."""
-    col = users.c.id if isinstance(ref, int) and not isinstance(ref, bool) else users.c.username
-    found = conn.execute(sa.select(users.c.id).where(col == ref, users.c.active)).scalar()
+    """An active user by id or username. Anything else (a list, a number no id can be)
+    names nobody: it is never bound as a parameter, where the driver would refuse it."""
+    found = _by_ref(conn, users.c.id, users.c.username, ref, users.c.active)
     if found is None:
-        raise ValidationFailed(f"no active user {str(ref)[:40]}", {"user": ["no such user"]})
-    return int(found)
+        raise ValidationFailed(f"no active user {_shown(ref)}", {"user": ["no such user"]})
+    return found
 
 
 def _department_id(conn: sa.Connection, ref: Any) -> int:
-    col = departments.c.id if isinstance(ref, int) and not isinstance(ref, bool) \
-        else departments.c.name
-    found = conn.execute(sa.select(departments.c.id).where(col == ref)).scalar()
+    found = _by_ref(conn, departments.c.id, departments.c.name, ref, sa.true())
     if found is None:
-        raise ValidationFailed(f"no department {str(ref)[:40]}",
+        raise ValidationFailed(f"no department {_shown(ref)}",
                                {"department": ["no such department"]})
-    return int(found)
+    return found
+
+
+def _by_ref(conn: sa.Connection, id_col: Any, name_col: Any, ref: Any, where: Any) -> int | None:
+    """The id of the row named by ``ref``: a whole number is an id, text a name; only
+    values the column can hold are ever bound (no overflow or type error in the driver)."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        rid = parse_id(ref)
+        cond = id_col == rid if rid is not None else None
+    else:
+        cond = name_col == ref if isinstance(ref, str) and ref else None
+    if cond is None:
+        return None
+    found = conn.execute(sa.select(id_col).where(cond, where)).scalar()
+    return int(found) if found is not None else None
+
+
+def _shown(ref: Any) -> str:
+    """A reference as echoed in a message: short, and only what the client sent as text or
+    a whole number (never a float, a list or an object)."""
+    if isinstance(ref, str) or (isinstance(ref, int) and not isinstance(ref, bool)
+                                and abs(ref) < 10**40):
+        return str(ref)[:40]
+    return "(not a name or id)"

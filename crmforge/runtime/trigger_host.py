@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..core.errors import CRMError, Forbidden, NotFound, ValidationFailed
-from ..core.filters import Condition, ListQuery, parse_condition
+from ..core.errors import BadRequest, CRMError, Forbidden, NotFound, ValidationFailed
+from ..core.filters import MAX_IN_VALUES, Condition, ListQuery, parse_condition
 from ..metadata.fieldtypes import ConversionError
 from ..rules.triggers import TriggerError, TriggerResult, TriggerRunner
 from ..security import sharing
@@ -259,6 +259,8 @@ def _condition(key: Any, value: Any) -> Condition:
     """A ``query()`` keyword as a list filter: ``amount__gte=10``, ``stage__in=[...]``."""
     if isinstance(value, (list, tuple)):
         field, _, op = str(key).partition("__")
+        if len(value) > MAX_IN_VALUES:  # the list request's limit (docs/api.md)
+            raise BadRequest(f"'{str(key)[:60]}' takes at most {MAX_IN_VALUES} values")
         return Condition(field, op or "eq", tuple(_text(v) for v in value))
     return parse_condition(str(key), _text(value))
 

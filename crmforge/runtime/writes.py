@@ -15,6 +15,7 @@ from ..core.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from ..metadata.fieldtypes import AutonumberType, ConversionError
 from ..metadata.model import FieldDef, ObjectDef
 from ..rules import ObjectRules
+from ..rules.object_rules import ALL
 from ..security.tables import users
 from . import dependent_picklists, logic, related_formulas, rollups, trigger_host
 from .context import Ctx, utcnow
@@ -145,6 +146,10 @@ def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) 
 
 
 def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]]) -> None:
+    """A unique value is unique across every record of the object, the ones the writer
+    cannot see and the deleted ones included (the unique index holds them all). So the
+    check reads past visibility, and its answer is the same whoever holds the value: it
+    never says whether that record is visible, deleted or whose it is (decision 0015)."""
     t = ctx.table
     for name, value in values.items():
         f = ctx.obj.field(name)
@@ -154,10 +159,21 @@ def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, l
         if existing is not None:
             q = q.where(t.c.id != existing.id)
         if ctx.conn.execute(q.limit(1)).first() is not None:
-            errors.setdefault(name, []).append(UNIQUE_MESSAGE)
+            key, message = unique_refusal(ctx, name)
+            errors.setdefault(key, []).append(message)
 
 
 UNIQUE_MESSAGE = "must be unique; another record has this value"
+#: The same refusal for a field hidden from the writer (set by a default or a trigger):
+#: not keyed by the field, whose name the writer may not learn.
+UNIQUE_HIDDEN_MESSAGE = "another record has a value that must be unique"
+
+
+def unique_refusal(ctx: Ctx, name: str) -> tuple[str, str]:
+    """The key and message of a unique conflict on field ``name`` for this writer."""
+    if name in ctx.access.readable(ctx.obj):
+        return name, UNIQUE_MESSAGE
+    return ALL, UNIQUE_HIDDEN_MESSAGE
 
 
 @contextmanager
@@ -171,7 +187,8 @@ def _unique_index_refusals(ctx: Ctx) -> Iterator[None]:
         column = ctx.tenant.dialect.unique_violation(exc, ctx.table)
         if column is None:
             raise
-        raise ValidationFailed(f"{column}: {UNIQUE_MESSAGE}", {column: [UNIQUE_MESSAGE]}) from None
+        key, message = unique_refusal(ctx, column)
+        raise ValidationFailed(f"{key}: {message}", {key: [message]}) from None
 
 
 def _next_number(ctx: Ctx, f: FieldDef) -> str:

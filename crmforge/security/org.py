@@ -33,7 +33,8 @@ def _label(value: Any) -> str | None:
 
 # -- departments --------------------------------------------------------------------------
 def department_id(conn: sa.Connection, name: Any) -> int:
-    found = conn.execute(sa.select(departments.c.id).where(departments.c.name == name)).scalar()
+    found = conn.execute(sa.select(departments.c.id).where(departments.c.name == name)).scalar() \
+        if isinstance(name, str) else None  # a number or a list names no department
     if found is None:
         raise NotFound(f"no department named '{str(name)[:40]}'")
     return int(found)
@@ -93,7 +94,8 @@ def create_department(conn: sa.Connection, body: Any) -> dict[str, Any]:
 
 
 def set_department_head(conn: sa.Connection, dept_id: int, username: Any) -> None:
-    uid = conn.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
+    uid = conn.execute(sa.select(users.c.id).where(users.c.username == username)).scalar() \
+        if isinstance(username, str) else None
     if uid is None:
         raise ValidationFailed(f"no user '{str(username)[:40]}'", {"head": ["no such user"]})
     conn.execute(departments.update().where(departments.c.id == dept_id).values(head_user_id=uid))
@@ -176,6 +178,8 @@ def list_users(conn: sa.Connection) -> list[dict[str, Any]]:
 
 
 def set_roles(conn: sa.Connection, user_id: int, roles: Iterable[str], known: Iterable[str]) -> None:
+    if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
+        raise ValidationFailed("roles is a list of role names", {"roles": ["not a list of names"]})
     roles = list(roles)
     unknown = sorted(set(roles) - set(known))
     if unknown:
@@ -189,8 +193,12 @@ def update_user(conn: sa.Connection, username: str, body: Mapping[str, Any],
                 known_roles: Iterable[str]) -> dict[str, Any]:
     row = user_row(conn, username)
     values: dict[str, Any] = {}
-    for key in ("display_name", "email"):
+    for key, longest in (("display_name", 200), ("email", 254)):
         if key in body:
+            if body[key] is not None and not (isinstance(body[key], str)
+                                              and len(body[key]) <= longest):
+                raise ValidationFailed(f"{key} is text of at most {longest} characters",
+                                       {key: [f"text of at most {longest} characters"]})
             values[key] = body[key]
     if "department" in body:
         values["department_id"] = department_id(conn, body["department"]) \

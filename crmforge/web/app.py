@@ -6,10 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
+from ..core.ids import MAX_ID
 from ..runtime import Instance
-from . import context, errors, observability, ratelimit, session, settings
+from . import (
+    context,
+    errors,
+    observability,
+    ratelimit,
+    request_checks,
+    security_headers,
+    session,
+    settings,
+)
 from .api import api
 
 #: Request bodies above this size answer 413 (documented in the OpenAPI description).
@@ -18,9 +30,23 @@ MAX_BODY_BYTES = 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route, capped at the largest id a table can hold: a path
+    with a bigger number is a 404 at once instead of reaching the database, whose driver
+    refuses to bind it (a server error, not an answer). Not a failed match: werkzeug would
+    then answer a 405 for a path whose other methods take the same number."""
+
+    def to_python(self, value: str) -> Any:
+        number = super().to_python(value)
+        if isinstance(number, int) and number > MAX_ID:
+            raise NotFound()
+        return number
+
+
 def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = None) -> Flask:
     inst = instance if isinstance(instance, Instance) else Instance.open(instance)
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(
         SECRET_KEY=inst.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -40,6 +66,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     app.extensions["crmforge"] = inst
     observability.register(app)  # first: the request id exists before anything can fail
     errors.register(app)
+    request_checks.install(app)  # before context: a tenant name is looked up there
     context.register(app)
     app.register_blueprint(api)
 
@@ -52,6 +79,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     app.register_blueprint(designer)
     session.install(app)
     ratelimit.install(app)
+    security_headers.install(app)
     proxies = int(app.config["CRMFORGE_TRUSTED_PROXIES"])
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]

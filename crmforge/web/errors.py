@@ -38,7 +38,14 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         message = {413: "the request body is larger than the limit of "
                         f"{app.config['MAX_CONTENT_LENGTH']} bytes"}.get(status, exc.description or "")
-        return envelope(status, _HTTP_CODES.get(status, "error"), message)
+        response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
+        # The exception's own headers say what to do next (a 405's ``Allow``, a 401's
+        # ``WWW-Authenticate``, a 429's ``Retry-After``); only its HTML content type is
+        # replaced by the envelope's.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -271,6 +271,12 @@ def _job_paths() -> dict[str, Any]:
     }
 
 
+#: What non-administrators get from the metadata reads (decision 0015).
+READER_DOCS = ("Administrators get whole documents. Anyone else gets only the objects they may "
+               "read or create, only the fields they may read, and no expressions, defaults, "
+               "conditions, validation or status rules or triggers.")
+
+
 def _static_paths() -> dict[str, Any]:
     meta_obj = "/api/v1/meta/objects/{object}"
     obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -290,6 +296,7 @@ def _static_paths() -> dict[str, Any]:
                 "401": ERROR, "422": ERROR}}},
         "/api/v1/meta/objects": {
             "get": {"tags": ["Metadata"], "summary": "List object documents",
+                    "description": READER_DOCS,
                     "operationId": "list_objects", "responses": {"200": {"description": "Objects"}}},
             "post": {"tags": ["Metadata"], "summary": "Create an object (a real table)",
                      "operationId": "create_object", "requestBody": {"required": True, **doc},
@@ -297,7 +304,7 @@ def _static_paths() -> dict[str, Any]:
                                    "409": ERROR, "422": ERROR}}},
         meta_obj: {
             "parameters": [obj_param],
-            "get": {"tags": ["Metadata"], "operationId": "get_object",
+            "get": {"tags": ["Metadata"], "operationId": "get_object", "description": READER_DOCS,
                     "responses": {"200": {"description": "The document", **doc}, "404": ERROR}},
             "patch": {"tags": ["Metadata"], "operationId": "update_object",
                       "summary": "Merge-patch an object; 'fields' replaces the field list",

@@ -51,9 +51,15 @@ def submitted_username() -> str:
     if request.endpoint == LOGIN_ENDPOINT:
         value: Any = request.form.get("username")
     else:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than json parses (silent covers ValueError only)
+            body = None
         value = body.get("username") if isinstance(body, dict) else None
-    return value[:150] if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    # A key and, on a 429, an audit row: never NUL or a lone surrogate (no database stores them).
+    return value[:150].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _username_key() -> str:

@@ -13,11 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..core.ids import parse_id
 from ..security.tables import departments, user_roles, users
 
 
 def active_ids(conn: sa.Connection, ids: Iterable[Any]) -> list[int]:
-    wanted = [int(i) for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    wanted = [i for i in (parse_id(i) if isinstance(i, int) else None for i in ids)
+              if i is not None]
     if not wanted:
         return []
     found = {r[0] for r in conn.execute(sa.select(users.c.id).where(
@@ -29,6 +31,9 @@ def user_by_ref(conn: sa.Connection, ref: Any) -> int | None:
     """An active user by id or username."""
     if isinstance(ref, int) and not isinstance(ref, bool):
         col: Any = users.c.id
+        ref = parse_id(ref)  # beyond any id: nobody (and never bound, the driver refuses it)
+        if ref is None:
+            return None
     elif isinstance(ref, str) and ref:
         col = users.c.username
     else:

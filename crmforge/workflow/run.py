@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
 from ..core.errors import Conflict, NotFound
+from ..core.ids import parse_id
 from ..metadata.model import ObjectDef
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
@@ -258,10 +259,9 @@ class Run:
 
 
 def load_instance(conn: sa.Connection, instance_id: Any, *, lock: bool = False) -> Any:
-    try:
-        iid = int(instance_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"no approval {str(instance_id)[:20]}") from None
+    iid = parse_id(instance_id)
+    if iid is None:
+        raise NotFound(f"no approval {str(instance_id)[:20]}")
     q = sa.select(instances).where(instances.c.id == iid)
     row = conn.execute(q.with_for_update() if lock else q).first()
     if row is None:

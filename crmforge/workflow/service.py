@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from ..core.ids import parse_id
 from ..metadata.processes import process_docs
 from ..rules import ExpressionContext, T, compile_expression
 from ..runtime.context import Ctx, open_ctx, record_id, utcnow
@@ -156,10 +157,9 @@ class ApprovalService:
 
     def _act(self, conn: sa.Connection, principal: Principal, task_id: Any, action: str,
              body: Mapping[str, Any]) -> int:
-        try:
-            tid = int(task_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"no task {str(task_id)[:20]}") from None
+        tid = parse_id(task_id)
+        if tid is None:
+            raise NotFound(f"no task {str(task_id)[:20]}")
         trow = conn.execute(sa.select(tasks).where(tasks.c.id == tid)).first()
         if trow is None:
             raise NotFound(f"no task {tid}")

@@ -90,7 +90,10 @@ def test_only_administrators_change_layouts(client: FlaskClient, admin: dict[str
     assert error_of(r)["code"] == "forbidden"
     per_role = {**LAYOUT, "roles": {"sales": {"list": {"columns": ["number"]}}}}
     assert client.put(URL, json=per_role, headers=admin).status_code == 200
-    assert client.get(URL, headers=sam).json["roles"] == {"sales": {"list": {"columns": ["number"]}}}
+    assert client.get(URL, headers=admin).json["roles"] == {"sales": {"list": {"columns": ["number"]}}}
+    # Others read the layout their roles give them, not every role's (decision 0015).
+    mine = client.get(URL, headers=sam).json
+    assert mine["list"]["columns"] == ["number"] and "roles" not in mine
 
 
 def test_openapi_documents_the_layout_endpoint(client: FlaskClient, admin: dict[str, str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask.testing import FlaskClient
 
@@ -226,3 +227,53 @@ def test_both_languages_render_the_views_and_the_action_bar(client: FlaskClient,
     zh = c.get("/records/ticket?lang=zh").text
     assert "保存视图" in zh and "已保存的视图" in zh and "全选" in zh and "删除" in zh
     assert "Save view" not in zh and "Neu" in zh
+
+
+def test_a_view_never_shows_or_runs_a_condition_on_a_field_hidden_from_its_reader(
+        client: FlaskClient, instance: Instance) -> None:
+    """A shared view filtering, sorting or showing a field hidden from a reader reaches
+    them without those terms (and without a hint that there were any); what they get runs
+    for them. The administrator who shared it still gets the whole query."""
+    heads = _world(client)
+    admin, sue = heads["admin"], heads["sue"]
+    query = ("stage=new&secret__contains=x&secret=&hours__gte=1&sort=-secret,hours"
+             "&fields=subject,secret&q=jam")
+    r = client.post("/api/v1/list-views/ticket", json={
+        "name": "Team", "query": query, "shared": True}, headers=admin)
+    assert r.status_code == 201, r.json
+    view = r.json
+    assert _pairs(view["query"]) == _pairs(query)
+    expected = "stage=new&hours__gte=1&sort=hours&fields=subject&q=jam"
+    (listed,) = _views(client, sue)
+    got = client.get(f"/api/v1/list-views/ticket/{view['id']}", headers=sue).json
+    assert _pairs(listed["query"]) == _pairs(got["query"]) == _pairs(expected)
+    assert "secret" not in str(listed) and "secret" not in str(got)
+    assert _pairs(client.get(f"/api/v1/list-views/ticket/{view['id']}",
+                             headers=admin).json["query"]) == _pairs(query)
+    # What sue receives runs for her; the stored query would not (a hidden field is 400).
+    r = client.get(f"/api/v1/records/ticket?{expected}", headers=sue)
+    assert r.status_code == 200 and [i["subject"] for i in r.json["items"]] == ["Printer jam"]
+    assert client.get(f"/api/v1/records/ticket?{query}", headers=sue).status_code == 400
+    # The list page opens the view at its reduced address and lists the records.
+    page = _browser(instance, "sue")
+    r = page.get(f"/records/ticket?view={view['id']}")
+    assert r.status_code == 303 and "secret" not in r.headers["Location"]
+    r = page.get(r.headers["Location"])
+    assert r.status_code == 200 and "Printer jam" in r.text and "secret" not in r.text.lower()
+    # A view of one's own follows the reader's roles too: a field hidden later drops out.
+    r = client.post("/api/v1/list-views/ticket", json={
+        "name": "Mine", "query": "hours__gte=2&sort=-hours"}, headers=sue)
+    assert r.status_code == 201, r.json
+    r = client.patch("/api/v1/admin/roles/support", headers=admin, json={"permissions": {
+        "ticket": {"operations": ["read", "create"], "scope": "all",
+                   "fields": {"secret": "hidden", "hours": "hidden"}}}})
+    assert r.status_code == 200, r.json
+    mine = next(v for v in _views(client, sue) if v["name"] == "Mine")
+    assert mine["query"] == ""
+    team = next(v for v in _views(client, sue) if v["name"] == "Team")
+    assert _pairs(team["query"]) == _pairs("stage=new&fields=subject&q=jam")
+    assert client.get(f"/api/v1/records/ticket?{team['query']}", headers=sue).status_code == 200
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=True)

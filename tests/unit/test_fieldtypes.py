@@ -267,7 +267,9 @@ BAD = [
     ("lookup", {"target": "a"}, -3, "record id"),
     ("lookup", {"target": "a"}, "0", "record id"),
     ("lookup", {"target": "a"}, "abc", "record id"),
-    ("lookup", {"target": "a"}, "1" * 19, "record id"),
+    ("lookup", {"target": "a"}, "9" * 19, "too large"),  # past 2**63 - 1: no BIGINT id
+    ("lookup", {"target": "a"}, 2**63, "too large"),
+    ("master_detail", {"target": "a"}, "1" * 40, "too large"),
     ("lookup", {"target": "a"}, "²", "record id"),  # str.isdigit() is true, int() fails
     ("lookup", {"target": "a"}, "１２", "record id"),  # full-width digits are not an id
     ("user", {}, "", "record id"),

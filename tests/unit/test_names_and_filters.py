@@ -6,7 +6,10 @@ import pytest
 
 from crmforge.core.errors import BadRequest
 from crmforge.core.filters import (
+    MAX_CONDITIONS,
+    MAX_IN_VALUES,
     MAX_LIMIT,
+    MAX_SORT_KEYS,
     OPERATORS,
     RESERVED_PARAMS,
     Condition,
@@ -14,6 +17,7 @@ from crmforge.core.filters import (
     SortKey,
     parse_list_query,
 )
+from crmforge.core.ids import MAX_ID, parse_id
 from crmforge.core.names import SQL_RESERVED, SYSTEM_FIELDS, name_problem
 from crmforge.runtime import tenant_name_problem
 
@@ -236,6 +240,35 @@ def test_search() -> None:
     """``q`` is stripped; a blank search is no search."""
     assert q(("q", "  acme  ")).search == "acme"
     assert q(("q", "   ")).search is None
+
+
+def test_limits_on_conditions_sort_keys_and_in_values() -> None:
+    """The documented limits (docs/api.md): at them a query parses, past them it is a 400."""
+    at = [("a", "1")] * MAX_CONDITIONS
+    assert len(parse_list_query(at).conditions) == MAX_CONDITIONS
+    with pytest.raises(BadRequest, match=f"at most {MAX_CONDITIONS}"):
+        parse_list_query([*at, ("b", "2")])
+    sort = ",".join(f"f{i}" for i in range(MAX_SORT_KEYS))
+    assert len(parse_list_query([("sort", sort)]).sort) == MAX_SORT_KEYS
+    with pytest.raises(BadRequest, match=f"at most {MAX_SORT_KEYS}"):
+        parse_list_query([("sort", sort + ",-x")])
+    values = ",".join(["v"] * MAX_IN_VALUES)
+    assert len(parse_list_query([("a__in", values)]).conditions[0].value) == MAX_IN_VALUES
+    with pytest.raises(BadRequest, match=f"at most {MAX_IN_VALUES}"):
+        parse_list_query([("a__in", values + ",w")])
+    with pytest.raises(BadRequest):
+        parse_list_query([("a__in", "," * 10**6)])  # a million empty values: refused at once
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1, 1), ("1", 1), ("007", 7), (MAX_ID, MAX_ID), (str(MAX_ID), MAX_ID),
+    (MAX_ID + 1, None), (str(MAX_ID + 1), None), ("9" * 5000, None), (0, None), ("0", None),
+    (-1, None), ("-1", None), (True, None), (1.0, None), (None, None), ("", None), ("²", None),
+    ("１２", None), (" 1", None), ([1], None),
+])
+def test_parse_id(value: object, expected: int | None) -> None:
+    """Row ids are positive BIGINTs; anything else, a larger number included, is no id."""
+    assert parse_id(value) == expected
 
 
 def test_reserved_parameters_never_become_filters() -> None:

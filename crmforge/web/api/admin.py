@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ...core.errors import BadRequest, NotFound
+from ...core.errors import BadRequest, NotFound, ValidationFailed
 from ...runtime import Designer, masking
 from ...runtime.context import open_ctx, record_id
 from ...security import accounts, audit, org
@@ -48,17 +48,19 @@ def create_user() -> tuple[dict[str, Any], int]:
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("send {\"username\", \"password\", \"department\", \"roles\"}")
+    if not isinstance(body.get("username"), str):
+        raise ValidationFailed("the username is not valid",
+                               {"username": ["1-150 characters, no spaces around"]})
     known = _role_names()
     with current_tenant().write() as conn:
         dept = org.department_id(conn, body["department"]) if body.get("department") else None
         uid = accounts.create_user(conn, str(body.get("username") or ""),
                                    str(body.get("password") or ""),
-                                   department_id=dept, display_name=body.get("display_name"),
-                                   is_admin=body.get("is_admin") is True)
+                                   department_id=dept, is_admin=body.get("is_admin") is True)
         org.set_roles(conn, uid, body.get("roles") or [], known)
-        doc = org.update_user(conn, body["username"],
-                              {k: body[k] for k in ("email", "login_hours", "ip_ranges")
-                               if k in body}, known)
+        doc = org.update_user(conn, body["username"],  # checks these as a change would
+                              {k: body[k] for k in ("display_name", "email", "login_hours",
+                                                    "ip_ranges") if k in body}, known)
         audit.admin_action(conn, p, "create user", body["username"],
                            {k: v for k, v in body.items() if k != "password"})
     return doc, 201

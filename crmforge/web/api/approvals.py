@@ -8,12 +8,16 @@ from typing import Any
 from flask import Blueprint, request
 
 from ...core.errors import BadRequest
+from ...core.ids import parse_id
 from ...workflow import ApprovalService
 from ...workflow import notify as notifications
 from ..context import current_principal, current_tenant
 from .util import json_body
 
 bp = Blueprint("approvals", __name__)
+
+#: Notifications marked read in one call (a page of the inbox is far fewer).
+MAX_NOTIFICATION_IDS = 1000
 
 
 def _service() -> ApprovalService:
@@ -89,8 +93,11 @@ def read_notifications() -> dict[str, Any]:
     p = current_principal()
     body = _optional_body()
     ids = body.get("ids") if isinstance(body, dict) else None
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-        raise BadRequest('send {"ids": [notification ids]} or nothing for all')
+    if not isinstance(body, dict) or (ids is not None and not (
+            isinstance(ids, list) and len(ids) <= MAX_NOTIFICATION_IDS
+            and all(parse_id(i) is not None and isinstance(i, int) for i in ids))):
+        raise BadRequest('send {"ids": [notification ids]} (at most '
+                         f'{MAX_NOTIFICATION_IDS}) or nothing for all')
     _service()
     with current_tenant().write() as conn:
         return {"marked": notifications.mark_read(conn, p.user_id or 0, ids)}

@@ -9,6 +9,7 @@ from flask import Blueprint
 from ...core.errors import Forbidden, NotFound
 from ...runtime import Designer, RecordService
 from ...security import engine as permissions
+from ...security import metadata_reads
 from ..context import current_principal, current_tenant
 from .util import flag, json_body
 
@@ -26,12 +27,28 @@ def _admin() -> Any:
     return p
 
 
+def _reader_doc(name: str) -> dict[str, Any]:
+    """An object document as the caller may read it (decision 0015): administrators get
+    it whole; anyone else only an object they may read or create, with the fields they
+    may read and no expressions, rules or scripts; else a 404 like an unknown object's."""
+    principal = current_principal()
+    snap = _designer().snapshot()
+    access = permissions.access(principal, snap)
+    obj = snap.object(name)
+    if obj is None or not metadata_reads.offered(access, obj):
+        raise NotFound(f"no object named '{name[:40]}'")
+    return {**metadata_reads.object_doc(access, obj), "version": snap.version}
+
+
 @bp.get("/meta/objects")
 def list_objects() -> dict[str, Any]:
-    current_principal()
-    d = _designer()
-    snap = d.snapshot()
-    return {"items": [d.object_doc(snap, name) for name in sorted(snap.objects)],
+    """The documents of every object the caller may read or create, as they may read them."""
+    principal = current_principal()
+    snap = _designer().snapshot()
+    access = permissions.access(principal, snap)
+    return {"items": [{**metadata_reads.object_doc(access, obj), "version": snap.version}
+                      for name, obj in sorted(snap.objects.items())
+                      if metadata_reads.offered(access, obj)],
             "version": snap.version}
 
 
@@ -42,9 +59,7 @@ def create_object() -> tuple[dict[str, Any], int]:
 
 @bp.get("/meta/objects/<name>")
 def get_object(name: str) -> dict[str, Any]:
-    current_principal()
-    d = _designer()
-    return d.object_doc(d.snapshot(), name)
+    return _reader_doc(name)
 
 
 @bp.patch("/meta/objects/<name>")
@@ -65,9 +80,7 @@ def restore_object(name: str) -> dict[str, Any]:
 
 @bp.get("/meta/objects/<name>/fields")
 def list_fields(name: str) -> dict[str, Any]:
-    current_principal()
-    d = _designer()
-    return {"items": d.object_doc(d.snapshot(), name)["fields"]}
+    return {"items": _reader_doc(name)["fields"]}
 
 
 @bp.post("/meta/objects/<name>/fields")
@@ -77,12 +90,10 @@ def add_field(name: str) -> tuple[dict[str, Any], int]:
 
 @bp.get("/meta/objects/<name>/fields/<field>")
 def get_field(name: str, field: str) -> dict[str, Any]:
-    current_principal()
-    d = _designer()
-    for f in d.object_doc(d.snapshot(), name)["fields"]:
+    for f in _reader_doc(name)["fields"]:
         if f["name"] == field:
             return dict(f)
-    raise NotFound(f"'{name}' has no field named '{field}'")
+    raise NotFound(f"'{name[:40]}' has no field named '{field[:40]}'")
 
 
 @bp.patch("/meta/objects/<name>/fields/<field>")

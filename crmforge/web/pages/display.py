@@ -77,6 +77,15 @@ def list_columns(page: Page) -> list[str]:
     return columns or [page.obj.title_field if page.obj.title_field in page.readable else "id"]
 
 
+def list_sort(page: Page) -> str:
+    """The layout's default sort without the fields the reader cannot read: an
+    administrator's layout may sort by a field hidden from this reader, and sorting by it
+    would refuse their list with a message naming the field."""
+    keys = [k.strip() for k in (page.layout.sort or "").split(",") if k.strip()]
+    return ",".join(k for k in keys
+                    if k.lstrip("+-") in page.readable or k.lstrip("+-") in SYSTEM_COLUMNS)
+
+
 def choice_label(f: FieldDef, value: Any, lang: str) -> str:
     for c in f.options.get("choices") or []:
         if str(c.get("value")) == str(value):

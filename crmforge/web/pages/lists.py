@@ -23,7 +23,7 @@ from ...runtime import ListViews
 from ...runtime.list_views import normalize_query
 from ..context import current_tenant
 from . import bp
-from .display import Page, list_columns, page_for, shown, titles
+from .display import Page, list_columns, list_sort, page_for, shown, titles
 
 #: Parameters of the page itself, not of the list query.
 PAGE_PARAMS = frozenset({"lang", "ff", "fo", "fv", "view"})
@@ -89,8 +89,9 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     title = page.obj.title_field
     wanted = list(dict.fromkeys([*columns, *([title] if title in page.readable else [])]))
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGE_PARAMS]
-    if not any(k == "sort" for k, _ in params) and page.layout.sort:
-        params.append(("sort", page.layout.sort))
+    default_sort = list_sort(page)
+    if not any(k == "sort" for k, _ in params) and default_sort:
+        params.append(("sort", default_sort))
     params = [(k, v) for k, v in params if k != "fields"] + [("fields", ",".join(wanted))]
     params.append(("limit", str(PAGE_SIZE)))
     error: CRMError | None = None
@@ -108,7 +109,10 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     for r in result["items"]:
         cells = [shown(page, c, r, found) for c in columns]
         rows.append({"id": r["id"], "cells": cells, "title": cells[0]["text"] or f"#{r['id']}"})
-    sort = parse_sort(request.args.get("sort") or page.layout.sort or "")
+    try:
+        sort = parse_sort(request.args.get("sort") or default_sort)
+    except CRMError:  # too many sort keys: the list above already says so
+        sort = ()
     headers = []
     for c in columns:
         current = next((k for k in sort[:1] if k.field == c), None)

@@ -114,7 +114,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     sections = form_sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
     placed = {it["name"] for s in sections for it in s["entries"]}
-    general = list(errors.get(ALL, [])) + [  # errors with no field on the form to sit by
+    general = list(map(translated, errors.get(ALL, []))) + [  # no field on the form to sit by
         f"{page.label(name)}: {'; '.join(map(translated, msgs))}" for name, msgs in errors.items()
         if name != ALL and name not in placed]
     return render_template(

@@ -21,6 +21,7 @@ from flask_babel import gettext
 TEMPLATES: tuple[str, ...] = (
     "is required",
     "must be unique; another record has this value",
+    "another record has a value that must be unique",
     "is read-only for you",
     "a value computed from fields you may not see could not be computed",
     "the database is busy with a long change; try again shortly",
@@ -98,6 +99,11 @@ TEMPLATES: tuple[str, ...] = (
     "'%(field)s' is %(access)s for the user's roles (%(roles)s)",
     "'%(field)s' is %(access)s for the user's roles (%(roles)s); it is empty on records "
     "whose related records the user cannot see",
+    # The list's limits (crmforge/core/filters.py) and malformed requests.
+    "a list takes at most %(n)s filter conditions",
+    "'sort' takes at most %(n)s fields",
+    "'%(key)s' takes at most %(n)s values",
+    "the request contains a NUL character, which no value may hold",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
