@@ -18,6 +18,7 @@ from . import (
     get_one,
     list_page,
     list_scoped,
+    many_tenants,
     read_scaling,
 )
 from .common import Context
@@ -34,6 +35,7 @@ CASES: dict[str, Case] = {
     add_field_online.NAME: add_field_online.run,
     approvals.NAME: approvals.run,
     read_scaling.NAME: read_scaling.run,
+    many_tenants.NAME: many_tenants.run,
 }
 #: Cases that need the big table (so a run without them never loads it).
 NEEDS_DATASET = frozenset({list_page.NAME, list_scoped.NAME, add_field_online.NAME})
