@@ -179,3 +179,52 @@ def test_the_flusher_writes_without_being_asked(busy_instance):
         time.sleep(access_log.FLUSH_EVERY / 4)
     assert _audit_rows(busy_instance) == before + 1
     assert any(t.name == "crmforge-audit" for t in threading.enumerate())
+
+
+@pytest.fixture
+def read_only_view(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A folder and a read-only view of it (a read-only bind mount)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root")
+    source, view = tmp_path / "src", tmp_path / "ro"
+    source.mkdir()
+    view.mkdir()
+    done = subprocess.run(["mount", "--bind", str(source), str(view)], capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {done.stderr.decode()[:200]}")
+    try:
+        yield source, view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def test_on_read_only_storage_reads_go_on_and_writes_answer_503(backend, read_only_view):
+    _sqlite_only(backend)
+    source, view = read_only_view
+    inst = Instance.init(source / "instance", ADMIN_PASSWORD)
+    _, _, ids = _world(inst)
+    inst.dispose()
+    done = subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make the bind mount read-only: {done.stderr.decode()[:200]}")
+    ro = Instance.open(view / "instance")
+    try:
+        client = create_app(ro, {"TESTING": True}).test_client()
+        r = client.post("/api/v1/auth/token", json={"username": "admin",
+                                                     "password": ADMIN_PASSWORD})
+        assert r.status_code == 503  # signing in writes a token: refused, clearly
+        assert "read-only" in error_of(r)["message"]
+        from crmforge.security import accounts
+        with ro.tenant("default").read() as conn:
+            admin = accounts.principal_of(conn, "admin")
+        svc = RecordService(ro.tenant("default"))
+        assert svc.get(admin, "thing", ids[0])["title"] == "t0"
+        from crmforge.core.filters import parse_list_query
+        assert len(svc.list(admin, "thing", parse_list_query([("limit", "50")]))["items"]) == 20
+        from crmforge.core.errors import Unavailable
+        with pytest.raises(Unavailable, match="read-only"):
+            svc.create(admin, "thing", {"title": "nope"})
+    finally:
+        ro.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 import time
 from types import MappingProxyType
@@ -119,17 +120,35 @@ class SQLiteDialect(Dialect):
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         busy = busy_timeout_s()
+        path = sa.engine.make_url(url).database or ""
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(path, timeout=busy, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                folder = os.path.dirname(os.path.abspath(path))
+                if os.access(folder, os.W_OK):
+                    raise
+            # Read-only storage: a WAL database cannot make its shared-memory file there.
+            # Nobody can write it either, so it opens immutable and reads go on (writes
+            # answer 503: "readonly database").
+            return sqlite3.connect(f"file:{path}?immutable=1", uri=True, timeout=busy,
+                                   check_same_thread=False)
+
         # A few idle connections per tenant (three files each): with the bounded cache of
         # open tenants (Instance), a process stays far below 1,024 file descriptors.
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
-                                                     "timeout": busy},
-                                  pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
+        engine = sa.create_engine(url, creator=connect, pool_size=SQLITE_POOL[0],
+                                  max_overflow=SQLITE_POOL[1])
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            with contextlib.suppress(sqlite3.OperationalError):  # immutable: already WAL
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             # Referential actions stay off: integrity is kept by the record service, and a
             # table rebuild under foreign_keys=ON can cascade deletes (LIBRARY_NOTES.md).
