@@ -1,4 +1,4 @@
-"""Backups and restores on SQLite and
+"""Backups and restores (``crmforge backup`` / ``crmforge restore``) on SQLite and
 PostgreSQL: a backup taken under writers is consistent and verified, a restore gives back
 exactly the backup's rows, and a damaged or mismatched backup changes nothing."""
 
@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -435,3 +436,56 @@ def test_the_password_stays_off_the_command_line() -> None:
     url, env = backups.libpq_connection("postgresql://crm@127.0.0.1/crm")
     assert url == "postgresql://crm@127.0.0.1/crm"
     assert env.get("PGPASSWORD") == os.environ.get("PGPASSWORD")
+
+
+# -- the command line ----------------------------------------------------------------------------
+CLI = [sys.executable, "-m", "crmforge.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CRMFORGE_DATABASE_URL"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cli_backup_and_restore_round_trip(tmp_path: Path) -> None:
+    inst_dir, out = tmp_path / "inst", tmp_path / "backup"
+    assert run("init", "--instance", str(inst_dir), "--admin-password", ADMIN_PASSWORD).returncode == 0
+    inst = Instance.open(inst_dir)
+    try:
+        _world(inst, items=40)
+    finally:
+        inst.dispose()
+
+    made = run("backup", "--instance", str(inst_dir), "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert "default:" in made.stdout and "written and verified" in made.stdout
+    assert "secret key" in made.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert json.loads((out / "crmforge.json").read_text()) == json.loads(
+        (inst_dir / "crmforge.json").read_text())
+    again = run("backup", "--instance", str(inst_dir), "--out", str(out))
+    assert again.returncode == 2 and again.stderr.startswith("error: ")
+    assert "not an empty folder" in again.stderr
+
+    inst = Instance.open(inst_dir)
+    try:
+        RecordService(inst.tenant("default")).create(SYSTEM, "item", {"code": "later"})
+        assert live_rows(inst, "default") != backup_rows(inst, out, "default")
+    finally:
+        inst.dispose()
+    missing = run("restore", "--instance", str(inst_dir), "--tenant", "acme", "--from", str(out))
+    assert missing.returncode == 2 and "the backup has no tenant 'acme'" in missing.stderr
+    done = run("restore", "--instance", str(inst_dir), "--from", str(out))
+    assert done.returncode == 0, done.stderr
+    total = sum(manifest["tenants"]["default"]["tables"].values())
+    assert f"restored tenant 'default': {total} rows" in done.stdout
+    inst = Instance.open(inst_dir)
+    try:
+        assert live_rows(inst, "default") == backup_rows(inst, out, "default")
+        _totals_match_parts(inst)
+    finally:
+        inst.dispose()
+
+    _flip(out / "tenants" / "default.db", 4096)
+    damaged = run("restore", "--instance", str(inst_dir), "--tenant", "default", "--from", str(out))
+    assert damaged.returncode == 2 and "is damaged" in damaged.stderr
