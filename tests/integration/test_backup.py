@@ -428,6 +428,30 @@ def test_a_tenant_open_elsewhere_is_not_restored_over(instance: Instance, tmp_pa
     assert leftovers == []
 
 
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_a_postgresql_tenant_still_in_use_keeps_its_data(instance: Instance, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backups, "_PG_LOCK_TIMEOUT", "1s")
+    _world(instance, items=10)
+    backups.backup(instance, tmp_path / "backup")
+    RecordService(instance.tenant("default")).create(SYSTEM, "item", {"code": "later"})
+    current = live_rows(instance, "default")
+    schema = instance._tenant_url("default")[1]
+    engine = sa.create_engine(PG_URL or "")
+    try:
+        with engine.connect() as other:  # a server's transaction that does not end
+            other.execute(sa.text(f'LOCK TABLE "{schema}".sys_users IN ACCESS SHARE MODE'))
+            with pytest.raises(Conflict, match="in use"):
+                backups.restore(instance, tmp_path / "backup")
+            other.rollback()
+    finally:
+        engine.dispose()
+    # The restore was undone: the old schema is back under its name, nothing is left aside.
+    assert live_rows(instance, "default") == current and _aside_schemas(instance) == []
+    backups.restore(instance, tmp_path / "backup")
+    assert live_rows(instance, "default") == backup_rows(instance, tmp_path / "backup", "default")
+
+
 def test_the_password_stays_off_the_command_line() -> None:
     url, env = backups.libpq_connection(
         "postgresql+psycopg://crm:s%40cret@db.example:6432/crm?sslmode=require")
