@@ -1,4 +1,4 @@
-"""The ``crmforge`` command line (DESIGN §9): init, serve, tenant create."""
+"""The ``crmforge`` command line (DESIGN §9): init, serve, tenant create, backup, restore."""
 
 from __future__ import annotations
 
@@ -198,6 +198,55 @@ def backfill(instance_dir: str, tenant_name: str, object_name: str | None, batch
         inst.dispose()
     click.echo(f"recomputed {progress.rows} rows in {progress.batches} batches; "
                f"{progress.changed} changed")
+
+
+@main.command("backup")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default=None,
+              help="Only this tenant (default: the whole instance, secret key included).")
+@click.option("--out", required=True, type=click.Path(),
+              help="A new or empty folder for the backup.")
+def backup_command(instance_dir: str, tenant_name: str | None, out: str) -> None:
+    """Write a verified backup of the instance (or of one tenant) while it keeps serving."""
+    from .runtime import backup as backups
+
+    inst = _open(instance_dir)
+    try:
+        manifest = backups.backup(inst, Path(out), tenant_name)
+    except CRMError as exc:
+        _fail(exc.message)
+        return
+    finally:
+        inst.dispose()
+    for name, entry in sorted(manifest["tenants"].items()):
+        click.echo(f"{name}: {sum(entry['tables'].values())} rows in {len(entry['tables'])} "
+                   "tables")
+    click.echo(f"backup written and verified: {Path(out).resolve()}")
+    if tenant_name is None:
+        click.echo("it holds the instance's secret key: keep it as safe as the instance")
+
+
+@main.command("restore")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default=None,
+              help="Only this tenant (default: every tenant in the backup).")
+@click.option("--from", "source", required=True, type=click.Path(file_okay=False),
+              help="The backup folder.")
+def restore_command(instance_dir: str, tenant_name: str | None, source: str) -> None:
+    """Replace tenants' data with a backup's (stop the servers first)."""
+    from .runtime import backup as backups
+
+    inst = _open(instance_dir)
+    try:
+        restored = backups.restore(inst, Path(source), tenant_name)
+    except CRMError as exc:
+        _fail(exc.message)
+        return
+    finally:
+        inst.dispose()
+    for name, tables in sorted(restored.items()):
+        click.echo(f"restored tenant '{name}': {sum(tables.values())} rows in {len(tables)} "
+                   "tables, verified")
 
 
 @main.group()

@@ -77,6 +77,14 @@ class Unavailable(CRMError):
     status = 503
 
 
+class BackupFailed(CRMError):
+    """Writing, verifying or applying a backup failed: a partial backup is removed, and a
+    tenant being restored keeps the data it had."""
+
+    code = "backup_failed"
+    status = 500
+
+
 class ConversionRefused(ValidationFailed):
     """A type change would lose values; ``details`` lists the rows that would not convert."""
 

@@ -319,6 +319,18 @@ class Instance:
             self.dialect.dispose_engine(old.engine)
         return kept
 
+    def close_tenant(self, name: str) -> None:
+        """Close ``name`` if it is open, its pending audit written first; it reopens on its
+        next use. A restore replaces the tenant's database underneath: connections this
+        process kept to the old one must not live on."""
+        log = self._access_logs.get(name)
+        if log is not None:
+            log.flush()  # before closing: a flush reopens a closed tenant
+        with self._lock:
+            closed = self._tenants.pop(name, None)
+        if closed is not None:
+            self.dialect.dispose_engine(closed.engine)
+
     def create_tenant(self, name: str, admin_password: str | None = None) -> tuple[Tenant, str]:
         """Create a tenant with an ``admin`` user; returns it and the admin password.
 
