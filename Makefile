@@ -6,6 +6,7 @@
 #   make test    lint, type-check, and run the tests on SQLite and PostgreSQL (one worker
 #                per core: pytest-xdist)
 #   make bench   run the performance suite
+#   make vendor  copy the front-end files the pages load into the package (what a wheel carries)
 #
 # `make test` starts a throwaway PostgreSQL (scripts/pg-test-server) when PostgreSQL is
 # installed, and stops it afterwards. It uses a server you already run instead: either
@@ -18,10 +19,10 @@ PYTHON := $(VENV)/bin/python
 # Lint only the folders that exist (a fresh clone may not have them all yet).
 LINT_PATHS := $(wildcard crmforge tests benchmarks admin_ui)
 
-.PHONY: help setup run test bench
+.PHONY: help setup run test bench vendor
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# *//'
+	@sed -n '3,10p' Makefile | sed 's/^# *//'
 
 # -- setup ------------------------------------------------------------------------------------
 # Stamp files make `setup` cheap when nothing changed: pip runs again when pyproject.toml
@@ -97,3 +98,11 @@ test: setup
 # -- bench ------------------------------------------------------------------------------------
 bench: setup
 	$(PYTHON) -m benchmarks
+
+# -- vendor -----------------------------------------------------------------------------------
+# The files crmforge/web/vendor.json lists, copied from node_modules into
+# crmforge/web/static/vendor/ (ignored by git), which the app then serves instead of
+# node_modules: e.g. to run a checkout without node_modules. Building a wheel does the same
+# by itself. Run it again after npm updates them, or delete the folder to serve node_modules.
+vendor: setup
+	$(PYTHON) crmforge/web/vendor.py

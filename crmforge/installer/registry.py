@@ -1,19 +1,31 @@
 """Where packs are found: a path to a pack folder, or a name looked up in the pack folders.
 
 The folders are, in order: those in ``CRMFORGE_PACK_PATH`` (separated like ``PATH``), the
-instance's ``packs/`` folder, and the packs that ship with CRMForge (the repository's
-top-level ``packs/``).
+instance's ``packs/`` folder, and the packs that ship with CRMForge: the repository's
+top-level ``packs/``, which a wheel carries as the package's ``crmforge/packs/`` (the
+build copies them there; see ``setup.py``).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from ..core.errors import NotFound
 from .loader import Pack, load_pack
 
-BUILTIN = Path(__file__).resolve().parents[2] / "packs"
+
+def _shipped() -> Path:
+    """Where the shipped packs are: inside the installed package (a wheel install, where no
+    repository exists), else the checkout's ``packs/`` (development, editable installs)."""
+    installed = resources.files("crmforge") / "packs"
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "packs"
+
+
+BUILTIN = _shipped()
 
 
 def search_path(instance_dir: Path | None = None) -> list[Path]:

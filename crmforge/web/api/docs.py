@@ -1,4 +1,5 @@
-"""The OpenAPI document and the interactive page to try it (Swagger UI from npm)."""
+"""The OpenAPI document and the interactive page to try it (Swagger UI from npm, listed in
+``vendor.json``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 
 from ...security import engine as permissions
-from .. import openapi
+from .. import openapi, vendor
 from ..context import current_principal, current_tenant
 
 bp = Blueprint("docs", __name__)
+
+#: Where ``docs_asset`` answers (under the API's ``/api/v1``): the prefix of the Swagger UI
+#: entries in ``vendor.json``.
+ASSETS_URL = "/api/v1/docs/assets/"
 
 
 @bp.get("/openapi.json")
@@ -26,17 +31,20 @@ def openapi_json() -> dict[str, Any]:
     return openapi.build(tenant.key, snap, readable)
 
 
-def _assets() -> Path:
-    return Path(current_app.config["CRMFORGE_NODE_MODULES"]) / "swagger-ui-dist"
+def _asset(name: str) -> Path | None:
+    """The Swagger UI file for ``name`` (None when it is not one the page may load)."""
+    return vendor.locate(ASSETS_URL + name, current_app.config["CRMFORGE_NODE_MODULES"])
 
 
 @bp.get("/docs")
 def docs_page() -> str:
-    return render_template("api_docs.html", have_assets=_assets().is_dir())
+    bundle = _asset("swagger-ui-bundle.js")
+    return render_template("api_docs.html", have_assets=bundle is not None and bundle.is_file())
 
 
 @bp.get("/docs/assets/<path:name>")
 def docs_asset(name: str) -> Response:
-    if name not in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+    path = _asset(name)
+    if path is None:
         abort(404)
-    return send_from_directory(_assets(), name, max_age=3600)
+    return send_from_directory(path.parent, path.name, max_age=3600)

@@ -3,8 +3,8 @@ enhancement. Views parse the request, call the record service or a runtime funct
 render; permissions, validation and expressions stay in those layers.
 
 Every page needs a signed-in user; without one the browser is sent to ``/login`` and
-comes back afterwards. Front-end libraries come from ``node_modules`` (npm), never from
-committed files.
+comes back afterwards. Front-end libraries come from npm, never from committed files:
+the copy a built package carries, else ``node_modules`` (``..vendor``).
 """
 
 from __future__ import annotations
@@ -30,24 +30,14 @@ from werkzeug.wrappers import Response
 
 from ...core.errors import CRMError, Unauthorized
 from ...security import engine as permissions
+from .. import vendor
 from ..context import current_principal, current_tenant
 from . import i18n
 
 bp = Blueprint("pages", __name__)
 
-#: Libraries served from node_modules: URL name -> (package folder, file). The type
-#: follows the URL name's suffix. bpmn-js's "embedded" font sheet carries its icon font
-#: inline, so no font files need serving.
-ASSETS = {
-    "htmx.js": ("htmx.org/dist", "htmx.min.js"),
-    "echarts.js": ("echarts/dist", "echarts.min.js"),
-    "sortable.js": ("sortablejs", "Sortable.min.js"),
-    "bpmn-modeler.js": ("bpmn-js/dist", "bpmn-modeler.production.min.js"),
-    "bpmn-viewer.js": ("bpmn-js/dist", "bpmn-navigated-viewer.production.min.js"),
-    "diagram-js.css": ("bpmn-js/dist/assets", "diagram-js.css"),
-    "bpmn-js.css": ("bpmn-js/dist/assets", "bpmn-js.css"),
-    "bpmn-font.css": ("bpmn-js/dist/assets/bpmn-font/css", "bpmn-embedded.css"),
-}
+#: The type of a library file follows its URL's suffix. bpmn-js's "embedded" font sheet
+#: carries its icon font inline, so no font files need serving.
 MIMETYPES = {".js": "text/javascript", ".css": "text/css"}
 PUBLIC_ENDPOINTS = frozenset({"pages.asset"})
 
@@ -127,12 +117,11 @@ def lang_url(code: str) -> str:
 
 @bp.get("/assets/<name>")
 def asset(name: str) -> Response:
-    if name not in ASSETS:
+    path = vendor.locate(f"/assets/{name}", current_app.config["CRMFORGE_NODE_MODULES"])
+    if path is None:
         abort(404)
-    folder, file = ASSETS[name]
-    base = Path(current_app.config["CRMFORGE_NODE_MODULES"]) / folder
-    return send_from_directory(base, file, max_age=3600,
-                               mimetype=MIMETYPES[Path(name).suffix])
+    return send_from_directory(path.parent, path.name, max_age=3600,
+                               mimetype=MIMETYPES.get(Path(name).suffix))
 
 
 @bp.get("/")
