@@ -298,11 +298,11 @@ def wait_local(timeout: float = 60.0) -> bool:
 
 
 def job_id(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
-    raise NotFound(f"no job {str(value)[:40]}")
+    """A job id from a request; anything that is not one answers 404 like a missing job."""
+    parsed = parse_id(value)
+    if parsed is None or parsed < 1:
+        raise NotFound(f"no job {str(value)[:40]}")
+    return parsed
 
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "MAX_ATTEMPTS", "QUEUED", "RUNNING",
