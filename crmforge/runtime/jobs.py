@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from ..core import clock
 from ..core.errors import NotFound
+from ..core.ids import parse_id
 from ..security.principal import Principal
 from .lazy_tables import LazyTables
 
