@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 
 from ..core.ids import id_too_large, parse_id
+from ..core.linear_regex import LinearPattern, PatternRefused, compile_linear
 
 if TYPE_CHECKING:
     from .model import FieldDef
@@ -111,7 +112,7 @@ class TextType(FieldType):
         if "\x00" in value or not _encodable(value):  # PostgreSQL refuses NUL; JSON allows
             raise ConversionError("contains a NUL character or an unpaired surrogate")
         pattern = f.options.get("pattern")
-        if pattern and value and not re.fullmatch(pattern, value):
+        if pattern and value and not _pattern(pattern).fullmatch(value):
             raise ConversionError("does not match the required pattern")
         return self.check_format(value)
 
@@ -126,9 +127,9 @@ class TextType(FieldType):
         pattern = f.options.get("pattern")
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except (re.error, TypeError):
-                problems.append(("pattern", "is not a valid regular expression"))
+                compile_linear(pattern)
+            except PatternRefused as exc:
+                problems.append(("pattern", str(exc)))  # RE2's refusal, in plain words
         return problems
 
 
@@ -148,6 +149,22 @@ class TextareaType(TextType):
             return [("max_length", "must be a whole number from 1 to 1000000")]
         return []
 
+
+def _pattern(pattern: object) -> LinearPattern:
+    """A field's ``pattern`` compiled by RE2 (linear time, whatever the administrator
+    wrote). A pattern saved before patterns ran on RE2 may use a construct RE2 refuses
+    (a look-ahead, a back-reference): the value is refused, not let through unchecked, with
+    a message that sends the user to an administrator; saving the object again names the
+    problem to the administrator."""
+    try:
+        return compile_linear(pattern)
+    except PatternRefused:
+        raise ConversionError(PATTERN_UNUSABLE) from None
+
+
+#: The refusal of a value whose field's pattern cannot be run (see ``_pattern``).
+PATTERN_UNUSABLE = ("cannot be checked: the field's pattern is not supported; an "
+                    "administrator must change it")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")

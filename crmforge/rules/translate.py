@@ -32,7 +32,7 @@ from .errors import (
     LimitExceeded,
     UnknownName,
 )
-from .library import LIBRARY, MAX_LIST, MAX_TEXT, FunctionSpec
+from .library import LIBRARY, MAX_LIST, MAX_TEXT, FunctionSpec, SizeLimitFailure
 from .library.textfn import check_regex_constant
 from .translate_ops import NOT_CONSTANT, OperatorRules, Typed, at, locate
 from .types import T, accepts, describe, unify
@@ -342,9 +342,12 @@ class Translator(OperatorRules):
                            f"argument '{param.name}' of {spec.name}() must be "
                            f"{describe(param.types)}, got {t.type}")
         if spec.name == "regex_match" and len(typed) == 2:
+            # A constant pattern is compiled now, so the refusal comes when the expression
+            # is saved, with the class and message it would have when run.
             problem = check_regex_constant(typed[1].const)
-            if problem:
-                self.error(LimitExceeded, args[1], f"regex_match(): {problem}")
+            if problem is not None:
+                self.error(LimitExceeded if isinstance(problem, SizeLimitFailure)
+                           else EvaluationError, args[1], str(problem))
         if spec.name in ("date", "datetime") and all(
                 t.const is not NOT_CONSTANT for t in typed):
             try:

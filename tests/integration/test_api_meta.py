@@ -276,3 +276,56 @@ def test_patch_object_relabels_and_keeps_field_ids(client, admin) -> None:
     assert r.status_code == 200, r.json
     assert r.json["label"] == {"zh": "摊位", "en": "Stand"}
     assert [f["id"] for f in r.json["fields"]] == [f["id"] for f in doc["fields"]]
+
+
+# -- regular expressions (RE2) --------------------------------------------------------------
+REGEX_THING: dict[str, Any] = {"name": "thing", "fields": [
+    {"name": "code", "type": "text", "max_length": 4000},
+    {"name": "ok", "type": "formula", "result_type": "boolean",
+     "expression": "regex_match(code, '[A-Z]{2}[0-9]+')"}]}
+
+
+@pytest.mark.parametrize(("change", "path", "words"), [
+    ({"fields": [{"name": "code", "type": "text", "pattern": r"(a)\1"}]},
+     "$.fields[0].pattern", "back-references"),
+    ({"fields": [{"name": "code", "type": "text", "pattern": r"(?<=-)\d+"}]},
+     "$.fields[0].pattern", "look-behind"),
+    ({"fields": [*REGEX_THING["fields"][:1], {
+        "name": "twice", "type": "formula", "result_type": "boolean",
+        "expression": r"regex_match(code, '(a)\\1')"}]},
+     "$.fields[1].expression", "back-references"),
+    ({"validation_rules": [{"name": "twice", "message": {"en": "x", "zh": "x"},
+                            "condition": r"regex_match(code, '(?P<x>a)(?P=x)')"}]},
+     "$.validation_rules[0].condition", "back-references"),
+])
+def test_patterns_re2_cannot_run_are_refused_when_saved(client, admin, instance, change, path,
+                                                        words) -> None:
+    before = _tables(instance)
+    r = client.post("/api/v1/meta/objects", json={**REGEX_THING, **change}, headers=admin)
+    assert r.status_code == 422, r.json
+    error = error_of(r)
+    assert path in error["fields"], r.json
+    assert any(words in m for m in error["fields"][path]), error["fields"][path]
+    assert _tables(instance) == before
+
+
+def test_hostile_patterns_are_saved_and_answer_on_every_write(client, admin) -> None:
+    """Patterns that backtrack for ever on Python's ``re`` (which ran field patterns and
+    the rule's pattern, which the old screen let through: one write would have stalled
+    the process) are accepted and answer on the longest value the field holds."""
+    doc = {"name": "thing", "fields": [
+        {"name": "code", "type": "text", "max_length": 4000, "pattern": r"(a|aa)+$"},
+        {"name": "note", "type": "text", "max_length": 4000}],
+        "validation_rules": [{"name": "shape", "message": {"en": "bad", "zh": "格式错误"},
+                              "field": "note",
+                              "condition": r"is_blank(note) or not regex_match(note, '(?:a+){15}b')"}]}
+    assert client.post("/api/v1/meta/objects", json=doc, headers=admin).status_code == 201
+    r = client.post("/api/v1/records/thing", json={"code": "a" * 4000}, headers=admin)
+    assert r.status_code == 201, r.json
+    r = client.post("/api/v1/records/thing", json={"code": "a" * 3999 + "!"}, headers=admin)
+    assert r.status_code == 422
+    assert error_of(r)["fields"] == {"code": ["does not match the required pattern"]}
+    r = client.post("/api/v1/records/thing", json={"note": "a" * 999 + "!"}, headers=admin)
+    assert r.status_code == 201, r.json
+    r = client.post("/api/v1/records/thing", json={"note": "a" * 999 + "b"}, headers=admin)
+    assert r.status_code == 422 and error_of(r)["fields"]["note"] == ["bad"]

@@ -3,6 +3,8 @@ rules and conditional fields on every write path, roll-ups, and the preview endp
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -391,3 +393,77 @@ def test_preview_cannot_reach_hidden_fields_or_invisible_records(client, setup) 
     assert r.status_code == 422 and "no field named 'per_unit'" in error_of(r)["message"]
     r = _preview(client, h, expression="per_unit", record=inv["id"])
     assert r.json == {"value": "4.00", "type": "number"}
+
+
+# -- regular expressions in the preview ------------------------------------------------------
+@pytest.mark.parametrize(("expression", "values", "reason", "words"), [
+    (r"regex_match(number, '(a)\\1')", {}, "evaluation", "back-references"),  # when compiled
+    (r"regex_match(number, '(?<=a)b')", {}, "evaluation", "look-behind"),
+    ("regex_match(number, code)", {"number": "aa", "code": r"(a)\1"}, "evaluation",
+     "back-references"),  # a pattern from a field: when it runs
+    ("regex_match(number, code)", {"number": "a", "code": "a" * 201}, "limit", "200"),
+    ("regex_match(rept(number, 1001), 'a+')", {"number": "a"}, "limit", "1000"),
+])
+def test_preview_refuses_patterns_re2_cannot_run(client, setup, expression, values, reason,
+                                                 words) -> None:
+    r = _preview(client, setup, expression=expression, values=values)
+    assert r.status_code == 422, r.json
+    error = error_of(r)
+    assert r.json["error"]["details"]["reason"] == reason
+    assert r.json["error"]["details"]["line"] == 1
+    assert any(words in m for m in error["fields"]["expression"]), error
+
+
+def test_a_hostile_preview_does_linear_work_while_other_requests_go_on(client, setup, app,
+                                                                       monkeypatch) -> None:
+    """Nested quantifiers over 100,000 characters (the input cap raised for the test): on
+    ``re`` one such request held the GIL for longer than any timeout. On RE2 it answers,
+    costs about what a benign pattern over the same text costs (a generous factor, best of
+    a few runs, so a busy machine cannot fake a failure), and requests running beside it
+    succeed."""
+    from crmforge.rules.library import textfn
+
+    monkeypatch.setattr(textfn, "MAX_REGEX_INPUT", 100_000)
+    h = setup
+    long_a = "rept(number, 100000)"
+    hostile = [(f"regex_match({long_a}, '(?:a+){{15}}b')", False),
+               (f"regex_match({long_a}, '(a|aa)+$')", True),
+               (f"regex_match({long_a}, '(.*a){{20}}')", True)]
+    benign = f"regex_match({long_a}, 'a+b')"
+    values = {"number": "a"}
+
+    def cost(expression: str, answer: bool) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            r = _preview(client, h, expression=expression, values=values)
+            best = min(best, time.perf_counter() - started)
+            assert r.status_code == 200 and r.json["value"] is answer, r.json
+        return best
+
+    base = cost(benign, False)
+    for expression, answer in hostile:
+        assert cost(expression, answer) / base < 20, expression
+
+    statuses: list[int] = []
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def hostile_requests() -> None:
+        c = app.test_client()
+        start.wait()
+        for expression, answer in hostile * 2:
+            r = c.post("/api/v1/meta/objects/invoice/preview", headers=h,
+                       json={"expression": expression, "values": values})
+            answers.append((r.status_code, r.json.get("value"), answer))
+
+    t = threading.Thread(target=hostile_requests)
+    t.start()
+    try:
+        start.wait()
+        for _ in range(6):
+            statuses.append(client.get("/api/v1/records/invoice?limit=5", headers=h).status_code)
+    finally:
+        t.join()
+    assert statuses == [200] * 6
+    assert answers == [(200, answer, answer) for _, answer in hostile * 2]

@@ -509,6 +509,11 @@ OPTION_PROBLEMS = [
     ("text", {"max_length": 4001}, "max_length"),
     ("text", {"max_length": "10"}, "max_length"),
     ("text", {"pattern": "("}, "pattern"),
+    ("text", {"pattern": r"(a)\1"}, "pattern"),  # RE2 cannot express these
+    ("text", {"pattern": r"(?=\d)\w+"}, "pattern"),
+    ("text", {"pattern": r"(?<!-)\d+"}, "pattern"),
+    ("text", {"pattern": r"a{,3}"}, "pattern"),  # Python's {0,3}, literal text in RE2
+    ("text", {"pattern": 12}, "pattern"), ("text", {"pattern": ["a"]}, "pattern"),
     ("textarea", {"max_length": 1_000_001}, "max_length"),
     ("decimal", {"scale": 9}, "scale"),
     ("decimal", {"scale": -1}, "scale"),
@@ -538,6 +543,8 @@ def test_option_problems(type_: str, options: dict[str, Any], option: str) -> No
 @pytest.mark.parametrize(("type_", "options"), [
     ("text", {"max_length": 1}),
     ("text", {"max_length": 4000, "pattern": r"\d+"}),
+    ("text", {"pattern": r"(?:a+){15}b"}),  # nested repetitions: linear on RE2
+    ("text", {"pattern": r"(?i)[\p{Han}\w]+(?P<tail>-\d{2})?"}),
     ("decimal", {"scale": 0}),
     ("decimal", {"scale": 8}),
     ("picklist", {"choices": CHOICES}),
@@ -548,3 +555,49 @@ def test_option_problems(type_: str, options: dict[str, Any], option: str) -> No
 def test_valid_options_have_no_problems(type_: str, options: dict[str, Any]) -> None:
     """Valid options are not flagged (the checks are not over-eager)."""
     assert FIELD_TYPES[type_].option_problems(fd(type_, **options)) == []
+
+
+# -- patterns -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("pattern", "message"), [
+    (r"(a)\1", "back-references like \\1 are not supported"),
+    (r"(?<=x)y", "look-behind"),
+    ("[", "not a valid regular expression"),
+])
+def test_unusable_patterns_are_named_when_saved(pattern: str, message: str) -> None:
+    [(option, text)] = FIELD_TYPES["text"].option_problems(fd("text", pattern=pattern))
+    assert option == "pattern" and message in text
+
+
+@pytest.mark.parametrize(("pattern", "good", "bad"), [
+    (r"(?:a+){15}b", "a" * 3999 + "b", "a" * 4000),
+    (r"(a|aa)+$", "a" * 4000, "a" * 3999 + "!"),
+    (r"^(\w+\s?)*$", "word " * 799 + "word", "word " * 799 + "!!!!"),
+    (r"(.*a){20}", "a" * 4000, "a" * 19 + "b" * 3981),
+])
+def test_hostile_patterns_match_long_values(pattern: str, good: str, bad: str) -> None:
+    """Each of these takes a backtracking engine longer than anyone waits on the bad
+    value (the old ``re.fullmatch``: every write of the field); RE2 answers both."""
+    assert strict("text", good, max_length=4000, pattern=pattern) == good
+    with pytest.raises(ConversionError, match="does not match the required pattern"):
+        strict("text", bad, max_length=4000, pattern=pattern)
+
+
+def test_pattern_classes_are_ascii_unless_unicode_is_asked_for() -> None:
+    """RE2's \\d and \\w are ASCII (docs/expressions.md); \\p{...} names Unicode classes."""
+    assert strict("text", "AB12", pattern=r"[A-Z]{2}\d+") == "AB12"
+    with pytest.raises(ConversionError):
+        strict("text", "AB１２", pattern=r"[A-Z]{2}\d+")  # full-width digits
+    assert strict("text", "AB１２", pattern=r"[A-Z]{2}\p{Nd}+") == "AB１２"
+    assert strict("text", "张三", pattern=r"\p{Han}{2,4}") == "张三"
+
+
+def test_a_stored_pattern_re2_cannot_run_refuses_values() -> None:
+    """A pattern saved before patterns ran on RE2 may use a look-ahead: values are refused
+    (not let through unchecked) with a message that sends the user to an administrator."""
+    from crmforge.metadata.fieldtypes import PATTERN_UNUSABLE
+    from crmforge.web.pages.server_messages import TEMPLATES
+
+    with pytest.raises(ConversionError) as info:
+        strict("text", "abc1", pattern=r"(?=.*\d)\w+")
+    assert str(info.value) == PATTERN_UNUSABLE and PATTERN_UNUSABLE in TEMPLATES
+    assert strict("text", "", pattern=r"(?=.*\d)\w+") == ""  # empty text is not checked

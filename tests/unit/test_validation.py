@@ -201,6 +201,9 @@ def test_options_that_do_not_apply(field: dict[str, Any], option: str) -> None:
 @pytest.mark.parametrize(("field", "path"), [
     ({"name": "n", "type": "text", "max_length": 0}, "max_length"),
     ({"name": "n", "type": "text", "pattern": "(["}, "pattern"),
+    ({"name": "n", "type": "text", "pattern": r"(a)\1"}, "pattern"),  # not in RE2's dialect
+    ({"name": "n", "type": "formula", "result_type": "boolean",
+      "expression": r"regex_match(a, '(?=x)x')"}, "expression"),
     ({"name": "n", "type": "decimal", "scale": 9}, "scale"),
     ({"name": "n", "type": "picklist", "choices": []}, "choices"),
     ({"name": "n", "type": "picklist", "choices": [{"value": "a"}, {"value": "a"}]}, "choices"),
@@ -396,6 +399,7 @@ def test_valid_validation_rules() -> None:
 @pytest.mark.parametrize(("rules", "path"), [
     ([rule(field="ghost")], "$.validation_rules[0].field"),
     ([rule(condition="area >")], "$.validation_rules[0].condition"),
+    ([rule(condition=r"regex_match(text(area), '(1)\\1')")], "$.validation_rules[0].condition"),
     ([rule(), rule()], "$.validation_rules"),
     ([rule(), rule(name="Bad Name")], "$.validation_rules[1].name"),
     ([rule(name="Upper")], "$.validation_rules[0].name"),

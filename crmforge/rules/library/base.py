@@ -32,7 +32,7 @@ MAX_TEXT = 100_000          # characters in any text value an expression produce
 MAX_LIST = 10_000           # items in any list value
 MAX_EXPONENT = 1_000        # |exponent| of ``**`` and ``power``
 MAX_REGEX_PATTERN = 200     # characters of a ``regex_match`` pattern
-MAX_REGEX_INPUT = 1_000     # characters regex_match reads (overlapping repeats: quadratic)
+MAX_REGEX_INPUT = 1_000     # characters regex_match reads (RE2: time linear in them)
 MAX_DAYS = Decimal(3_660_000)  # more days than the calendar (years 1-9999) holds
 
 

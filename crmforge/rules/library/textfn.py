@@ -8,6 +8,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from ...core.linear_regex import UnreadableText
 from ..types import LIST, NUM, SCALAR, TXT, T
 from .base import (
     CTX,
@@ -21,7 +22,7 @@ from .base import (
     type_name,
     whole,
 )
-from .regexsafe import UnsafePattern, compile_safe
+from .regexsafe import PatternTooLong, UnsafePattern, compile_safe
 
 _TEXT_OR_LIST = frozenset({T.TEXT, T.LIST})
 
@@ -268,9 +269,10 @@ def value(text: Any) -> Any:
 
 @register("regex_match", [Param("text", TXT), Param("pattern", TXT)], T.BOOLEAN,
           category="text",
-          summary="True when the whole text matches the regular expression. Patterns are "
-          "limited to 200 characters, may not use back-references or nested repetitions, "
-          "and the text to 1,000 characters.", example=r"regex_match(code, '[A-Z]{2}\d{6}')",
+          summary="True when the whole text matches the regular expression (RE2 syntax: no "
+          "back-references or look-around; \\d, \\w and \\s are ASCII). Patterns are limited "
+          "to 200 characters and the text to 1,000 characters; matching takes time linear in "
+          "the text.", example=r"regex_match(code, '[A-Z]{2}\d{6}')",
           nulls="False when the text is None")
 def regex_match(text: Any, pattern: Any) -> bool:
     if text is None or pattern is None:
@@ -281,18 +283,29 @@ def regex_match(text: Any, pattern: Any) -> bool:
     try:
         compiled = compile_safe(_text(pattern, "the pattern"))
     except UnsafePattern as exc:
-        raise LibraryFailure(str(exc)) from None
-    return compiled.fullmatch(t) is not None
+        raise _refusal(exc) from None
+    try:
+        return compiled.fullmatch(t)
+    except UnreadableText as exc:
+        raise LibraryFailure(f"regex_match(): {exc}") from None
 
 
-def check_regex_constant(pattern: Any) -> str | None:
-    """A save-time message for a constant pattern that regex_match would refuse."""
+def _refusal(exc: UnsafePattern) -> LibraryFailure:
+    """A refused pattern as the library failure: a size limit, or RE2's reason."""
+    if isinstance(exc, PatternTooLong):
+        return SizeLimitFailure(f"regex_match(): {exc}")
+    return LibraryFailure(f"regex_match(): {exc}")
+
+
+def check_regex_constant(pattern: Any) -> LibraryFailure | None:
+    """The failure regex_match would raise on a constant pattern, found when the expression
+    is saved, with the message it would have at run time: SizeLimitFailure for a pattern
+    that is too long, LibraryFailure for one RE2 cannot run; None for a usable pattern (or
+    a non-text argument, which the type check reports)."""
     if not isinstance(pattern, str):
         return None
     try:
         compile_safe(pattern)
     except UnsafePattern as exc:
-        return str(exc)
+        return _refusal(exc)
     return None
-
-

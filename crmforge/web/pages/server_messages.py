@@ -49,6 +49,7 @@ TEMPLATES: tuple[str, ...] = (
     "is not a phone number",
     "is not an http or https address",
     "does not match the required pattern",
+    "cannot be checked: the field's pattern is not supported; an administrator must change it",
     "'%(value)s' is not a date (YYYY-MM-DD)",
     "'%(value)s' is not an ISO 8601 date and time",
     "'%(value)s' is not one of the choices",

@@ -15,11 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import crmforge
 from crmforge.rules import (
+    EvaluationError,
     ExpressionContext,
     ExpressionError,
     ExpressionSyntaxError,
@@ -39,6 +42,7 @@ from crmforge.rules.triggers import (
     TriggerRunner,
     TriggerScriptError,
     check_trigger,
+    pool,
 )
 
 CTX = ExpressionContext.from_types({"number": T.TEXT, "amount": T.NUMBER, "tags": T.LIST})
@@ -138,7 +142,9 @@ def test_expression_escape_is_refused(source: str, reason: type[ExpressionError]
     ("amount * amount", {"amount": Decimal("1E+600000")}, LimitExceeded, "too large"),
     ("text(amount, number)", {"amount": Decimal(1), "number": "{0.__class__}"},
      ExpressionError, "not a number format"),
-    ("regex_match(number, '(a|aa)*b')", {"number": "a" * 30}, LimitExceeded, ""),
+    ("regex_match(number, 'a+')", {"number": "a" * 1001}, LimitExceeded, "at most 1000"),
+    ("regex_match(number, concat('(a)', '\\\\1'))", {"number": "aa"}, EvaluationError,
+     "back-references"),
 ])
 def test_expression_limits_stop_at_run_time(source: str, values: dict[str, Any],
                                             reason: type[ExpressionError], text: str) -> None:
@@ -151,6 +157,121 @@ def test_expression_limits_stop_at_run_time(source: str, values: dict[str, Any],
         compile_expression(source, CTX).evaluate(values)
     assert text in info.value.detail
     assert time.perf_counter() - started < 1
+
+
+# -- regular expressions -------------------------------------------------------------------
+#: Hostile and exotic patterns for ``regex_match``. Each either answers correctly on a long
+#: text (the whole 1,000 characters the function reads: on a backtracking engine the ReDoS
+#: classics here take longer than the age of the universe) or is refused cleanly, with the
+#: same class when the expression is saved (constant pattern) and when it runs (a pattern
+#: read from a field). (pattern, text, answer or refusal, words of the message).
+A = "a" * 1000
+REGEX_CORPUS: list[tuple[str, str, bool | type[ExpressionError], str]] = [
+    # ReDoS classics: exponential or high-degree polynomial on backtracking engines
+    (r"(a+)+$", A, True, ""), (r"(a+)+$", A[:-1] + "!", False, ""),
+    (r"(a|a)*b", A, False, ""), (r"(a|aa)+$", A[:-1] + "!", False, ""),
+    (r"(a|aa)*b", A, False, ""), (r"(.*a){20}", A, True, ""),
+    (r"(.*a){20}", "a" * 19 + "b" * 981, False, ""),
+    (r"^(\w+\s?)*$", "word " * 199 + "!!!!!", False, ""),
+    (r"^(\w+\s?)*$", "word " * 199 + "word", True, ""),
+    (r"(?:a+){15}b", A, False, ""), (r"(?:a+){15}", A, True, ""),
+    (r"(x+x+)+y", "x" * 1000, False, ""), (r"(\d|\d\d)+x", "1" * 1000, False, ""),
+    (r"\d+\d+\d+x", "1" * 1000, False, ""), (r".*.*.*.*.*=.*", "x" * 1000, False, ""),
+    (r"(a|b|ab|ba)*c", "ab" * 500, False, ""), (r"(?:(?:a*)*)*b", A, False, ""),
+    (r"([a-z]+[a-z]*)*[0-9]", "q" * 1000, False, ""),
+    (r"^([a-zA-Z0-9])(([\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+[.]{1}"
+     r"(([a-z]{2,3})|([a-z]{2,3}[.]{1}[a-z]{2,3}))$", "a" * 999 + "!", False, ""),
+    # huge counts: RE2 caps a count at 1000, nested counts multiplied
+    (r"(?:(?:a{1,10}){1,10}){1,10}b", "a" * 999 + "b", True, ""),
+    (r"a{1000}", A, True, ""),
+    (r"a{1001}", A, EvaluationError, "limited to 1000"),
+    (r"a{1000}{1000}", A, EvaluationError, "cannot follow another"),
+    (r"(a{1000}){1000}", A, EvaluationError, "limited to 1000"),
+    (r"((a{100}){100}){100}", A, EvaluationError, "limited to 1000"),
+    (r"\pL{1000}", A, EvaluationError, "too large"),
+    (r"a{,3}", "aa", EvaluationError, "{0,3}"), (r"a**", A, EvaluationError, "cannot follow"),
+    # what only a backtracking engine can do
+    (r"(a)\1", "aa", EvaluationError, "back-references"),
+    (r"(?P<x>a)(?P=x)", "aa", EvaluationError, "back-references"),
+    (r"(?<x>a)\k<x>", "aa", EvaluationError, "back-references"),
+    (r"(?P<x>a+)b", "aab", True, ""),  # a named group alone is fine
+    (r"(?<=a)b", "ab", EvaluationError, "look-behind"),
+    (r"(?<!a)b", "b", EvaluationError, "look-behind"),
+    (r"(?=a)a", "a", EvaluationError, "look-ahead"), (r"(?!b)a", "a", EvaluationError,
+                                                        "look-ahead"),
+    (r"(?(1)a|b)", "b", EvaluationError, "conditional"),
+    (r"(?>a+)b", "ab", EvaluationError, "atomic"), (r"a++b", "ab", EvaluationError, "possessive"),
+    (r"\C", "a", EvaluationError, "single byte"),
+    # inline flags
+    (r"(?i)abc", "ABC", True, ""), (r"(?i:a)B", "AB", True, ""), (r"(?i:a)B", "Ab", False, ""),
+    (r"(?s)a.b", "a\nb", True, ""), (r"(?m)^a$", "a", True, ""), (r"(?U)a+", "aaa", True, ""),
+    (r"(?x)a b", "ab", EvaluationError, "flag"), (r"(?a)\w", "a", EvaluationError, "flag"),
+    # Unicode: RE2's \d, \w, \s are ASCII; \p{...} classes are Unicode
+    (r"\p{Han}+", "中文" * 500, True, ""), (r"[\p{L}\p{N}]{1,100}", "é" * 100, True, ""),
+    (r"\d+", "١٢٣", False, ""), (r"\x{4e2d}", "中", True, ""),
+    (r"\p{Nope}", "a", EvaluationError, "not a valid regular expression"),
+    (r"\u00e9", "é", EvaluationError, r"\x{00e9}"),
+    (r"\Z", "", EvaluationError, r"\z"),
+    # long patterns: 200 characters is the limit
+    ("a" * 200, "a" * 200, True, ""), ("(?:a|b)" * 28, "ab" * 14, True, ""),
+    ("a" * 201, "a", LimitExceeded, "longer than 200"),
+    # NUL and surrogates
+    ("a\x00b", "a\x00b", True, ""), (r"a\x00b", "a\x00b", True, ""),
+    ("[\x00-\x1f]+", "\x00\x01", True, ""),
+    ("\ud800", "a", EvaluationError, "surrogate"),
+    (".*", "a\ud800", EvaluationError, "surrogate"),
+]
+REGEX_CTX = ExpressionContext.from_types({"number": T.TEXT, "pattern": T.TEXT})
+
+
+@pytest.mark.parametrize(("pattern", "text", "outcome", "words"), REGEX_CORPUS,
+                         ids=[repr(c[0])[:40] for c in REGEX_CORPUS])
+def test_regex_corpus_answers_or_is_refused(pattern: str, text: str,
+                                            outcome: bool | type[ExpressionError],
+                                            words: str) -> None:
+    source = f"regex_match(number, {pattern!r})"
+    from_field = compile_expression("regex_match(number, pattern)", REGEX_CTX)
+    errors = check_expression(source, REGEX_CTX)
+    if isinstance(outcome, bool):
+        assert errors == []
+        assert compile_expression(source, REGEX_CTX).evaluate({"number": text}) is outcome
+        assert from_field.evaluate({"number": text, "pattern": pattern}) is outcome
+        return
+    if errors:  # a constant pattern is refused when the expression is saved...
+        assert [type(e) for e in errors] == [outcome], errors
+        assert errors[0].detail.startswith("regex_match(): ") and words in errors[0].detail
+        assert errors[0].column == len("regex_match(number, ") + 1  # points at the pattern
+    else:  # ...unless the text is at fault, which only running finds
+        with pytest.raises(outcome):
+            compile_expression(source, REGEX_CTX).evaluate({"number": text})
+    with pytest.raises(outcome) as info:  # a pattern from a field: refused when it runs
+        from_field.evaluate({"number": text, "pattern": pattern})
+    assert words in info.value.detail
+
+
+def test_regex_matching_is_linear_in_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile patterns on 100,000 characters (the input cap raised for the test) answer
+    correctly, and four times the text costs about four times the work: on a backtracking
+    engine each added character multiplies it. Work is the best of a few runs, so a busy
+    machine cannot fake a failure; the bound (10, for an expected 4) is generous."""
+    from crmforge.rules.library import textfn
+
+    monkeypatch.setattr(textfn, "MAX_REGEX_INPUT", 100_000)
+    for pattern, match in [(r"(?:a+){15}b", False), (r"(a|aa)+$", True), (r"(.*a){20}", True),
+                           (r"^(\w+\s?)*$", True)]:
+        compiled = compile_expression(f"regex_match(number, {pattern!r})", REGEX_CTX)
+
+        def work(n: int, compiled: Any = compiled, match: bool = match) -> float:
+            best = float("inf")
+            for _ in range(5):
+                started = time.perf_counter()
+                assert compiled.evaluate({"number": "a" * n}) is match
+                assert compiled.evaluate({"number": "a" * (n - 1) + "!"}) is False
+                best = min(best, time.perf_counter() - started)
+            return best
+
+        work(100_000)  # RE2 builds its automaton lazily: the first run pays for it
+        assert work(100_000) / work(25_000) < 10, pattern
 
 
 def test_generated_code_has_no_builtins() -> None:
@@ -276,3 +397,26 @@ def test_the_pool_survives_a_limit(runner: TriggerRunner) -> None:
     with pytest.raises(TriggerLimitExceeded):
         run(runner, "x = [1]\nfor i in range(60):\n    x = x + x")
     assert run(runner, "set_field('name', 'ok')").changes == {"name": "ok"}
+
+
+def test_trigger_scripts_reach_regex_only_through_the_linear_engine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts have no ``re`` (imports are refused) and no attribute of the library's
+    functions; ``regex_match`` is their only regex, and it runs on RE2 in the worker too."""
+    # The worker starts isolated (python -I) and imports the installed crmforge: make it
+    # import the one under test, wherever that is.
+    root = str(Path(crmforge.__file__).resolve().parents[1])
+    monkeypatch.setattr(pool, "_BOOTSTRAP", f"import sys\nsys.path.insert(0, {root!r})\n"
+                        + pool._BOOTSTRAP)
+    runner = TriggerRunner(workers=1, budget=TriggerBudget(wall_seconds=15, cpu_seconds=1))
+    try:
+        got = run(runner, "set_field('name', str(regex_match('a' * 1000, '(a|aa)+$')) + ' ' "
+                          "+ str(regex_match('a' * 999 + '!', '(?:a+){15}b')))")
+        assert got.changes == {"name": "True False"}
+        with pytest.raises(TriggerScriptError) as info:
+            run(runner, "x = regex_match('aa', '(a)\\\\1')")
+        assert "back-references" in info.value.detail
+        with pytest.raises(TriggerRefused):
+            run(runner, "x = regex_match.__globals__['re']")
+    finally:
+        runner.close()
