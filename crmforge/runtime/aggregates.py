@@ -48,7 +48,7 @@ def distribution(tenant: Tenant, principal: Principal, object_name: str, field: 
         t = ctx.table
         # Values derived through records the reader cannot see are grouped and summed as
         # the reader sees them: masked (None) on those rows.
-        cols = masking.effective_columns(ctx)
+        cols = masking.effective_columns(ctx, names)
         group = column(t, field, cols)
         count = sa.func.count().label("n")
         columns: list[Any] = [group.label("value"), count]

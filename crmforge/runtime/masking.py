@@ -23,7 +23,7 @@ invisible: they read as None for everybody, and stored formulas were recomputed 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,13 +72,17 @@ def reaches_invisible(ctx: Ctx, table: Any, path: Path) -> Any:
                              sa.or_(*inner))
 
 
-def effective_columns(ctx: Ctx, paths: Mapping[str, tuple[Path, ...]] | None = None
-                      ) -> dict[str, Any]:
+def effective_columns(ctx: Ctx, only: Iterable[str] | None = None) -> dict[str, Any]:
     """SQL expressions for the stored fields of ``ctx.obj`` whose value this reader sees
-    masked on some rows; other fields are their plain columns (not listed)."""
+    masked on some rows (of those named in ``only``: the fields a query filters, sorts or
+    searches by; output is masked row by row anyway); other fields are their plain
+    columns (not listed)."""
     out: dict[str, Any] = {}
     t = ctx.table
-    for name, chains in (row_paths(ctx, ctx.obj) if paths is None else paths).items():
+    wanted = None if only is None else set(only)
+    for name, chains in row_paths(ctx, ctx.obj).items():
+        if wanted is not None and name not in wanted:
+            continue
         f = ctx.obj.field(name)
         if f is None or not f.stored:
             continue

@@ -172,7 +172,9 @@ class RecordService:
                     raise BadRequest(f"no field named '{name[:40]}'", {name[:40]: ["no such field"]})
         # Values derived through records the reader cannot see are masked in SQL too, so
         # filters, search, sort and cursors see what the reader is shown.
-        cols = masking.effective_columns(ctx)
+        searched = [f.name for f in ctx.obj.fields if f.searchable] if q.search else []
+        cols = masking.effective_columns(ctx, [*(c.field for c in q.conditions),
+                                               *(k.field for k in q.sort), *searched])
         base = [t.c.deleted_at.is_(None), ctx.access.visibility(ctx.obj, t),
                 *where_clauses(ctx.obj, t, q, self.tenant.dialect, readable, cols)]
         sort = resolve_sort(ctx.obj, q.sort, readable)
