@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -24,6 +25,22 @@ def _open(path: str) -> Instance:
     except CRMError as exc:
         _fail(exc.message)
         raise  # unreachable; keeps type checkers content
+
+
+T = TypeVar("T")
+
+
+def _with_instance(instance_dir: str, work: Callable[[Instance], T]) -> T:
+    """Run ``work`` on the opened instance; a refusal is a plain message and exit 2, and
+    the instance is closed whatever happens (its pending audit written)."""
+    inst = _open(instance_dir)
+    try:
+        return work(inst)
+    except CRMError as exc:
+        _fail(exc.message)
+        raise  # unreachable; keeps type checkers content
+    finally:
+        inst.dispose()
 
 
 @click.group()
@@ -210,14 +227,8 @@ def backup_command(instance_dir: str, tenant_name: str | None, out: str) -> None
     """Write a verified backup of the instance (or of one tenant) while it keeps serving."""
     from .runtime import backup as backups
 
-    inst = _open(instance_dir)
-    try:
-        manifest = backups.backup(inst, Path(out), tenant_name)
-    except CRMError as exc:
-        _fail(exc.message)
-        return
-    finally:
-        inst.dispose()
+    manifest = _with_instance(instance_dir,
+                              lambda inst: backups.backup(inst, Path(out), tenant_name))
     for name, entry in sorted(manifest["tenants"].items()):
         click.echo(f"{name}: {sum(entry['tables'].values())} rows in {len(entry['tables'])} "
                    "tables")
@@ -236,14 +247,8 @@ def restore_command(instance_dir: str, tenant_name: str | None, source: str) -> 
     """Replace tenants' data with a backup's (stop the servers first)."""
     from .runtime import backup as backups
 
-    inst = _open(instance_dir)
-    try:
-        restored = backups.restore(inst, Path(source), tenant_name)
-    except CRMError as exc:
-        _fail(exc.message)
-        return
-    finally:
-        inst.dispose()
+    restored = _with_instance(instance_dir,
+                              lambda inst: backups.restore(inst, Path(source), tenant_name))
     for name, tables in sorted(restored.items()):
         click.echo(f"restored tenant '{name}': {sum(tables.values())} rows in {len(tables)} "
                    "tables, verified")
