@@ -161,6 +161,23 @@ def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
                     "responses": {"200": {"description": "History",
                                           **_json(_ref("HistoryList"))}, "404": ERROR}},
         },
+        f"/api/v1/records/{obj.name}/bulk": {
+            "post": {"tags": [tag], "summary": f"Create, update or upsert up to 1,000 {tag} "
+                                               "records, all or none or record by record",
+                     "operationId": f"bulk_{obj.name}",
+                     "requestBody": {"required": True, **_json({
+                         "type": "object", "required": ["records"],
+                         "properties": {
+                             "records": {"type": "array", "maxItems": 1000,
+                                         "items": {"type": "object"}},
+                             "mode": {"enum": ["create", "update", "upsert"]},
+                             "key": {"type": "string",
+                                     "description": "upsert: the unique field to match on"},
+                             "all_or_none": {"type": "boolean", "default": True}}})},
+                     "responses": {"200": {"description": "Per-record results", **_json(
+                         _ref("BulkResults"))}, "400": ERROR, "401": ERROR, "403": ERROR,
+                         "404": ERROR, "413": ERROR}},
+        },
     }
 
 
@@ -385,6 +402,19 @@ def build(tenant_key: str, snapshot: Snapshot,
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "fields": {"type": "object", "additionalProperties": {
                                "type": "array", "items": {"type": "string"}}}}}}},
+        "BulkResults": {"type": "object", "required": ["results", "applied"], "properties": {
+            "applied": {"type": "boolean",
+                        "description": "false when any record was refused"},
+            "results": {"type": "array", "items": {
+                "type": "object", "required": ["index", "status", "id", "error"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "status": {"enum": ["created", "updated", "error", "rolled_back"]},
+                    "id": {"type": ["integer", "null"]},
+                    "error": {"anyOf": [{"type": "null"}, {
+                        "type": "object", "required": ["code", "message", "fields"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                       "fields": {"type": "object"}}}]}}}}}},
         "HistoryList": {"type": "object", "properties": {"items": {"type": "array", "items": {
             "type": "object", "properties": {
                 "action": {"enum": ["create", "update", "delete", "restore", "purge"]},

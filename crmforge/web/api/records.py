@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from ...core.errors import BadRequest
 from ...core.filters import parse_list_query
 from ...runtime import RecordService
+from ...runtime.bulk import BulkWriter
 from ..context import current_principal, current_tenant
 from .util import json_body
 
@@ -47,6 +48,13 @@ def create_record(object_name: str) -> tuple[dict[str, Any], int, dict[str, str]
     record = _service().create(current_principal(), object_name, json_body(), request_lang())
     return record, 201, {"ETag": f'"{record["version"]}"',
                          "Location": f"/api/v1/records/{object_name}/{record['id']}"}
+
+
+@bp.post("/records/<object_name>/bulk")
+def bulk_records(object_name: str) -> dict[str, Any]:
+    """Up to 1,000 records created, updated or upserted; per-record results (DESIGN §9)."""
+    return BulkWriter(_service()).run(current_principal(), object_name, json_body(),
+                                      request_lang())
 
 
 @bp.get("/records/<object_name>/<record_id>")
