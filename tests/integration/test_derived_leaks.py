@@ -211,7 +211,7 @@ def test_no_derived_value_leaks(instance, app, world: dict[str, Any]) -> None:
             _ok(c.get(f"/api/v1/records/parent/{pid}", headers=user), 200)[name]
             for pid in got) if v is not None]
         assert shown_values == sorted(shown_values, reverse=True)
-    export = c.get("/api/v1/records/parent/export", headers=user)
+    export = c.get("/api/v1/records/parent/export?headers=names", headers=user)
     assert export.status_code == 200
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows and not hidden_derived & set(rows[0])
