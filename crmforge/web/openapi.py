@@ -161,6 +161,23 @@ def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
                     "responses": {"200": {"description": "History",
                                           **_json(_ref("HistoryList"))}, "404": ERROR}},
         },
+        f"/api/v1/records/{obj.name}/export": {
+            "get": {"tags": [tag], "summary": f"Export {tag} records as XLSX or CSV (needs "
+                                              "export; the list's filters and sort apply)",
+                    "operationId": f"export_{obj.name}",
+                    "parameters": [
+                        {"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx"],
+                                                                     "default": "csv"}},
+                        {"name": "headers", "in": "query",
+                         "schema": {"enum": ["labels", "names"], "default": "labels"}},
+                        {"name": "lang", "in": "query", "schema": {"enum": ["zh", "en"]}},
+                        *_list_parameters(obj, readable)],
+                    "responses": {"200": {"description": "The file", "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                            {"schema": {"type": "string", "format": "binary"}}}},
+                        "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}},
+        },
         f"/api/v1/records/{obj.name}/bulk": {
             "post": {"tags": [tag], "summary": f"Create, update or upsert up to 1,000 {tag} "
                                                "records, all or none or record by record",
