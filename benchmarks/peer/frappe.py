@@ -7,7 +7,9 @@ against the documentation and fix what differs. Requests it sends:
 
 - sign-in: ``POST /api/method/login`` ``{"usr", "pwd"}``; the ``sid`` cookie it sets
   authenticates the rest (a session cookie, as a browser or a script with a password
-  would use; Frappe also accepts ``Authorization: token key:secret``, not used here);
+  would use; Frappe also accepts ``Authorization: token key:secret``, not used here).
+  Such a session has no CSRF token until a desk page is loaded, so Frappe does not ask
+  for ``X-Frappe-CSRF-Token`` on its writes;
 - the object: ``POST /api/resource/DocType`` with ``custom: 1``, module ``Custom`` and
   its fields (Data ``title``, Select ``status``, Currency ``amount``), hash names;
 - seeding: ``POST /api/method/frappe.client.insert_many`` with ``docs`` (<= 200 a call);

@@ -25,6 +25,9 @@ from .client import REQUEST_TIMEOUT, Client
 #: Schema changes made by the add-field workload at most (one per second of it).
 MAX_FIELD_CHANGES = 5
 
+#: Requests one workload sends at most, whatever its time (bounds what ``create`` writes).
+MAX_REQUESTS = 200_000
+
 
 @dataclass
 class Sample:
@@ -110,7 +113,8 @@ def drive(clients: list[Client], make_call: Callable[[random.Random, int], Call]
         one(client, make_call(rnd, index))  # warm-up, untimed
         barrier.wait()
         samples, counts = per_thread[index], rows[index]
-        while not stop.is_set():
+        own_limit = max(1, MAX_REQUESTS // len(clients))
+        while not stop.is_set() and len(samples) < own_limit:
             call = make_call(rnd, index)
             started = time.perf_counter()
             ok, body, error = one(client, call)
