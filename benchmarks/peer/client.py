@@ -106,7 +106,8 @@ class Client:
 
         A keep-alive connection may be closed by the server while idle; retrying on a
         fresh connection once is what any HTTP client does, and is not an error of the
-        server. Any other failure (refused, timed out, closed again) propagates.
+        server. Only a reused connection is retried (a fresh one that fails has reached
+        the server, and a create must not be sent twice); any other failure propagates.
         """
         all_headers = dict(self.headers)
         data: bytes | None = None
@@ -115,7 +116,8 @@ class Client:
             all_headers["Content-Type"] = "application/json"
         if headers:
             all_headers.update(headers)
-        for attempt in (1, 2):
+        while True:
+            reused = self._conn is not None
             conn = self._connection()
             try:
                 conn.request(method, self.target.prefix + path, body=data, headers=all_headers)
@@ -123,7 +125,7 @@ class Client:
                 content = raw.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self.close()
-                if attempt == 2:
+                if not reused:
                     raise
                 continue
             except Exception:
@@ -133,7 +135,6 @@ class Client:
                 self.close()
             return Response(raw.status, _decode(content, raw.getheader("Content-Type")),
                             raw.headers)
-        raise AssertionError("unreachable")
 
     def timed(self, method: str, path: str, body: Any = None) -> tuple[Response, float]:
         """The answer and the seconds from sending to having read the whole body."""
