@@ -28,6 +28,9 @@ from .tables import signin_audit, tokens, user_roles, users
 
 API = "api"
 SESSION = "session"
+#: An API key for an integration (security/api_keys.py): a bearer credential with a name,
+#: an optional expiry, no password lockout, revoked only on purpose.
+KEY = "key"
 
 # Kept for callers that read the defaults; the numbers in force come from a LoginPolicy.
 TOKEN_LIFETIME = DEFAULT_POLICY.token_lifetime
@@ -214,7 +217,10 @@ def authenticate(conn: sa.Connection, token: str, *, kind: str = API,
         .where(tokens.c.token_hash == hash_token(token))
     ).all()
     noun = "session" if kind == SESSION else "token"
-    if not rows or rows[0].kind != kind or rows[0].revoked_at is not None \
+    accepted = (API, KEY) if kind == API else (kind,)  # a bearer may be a token or a key
+    if rows and rows[0].kind == KEY:
+        noun = "API key"
+    if not rows or rows[0].kind not in accepted or rows[0].revoked_at is not None \
             or not rows[0].active:
         raise Unauthorized(f"the {noun} is not valid; sign in again")
     row = rows[0]
@@ -231,8 +237,10 @@ def authenticate(conn: sa.Connection, token: str, *, kind: str = API,
         raise refused
     principal = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
                           roles=frozenset(role_names))
-    stale = kind == SESSION and (row.last_used_at is None
-                                 or row.last_used_at + _TOUCH_EVERY <= now)
+    # Sessions and keys record their last use (at most once a minute): a session ends when
+    # idle, and an administrator sees which keys are still in use.
+    stale = row.kind in (SESSION, KEY) and (row.last_used_at is None
+                                            or row.last_used_at + _TOUCH_EVERY <= now)
     return Credential(principal, row.token_id, row.kind, row.expires_at, stale)
 
 
@@ -271,9 +279,10 @@ def revoke_credential(conn: sa.Connection, token_id: int) -> None:
 
 
 def revoke_all(conn: sa.Connection, user_id: int) -> int:
-    """End every token and session of a user; returns how many were still live."""
+    """End every token and session of a user (not their API keys, which integrations
+    hold and which are revoked one by one); returns how many were still live."""
     result = conn.execute(tokens.update().where(
-        tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None),
+        tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None), tokens.c.kind != KEY,
         tokens.c.expires_at > _now()).values(revoked_at=_now()))
     return int(result.rowcount or 0)
 

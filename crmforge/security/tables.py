@@ -153,3 +153,16 @@ admin_audit = sa.Table(
     sa.Column("details", sa.Text, nullable=True),
     sa.Column("at", sa.DateTime, nullable=False),
 )
+
+#: Names of API keys (security/api_keys.py); the key is a ``tokens`` row of kind ``key``.
+api_keys = sa.Table(
+    "sys_api_keys",
+    security_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("token_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_by", sa.String(150), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+

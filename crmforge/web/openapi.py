@@ -311,6 +311,47 @@ READER_DOCS = ("Administrators get whole documents. Anyone else gets only the ob
                "conditions, validation or status rules or triggers.")
 
 
+def _api_key_paths() -> dict[str, Any]:
+    """API keys for integrations (DESIGN §9): named bearer credentials shown once."""
+    key = {"type": "object", "required": ["id", "name", "expires_at", "revoked"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"},
+        "created_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+        "revoked": {"type": "boolean"}}}
+    user = {"name": "user", "in": "query", "schema": {"type": "string"},
+            "description": "administrators: another user's keys (a service user's)"}
+    tags = ["Auth"]
+    return {
+        "/api/v1/auth/api-keys": {
+            "get": {"tags": tags, "operationId": "list_api_keys", "parameters": [user],
+                    "summary": "Your API keys (never the keys themselves)",
+                    "responses": {"200": {"description": "Keys", **_json({
+                        "type": "object", "properties": {"items": {"type": "array",
+                                                                   "items": key}}})},
+                        "401": ERROR, "403": ERROR}},
+            "post": {"tags": tags, "operationId": "create_api_key",
+                     "summary": "Make a key; the answer shows it once. Use it as "
+                                "'Authorization: Bearer <key>'",
+                     "requestBody": {"required": True, **_json({
+                         "type": "object", "required": ["name"], "properties": {
+                             "name": {"type": "string", "maxLength": 100},
+                             "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                             "user": {"type": "string",
+                                      "description": "administrators: for this user"}}})},
+                     "responses": {"201": {"description": "The key, shown once", **_json({
+                         **key, "properties": {**key["properties"], "key": {"type": "string"}}})},
+                         "401": ERROR, "403": ERROR, "422": ERROR}}},
+        "/api/v1/auth/api-keys/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}, user],
+            "delete": {"tags": tags, "operationId": "revoke_api_key",
+                       "summary": "Revoke a key at once",
+                       "responses": {"204": {"description": "Revoked"}, "401": ERROR,
+                                     "403": ERROR, "404": ERROR}}},
+    }
+
+
 def _static_paths() -> dict[str, Any]:
     meta_obj = "/api/v1/meta/objects/{object}"
     obj_param = {"name": "object", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -397,7 +438,7 @@ def _static_paths() -> dict[str, Any]:
             "summary": "Publish an earlier version again (nothing is dropped)",
             "responses": {"200": {"description": "The new version"}, "409": ERROR, "422": ERROR}}},
         **_pack_paths(),
-        **_list_view_paths(), **_job_paths(),
+        **_list_view_paths(), **_job_paths(), **_api_key_paths(),
         "/api/v1/recycle-bin": {"get": {
             "tags": ["Records"], "operationId": "recycle_bin",
             "summary": "Deleted records you may see",

@@ -14,7 +14,7 @@ from flask import Blueprint, request
 from flask_wtf.csrf import generate_csrf
 
 from ...core.errors import BadRequest, Unauthorized
-from ...security import accounts
+from ...security import accounts, api_keys, org
 from ...security import engine as permissions
 from ..context import (
     current_credential,
@@ -121,3 +121,43 @@ def signin_audit() -> dict[str, Any]:
     more = len(items) > limit
     items = items[:limit]
     return {"items": items, "next_cursor": str(items[-1]["id"]) if more else None}
+
+
+# -- API keys (DESIGN §9: POST, GET /auth/api-keys; DELETE /auth/api-keys/<id>) ---------------
+def _key_owner(conn: Any, principal: Any) -> int:
+    """Whose keys: the caller's, or (administrators) ``?user=`` / ``"user"``'s, such as
+    a service user's."""
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    named = request.args.get("user") or (body.get("user") if isinstance(body, dict) else None)
+    if named is None:
+        return int(principal.user_id)
+    permissions.check_admin(principal)
+    return int(org.user_row(conn, str(named)).id)
+
+
+@bp.post("/auth/api-keys")
+def create_api_key() -> tuple[dict[str, Any], int, dict[str, str]]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest('send {"name": ..., "expires_at": ... (optional)}')
+    principal = current_principal()
+    with current_tenant().write() as conn:
+        owner = _key_owner(conn, principal)
+        created = api_keys.create(conn, owner, body.get("name"), body.get("expires_at"),
+                                  principal)
+    return created, 201, _NO_STORE
+
+
+@bp.get("/auth/api-keys")
+def list_api_keys() -> dict[str, Any]:
+    principal = current_principal()
+    with current_tenant().write() as conn:  # may create the keys table on first use
+        return {"items": api_keys.list_for(conn, _key_owner(conn, principal))}
+
+
+@bp.delete("/auth/api-keys/<key_id>")
+def revoke_api_key(key_id: str) -> tuple[str, int]:
+    principal = current_principal()
+    with current_tenant().write() as conn:
+        api_keys.revoke(conn, _key_owner(conn, principal), key_id)
+    return "", 204
