@@ -313,7 +313,8 @@ READER_DOCS = ("Administrators get whole documents. Anyone else gets only the ob
 
 def _api_key_paths() -> dict[str, Any]:
     """API keys for integrations (DESIGN §9): named bearer credentials shown once."""
-    key = {"type": "object", "required": ["id", "name", "expires_at", "revoked"], "properties": {
+    key: dict[str, Any] = {
+        "type": "object", "required": ["id", "name", "expires_at", "revoked"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"},
         "created_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
         "expires_at": {"type": ["string", "null"], "format": "date-time"},
