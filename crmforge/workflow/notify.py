@@ -5,13 +5,19 @@ nobody is told about an approval that was rolled back. E-mail goes out after the
 (DESIGN §4, step 6) from the rows still marked ``pending``: a crash between commit and
 delivery leaves them pending for the next delivery run, nothing is lost or sent twice by
 the same run. SMTP settings come from ``CRMFORGE_SMTP_HOST``, ``CRMFORGE_SMTP_PORT`` and
-``CRMFORGE_SMTP_FROM``; without a host, no e-mail is queued.
+``CRMFORGE_SMTP_FROM``; without a host, no e-mail is queued. ``CRMFORGE_SMTP_SECURITY``
+(``starttls``, ``ssl`` or ``none``; by default ``ssl`` on port 465, ``starttls`` on 587,
+else ``none``) encrypts the connection, verified against the system's certificates or
+``CRMFORGE_SMTP_CA_FILE``; ``CRMFORGE_SMTP_USER`` and ``CRMFORGE_SMTP_PASSWORD`` sign in
+(only over an encrypted connection: a password is never sent in the clear).
 """
 
 from __future__ import annotations
 
 import os
 import smtplib
+import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -23,13 +29,50 @@ from . import people
 from .tables import notifications
 
 
-def smtp_settings() -> tuple[str, int, str] | None:
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    security: str  # "none", "starttls" or "ssl"
+    user: str | None
+    password: str | None
+    ca_file: str | None
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def connect(self) -> smtplib.SMTP:
+        """A connection, encrypted and signed in as configured."""
+        if self.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=10,
+                                                  context=self.tls())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=10)
+            if self.security == "starttls":
+                smtp.starttls(context=self.tls())
+        if self.user:
+            if self.security == "none":
+                smtp.close()
+                raise smtplib.SMTPException("refusing to send a password over plain SMTP; "
+                                            "set CRMFORGE_SMTP_SECURITY")
+            smtp.login(self.user, self.password or "")
+        return smtp
+
+
+def smtp_settings() -> SmtpSettings | None:
     host = os.environ.get("CRMFORGE_SMTP_HOST")
     if not host:
         return None
     port = int(os.environ.get("CRMFORGE_SMTP_PORT") or 25)
-    sender = os.environ.get("CRMFORGE_SMTP_FROM") or "crmforge@localhost"
-    return host, port, sender
+    default = {465: "ssl", 587: "starttls"}.get(port, "none")
+    security = (os.environ.get("CRMFORGE_SMTP_SECURITY") or default).lower()
+    if security not in ("none", "starttls", "ssl"):
+        security = default
+    return SmtpSettings(host, port, os.environ.get("CRMFORGE_SMTP_FROM") or "crmforge@localhost",
+                        security, os.environ.get("CRMFORGE_SMTP_USER") or None,
+                        os.environ.get("CRMFORGE_SMTP_PASSWORD") or None,
+                        os.environ.get("CRMFORGE_SMTP_CA_FILE") or None)
 
 
 def notify(conn: sa.Connection, user_id: int, kind: str, subject: str, body: str, *,
@@ -45,7 +88,7 @@ def deliver_pending(tenant: Tenant, limit: int = 200) -> int:
     settings = smtp_settings()
     if settings is None:
         return 0
-    host, port, sender = settings
+    sender = settings.sender
     with tenant.read() as conn:
         rows = conn.execute(sa.select(notifications).where(
             notifications.c.email_status == "pending").order_by(notifications.c.id)
@@ -55,7 +98,7 @@ def deliver_pending(tenant: Tenant, limit: int = 200) -> int:
         return 0
     done: dict[int, str] = {}
     try:
-        with smtplib.SMTP(host, port, timeout=10) as smtp:
+        with settings.connect() as smtp:
             for r in rows:
                 address = to.get(r.id)
                 if not address:
@@ -98,4 +141,4 @@ def mark_read(conn: sa.Connection, user_id: int, ids: list[int] | None) -> int:
     return int(conn.execute(q.values(read_at=utcnow())).rowcount)
 
 
-__all__ = ["deliver_pending", "inbox", "mark_read", "notify", "smtp_settings"]
+__all__ = ["SmtpSettings", "deliver_pending", "inbox", "mark_read", "notify", "smtp_settings"]

@@ -149,3 +149,84 @@ def test_the_queue_runs_timers_only_where_something_is_due(client: FlaskClient,
         assert after == (START + dt.timedelta(hours=24)).replace(tzinfo=None)  # escalation
     finally:
         instance.set_dispatcher(None)
+
+
+def _self_signed(folder: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as files (the test's own CA)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "smtp.crt", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_mail_over_starttls_with_login(client: FlaskClient, admin: dict[str, str],
+                                       tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real local SMTP server that requires STARTTLS before AUTH LOGIN, and a password."""
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"mail-secret"
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=ok)
+
+    box = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=server_tls,
+                            require_starttls=True, authenticator=authenticator,
+                            auth_require_tls=True)
+    controller.start()
+    try:
+        monkeypatch.setenv("CRMFORGE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CRMFORGE_SMTP_PORT", str(port))
+        monkeypatch.setenv("CRMFORGE_SMTP_SECURITY", "starttls")
+        monkeypatch.setenv("CRMFORGE_SMTP_USER", "crm")
+        monkeypatch.setenv("CRMFORGE_SMTP_PASSWORD", "mail-secret")
+        monkeypatch.setenv("CRMFORGE_SMTP_CA_FILE", cert)
+        monkeypatch.setenv("CRMFORGE_SMTP_FROM", "approvals@example.test")
+        h = build(client, admin, process({"name": "review", "approvers": {"users": ["alice"]}}))
+        submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert logins == [(b"crm", b"mail-secret")]
+        assert any("alice@example.test" in to for to, _ in box.messages)
+        # a wrong password: nothing sent, the mail stays pending for the next run
+        monkeypatch.setenv("CRMFORGE_SMTP_PASSWORD", "wrong")
+        before = len(box.messages)
+        submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert len(box.messages) == before
+        # a password is never sent in the clear
+        monkeypatch.setenv("CRMFORGE_SMTP_SECURITY", "none")
+        monkeypatch.setenv("CRMFORGE_SMTP_PASSWORD", "mail-secret")
+        count = len(logins)
+        submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert len(logins) == count and len(box.messages) == before
+    finally:
+        controller.stop()
