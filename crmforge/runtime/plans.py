@@ -1,0 +1,170 @@
+"""Plan steering for filtered, sorted list pages on SQLite (decision 0019).
+
+A list page is ``WHERE <filters> ORDER BY <sort>, id LIMIT n``. When a filter names an
+indexed column, SQLite's planner picks that index even when the filter matches a large
+fraction of the table (even after ANALYZE: it does not weigh the LIMIT), and then sorts
+every match in a temporary B-tree: 17 ms for 20,000 matches against 0.15 ms for walking
+the sort column's index and stopping after ``n`` matches. PostgreSQL weighs the LIMIT by
+itself, so this module only acts where the dialect asks for it (``Dialect.steers_lists``).
+
+The choice is a small cost model: walking the sort index examines about ``n / s`` rows
+(``s``: the fraction of rows all filters keep); the filter index examines ``N * s_i`` rows
+(``s_i``: the best indexed filter's fraction) and sorts them. ``sqlite_stat1`` (ANALYZE,
+which PRAGMA optimize keeps current) rules most lists out cheaply; it keeps an average per
+value, so before steering, the indexed equalities are counted in a sample of the newest
+rows (a primary key range: bounded work), which also stands in for missing statistics.
+Steering only changes how rows are found, never which rows or their order: the statement
+is the same apart from a FROM hint
+(``INDEXED BY`` an index whose name comes from metadata, or ``NOT INDEXED`` for ``id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.filters import Condition
+from ..metadata.model import FieldDef, ObjectDef
+from .fields import lookup_field
+from .query import condition_sql
+from .storage.dialects import Dialect
+
+#: Rows of the newest part of the table sampled when an index has no statistics.
+SAMPLE_ROWS = 1000
+#: The fraction assumed for a condition other than equality or ``in`` (SQLite's own guess
+#: for a range is a quarter of the rows).
+RANGE_FRACTION = 0.25
+#: Walking must be cheaper by this factor: a walk reads the table row of every entry it
+#: passes, and a wrong walk (rare matches) costs far more than a wrong filter-index plan.
+MARGIN = 2.0
+
+
+def sort_index(obj: ObjectDef, f: FieldDef) -> str | None:
+    """The name of the index that serves a sort on ``f`` ("" for ``id``: the table itself
+    is in id order), or None when it has none. Names as ``storage.tables`` gives them."""
+    if f.name == "id":
+        return ""
+    if not f.stored or f.id.startswith("sys_"):
+        return None
+    if f.unique:
+        return "uq_" + f.id
+    if f.indexed or f.kind.expression_type == "reference":
+        return "ix_" + f.id
+    return None
+
+
+def _stats(conn: sa.Connection, table: str) -> dict[str, list[int]]:
+    """``sqlite_stat1`` rows of ``table`` by index: [rows, rows per value of column 1, ...]."""
+    exists = conn.execute(sa.text(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")).first()
+    if exists is None:
+        return {}
+    out: dict[str, list[int]] = {}
+    for idx, stat in conn.execute(sa.text(
+            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = :t AND idx IS NOT NULL"), {"t": table}):
+        numbers = []
+        for part in str(stat or "").split():
+            if not part.isdigit():
+                break
+            numbers.append(int(part))
+        if len(numbers) >= 2 and numbers[0] > 0:
+            out[str(idx)] = numbers
+    return out
+
+
+def _condition_fraction(cond: Condition, index_stat: list[int] | None) -> float | None:
+    """What fraction of rows ``cond`` keeps according to the statistics of its column's
+    index, or None when that needs a sample."""
+    if cond.op not in ("eq", "in"):
+        return RANGE_FRACTION
+    if index_stat is None:
+        return None
+    per_value = index_stat[1] / index_stat[0]
+    values = len(cond.value) if cond.op == "in" and isinstance(cond.value, (list, tuple)) else 1
+    return min(1.0, per_value * values)
+
+
+def steer(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table,
+          conditions: Sequence[Condition], sort: Sequence[tuple[FieldDef, bool]],
+          cols: Mapping[str, Any], readable: frozenset[str], limit: int, stmt: sa.Select[Any]
+          ) -> sa.Select[Any]:
+    """``stmt`` with a hint to walk the sort index when that is the cheaper plan.
+
+    Nothing changes unless the dialect steers, the first sort key has an index and is the
+    plain column (not a masked expression), and a filter on another indexed column could
+    tempt the planner away from it.
+    """
+    if not dialect.steers_lists or not sort or not conditions:
+        return stmt
+    first = sort[0][0]
+    walk_index = sort_index(obj, first)
+    if walk_index is None or first.name in cols:
+        return stmt
+    indexed: list[int] = []  # conditions that could lead the planner to their index
+    for i, cond in enumerate(conditions):
+        f = lookup_field(obj, cond.field)
+        if f is None or f.name == first.name or f.name in cols:
+            continue
+        if sort_index(obj, f):
+            indexed.append(i)
+    if not indexed:
+        return stmt
+    stats = _stats(conn, table.name)
+    total = next(iter(stats.values()))[0] if stats else None
+    fractions: dict[int, float] = {}
+    for i, cond in enumerate(conditions):
+        f = lookup_field(obj, cond.field)
+        name = sort_index(obj, f) if f is not None else None
+        fraction = _condition_fraction(cond, stats.get(name) if name else None)
+        if fraction is None and not name:
+            fraction = 0.1  # an unindexed equality: a guess, it only scales the walk
+        if fraction is not None:
+            fractions[i] = fraction
+    if total is not None and len(fractions) == len(conditions) \
+            and not _walk_is_cheaper(fractions, indexed, total, limit):
+        return stmt
+    # The statistics hold an average per value, and a skewed column's rare value would
+    # look common: the indexed equalities are counted in a sample before the plan changes.
+    exact = [i for i in indexed if conditions[i].op in ("eq", "in") or i not in fractions]
+    sampled, newest = _sample(conn, dialect, obj, table, [conditions[i] for i in exact],
+                              readable, cols)
+    if sampled is None:
+        return stmt
+    fractions.update(zip(exact, sampled, strict=True))
+    if not _walk_is_cheaper(fractions, indexed, total or newest, limit):
+        return stmt
+    return dialect.walk_index(stmt, table, walk_index)
+
+
+def _walk_is_cheaper(fractions: Mapping[int, float], indexed: Sequence[int], total: int,
+                     limit: int) -> bool:
+    """Whether walking the sort index until a page is full reads fewer rows (by
+    ``MARGIN``) than reading every match through the best filter index and sorting them."""
+    keep = 1.0
+    for fraction in fractions.values():
+        keep *= fraction
+    walk_rows = (limit + 1) / max(keep, 1e-9)
+    filter_rows = total * min(fractions[i] for i in indexed)
+    return walk_rows * MARGIN < filter_rows
+
+
+def _sample(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table,
+            conditions: Sequence[Condition], readable: frozenset[str], cols: Mapping[str, Any]
+            ) -> tuple[list[float] | None, int]:
+    """The fraction of the newest ``SAMPLE_ROWS`` rows each condition keeps, and the
+    table's size as its largest id (both cheap: the sample is a range of the primary key)."""
+    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+    if not top:
+        return None, 0
+    clauses = [condition_sql(obj, table, c, dialect, readable, dict(cols)) for c in conditions]
+    counts = conn.execute(sa.select(
+        sa.func.count(),
+        *(sa.func.sum(sa.case((clause, 1), else_=0)) for clause in clauses),
+    ).where(table.c.id > int(top) - SAMPLE_ROWS)).one()
+    seen = int(counts[0] or 0)
+    if seen == 0:
+        return None, int(top)
+    # A condition that keeps nothing in the sample still gets half a row: rare, not absent.
+    return [max(int(n or 0), 0.5) / seen for n in counts[1:]], int(top)

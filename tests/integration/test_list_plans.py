@@ -1,0 +1,111 @@
+"""List plans (decision 0019): on SQLite a filtered, sorted page walks the sort column's
+index when the filter matches a large share of the rows (no temporary B-tree for the
+ORDER BY), and steering changes nothing but the plan: the same rows in the same order,
+page by page through cursors, as the statement without the hint."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crmforge.core import parse_list_query
+from crmforge.runtime import Designer, RecordService, Tenant, plans
+from crmforge.security import SYSTEM
+
+ITEM: dict[str, Any] = {"name": "item", "label": {"en": "Item"}, "fields": [
+    {"name": "title", "type": "text", "indexed": True},
+    {"name": "status", "type": "picklist", "indexed": True, "choices": [
+        {"value": "open"}, {"value": "won"}, {"value": "lost"}]},
+    {"name": "amount", "type": "integer"},
+]}
+ROWS = 2500
+
+
+@pytest.fixture
+def records(tenant: Tenant) -> RecordService:
+    Designer(tenant).create_object(SYSTEM, ITEM)
+    service = RecordService(tenant)
+    rng = random.Random(7)
+    rows = [{"title": None if rng.random() < 0.05 else f"t{rng.randrange(600):04d}",
+             "status": "open" if rng.random() < 0.85 else rng.choice(["won", "lost"]),
+             "amount": rng.randrange(100)} for _ in range(ROWS)]
+    for start in range(0, ROWS, 500):
+        service.create_many(SYSTEM, "item", rows[start:start + 500])
+    return service
+
+
+def _pages(records: RecordService, limit: int, **params: Any) -> Iterator[list[int]]:
+    cursor = None
+    for _ in range(200):
+        query = [(k, str(v)) for k, v in params.items()] + [("limit", str(limit))]
+        if cursor:
+            query.append(("cursor", cursor))
+        page = records.list(SYSTEM, "item", parse_list_query(query))
+        yield [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
+
+
+def _list_sql(tenant: Tenant, records: RecordService, **params: Any) -> list[tuple[str, Any]]:
+    """The list SELECTs a page runs, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ORDER BY" in statement and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(tenant.engine, "before_cursor_execute", spy)
+    try:
+        next(_pages(records, 50, **params))
+    finally:
+        sa.event.remove(tenant.engine, "before_cursor_execute", spy)
+    return seen
+
+
+@pytest.mark.parametrize("analyzed", [False, True])
+def test_a_broad_filter_walks_the_sort_index(records: RecordService, tenant: Tenant,
+                                             analyzed: bool) -> None:
+    if tenant.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL weighs the LIMIT by itself")
+    if analyzed:
+        with tenant.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    statements = _list_sql(tenant, records, status="open", sort="title")
+    assert statements and "INDEXED BY" in statements[-1][0]
+    with tenant.engine.connect() as conn:
+        plan = [str(r[-1]) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statements[-1][0], statements[-1][1])]
+    assert any("USING INDEX ix_" in step for step in plan), plan
+    assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
+
+
+def test_a_narrow_filter_keeps_its_own_index(records: RecordService, tenant: Tenant) -> None:
+    if tenant.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL weighs the LIMIT by itself")
+    with tenant.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    statements = _list_sql(tenant, records, status="lost", sort="title")
+    assert statements and "INDEXED BY" not in statements[-1][0]
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "open", "sort": "title"},
+    {"status": "open", "sort": "-title"},
+    {"status__in": "open,won", "amount__gte": "40", "sort": "title"},
+    {"status": "open", "sort": "-id"},
+    {"status": "won", "sort": "title"},
+])
+def test_steered_pages_equal_the_unsteered_ones(records: RecordService,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                params: dict[str, str]) -> None:
+    steered = list(_pages(records, 37, **params))
+    monkeypatch.setattr(plans, "steer", lambda *args: args[-1])
+    plain = list(_pages(records, 37, **params))
+    assert steered == plain
+    flat = [i for page in steered for i in page]
+    assert len(flat) == len(set(flat)) > 37
