@@ -20,6 +20,9 @@ is the same apart from a FROM hint
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +42,13 @@ RANGE_FRACTION = 0.25
 #: Walking must be cheaper by this factor: a walk reads the table row of every entry it
 #: passes, and a wrong walk (rare matches) costs far more than a wrong filter-index plan.
 MARGIN = 2.0
+#: How long a sampled fraction is reused, and how many are kept (per process): the next
+#: pages of a list and the same list for other readers do not sample again.
+SAMPLE_TTL_S = 60.0
+SAMPLE_CACHE = 512
+
+_sampled: OrderedDict[tuple[Any, ...], tuple[float, float]] = OrderedDict()
+_sampled_lock = threading.Lock()
 
 
 def sort_index(obj: ObjectDef, f: FieldDef) -> str | None:
@@ -128,11 +138,27 @@ def steer(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table
     # The statistics hold an average per value, and a skewed column's rare value would
     # look common: the indexed equalities are counted in a sample before the plan changes.
     exact = [i for i in indexed if conditions[i].op in ("eq", "in") or i not in fractions]
-    sampled, newest = _sample(conn, dialect, obj, table, [conditions[i] for i in exact],
-                              readable, cols)
-    if sampled is None:
-        return stmt
-    fractions.update(zip(exact, sampled, strict=True))
+    now = time.monotonic()
+    keys = {i: (str(conn.engine.url), table.name, conditions[i].field, conditions[i].op,
+                repr(conditions[i].value)) for i in exact}
+    with _sampled_lock:
+        known = {i: hit[0] for i, key in keys.items()
+                 if (hit := _sampled.get(key)) is not None and now - hit[1] < SAMPLE_TTL_S}
+    missing = [i for i in exact if i not in known]
+    newest = total or 0
+    if missing or total is None:
+        sampled, newest = _sample(conn, dialect, obj, table, [conditions[i] for i in missing],
+                                  readable, cols)
+        if sampled is None:
+            return stmt
+        known.update(zip(missing, sampled, strict=True))
+        with _sampled_lock:
+            for i, fraction in zip(missing, sampled, strict=True):
+                _sampled[keys[i]] = (fraction, now)
+                _sampled.move_to_end(keys[i])
+            while len(_sampled) > SAMPLE_CACHE:
+                _sampled.popitem(last=False)
+    fractions.update(known)
     if not _walk_is_cheaper(fractions, indexed, total or newest, limit):
         return stmt
     return dialect.walk_index(stmt, table, walk_index)
