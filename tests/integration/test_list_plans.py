@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmforge.core import parse_list_query
+from crmforge.core import CRMError, parse_list_query
 from crmforge.runtime import Designer, RecordService, Tenant, plans
 from crmforge.security import SYSTEM
 
@@ -109,3 +109,88 @@ def test_steered_pages_equal_the_unsteered_ones(records: RecordService,
     assert steered == plain
     flat = [i for page in steered for i in page]
     assert len(flat) == len(set(flat)) > 37
+
+
+# -- composite indexes declared in the object document --------------------------------------
+
+DEAL: dict[str, Any] = {"name": "deal", "fields": [
+    {"name": "title", "type": "text"},
+    {"name": "stage", "type": "picklist", "choices": [{"value": "a"}, {"value": "b"}]},
+    {"name": "amount", "type": "integer"},
+    {"name": "notes", "type": "textarea"},
+], "indexes": [["stage", "title"]]}
+
+
+def _indexes(tenant: Tenant, table: str) -> dict[str, list[str]]:
+    with tenant.engine.connect() as conn:
+        return {str(ix["name"]): [str(c) for c in ix["column_names"]]
+                for ix in sa.inspect(conn).get_indexes(table) if str(ix["name"]).startswith("cx_")}
+
+
+def test_composite_indexes_follow_the_document(tenant: Tenant) -> None:
+    designer = Designer(tenant)
+    designer.create_object(SYSTEM, DEAL)
+    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "title"]]
+    designer.update_object(SYSTEM, "deal", {"indexes": [["stage", "title"], ["amount", "stage"]]})
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"], ["stage", "title"]]
+    before = set(_indexes(tenant, "obj_deal"))
+    designer.update_field(SYSTEM, "deal", "title", {"name": "headline"})
+    assert set(_indexes(tenant, "obj_deal")) == before  # names come from field ids
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"],
+                                                             ["stage", "headline"]]
+    assert designer.object_doc(designer.snapshot(), "deal")["indexes"] == [
+        ["stage", "headline"], ["amount", "stage"]]
+    designer.update_field(SYSTEM, "deal", "amount", {"type": "decimal"})
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"],
+                                                             ["stage", "headline"]]
+    designer.remove_field(SYSTEM, "deal", "amount")
+    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "headline"]]
+    designer.update_object(SYSTEM, "deal", {"indexes": None})
+    assert _indexes(tenant, "obj_deal") == {}
+
+
+@pytest.mark.parametrize(("indexes", "path"), [
+    ([["stage", "nope"]], "$.indexes[0][1]"),
+    ([["stage", "notes"]], "$.indexes[0][1]"),
+    ([["stage", "stage"]], "$.indexes[0]"),
+    ([["stage", "title"], ["stage", "title"]], "$.indexes[1]"),
+    ([["stage"]], "$.indexes[0]"),
+    ([["stage", "title"]] * 6, "$.indexes"),
+])
+def test_composite_indexes_are_validated(tenant: Tenant, indexes: list[list[str]],
+                                         path: str) -> None:
+    with pytest.raises(CRMError) as exc:
+        Designer(tenant).create_object(SYSTEM, {**DEAL, "indexes": indexes})
+    assert path in exc.value.fields, exc.value.fields
+
+
+def test_a_composite_index_serves_filter_and_sort(tenant: Tenant) -> None:
+    Designer(tenant).create_object(SYSTEM, DEAL)
+    service = RecordService(tenant)
+    rng = random.Random(3)
+    service.create_many(SYSTEM, "deal", [
+        {"title": f"d{rng.randrange(300):03d}", "stage": rng.choice("ab"),
+         "amount": rng.randrange(9)} for _ in range(400)])
+    query = parse_list_query([("stage", "a"), ("sort", "-title"), ("limit", "500")])
+    items = service.list(SYSTEM, "deal", query)["items"]
+    assert items and all(r["stage"] == "a" for r in items)
+    assert [(r["title"], r["id"]) for r in items] == sorted(
+        ((r["title"], r["id"]) for r in items), reverse=True)
+    if tenant.dialect.name != "sqlite":
+        return
+    seen: list[tuple[str, Any]] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ORDER BY" in statement and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(tenant.engine, "before_cursor_execute", spy)
+    try:
+        service.list(SYSTEM, "deal", parse_list_query([("stage", "a"), ("sort", "title")]))
+    finally:
+        sa.event.remove(tenant.engine, "before_cursor_execute", spy)
+    with tenant.engine.connect() as conn:
+        plan = [str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[-1][0],
+                                                          seen[-1][1])]
+    assert any("USING INDEX cx_" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
