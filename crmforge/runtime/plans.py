@@ -214,3 +214,26 @@ def _sample(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Tab
         return None, int(top)
     # A condition that keeps nothing in the sample still gets half a row: rare, not absent.
     return [max(int(n or 0), 0.5) / seen for n in counts[1:]], int(top)
+
+
+#: ``total=estimate`` counts exactly up to this many matches and estimates past it.
+COUNT_CAP = 10_000
+
+
+def estimate_count(conn: sa.Connection, dialect: Dialect, table: sa.Table,
+                   where: Sequence[Any]) -> tuple[int, bool]:
+    """A list's count that costs at most ``COUNT_CAP`` rows: exact below the cap, else an
+    estimate that is never below it, and whether it is one.
+
+    An exact count reads every match (a million rows on every page of a big list); most
+    screens only need "about how many". Past the cap PostgreSQL answers its planner's row
+    estimate for the same WHERE (EXPLAIN, statistics kept by autovacuum); SQLite keeps no
+    estimate for arbitrary filters, so it answers the cap itself: "10,000 or more".
+    """
+    capped = sa.select(sa.literal(1)).select_from(table).where(*where).limit(COUNT_CAP + 1)
+    seen = int(conn.execute(sa.select(sa.func.count()).select_from(capped.subquery()))
+               .scalar() or 0)
+    if seen <= COUNT_CAP:
+        return seen, False
+    planned = dialect.estimated_rows(conn, sa.select(table.c.id).where(*where))
+    return max(COUNT_CAP, planned or 0), True

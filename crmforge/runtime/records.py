@@ -368,6 +368,9 @@ class RecordService:
                 t = ctx.table
                 result["total"] = conn.execute(
                     sa.select(sa.func.count()).select_from(t).where(*base)).scalar()
+            elif q.total_estimate:
+                result["total"], result["total_is_estimate"] = plans.estimate_count(
+                    conn, self.tenant.dialect, ctx.table, base)
         self._audit(principal, ctx.obj.id, "list", [r.id for r in rows])
         return result
 

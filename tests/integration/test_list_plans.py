@@ -194,3 +194,28 @@ def test_a_composite_index_serves_filter_and_sort(tenant: Tenant) -> None:
                                                           seen[-1][1])]
     assert any("USING INDEX cx_" in step for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+# -- total=estimate ----------------------------------------------------------------------------
+
+
+def test_estimated_totals_are_exact_below_the_cap(records: RecordService,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plans, "COUNT_CAP", 300)
+    exact = records.list(SYSTEM, "item", parse_list_query([("status", "won"), ("total", "true")]))
+    small = records.list(SYSTEM, "item", parse_list_query([("status", "won"),
+                                                           ("total", "estimate")]))
+    assert exact["total"] < 300 and "total_is_estimate" not in exact
+    assert (small["total"], small["total_is_estimate"]) == (exact["total"], False)
+    big = records.list(SYSTEM, "item", parse_list_query([("status", "open"),
+                                                         ("total", "estimate")]))
+    assert big["total_is_estimate"] is True and big["total"] >= 300
+    assert [r["id"] for r in big["items"]] == [r["id"] for r in records.list(
+        SYSTEM, "item", parse_list_query([("status", "open")]))["items"]]
+
+
+def test_total_takes_estimate_and_nothing_else() -> None:
+    assert parse_list_query([("total", "estimate")]).total_estimate
+    assert not parse_list_query([("total", "estimate")]).total
+    with pytest.raises(CRMError):
+        parse_list_query([("total", "roughly")])

@@ -51,6 +51,10 @@ class Dialect:
         """``stmt`` reading ``table`` through ``index`` ("": in primary key order)."""
         return stmt
 
+    def estimated_rows(self, conn: sa.Connection, stmt: sa.Select[Any]) -> int | None:
+        """The planner's estimate of the rows ``stmt`` returns, or None without one."""
+        return None
+
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         return sa.create_engine(url)
 
@@ -286,6 +290,17 @@ class PostgresDialect(Dialect):
 
     def ilike(self, column: Any, pattern: str) -> Any:
         return column.ilike(pattern, escape="\\")
+
+    def estimated_rows(self, conn: sa.Connection, stmt: sa.Select[Any]) -> int | None:
+        """EXPLAIN's top row estimate. The statement is compiled by SQLAlchemy, its values
+        stay bound parameters (``in`` lists expanded into parameters too)."""
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        plan: Any = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                         compiled.params).scalar()
+        try:
+            return int(plan[0]["Plan"]["Plan Rows"])
+        except (TypeError, KeyError, IndexError, ValueError):
+            return None
 
     def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
