@@ -32,7 +32,7 @@ from ..core.filters import Condition
 from ..metadata.model import FieldDef, ObjectDef, composite_index_name
 from .fields import lookup_field
 from .query import condition_sql
-from .storage.dialects import Dialect
+from .storage.dialects import ANALYSIS_LIMIT, Dialect
 
 #: Rows of the newest part of the table sampled when an index has no statistics.
 SAMPLE_ROWS = 1000
@@ -47,7 +47,8 @@ MARGIN = 2.0
 SAMPLE_TTL_S = 60.0
 SAMPLE_CACHE = 512
 
-_sampled: OrderedDict[tuple[Any, ...], tuple[float, float]] = OrderedDict()
+_Sample = tuple[list[float], float, int]
+_sampled: OrderedDict[tuple[Any, ...], tuple[_Sample | None, float]] = OrderedDict()
 _sampled_lock = threading.Lock()
 
 
@@ -82,7 +83,27 @@ def serving_composite(obj: ObjectDef, conditions: Sequence[Condition], first: Fi
     return None
 
 
+#: How long ``sqlite_stat1`` rows are reused: they change only when ANALYZE runs (PRAGMA
+#: optimize, at most every ten minutes per connection).
+STATS_TTL_S = 60.0
+_stats_cache: dict[tuple[str, str], tuple[dict[str, list[int]], float]] = {}
+
+
 def _stats(conn: sa.Connection, table: str) -> dict[str, list[int]]:
+    """``sqlite_stat1`` rows of ``table`` by index, reused for ``STATS_TTL_S``."""
+    key, now = (str(conn.engine.url), table), time.monotonic()
+    hit = _stats_cache.get(key)
+    if hit is not None and now - hit[1] < STATS_TTL_S:
+        return hit[0]
+    stats = _read_stats(conn, table)
+    with _sampled_lock:
+        if len(_stats_cache) >= SAMPLE_CACHE:
+            _stats_cache.clear()
+        _stats_cache[key] = (stats, now)
+    return stats
+
+
+def _read_stats(conn: sa.Connection, table: str) -> dict[str, list[int]]:
     """``sqlite_stat1`` rows of ``table`` by index: [rows, rows per value of column 1, ...]."""
     exists = conn.execute(sa.text(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")).first()
@@ -106,8 +127,8 @@ def _condition_fraction(cond: Condition, index_stat: list[int] | None) -> float 
     index, or None when that needs a sample."""
     if cond.op not in ("eq", "in"):
         return RANGE_FRACTION
-    if index_stat is None:
-        return None
+    if index_stat is None or index_stat[1] >= ANALYSIS_LIMIT:
+        return None  # no statistics, or a bounded ANALYZE's floor for a common value
     per_value = index_stat[1] / index_stat[0]
     values = len(cond.value) if cond.op == "in" and isinstance(cond.value, (list, tuple)) else 1
     return min(1.0, per_value * values)
@@ -115,9 +136,10 @@ def _condition_fraction(cond: Condition, index_stat: list[int] | None) -> float 
 
 def steer(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table,
           conditions: Sequence[Condition], sort: Sequence[tuple[FieldDef, bool]],
-          cols: Mapping[str, Any], readable: frozenset[str], limit: int, stmt: sa.Select[Any]
-          ) -> sa.Select[Any]:
-    """``stmt`` with a hint to walk the sort index when that is the cheaper plan.
+          cols: Mapping[str, Any], readable: frozenset[str], limit: int, stmt: sa.Select[Any],
+          where: Sequence[Any]) -> sa.Select[Any]:
+    """``stmt`` with a hint to walk the sort index when that is the cheaper plan (``where``:
+    its WHERE clauses without the cursor's).
 
     Nothing changes unless the dialect steers, the first sort key has an index and is the
     plain column (not a masked expression), and a filter on another indexed column could
@@ -155,65 +177,84 @@ def steer(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table
     if total is not None and len(fractions) == len(conditions) \
             and not _walk_is_cheaper(fractions, indexed, total, limit):
         return stmt
-    # The statistics hold an average per value, and a skewed column's rare value would
-    # look common: the indexed equalities are counted in a sample before the plan changes.
+    # The statistics hold an average per value (and, gathered under analysis_limit, only a
+    # floor for a common one), so a skewed column's rare value would look common: before the
+    # plan changes, a sample counts the indexed equalities and the whole WHERE clause,
+    # visibility included (a reader who owns few rows must not walk the whole index).
     exact = [i for i in indexed if conditions[i].op in ("eq", "in") or i not in fractions]
-    now = time.monotonic()
-    keys = {i: (str(conn.engine.url), table.name, conditions[i].field, conditions[i].op,
-                repr(conditions[i].value)) for i in exact}
-    with _sampled_lock:
-        known = {i: hit[0] for i, key in keys.items()
-                 if (hit := _sampled.get(key)) is not None and now - hit[1] < SAMPLE_TTL_S}
-    missing = [i for i in exact if i not in known]
-    newest = total or 0
-    if missing or total is None:
-        sampled, newest = _sample(conn, dialect, obj, table, [conditions[i] for i in missing],
-                                  readable, cols)
-        if sampled is None:
-            return stmt
-        known.update(zip(missing, sampled, strict=True))
-        with _sampled_lock:
-            for i, fraction in zip(missing, sampled, strict=True):
-                _sampled[keys[i]] = (fraction, now)
-                _sampled.move_to_end(keys[i])
-            while len(_sampled) > SAMPLE_CACHE:
-                _sampled.popitem(last=False)
-    fractions.update(known)
-    if not _walk_is_cheaper(fractions, indexed, total or newest, limit):
+    sample = _cached_sample(conn, dialect, obj, table, [conditions[i] for i in exact],
+                            readable, cols, where)
+    if sample is None:
+        return stmt
+    sampled, keep, newest = sample
+    fractions.update(zip(exact, sampled, strict=True))
+    if not _walk_is_cheaper(fractions, indexed, total or newest, limit, keep):
         return stmt
     return dialect.walk_index(stmt, table, walk_index)
 
 
+def _cached_sample(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table,
+                   conditions: Sequence[Condition], readable: frozenset[str],
+                   cols: Mapping[str, Any], where: Sequence[Any]
+                   ) -> tuple[list[float], float, int] | None:
+    """``_sample``, reused for ``SAMPLE_TTL_S``: keyed by the WHERE clause as compiled, with
+    its values, so another reader's visibility or another filter value samples anew."""
+    clause_key = sa.and_(*where)._generate_cache_key()  # structure and values, no compile
+    if clause_key is None:
+        return _sample(conn, dialect, obj, table, conditions, readable, cols, where)
+    key = (str(conn.engine.url), table.name, clause_key.key,
+           repr([b.effective_value for b in clause_key.bindparams]),
+           repr([(c.field, c.op, c.value) for c in conditions]))
+    now = time.monotonic()
+    with _sampled_lock:
+        hit = _sampled.get(key)
+    if hit is not None and now - hit[1] < SAMPLE_TTL_S:
+        return hit[0]
+    sample = _sample(conn, dialect, obj, table, conditions, readable, cols, where)
+    with _sampled_lock:
+        _sampled[key] = (sample, now)
+        _sampled.move_to_end(key)
+        while len(_sampled) > SAMPLE_CACHE:
+            _sampled.popitem(last=False)
+    return sample
+
+
 def _walk_is_cheaper(fractions: Mapping[int, float], indexed: Sequence[int], total: int,
-                     limit: int) -> bool:
+                     limit: int, keep: float | None = None) -> bool:
     """Whether walking the sort index until a page is full reads fewer rows (by
-    ``MARGIN``) than reading every match through the best filter index and sorting them."""
-    keep = 1.0
-    for fraction in fractions.values():
-        keep *= fraction
+    ``MARGIN``) than reading every match through the best filter index and sorting them.
+    ``keep``: the share of rows the whole WHERE keeps, when sampled; else the product of
+    the conditions' shares."""
+    if keep is None:
+        keep = 1.0
+        for fraction in fractions.values():
+            keep *= fraction
     walk_rows = (limit + 1) / max(keep, 1e-9)
     filter_rows = total * min(fractions[i] for i in indexed)
     return walk_rows * MARGIN < filter_rows
 
 
 def _sample(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table: sa.Table,
-            conditions: Sequence[Condition], readable: frozenset[str], cols: Mapping[str, Any]
-            ) -> tuple[list[float] | None, int]:
-    """The fraction of the newest ``SAMPLE_ROWS`` rows each condition keeps, and the
-    table's size as its largest id (both cheap: the sample is a range of the primary key)."""
+            conditions: Sequence[Condition], readable: frozenset[str], cols: Mapping[str, Any],
+            where: Sequence[Any]) -> tuple[list[float], float, int] | None:
+    """In the newest ``SAMPLE_ROWS`` rows: the share each condition keeps, the share the
+    whole WHERE keeps, and the table's size as its largest id (both cheap: the sample is a
+    range of the primary key). None for an empty table."""
     top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
     if not top:
-        return None, 0
+        return None
     clauses = [condition_sql(obj, table, c, dialect, readable, dict(cols)) for c in conditions]
     counts = conn.execute(sa.select(
         sa.func.count(),
+        sa.func.sum(sa.case((sa.and_(*where), 1), else_=0)),
         *(sa.func.sum(sa.case((clause, 1), else_=0)) for clause in clauses),
     ).where(table.c.id > int(top) - SAMPLE_ROWS)).one()
     seen = int(counts[0] or 0)
     if seen == 0:
-        return None, int(top)
-    # A condition that keeps nothing in the sample still gets half a row: rare, not absent.
-    return [max(int(n or 0), 0.5) / seen for n in counts[1:]], int(top)
+        return None
+    # What keeps nothing in the sample still counts half a row: rare, not absent.
+    shares = [max(int(n or 0), 0.5) / seen for n in counts[1:]]
+    return shares[1:], shares[0], int(top)
 
 
 #: ``total=estimate`` counts exactly up to this many matches and estimates past it.

@@ -185,7 +185,7 @@ class RecordService:
             if cols else sa.select(t)
         stmt = plans.steer(ctx.conn, self.tenant.dialect, ctx.obj, t, q.conditions, sort, cols,
                            readable, q.limit, select.where(*page).order_by(*order_by(t, sort, cols))
-                           .limit(q.limit + 1))
+                           .limit(q.limit + 1), base)
         rows = ctx.conn.execute(stmt).all()
         return list(rows[: q.limit]), base, len(rows) > q.limit, sort, seal
 

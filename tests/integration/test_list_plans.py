@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from crmforge.core import CRMError, parse_list_query
 from crmforge.runtime import Designer, RecordService, Tenant, plans
+from crmforge.runtime.query import resolve_sort
 from crmforge.security import SYSTEM
 
 ITEM: dict[str, Any] = {"name": "item", "label": {"en": "Item"}, "fields": [
@@ -93,6 +94,27 @@ def test_a_narrow_filter_keeps_its_own_index(records: RecordService, tenant: Ten
     assert statements and "INDEXED BY" not in statements[-1][0]
 
 
+def test_a_narrow_visibility_keeps_the_planner(records: RecordService, tenant: Tenant) -> None:
+    """A reader who sees few of the rows would walk most of the sort index to fill a page:
+    the sample counts the whole WHERE clause, visibility included."""
+    if tenant.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL weighs the LIMIT by itself")
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+        obj = snap.object("item")
+        assert obj is not None
+        t = tenant.schema(snap).table("item")
+        q = parse_list_query([("status", "open"), ("sort", "title")])
+        readable = frozenset(f.name for f in obj.fields)
+        sort = resolve_sort(obj, q.sort, readable)
+        stmt = sa.select(t).order_by(t.c.title, t.c.id).limit(51)
+        wide = plans.steer(conn, tenant.dialect, obj, t, q.conditions, sort, {}, readable, 50,
+                           stmt, [t.c.status == "open"])
+        narrow = plans.steer(conn, tenant.dialect, obj, t, q.conditions, sort, {}, readable,
+                             50, stmt, [t.c.status == "open", t.c.id % 500 == 0])
+    assert wide is not stmt and narrow is stmt
+
+
 @pytest.mark.parametrize("params", [
     {"status": "open", "sort": "title"},
     {"status": "open", "sort": "-title"},
@@ -104,7 +126,7 @@ def test_steered_pages_equal_the_unsteered_ones(records: RecordService,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 params: dict[str, str]) -> None:
     steered = list(_pages(records, 37, **params))
-    monkeypatch.setattr(plans, "steer", lambda *args: args[-1])
+    monkeypatch.setattr(plans, "steer", lambda *args: args[-2])  # the statement as built
     plain = list(_pages(records, 37, **params))
     assert steered == plain
     flat = [i for page in steered for i in page]

@@ -29,6 +29,9 @@ from ...metadata.store import meta_versions
 WRITE_OPTION = "crmforge_write"
 #: Quotes identifiers the way SQLite reads them (index names in FROM hints).
 sqlite_dialect = _SQLAlchemySQLite()
+#: Rows per index a SQLite ANALYZE (PRAGMA optimize) reads: statistics without full scans,
+#: so a value's count in ``sqlite_stat1`` near this number is a floor, not an estimate.
+ANALYSIS_LIMIT = 1000
 #: Idle SQLite connections a tenant keeps, and how many more it opens under load.
 SQLITE_POOL = (3, 7)
 
@@ -187,7 +190,7 @@ class SQLiteDialect(Dialect):
             cur.execute("PRAGMA foreign_keys=OFF")
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             # Bounded ANALYZE for PRAGMA optimize below: statistics without full scans.
-            cur.execute("PRAGMA analysis_limit=1000")
+            cur.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             cur.close()
 
         @event.listens_for(engine, "checkin")
