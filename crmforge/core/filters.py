@@ -46,6 +46,8 @@ class ListQuery:
     cursor: str | None = None
     total: bool = False
     search: str | None = None
+    #: ``total=estimate``: a bounded count, estimated past ``COUNT_CAP`` (decision 0019).
+    total_estimate: bool = False
 
 
 MAX_LIMIT = 500
@@ -96,7 +98,7 @@ def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
     fields: tuple[str, ...] | None = None
     limit = 50
     cursor = None
-    total = False
+    total = estimate = False
     search = None
     for key, raw in params:
         if key == "sort":
@@ -113,14 +115,15 @@ def parse_list_query(params: list[tuple[str, str]]) -> ListQuery:
         elif key == "cursor":
             cursor = raw or None
         elif key == COUNT_PARAM:
-            if raw.lower() not in ("1", "true", "0", "false"):
-                raise BadRequest("'total' takes true or false; filter a field named total "
-                                 "with total__eq")
+            if raw.lower() not in ("1", "true", "0", "false", "estimate"):
+                raise BadRequest("'total' takes true, false or estimate; filter a field named "
+                                 "total with total__eq")
             total = raw.lower() in ("1", "true")
+            estimate = raw.lower() == "estimate"
         elif key == "q":
             search = raw.strip() or None
         else:
             if len(conditions) == MAX_CONDITIONS:
                 raise BadRequest(f"a list takes at most {MAX_CONDITIONS} filter conditions")
             conditions.append(parse_condition(key, raw))
-    return ListQuery(tuple(conditions), sort, fields, limit, cursor, total, search)
+    return ListQuery(tuple(conditions), sort, fields, limit, cursor, total, search, estimate)

@@ -13,6 +13,7 @@ from .model import (
     FieldDef,
     ObjectDef,
     Snapshot,
+    composite_index_name,
     removed_column_name,
     removed_table_name,
     table_name,
@@ -33,9 +34,13 @@ class Change:
     old_field: FieldDef | None = None
     new_field: FieldDef | None = None
     obj: ObjectDef | None = None
+    #: create_index / drop_index: a composite index's name and (create) its columns.
+    index: str | None = None
+    index_columns: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        names = ("kind", "object_id", "table", "new_table", "field_id", "column", "new_column")
+        names = ("kind", "object_id", "table", "new_table", "field_id", "column", "new_column",
+                 "index")
         out: dict[str, Any] = {n: getattr(self, n) for n in names if getattr(self, n)}
         if self.old_field is not None and self.new_field is not None \
                 and self.old_field.type != self.new_field.type:
@@ -60,10 +65,11 @@ def diff(old: Snapshot, new: Snapshot) -> list[Change]:
             prev = old_active[oid]
             if prev.name != o.name:
                 changes.append(Change("rename_table", oid, prev.table, new_table=o.table))
-            changes.extend(_field_changes(prev, o))
+            _with_indexes(changes, prev, o, _field_changes(prev, o))
         elif oid in old_removed:
             changes.append(Change("restore_table", oid, removed_table_name(oid), new_table=o.table))
-            changes.extend(_field_changes(old_removed[oid], o, table=o.table))
+            _with_indexes(changes, old_removed[oid], o,
+                          _field_changes(old_removed[oid], o, table=o.table))
         else:
             changes.append(Change("create_table", oid, o.table, obj=o))
     for oid, o in old_active.items():
@@ -77,6 +83,24 @@ def diff(old: Snapshot, new: Snapshot) -> list[Change]:
         if oid not in new_active and oid not in new_removed:
             changes.append(Change("drop_table", oid, removed_table_name(oid), obj=o))
     return changes
+
+
+def _with_indexes(changes: list[Change], prev: ObjectDef, cur: ObjectDef,
+                  field_changes: list[Change]) -> None:
+    """Field changes between the composite indexes that go (dropped first, while their
+    columns are where they were) and those that come (created last, on the final columns)."""
+    # A type change rebuilds its column, which cannot go while an index holds it.
+    rebuilt = {ch.field_id for ch in field_changes if ch.kind == "convert_column"}
+    before = {composite_index_name(ix): ix for ix in prev.composite_indexes}
+    after = {composite_index_name(ix): ix for ix in cur.composite_indexes}
+    kept = {name for name in before.keys() & after.keys()
+            if not rebuilt & {f.id for f in after[name]}}
+    changes.extend(Change("drop_index", cur.id, cur.table, index=name)
+                   for name in sorted(before.keys() - kept))
+    changes.extend(field_changes)
+    changes.extend(Change("create_index", cur.id, cur.table, index=name,
+                          index_columns=tuple(f.name for f in after[name]))
+                   for name in sorted(after.keys() - kept))
 
 
 def _field_changes(prev: ObjectDef, cur: ObjectDef, table: str | None = None) -> list[Change]:

@@ -8,6 +8,7 @@ these objects are never mutated: a change builds a new document and a new snapsh
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,13 @@ class RemovedField:
         return removed_column_name(self.field.id)
 
 
+def composite_index_name(fields: tuple[FieldDef, ...]) -> str:
+    """The database name of a composite index: from the field ids (immutable, unique across
+    the tenant), so a rename never touches it and PostgreSQL's per-schema names never clash."""
+    digest = hashlib.sha1("|".join(f.id for f in fields).encode(), usedforsecurity=False)
+    return "cx_" + digest.hexdigest()[:20]
+
+
 def removed_column_name(field_id: str) -> str:
     return "rb_" + field_id
 
@@ -151,6 +159,18 @@ class ObjectDef:
 
     def stored_fields(self) -> Iterator[FieldDef]:
         return (f for f in self.fields if f.stored)
+
+    @cached_property
+    def composite_indexes(self) -> tuple[tuple[FieldDef, ...], ...]:
+        """The document's ``indexes`` as fields. The document names fields (renames rewrite
+        it, as they do ``title_field``; removing a field drops the entries that name it). An
+        entry naming a field that is gone or not stored is skipped rather than trusted."""
+        out = []
+        for spec in self.options.get("indexes") or ():
+            fields = tuple(self._by_name.get(str(n)) for n in spec)
+            if fields and all(f is not None and f.stored for f in fields):
+                out.append(tuple(f for f in fields if f is not None))
+        return tuple(out)
 
     @property
     def title_field(self) -> str:

@@ -143,6 +143,7 @@ def check_object(doc: dict[str, Any], snapshot: Snapshot, problems: Problems) ->
     title = doc.get("title_field")
     if title is not None and title not in by_name:
         problems.add("$.title_field", f"no field named '{title}'")
+    _check_indexes(doc, by_name, problems)
     _check_formula_cycles(fields, problems)
     for i, rule in enumerate(doc.get("validation_rules", [])):
         path = f"$.validation_rules[{i}]"
@@ -160,6 +161,31 @@ def check_object(doc: dict[str, Any], snapshot: Snapshot, problems: Problems) ->
         for path, message in checker(doc, snapshot):
             if path not in reported:
                 problems.add(path, message)
+
+
+#: Types a composite index may hold: the ones a unique index takes, and booleans.
+INDEXABLE = UNIQUE_CAPABLE | {"boolean"}
+
+
+def _check_indexes(doc: dict[str, Any], by_name: dict[str, Any], problems: Problems) -> None:
+    """Composite indexes name stored fields of indexable types, each once, and no two
+    indexes are the same (the JSON schema bounds their number and length)."""
+    from .model import FieldDef  # local: FieldDef only wraps the document here
+
+    seen: set[tuple[str, ...]] = set()
+    for i, spec in enumerate(doc.get("indexes") or []):
+        path = f"$.indexes[{i}]"
+        for j, name in enumerate(spec):
+            f = by_name.get(name)
+            if f is None:
+                problems.add(f"{path}[{j}]", f"no field named '{name[:40]}'")
+            elif f["type"] not in INDEXABLE or not FieldDef.from_doc(f).stored:
+                problems.add(f"{path}[{j}]", f"a {f['type']} field cannot be indexed")
+        if len(set(spec)) != len(spec):
+            problems.add(path, "names a field twice")
+        if tuple(spec) in seen:
+            problems.add(path, "repeats an earlier index")
+        seen.add(tuple(spec))
 
 
 def _check_field(

@@ -420,6 +420,8 @@ class Designer(DocumentChanges):
                 raise Conflict(f"'{field_name}' is used by " + ", ".join(refs), {field_name: refs})
             doc = copy.deepcopy(entry["doc"])
             removed = doc["fields"].pop(i)
+            if doc.get("indexes"):  # an index goes with any of its fields
+                doc["indexes"] = [s for s in doc["indexes"] if field_name not in s]
             if not doc["fields"]:
                 raise ValidationFailed("an object needs at least one field", {field_name: ["last field"]})
             entry["doc"] = self._validated(doc, data, base, object_name)
@@ -537,6 +539,9 @@ def _rename_safe_validate(
     if f["name"] != field_name and any(g["name"] == f["name"] for g in doc["fields"] if g is not f):
         raise Conflict(f"'{object_name}' already has a field named '{f['name']}'",
                        {"name": ["already exists"]})
+    if f["name"] != field_name and doc.get("indexes"):  # composite indexes follow a rename
+        doc["indexes"] = [[f["name"] if n == field_name else n for n in spec]
+                          for spec in doc["indexes"]]
     existing = base.object(object_name)
     assert existing is not None
     others = {**data, "objects": [e for e in data["objects"] if e["doc"]["id"] != existing.id]}

@@ -23,7 +23,7 @@ from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
-from . import hooks, logic, masking, preview, recycle, writes
+from . import hooks, logic, masking, plans, preview, recycle, writes
 from .context import Ctx, open_ctx, record_id
 from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
@@ -183,8 +183,10 @@ class RecordService:
         page = [*base, cursor_sql(t, sort, q.cursor, seal, cols)] if q.cursor else base
         select = sa.select(*(cols[c.name].label(c.name) if c.name in cols else c for c in t.c)) \
             if cols else sa.select(t)
-        rows = ctx.conn.execute(
-            select.where(*page).order_by(*order_by(t, sort, cols)).limit(q.limit + 1)).all()
+        stmt = plans.steer(ctx.conn, self.tenant.dialect, ctx.obj, t, q.conditions, sort, cols,
+                           readable, q.limit, select.where(*page).order_by(*order_by(t, sort, cols))
+                           .limit(q.limit + 1), base)
+        rows = ctx.conn.execute(stmt).all()
         return list(rows[: q.limit]), base, len(rows) > q.limit, sort, seal
 
     def export(self, principal: Principal, object_name: str, q: ListQuery,
@@ -366,6 +368,9 @@ class RecordService:
                 t = ctx.table
                 result["total"] = conn.execute(
                     sa.select(sa.func.count()).select_from(t).where(*base)).scalar()
+            elif q.total_estimate:
+                result["total"], result["total_is_estimate"] = plans.estimate_count(
+                    conn, self.tenant.dialect, ctx.table, base)
         self._audit(principal, ctx.obj.id, "list", [r.id for r in rows])
         return result
 

@@ -74,7 +74,8 @@ def _record_schemas(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
         base + "List": {"type": "object", "properties": {
             "items": {"type": "array", "items": _ref(base)},
             "next_cursor": {"type": ["string", "null"]},
-            "total": {"type": "integer"}}, "required": ["items", "next_cursor"]},
+            "total": {"type": "integer"}, "total_is_estimate": {"type": "boolean"}},
+            "required": ["items", "next_cursor"]},
     }
 
 
@@ -88,8 +89,10 @@ def _list_parameters(obj: ObjectDef, readable: frozenset[str]) -> list[dict[str,
                                                      "default": 50}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"},
          "description": "next_cursor of the previous page"},
-        {"name": "total", "in": "query", "schema": {"type": "boolean"},
-         "description": "Also count all matching records"},
+        {"name": "total", "in": "query",
+         "schema": {"type": "string", "enum": ["true", "false", "estimate"]},
+         "description": "Also count all matching records (estimate: exact up to 10,000, "
+                        "estimated past it, see total_is_estimate)"},
         {"name": "q", "in": "query", "schema": {"type": "string"},
          "description": "Text search over the searchable fields"},
     ]

@@ -277,3 +277,28 @@ def test_a_view_never_shows_or_runs_a_condition_on_a_field_hidden_from_its_reade
 
 def _pairs(query: str) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True)
+
+
+def test_saved_views_propose_composite_indexes(client: FlaskClient) -> None:
+    heads = _world(client)
+    admin = heads["admin"]
+    for name, query in (("New by subject", "stage=new&sort=subject"),
+                        ("Done by subject", "stage=done&sort=-subject"),
+                        ("By hours", "stage=new&sort=hours"),
+                        ("Search", "q=printer&sort=subject"),
+                        ("Unsorted", "stage=new")):
+        r = client.post("/api/v1/list-views/ticket", json={"name": name, "query": query},
+                        headers=admin)
+        assert r.status_code == 201, r.json
+    url = "/api/v1/meta/objects/ticket/index-suggestions"
+    assert client.get(url, headers=heads["sue"]).status_code == 403
+    r = client.get(url, headers=admin)
+    assert r.status_code == 200, r.json
+    assert r.json["items"] == [
+        {"fields": ["stage", "subject"], "views": ["New by subject", "Done by subject"]},
+        {"fields": ["stage", "hours"], "views": ["By hours"]}]
+    r = client.patch("/api/v1/meta/objects/ticket", json={"indexes": [["stage", "subject"]]},
+                     headers=admin)
+    assert r.status_code == 200, r.json
+    assert client.get(url, headers=admin).json["items"] == [
+        {"fields": ["stage", "hours"], "views": ["By hours"]}]

@@ -21,10 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect as _SQLAlchemySQLite
 
 from ...metadata.store import meta_versions
 
 WRITE_OPTION = "crmforge_write"
+#: Quotes identifiers the way SQLite reads them (index names in FROM hints).
+sqlite_dialect = _SQLAlchemySQLite()
+#: Rows per index a SQLite ANALYZE (PRAGMA optimize) reads: statistics without full scans,
+#: so a value's count in ``sqlite_stat1`` near this number is a floor, not an estimate.
+ANALYSIS_LIMIT = 1000
 #: Idle SQLite connections a tenant keeps, and how many more it opens under load.
 SQLITE_POOL = (3, 7)
 
@@ -40,6 +47,16 @@ def busy_timeout_s() -> float:
 
 class Dialect:
     name = "generic"
+    #: Whether list pages need ``runtime.plans`` to steer the planner to the sort index.
+    steers_lists = False
+
+    def walk_index(self, stmt: sa.Select[Any], table: sa.Table, index: str) -> sa.Select[Any]:
+        """``stmt`` reading ``table`` through ``index`` ("": in primary key order)."""
+        return stmt
+
+    def estimated_rows(self, conn: sa.Connection, stmt: sa.Select[Any]) -> int | None:
+        """The planner's estimate of the rows ``stmt`` returns, or None without one."""
+        return None
 
     def create_engine(self, url: str, schema: str | None) -> sa.Engine:
         return sa.create_engine(url)
@@ -89,8 +106,25 @@ class Dialect:
         return None
 
 
+class _SQLiteCompiler(SQLiteCompiler):
+    """Renders FROM hints (``Select.with_hint(table, text, "sqlite")``) after the table
+    name, as MySQL's compiler does: SQLite's ``INDEXED BY`` / ``NOT INDEXED``."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
+    steers_lists = True
+
+    def walk_index(self, stmt: sa.Select[Any], table: sa.Table, index: str) -> sa.Select[Any]:
+        """The planner may use no other index for ``table`` (the names come from metadata,
+        quoted like any identifier); with "" it reads the table itself, in id order."""
+        if not index:
+            return stmt.with_hint(table, "NOT INDEXED", "sqlite")
+        quoted = sqlite_dialect.identifier_preparer.quote(index)
+        return stmt.with_hint(table, f"INDEXED BY {quoted}", "sqlite")
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
@@ -142,6 +176,7 @@ class SQLiteDialect(Dialect):
         # open tenants (Instance), a process stays far below 1,024 file descriptors.
         engine = sa.create_engine(url, creator=connect, pool_size=SQLITE_POOL[0],
                                   max_overflow=SQLITE_POOL[1])
+        engine.dialect.statement_compiler = _SQLiteCompiler  # FROM hints (walk_index)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -155,7 +190,7 @@ class SQLiteDialect(Dialect):
             cur.execute("PRAGMA foreign_keys=OFF")
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             # Bounded ANALYZE for PRAGMA optimize below: statistics without full scans.
-            cur.execute("PRAGMA analysis_limit=1000")
+            cur.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             cur.close()
 
         @event.listens_for(engine, "checkin")
@@ -258,6 +293,17 @@ class PostgresDialect(Dialect):
 
     def ilike(self, column: Any, pattern: str) -> Any:
         return column.ilike(pattern, escape="\\")
+
+    def estimated_rows(self, conn: sa.Connection, stmt: sa.Select[Any]) -> int | None:
+        """EXPLAIN's top row estimate. The statement is compiled by SQLAlchemy, its values
+        stay bound parameters (``in`` lists expanded into parameters too)."""
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        plan: Any = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                         compiled.params).scalar()
+        try:
+            return int(plan[0]["Plan"]["Plan Rows"])
+        except (TypeError, KeyError, IndexError, ValueError):
+            return None
 
     def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)

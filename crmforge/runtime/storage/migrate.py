@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from ...core.errors import ConversionRefused
 from ...metadata.diff import Change
 from ...metadata.fieldtypes import ConversionError
-from ...metadata.model import FieldDef, ObjectDef
+from ...metadata.model import FieldDef, ObjectDef, composite_index_name
 from .dialects import Dialect
 from .tables import field_column, system_columns
 
@@ -76,6 +76,8 @@ def create_object_table(op: Operations, obj: ObjectDef) -> None:
     op.create_index(f"ix_{obj.id}_deleted", obj.table, ["deleted_at"])
     for f in obj.stored_fields():
         _create_indexes(op, obj.table, f, f.name)
+    for fields in obj.composite_indexes:
+        op.create_index(composite_index_name(fields), obj.table, [f.name for f in fields])
 
 
 def apply_changes(conn: sa.Connection, dialect: Dialect, changes: Iterable[Change]) -> None:
@@ -122,6 +124,13 @@ def _apply(conn: sa.Connection, op: Operations, ch: Change) -> None:
         _create_indexes(op, ch.table, ch.new_field, ch.column)
     elif k == "convert_column":
         _convert(conn, op, ch)
+    elif k == "create_index":
+        assert ch.index and ch.index_columns
+        op.create_index(ch.index, ch.table, list(ch.index_columns))
+    elif k == "drop_index":
+        assert ch.index
+        if ch.index in {ix["name"] for ix in sa.inspect(conn).get_indexes(ch.table)}:
+            op.drop_index(ch.index, table_name=ch.table)
     else:  # pragma: no cover - diff and migrate are kept in step by tests
         raise ValueError(f"unknown change {k}")
 

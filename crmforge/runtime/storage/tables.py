@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...metadata.model import FieldDef, ObjectDef, Snapshot
+from ...metadata.model import FieldDef, ObjectDef, Snapshot, composite_index_name
 
 
 def system_columns() -> list[sa.Column[Any]]:
@@ -88,6 +88,8 @@ def compile_snapshot(tenant_key: str, snapshot: Snapshot) -> CompiledSchema:
         for f in obj.stored_fields():
             field_indexes(t, f)
         system_indexes(t, obj)
+        for fields in obj.composite_indexes:
+            sa.Index(composite_index_name(fields), *(t.c[f.name] for f in fields))
         tables[obj.name] = t
     compiled = CompiledSchema(snapshot.version, md, tables)
     with _lock:

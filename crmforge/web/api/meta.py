@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from ...core.errors import Forbidden, NotFound
-from ...runtime import Designer, RecordService
+from ...runtime import Designer, RecordService, list_views
 from ...security import engine as permissions
 from ...security import metadata_reads
 from ..context import current_principal, current_tenant
@@ -76,6 +76,17 @@ def remove_object(name: str) -> tuple[str, int]:
 @bp.post("/meta/objects/<name>/restore")
 def restore_object(name: str) -> dict[str, Any]:
     return _designer().restore_object(_admin(), name)
+
+
+@bp.get("/meta/objects/<name>/index-suggestions")
+def index_suggestions(name: str) -> dict[str, Any]:
+    """Composite indexes the object's saved list views would be served by (administrators;
+    add one by patching the object's ``indexes``)."""
+    _admin()
+    obj = _designer().snapshot().object(name)
+    if obj is None:
+        raise NotFound(f"no object named '{name[:40]}'")
+    return {"items": list_views.index_suggestions(current_tenant(), obj)}
 
 
 @bp.get("/meta/objects/<name>/fields")
