@@ -12,6 +12,7 @@ from typing import Any
 from ..metadata.fieldtypes import json_schema
 from ..metadata.model import ObjectDef, Snapshot
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
@@ -488,6 +489,9 @@ def build(tenant_key: str, snapshot: Snapshot,
     }
     schemas.update(process_schemas())
     paths = {**_static_paths(), **approval_paths()}
+    for path, item in extra_paths().items():  # adds operations, never replaces one
+        known = paths.setdefault(path, {})
+        known.update({k: v for k, v in item.items() if k not in known})
     for name in sorted(snapshot.objects):
         if name not in readable:
             continue
