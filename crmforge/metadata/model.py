@@ -85,6 +85,15 @@ class FieldDef:
         labels = self.options.get("label") or {}
         return str(labels.get(lang) or labels.get("en") or labels.get("zh") or self.name)
 
+    def choice_label(self, value: Any, lang: str = "en") -> str:
+        """A picklist value's label in ``lang`` (the value itself when it has none): what
+        forms, lists, charts and exports all show."""
+        for c in self.options.get("choices") or []:
+            if str(c.get("value")) == str(value):
+                labels = c.get("label") or {}
+                return str(labels.get(lang) or labels.get("en") or labels.get("zh") or value)
+        return str(value)
+
     def doc(self) -> dict[str, Any]:
         return copy.deepcopy(dict(self.options))
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..core.errors import BadRequest, CRMError
-from ..core.filters import Condition, ListQuery
+from ..core.errors import BadRequest
+from ..core.filters import ListQuery
 from ..metadata.model import FieldDef, ObjectDef
 from ..security.principal import Principal
 from ..security.tables import users
@@ -46,15 +46,6 @@ class Column:
     name: str
     header: str
     field: FieldDef | None
-
-
-def choice_label(f: FieldDef, value: Any, lang: str) -> str:
-    """A picklist value's label in ``lang`` (the value itself when it has none)."""
-    for c in f.options.get("choices") or []:
-        if str(c.get("value")) == str(value):
-            labels = c.get("label") or {}
-            return str(labels.get(lang) or labels.get("en") or labels.get("zh") or value)
-    return str(value)
 
 
 class SheetExport:
@@ -115,9 +106,9 @@ class SheetExport:
         if f.type in REFERENCES and f.target:
             return titles.get((f.target, value), value)
         if f.type == "picklist":
-            return choice_label(f, value, self.lang)
+            return f.choice_label(value, self.lang)
         if f.type == "multipicklist" and isinstance(value, list):
-            return ";".join(choice_label(f, v, self.lang) for v in value)
+            return ";".join(f.choice_label(v, self.lang) for v in value)
         if f.type == "boolean":
             return bool(value)
         result = str(f.options.get("result_type") or f.type) if f.type in ("formula", "rollup") \
@@ -135,28 +126,13 @@ class SheetExport:
         return value
 
     def _titles(self, records: list[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
-        """Titles of the referenced records the reader may see, one list per target."""
+        """Titles of the referenced records the reader may see (one list per target)."""
         wanted: dict[str, set[int]] = {}
         for c in self.columns:
             if c.field is not None and c.field.type in REFERENCES and c.field.target:
                 wanted.setdefault(c.field.target, set()).update(
                     r[c.name] for r in records if isinstance(r.get(c.name), int))
-        out: dict[tuple[str, int], str] = {}
-        for target, ids in wanted.items():
-            obj = self.snapshot.object(target)
-            if obj is None or not ids or not self.access.allowed(obj, "read"):
-                continue
-            title = obj.title_field
-            q = ListQuery(conditions=(Condition("id", "in", tuple(str(i) for i in sorted(ids))),),
-                          fields=(title,) if title != "id" else None, limit=min(len(ids), 500))
-            try:
-                found = self.service.list(self.principal, target, q)["items"]
-            except CRMError:
-                continue
-            for item in found:
-                if item.get(title) not in (None, ""):
-                    out[(target, int(item["id"]))] = str(item[title])
-        return out
+        return self.service.titles(self.principal, wanted)
 
     def _owners(self, records: list[Mapping[str, Any]]) -> dict[Any, str]:
         ids = sorted({r["owner_id"] for r in records if isinstance(r.get("owner_id"), int)})
@@ -258,4 +234,4 @@ def xlsx_file(export: SheetExport) -> Iterable[bytes]:
     return chunks()
 
 
-__all__ = ["FORMATS", "HEADERS", "SheetExport", "choice_label", "csv_chunks", "xlsx_file"]
+__all__ = ["FORMATS", "HEADERS", "SheetExport", "csv_chunks", "xlsx_file"]

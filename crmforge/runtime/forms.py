@@ -84,7 +84,7 @@ def widget_field(f: FieldDef, lang: str) -> Field:
     if f.type == "boolean":
         return BooleanField(label, false_values=("", "false", "0", "n"))
     if f.type in ("picklist", "multipicklist"):
-        choices = [SelectChoice(str(c.get("value")), _choice_label(c, lang))
+        choices = [SelectChoice(str(c.get("value")), f.choice_label(c.get("value"), lang))
                    for c in f.options.get("choices") or []]
         if f.type == "multipicklist":
             return SelectMultipleField(label, choices=choices, validate_choice=False)
@@ -102,11 +102,6 @@ def widget_field(f: FieldDef, lang: str) -> Field:
                            render_kw={"inputmode": "decimal" if step != "1" else "numeric"})
     widget = _TEXT_WIDGETS.get(f.type, TextInput)()
     return StringField(label, widget=widget, render_kw=attrs)
-
-
-def _choice_label(choice: Mapping[str, Any], lang: str) -> str:
-    labels = choice.get("label") or {}
-    return str(labels.get(lang) or labels.get("en") or labels.get("zh") or choice.get("value"))
 
 
 def form_class(obj: ObjectDef, names: Iterable[str], lang: str) -> type[Form]:

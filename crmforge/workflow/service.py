@@ -302,6 +302,8 @@ class ApprovalService:
                                             if r.submitter_id is not None])
             snap = self.tenant.snapshot(conn)
 
+            shown: dict[str, frozenset[str]] = {}  # fields shown, per object
+
             def object_name(r: Any) -> str:  # the object may have been renamed since
                 obj = snap.object_by_id(r.object_id)
                 return obj.name if obj is not None else str(r.object)
@@ -312,7 +314,8 @@ class ApprovalService:
                      "submitter": names.get(r.submitter_id),
                      "submitted_at": _iso(r.submitted_at),
                      "record_snapshot": masked_snapshot(self.tenant, conn, principal,
-                                                        object_name(r), json.loads(r.snapshot))}
+                                                        object_name(r), json.loads(r.snapshot),
+                                                        shown)}
                     for r in rows]
 
     def open_count(self, principal: Principal) -> int:

@@ -28,27 +28,38 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
-def masked_snapshot(tenant: Tenant, conn: sa.Connection, principal: Principal,
-                    object_name: str, snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The record as submitted, as this reader may see it: the fields they may read
-    (derived ones included, so a formula over a hidden field stays hidden), without the
-    values derived through related records they do not all see (the snapshot cannot say
-    whether those were visible then). Never the raw snapshot."""
-    if principal.is_admin or principal.is_system:
-        return snapshot
+def shown_fields(tenant: Tenant, conn: sa.Connection, principal: Principal,
+                 object_name: str) -> frozenset[str]:
+    """The fields of an object's submitted records this reader may see: those they may
+    read (derived ones included, so a formula over a hidden field stays hidden), without
+    the values derived through related records they do not all see (a snapshot cannot say
+    whether those were visible then)."""
     try:
         ctx = open_ctx(tenant, permission_engine, conn, principal, object_name)
     except CRMError:  # the object is gone: nothing of it can be checked
-        return {k: v for k, v in snapshot.items() if k in ("id", "version")}
-    readable = ctx.access.readable(ctx.obj) - set(masking.row_paths(ctx, ctx.obj))
-    title = ctx.obj.field(ctx.obj.title_field)
+        return frozenset()
     grant = ctx.access.grant(ctx.obj)
     if grant is None or not grant.operations:
         # Involved without a role on the object (an approver by name, a submitter whose
         # role changed): the record's title identifies it, nothing else; a computed
         # title could be derived from anything, so it stays hidden.
-        readable = frozenset({title.name}) if title is not None and title.kind.writable \
+        title = ctx.obj.field(ctx.obj.title_field)
+        return frozenset({title.name}) if title is not None and title.kind.writable \
             else frozenset()
+    return ctx.access.readable(ctx.obj) - set(masking.row_paths(ctx, ctx.obj))
+
+
+def masked_snapshot(tenant: Tenant, conn: sa.Connection, principal: Principal,
+                    object_name: str, snapshot: dict[str, Any],
+                    shown: dict[str, frozenset[str]] | None = None) -> dict[str, Any]:
+    """The record as submitted, as this reader may see it (``shown_fields``); never the
+    raw snapshot. ``shown`` caches the fields per object across an inbox of tasks."""
+    if principal.is_admin or principal.is_system:
+        return snapshot
+    cache = shown if shown is not None else {}
+    if object_name not in cache:
+        cache[object_name] = shown_fields(tenant, conn, principal, object_name)
+    readable = cache[object_name]
     return {k: v for k, v in snapshot.items()
             if k in readable or k in SYSTEM_FIELD_DEFS or k in ("id", "version")}
 

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.errors import CRMError, NotFound
-from ...core.filters import Condition, ListQuery
+from ...core.errors import NotFound
 from ...metadata.layouts import SYSTEM_COLUMNS, Layout, layout_for
 from ...metadata.model import FieldDef, ObjectDef, Snapshot
 from ...runtime import RecordService
@@ -87,11 +86,7 @@ def list_sort(page: Page) -> str:
 
 
 def choice_label(f: FieldDef, value: Any, lang: str) -> str:
-    for c in f.options.get("choices") or []:
-        if str(c.get("value")) == str(value):
-            labels = c.get("label") or {}
-            return str(labels.get(lang) or labels.get("en") or labels.get("zh") or value)
-    return str(value)
+    return f.choice_label(value, lang)
 
 
 def titles(page: Page, records: Iterable[Mapping[str, Any]],
@@ -104,24 +99,9 @@ def titles(page: Page, records: Iterable[Mapping[str, Any]],
         f = page.obj.field(name)
         if f is None or f.type not in REFERENCES or f.target is None:
             continue
-        for r in records:
-            if isinstance(r.get(name), int):
-                wanted.setdefault(f.target, set()).add(r[name])
-    out: dict[tuple[str, Any], str] = {}
-    for target, ids in wanted.items():
-        obj = page.snapshot.object(target)
-        if obj is None or not page.access.allowed(obj, "read"):
-            continue
-        title = obj.title_field
-        q = ListQuery(conditions=(Condition("id", "in", tuple(str(i) for i in sorted(ids))),),
-                      fields=(title,) if title != "id" else None, limit=min(len(ids), 500))
-        try:
-            found = page.service().list(page.principal, target, q)["items"]
-        except CRMError:
-            continue
-        for item in found:
-            out[(target, item["id"])] = str(item.get(title) or item["id"])
-    return out
+        wanted.setdefault(f.target, set()).update(
+            r[name] for r in records if isinstance(r.get(name), int))
+    return dict(page.service().titles(page.principal, wanted))
 
 
 def shown(page: Page, name: str, record: Mapping[str, Any],
