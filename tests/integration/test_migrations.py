@@ -22,7 +22,7 @@ from crmforge.core import (
     ValidationFailed,
     parse_list_query,
 )
-from crmforge.runtime import Designer, RecordService, Tenant
+from crmforge.runtime import Designer, RecordService, Tenant, jobs
 from crmforge.security import SYSTEM
 
 ROWS = 200
@@ -138,7 +138,9 @@ def data_state(tenant: Tenant) -> dict[str, list[tuple[str, ...]]]:
 
 
 def refused(tenant: Tenant, error: type[CRMError], action: Callable[[], Any]) -> CRMError:
-    """A refused change leaves the metadata version, the schema and every row untouched."""
+    """A refused change leaves the metadata version, the schema and every row untouched.
+    Background jobs of earlier changes finish first: their rows are not this change's."""
+    assert jobs.wait_local(60)
     designer = Designer(tenant)
     version, schema, data = designer.snapshot().version, schema_state(tenant), data_state(tenant)
     with pytest.raises(error) as exc:

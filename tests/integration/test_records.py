@@ -22,7 +22,7 @@ from crmforge.core import (
     ValidationFailed,
     parse_list_query,
 )
-from crmforge.runtime import Designer, RecordService, Tenant
+from crmforge.runtime import Designer, RecordService, Tenant, jobs
 from crmforge.security import SYSTEM
 
 # -- metadata used by these tests ----------------------------------------------------------
@@ -87,7 +87,9 @@ def dump(tenant: Tenant) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def refused(tenant: Tenant, error: type[CRMError], action: Callable[[], Any]) -> CRMError:
-    """Run a write that must fail with ``error`` and check it changed nothing at all."""
+    """Run a write that must fail with ``error`` and check it changed nothing at all
+    (background jobs of earlier changes finish first: their rows are not this write's)."""
+    assert jobs.wait_local(60)
     before = dump(tenant)
     with pytest.raises(error) as exc:
         action()
