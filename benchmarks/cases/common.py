@@ -48,11 +48,12 @@ def ok(response: TestResponse, url: str) -> TestResponse:
     return response
 
 
-def sign_in(app: Flask) -> Http:
-    """A test client holding a bearer token of the tenant's admin (DESIGN §9 contract)."""
+def sign_in(app: Flask, username: str = "admin") -> Http:
+    """A test client holding a bearer token of a user of the tenant (the admin by default;
+    every benchmark user has the same password) (DESIGN §9 contract)."""
     client = app.test_client()
     response = client.post("/api/v1/auth/token",
-                           json={"username": "admin", "password": ADMIN_PASSWORD})
+                           json={"username": username, "password": ADMIN_PASSWORD})
     if response.status_code != 200:
         body = response.get_data(as_text=True)[:300]
         raise RuntimeError(f"sign-in failed: {response.status_code} {body}")

@@ -43,7 +43,26 @@ _lock = threading.Lock()
 _pending: weakref.WeakKeyDictionary[sa.Connection, Snapshot] = weakref.WeakKeyDictionary()
 
 
+#: The metadata version a connection's transaction has already read (with the credentials
+#: version, in the request's first statement): its snapshot then needs no query of its own.
+_noted: weakref.WeakKeyDictionary[sa.Connection, int] = weakref.WeakKeyDictionary()
+
+
+def note_version(conn: sa.Connection, version: int) -> None:
+    """Remember that ``conn``'s open transaction found ``version`` current. Only for
+    transactions that read (a write that publishes forgets it), and only until the
+    transaction ends (``forget_version``)."""
+    _noted[conn] = version
+
+
+def forget_version(conn: sa.Connection) -> None:
+    _noted.pop(conn, None)
+
+
 def current_version(conn: sa.Connection) -> int:
+    noted = _noted.get(conn)
+    if noted is not None:
+        return noted
     v = conn.execute(sa.select(sa.func.max(meta_versions.c.version))).scalar()
     return int(v or 0)
 
@@ -106,6 +125,7 @@ def publish(
     published = snapshot if snapshot is not None and snapshot.version == version \
         else Snapshot.from_data(version, data)
     _pending[conn] = published
+    _noted.pop(conn, None)
     return published
 
 

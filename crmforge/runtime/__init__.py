@@ -2,9 +2,9 @@
 
 from . import access_log, retention
 from .designer import Designer
-from .instance import Instance, Tenant, tenant_name_problem
+from .instance import Instance, Tenant, shared_reads, tenant_name_problem
 from .list_views import ListViews
 from .records import RecordService
 
 __all__ = ["Designer", "Instance", "ListViews", "RecordService", "Tenant", "access_log", "retention",
-           "tenant_name_problem"]
+           "shared_reads", "tenant_name_problem"]

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,12 @@ from ..core.errors import BadRequest, Conflict, NotFound, Unavailable
 from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
+from ..security.credentials import CredentialCache
+from ..security.credentials import ensure as ensure_credentials_version
 from ..security.tables import security_metadata
 from .access_log import AccessLog, own_log
 from .cursors import random_key, tenant_key
+from .statements import StatementCache
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
 from .systables import runtime_metadata
@@ -74,6 +77,47 @@ _tenant_serial = itertools.count(1)
 # transaction: a nested Tenant.write() joins the open one instead of starting its own.
 _open_writes: ContextVar[dict[str, _OpenWrite] | None] = ContextVar("crmforge_open_writes",
                                                                        default=None)
+
+
+# A request's shared reads, when the caller opened a scope (``shared_reads``): per tenant the
+# one read connection every ``Tenant.read()`` of the request uses, so authentication, the
+# snapshot and the record read are one transaction instead of three.
+_shared_reads: ContextVar[dict[str, sa.Connection] | None] = ContextVar(
+    "crmforge_shared_reads", default=None)
+
+
+class shared_reads:
+    """Within this block every ``Tenant.read()`` of a tenant shares one connection and one
+    read transaction (opened on first use, closed at the end). A write of that tenant ends
+    the shared transaction first, so reads after it see what it wrote. The web layer wraps
+    each request in one; background work does not need it. (A class rather than a
+    generator: it is entered on every request.)"""
+
+    def __init__(self) -> None:
+        self._scope: dict[str, sa.Connection] = {}
+        self._token: Token[dict[str, sa.Connection] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _shared_reads.set(self._scope)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._token is not None:
+            _shared_reads.reset(self._token)
+            self._token = None
+        for conn in self._scope.values():
+            meta_store.forget_version(conn)
+            conn.close()
+        self._scope.clear()
+
+
+def _end_shared_read(key: str) -> None:
+    """End the shared read transaction of a tenant (a write begins or a read failed in the
+    database): the next read begins a new one on the same connection, seeing the latest
+    committed state."""
+    conn = (_shared_reads.get() or {}).get(key)
+    if conn is not None and conn.in_transaction():
+        meta_store.forget_version(conn)
+        conn.rollback()
 
 
 class _OpenWrite:
@@ -121,6 +165,10 @@ class Tenant:
         # CPython reuses a freed engine's address, and a new tenant (the next test, a
         # re-created instance) would be served the old one's cached metadata.
         self.key = f"{next(_tenant_serial)}:{name}"
+        #: Resolved tokens, valid under the tenant's credentials version (requests).
+        self.credentials = CredentialCache()
+        #: Statements built per metadata version and principal (runtime.statements).
+        self.statements = StatementCache()
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -130,8 +178,22 @@ class Tenant:
         if joined is not None:
             yield joined.conn
             return
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        scope = _shared_reads.get()
+        if scope is None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        shared = scope.get(self.key)
+        if shared is None:
+            shared = scope[self.key] = self.engine.connect()
+        if not shared.in_transaction():
+            shared.begin()
+        try:
+            yield shared
+        except sa.exc.DBAPIError:
+            # PostgreSQL refuses every later statement of a failed transaction.
+            _end_shared_read(self.key)
+            raise
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -143,6 +205,7 @@ class Tenant:
         if joined is not None:
             yield joined.conn
             return
+        _end_shared_read(self.key)
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(**{WRITE_OPTION: True})
@@ -354,6 +417,7 @@ class Instance:
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)
+            ensure_credentials_version(conn)
             accounts.create_user(conn, "admin", password, is_admin=True,
                                  display_name="Administrator")
         with self.control.begin() as conn:

@@ -24,12 +24,13 @@ from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
 from . import hooks, logic, masking, plans, preview, recycle, writes
-from .context import Ctx, open_ctx, record_id
+from .context import Ctx, open_ctx, record_id, utcnow
 from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .formulas import FormulaReader
 from .instance import Tenant
 from .query import cursor_binding, cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
+from .statements import NOW, RID, now_param, rid_param
 from .systables import history
 
 
@@ -48,20 +49,34 @@ class RecordService:
     def _fetch(self, ctx: Ctx, rid: Any, *, deleted: bool = False,
                write: bool = False, op: str | None = None) -> Any:
         """A visible row, or 404; with ``write``, a row the principal may change (with
-        ``op``: act on by that operation), or 403."""
+        ``op``: act on by that operation), or 403.
+
+        Both lookups are statements kept per metadata version and principal
+        (``statements``): only the id and the time change between requests."""
         rid = record_id(rid)
-        t = ctx.table
-        gone = t.c.deleted_at.is_not(None) if deleted else t.c.deleted_at.is_(None)
-        row = ctx.conn.execute(sa.select(t).where(
-            t.c.id == rid, gone, ctx.access.visibility(ctx.obj, t))).first()
+        params = {RID: rid, NOW: utcnow()}
+        row = ctx.conn.execute(self._lookup(ctx, deleted=deleted), params).first()
         if row is None:
             raise NotFound(f"no {'deleted ' if deleted else ''}{ctx.obj.name} record {rid}")
-        if (write or op) and ctx.conn.execute(sa.select(t.c.id).where(
-                t.c.id == rid, ctx.access.visibility(ctx.obj, t, write=True, op=op))
-                ).first() is None:
+        if (write or op) and ctx.conn.execute(
+                self._lookup(ctx, deleted=deleted, write=True, op=op), params).first() is None:
             what = f"{op} " if op else "change "
             raise Forbidden(f"you may read but not {what}this {ctx.obj.label()} record")
         return row
+
+    def _lookup(self, ctx: Ctx, *, deleted: bool, write: bool = False,
+                op: str | None = None) -> sa.Select[Any]:
+        """The lookup by id of a row the principal may read (with ``write``: change)."""
+        def build() -> sa.Select[Any]:
+            t = ctx.table
+            gone = t.c.deleted_at.is_not(None) if deleted else t.c.deleted_at.is_(None)
+            visible = ctx.access.visibility(ctx.obj, t, write=write, op=op, now=now_param(),
+                                            probe=False)
+            columns = [t.c.id] if write else [t]
+            return sa.select(*columns).where(t.c.id == rid_param(), gone, visible)
+        key = ("lookup", ctx.snapshot, ctx.obj.id, ctx.principal, deleted, write, op)
+        stmt: sa.Select[Any] = self.tenant.statements.get(key, build)
+        return stmt
 
     def _status(self, ctx: Ctx, row: Any, op: str, changed: Iterable[str] = ()) -> None:
         lock = sharing.lock_of(ctx.conn, ctx.obj.id, row.id)

@@ -20,7 +20,10 @@ import sqlalchemy as sa
 from ..core import clock
 from ..core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ..core.ids import hash_token, new_token
+from ..metadata import store as meta_store
 from ..metadata.store import meta_versions
+from .credentials import CredentialCache, Resolved, credentials_changed
+from .credentials import ensure as ensure_credentials_version
 from .login import DEFAULT_POLICY, LoginPolicy, LoginRefused, refusal, restrictions
 from .passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from .principal import Principal
@@ -179,6 +182,7 @@ def sign_in(conn: sa.Connection, username: Any, password: Any,
     conn.execute(tokens.insert().values(
         token_hash=hash_token(token), user_id=row.id, created_at=now, expires_at=expires,
         kind=kind, last_used_at=now if kind == SESSION else None))
+    ensure_credentials_version(conn)  # a tenant older than the counter gets it here
     audit_signin(conn, username, row.id, True, "ok", remote_addr, channel)
     return token, expires
 
@@ -197,14 +201,41 @@ class Credential:
 
 def authenticate(conn: sa.Connection, token: str, *, kind: str = API,
                  remote_addr: str | None = None, roles: RoleSource = stored_roles,
-                 policy: LoginPolicy = DEFAULT_POLICY) -> Credential:
-    """The principal behind a token or session, in one query (with its roles and the
-    metadata version, so role documents come from the snapshot cache).
+                 policy: LoginPolicy = DEFAULT_POLICY,
+                 cache: CredentialCache | None = None) -> Credential:
+    """The principal behind a token or session.
+
+    With a ``cache`` (the tenant's) a known token costs no query of its own: one statement
+    reads the metadata and credentials versions, which the request needs for its snapshot
+    anyway (``credentials``). Otherwise, or when the cached answer would refuse, one query
+    reads the token with its user and roles. The metadata version found is noted on the
+    connection, so the snapshot of this request comes without another query.
 
     Raises Unauthorized for an unknown, revoked, expired or idle credential or an inactive
     user, and LoginRefused (also a 401) outside the user's login hours or networks; the
     caller audits a LoginRefused.
     """
+    token_hash = hash_token(token)
+    versions = cache.versions(conn) if cache is not None else None
+    if cache is not None and versions is not None:
+        meta_store.note_version(conn, versions[0])
+        cached = cache.get(token_hash, versions)
+        if cached is not None:
+            try:
+                return _judge(conn, cached, versions[0], kind, remote_addr, roles, policy)
+            except Unauthorized:
+                cache.forget(token_hash)  # the database decides a refusal, never the cache
+    resolved, meta_version = _resolve(conn, token_hash)
+    meta_store.note_version(conn, meta_version)
+    credential = _judge(conn, resolved, meta_version, kind, remote_addr, roles, policy)
+    if cache is not None and versions is not None and versions[0] == meta_version \
+            and resolved is not None:
+        cache.put(token_hash, versions, resolved)
+    return credential
+
+
+def _resolve(conn: sa.Connection, token_hash: str) -> tuple[Resolved | None, int]:
+    """The token's row with its user and roles, and the metadata version, in one query."""
     version = sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery()
     rows = conn.execute(
         sa.select(users.c.id, users.c.username, users.c.is_admin, users.c.department_id,
@@ -214,28 +245,44 @@ def authenticate(conn: sa.Connection, token: str, *, kind: str = API,
                   version.label("meta_version"))
         .select_from(tokens.join(users, users.c.id == tokens.c.user_id)
                      .outerjoin(user_roles, user_roles.c.user_id == users.c.id))
-        .where(tokens.c.token_hash == hash_token(token))
+        .where(tokens.c.token_hash == token_hash)
     ).all()
+    if not rows:
+        meta = conn.execute(sa.select(sa.func.max(meta_versions.c.version))).scalar()
+        return None, int(meta or 0)
+    row = rows[0]
+    return Resolved(
+        user_id=row.id, username=row.username, is_admin=bool(row.is_admin),
+        department_id=row.department_id, active=bool(row.active),
+        login_hours=row.login_hours, ip_ranges=row.ip_ranges, token_id=row.token_id,
+        kind=row.kind, expires_at=row.expires_at, revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        roles=tuple(sorted(r.role for r in rows if r.role is not None)),
+    ), int(row.meta_version or 0)
+
+
+def _judge(conn: sa.Connection, row: Resolved | None, meta_version: int, kind: str,
+           remote_addr: str | None, roles: RoleSource, policy: LoginPolicy) -> Credential:
+    """Accept or refuse a resolved token: the same checks for a cached and a fresh row."""
     noun = "session" if kind == SESSION else "token"
     accepted = (API, KEY) if kind == API else (kind,)  # a bearer may be a token or a key
-    if rows and rows[0].kind == KEY:
+    if row is not None and row.kind == KEY:
         noun = "API key"
-    if not rows or rows[0].kind not in accepted or rows[0].revoked_at is not None \
-            or not rows[0].active:
+    if row is None or row.kind not in accepted or row.revoked_at is not None \
+            or not row.active:
         raise Unauthorized(f"the {noun} is not valid; sign in again")
-    row = rows[0]
     now = _now()
     if row.expires_at <= now:
         raise Unauthorized(f"the {noun} has expired; sign in again")
     if kind == SESSION and row.last_used_at is not None \
             and row.last_used_at + policy.session_idle <= now:
         raise Unauthorized("the session ended after a period of inactivity; sign in again")
-    role_names = sorted(r.role for r in rows if r.role is not None)
-    refused = _login_refusal(conn, row, role_names, row.meta_version, roles, remote_addr)
+    role_names = list(row.roles)
+    refused = _login_refusal(conn, row, role_names, meta_version, roles, remote_addr)
     if refused is not None:
-        refused.username, refused.user_id = row.username, row.id
+        refused.username, refused.user_id = row.username, row.user_id
         raise refused
-    principal = Principal(row.id, row.username, bool(row.is_admin), row.department_id,
+    principal = Principal(row.user_id, row.username, row.is_admin, row.department_id,
                           roles=frozenset(role_names))
     # Sessions and keys record their last use (at most once a minute): a session ends when
     # idle, and an administrator sees which keys are still in use.
@@ -271,11 +318,13 @@ def revoke_token(conn: sa.Connection, token: str) -> None:
     conn.execute(tokens.update().where(tokens.c.token_hash == hash_token(token),
                                        tokens.c.revoked_at.is_(None))
                  .values(revoked_at=_now()))
+    credentials_changed(conn)
 
 
 def revoke_credential(conn: sa.Connection, token_id: int) -> None:
     conn.execute(tokens.update().where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                  .values(revoked_at=_now()))
+    credentials_changed(conn)
 
 
 def revoke_all(conn: sa.Connection, user_id: int) -> int:
@@ -284,6 +333,7 @@ def revoke_all(conn: sa.Connection, user_id: int) -> int:
     result = conn.execute(tokens.update().where(
         tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None), tokens.c.kind != KEY,
         tokens.c.expires_at > _now()).values(revoked_at=_now()))
+    credentials_changed(conn)
     return int(result.rowcount or 0)
 
 

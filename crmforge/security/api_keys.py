@@ -22,6 +22,7 @@ from ..core import clock
 from ..core.errors import NotFound, ValidationFailed
 from ..core.ids import hash_token, new_token, parse_id
 from .accounts import KEY
+from .credentials import credentials_changed
 from .principal import Principal
 from .tables import api_keys, tokens
 
@@ -119,6 +120,7 @@ def revoke(conn: sa.Connection, user_id: int, key_ref: Any) -> None:
     conn.execute(tokens.update().where(tokens.c.id == row.token_id,
                                        tokens.c.revoked_at.is_(None))
                  .values(revoked_at=_now()))
+    credentials_changed(conn)
 
 
 __all__ = ["MAX_KEYS", "api_keys", "create", "list_for", "revoke"]

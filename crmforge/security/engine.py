@@ -49,6 +49,7 @@ class Access:
         # an OR over subqueries that can match nothing still costs the planner its indexes.
         self._conn = conn
         self._probes: dict[tuple[str, str, bool], bool] = {}
+        self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
 
     def _any(self, kind: str, obj: ObjectDef, write: bool, query: sa.Select[Any]) -> bool:
         if self._conn is None:
@@ -84,9 +85,19 @@ class Access:
         return "hidden" if g is None else g.fields.get(field, "hidden")
 
     def readable(self, obj: ObjectDef) -> frozenset[str]:
-        if self.unrestricted:
-            return frozenset(f.name for f in obj.fields)
-        return frozenset(f.name for f in obj.fields if self.field_access(obj, f.name) != "hidden")
+        found = self._readable.get(obj.id)
+        if found is None:
+            g = self.grant(obj)
+            if self.unrestricted:
+                found = frozenset(f.name for f in obj.fields)
+            elif g is None:
+                found = frozenset()
+            else:  # field_access, inlined: asked for every field of every record read
+                rules = g.fields
+                found = frozenset(f.name for f in obj.fields
+                                  if rules.get(f.name, "hidden") != "hidden")
+            self._readable[obj.id] = found
+        return found
 
     def writable(self, obj: ObjectDef) -> frozenset[str]:
         if self.unrestricted:
@@ -96,10 +107,16 @@ class Access:
 
     # -- row visibility (levels 2, 3, 4) ----------------------------------------------------
     def visibility(self, obj: ObjectDef, table: sa.Table, *, write: bool = False,
-                   op: str | None = None) -> Any:
+                   op: str | None = None, now: Any = None, probe: bool = True) -> Any:
         """The rows of ``table`` the principal may read (or, with ``write``, change; with
         ``op``, act on by that operation, such as transfer or share, whose scope is that of
-        the roles granting it)."""
+        the roles granting it).
+
+        ``now`` (default: the clock) ends temporary access; a bind parameter there makes
+        the predicate the same for every request, so a statement built on it can be kept
+        (``runtime.statements``). Without ``probe`` the share and temporary branches stay
+        in even when the principal has none: what a statement kept across requests needs,
+        and free for a lookup by id, where the planner starts from the primary key."""
         if self.unrestricted:
             return sa.true()
         p = self.principal
@@ -116,15 +133,16 @@ class Access:
             if hierarchy is not None:
                 parts.append(hierarchy)
             shared = self._shared(obj, write)
-            if self._any("share", obj, write, shared):
+            if not probe or self._any("share", obj, write, shared):
                 parts.append(table.c.id.in_(shared))
         if not write:
+            at = now if now is not None else clock.now().replace(tzinfo=None)
             temporary = sa.select(temporary_access.c.record_id).where(
                 temporary_access.c.object_id == obj.id,
                 temporary_access.c.user_id == p.user_id,
                 sa.or_(temporary_access.c.expires_at.is_(None),
-                       temporary_access.c.expires_at > clock.now().replace(tzinfo=None)))
-            if self._any("temporary", obj, write, temporary):
+                       temporary_access.c.expires_at > at))
+            if not probe or self._any("temporary", obj, write, temporary):
                 parts.append(table.c.id.in_(temporary))
         return sa.or_(*parts) if parts else sa.false()
 

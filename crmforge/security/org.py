@@ -13,6 +13,7 @@ from ..core import clock
 from ..core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..core.names import NAME_PATTERN
 from .accounts import revoke_all
+from .credentials import credentials_changed
 from .login import check_login_settings
 from .passwords import check_policy, hash_password
 from .tables import department_closure, departments, user_roles, users
@@ -187,6 +188,7 @@ def set_roles(conn: sa.Connection, user_id: int, roles: Iterable[str], known: It
     conn.execute(user_roles.delete().where(user_roles.c.user_id == user_id))
     if roles:
         conn.execute(user_roles.insert(), [{"user_id": user_id, "role": r} for r in set(roles)])
+    credentials_changed(conn)  # cached principals carry their roles
 
 
 def update_user(conn: sa.Connection, username: str, body: Mapping[str, Any],
@@ -224,6 +226,7 @@ def update_user(conn: sa.Connection, username: str, body: Mapping[str, Any],
             values[key] = None if body[key] is None else json.dumps(body[key])
     if values:
         conn.execute(users.update().where(users.c.id == row.id).values(**values))
+        credentials_changed(conn)  # cached principals carry these columns
     if "password_hash" in values or values.get("active") is False:
         # A new password or a deactivation ends every token and session of the user.
         revoke_all(conn, row.id)

@@ -166,3 +166,12 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+
+#: One row (id 1): raised with every change that could void a cached token resolution
+#: (security/credentials.py).
+credentials_version = sa.Table(
+    "sys_credentials_version",
+    security_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)

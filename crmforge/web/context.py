@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g, request, session
 
 from ..core.errors import Unauthorized, Unavailable
+from ..core.ids import hash_token
 from ..metadata import store as meta_store
 from ..metadata.roles import role_docs
-from ..runtime import Instance, Tenant
+from ..runtime import Instance, Tenant, shared_reads
 from ..security import Principal, accounts
 from ..security.accounts import RoleSource
 from ..security.login import LoginPolicy, LoginRefused
@@ -134,7 +135,7 @@ def _authenticate() -> accounts.Credential:
         try:
             credential = accounts.authenticate(
                 conn, token, kind=kind, remote_addr=request.remote_addr,
-                roles=role_source(tenant), policy=login_policy())
+                roles=role_source(tenant), policy=login_policy(), cache=tenant.credentials)
         except LoginRefused as exc:
             refused = exc
         except Unauthorized:
@@ -150,12 +151,27 @@ def _authenticate() -> accounts.Credential:
         try:
             with tenant.write() as conn:
                 accounts.touch(conn, credential.token_id)
+            tenant.credentials.forget(hash_token(token))  # its last use is now newer
         except Unavailable:  # a read must not fail because its session could not be touched
             pass  # the next request touches it; the idle limit is far longer than a retry
     return credential
 
 
 def register(app: Flask) -> None:
+    @app.before_request
+    def _one_read_transaction() -> None:
+        # Authentication, the snapshot and the record reads of a request share one
+        # connection and read transaction per tenant (runtime.shared_reads).
+        scope = shared_reads()
+        scope.__enter__()
+        g.read_scope = scope
+
+    @app.teardown_request
+    def _end_reads(_exc: BaseException | None) -> None:
+        scope: shared_reads | None = g.pop("read_scope", None)
+        if scope is not None:
+            scope.__exit__(None, None, None)
+
     @app.before_request
     def _tenant() -> None:
         # Resolve early so an unknown tenant answers 404 before anything else runs.

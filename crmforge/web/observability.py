@@ -149,6 +149,8 @@ def register(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         LATENCY.labels(request.method, route).observe(seconds)
+        if not access_log.isEnabledFor(logging.INFO):
+            return response
         tenant = g.get("tenant")
         principal = g.get("principal")
         access_log.info("%s %s %s", request.method, route, response.status_code, extra={

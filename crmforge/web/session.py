@@ -33,6 +33,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
@@ -194,9 +196,27 @@ def end_session() -> None:
     session.clear()
 
 
+class BearerAwareSessions(SecureCookieSessionInterface):
+    """The signed session cookie, not read for a request that carries a bearer token.
+
+    Such a request is judged by its token alone (``context``), so its cookie can decide
+    nothing: an empty session spares an API call the cookie's signature check (a tenth of
+    a record read's own cost), and an empty, unmodified session sets no cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if has_bearer_header(request):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def has_bearer_header(request: Request) -> bool:
+    return request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
+
+
 def install(app: Flask) -> None:
     """CSRF protection, the login pages and their blueprint (after ``context.register``,
     so the tenant is resolved before the CSRF check)."""
+    app.session_interface = BearerAwareSessions()
     csrf.init_app(app)
     app.before_request(_check_csrf)
     app.register_blueprint(bp)

@@ -206,8 +206,15 @@ class SQLiteDialect(Dialect):
 
         @event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            write = conn.get_execution_options().get(WRITE_OPTION)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if conn.get_execution_options().get(WRITE_OPTION):
+                # Through SQLAlchemy: a busy database raises its OperationalError here,
+                # which Tenant.write turns into a 503.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            # A read's BEGIN (deferred) takes no lock and cannot fail on one: straight to
+            # the driver, without the execution machinery every request would pay for.
+            driver: Any = conn.connection.driver_connection
+            driver.execute("BEGIN")
 
         return engine
 

@@ -1,0 +1,174 @@
+"""The credentials version and the per-tenant cache of resolved tokens.
+
+Resolving a bearer token used to cost a joined query (token, user, roles) on every request,
+a quarter of a single-record GET. The answer barely ever changes, so each tenant keeps the
+resolved rows in a bounded cache. What makes that safe is the **credentials version**: one
+counter per tenant (``sys_credentials_version``), raised in the same transaction as every
+change that could make a cached answer wrong (a revoked token or key, a deactivated user, a
+new password, other roles, department, admin flag, login hours or addresses). Each request
+reads the counter together with the metadata version in one tiny statement it needs anyway
+(the snapshot), and uses a cached entry only when both versions are the ones it was read
+under. A revocation therefore takes effect on the very next request, in every process.
+
+The cache may only accept: a cached entry that fails any check (expiry, idle session, login
+hours, address) is thrown away and the token is resolved from the database, whose answer
+is the one given. Entries also expire after ``TTL_S`` seconds, which bounds the effect of a
+change made outside CRMForge (an SQL console) that did not raise the version.
+
+A tenant made before the counter existed gets the table at its next sign-in (or change);
+until then tokens are resolved from the database on every request, as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..metadata.store import meta_versions
+from .tables import credentials_version
+
+#: Seconds a cached resolution is trusted at most, whatever the versions say.
+TTL_S = 30.0
+#: Resolved tokens kept per tenant (least recently used dropped first).
+MAX_ENTRIES = 10_000
+#: Seconds between checks for the counter table in a tenant that does not have it yet.
+_RECHECK_S = 60.0
+
+
+def credentials_changed(conn: sa.Connection) -> None:
+    """Raise the tenant's credentials version: every cached token resolution of the tenant
+    is void once this transaction commits. Call it in the transaction of the change."""
+    raised = conn.execute(credentials_version.update().where(credentials_version.c.id == 1)
+                          .values(version=credentials_version.c.version + 1))
+    if raised.rowcount:
+        return
+    ensure(conn)
+    conn.execute(credentials_version.update().where(credentials_version.c.id == 1)
+                 .values(version=credentials_version.c.version + 1))
+
+
+def ensure(conn: sa.Connection) -> None:
+    """Create the counter (table and its one row) where an older tenant lacks it."""
+    credentials_version.create(conn, checkfirst=True)
+    if conn.execute(sa.select(credentials_version.c.id)
+                    .where(credentials_version.c.id == 1)).first() is None:
+        conn.execute(credentials_version.insert().values(id=1, version=1))
+
+
+def _versions_statement() -> sa.Select[tuple[int | None, int | None]]:
+    meta = sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery()
+    creds = sa.select(credentials_version.c.version).where(
+        credentials_version.c.id == 1).scalar_subquery()
+    return sa.select(meta, creds)
+
+
+#: Built once: the statement is the same for every tenant and request.
+_VERSIONS = _versions_statement()
+#: Its SQL per database dialect, constants inlined (compiled once).
+_VERSIONS_SQL: dict[str, str] = {}
+
+
+def _versions_row(conn: sa.Connection) -> tuple[int | None, int | None]:
+    """Both versions. The statement is a constant of this module that every request runs,
+    so its SQL is compiled once per dialect and sent as is: no statement construction or
+    cache-key work per request, yet through SQLAlchemy's events like any other statement
+    (logging, and the statement budgets the tests pin)."""
+    name = conn.dialect.name
+    sql = _VERSIONS_SQL.get(name)
+    if sql is None:
+        sql = _VERSIONS_SQL[name] = str(_VERSIONS.compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    meta, creds = conn.exec_driver_sql(sql).one()
+    return meta, creds
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a token resolves to: its row, its user's columns and roles (no judgement)."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+    department_id: int | None
+    active: bool
+    login_hours: str | None
+    ip_ranges: str | None
+    token_id: int
+    kind: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    resolved: Resolved
+    versions: tuple[int, int]
+    at: float  # time.monotonic() when cached
+
+
+class CredentialCache:
+    """Resolved tokens of one tenant, valid under a (metadata, credentials) version pair.
+
+    Entries are immutable; the mapping is guarded by a lock and bounded. One instance per
+    open tenant (``Tenant.credentials``): a tenant closed and reopened, as after a restore,
+    starts empty.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._missing_since: float | None = None  # the counter table was not there
+        self._has_table = False
+
+    def versions(self, conn: sa.Connection) -> tuple[int, int] | None:
+        """(metadata version, credentials version) in one statement; None while the tenant
+        has no counter (then nothing is cached)."""
+        if not self._has_table:
+            now = time.monotonic()
+            if self._missing_since is not None and now - self._missing_since < _RECHECK_S:
+                return None
+            if not sa.inspect(conn).has_table(credentials_version.name):
+                self._missing_since = now
+                return None
+            self._has_table = True
+        meta, creds = _versions_row(conn)
+        if creds is None:
+            return None
+        return int(meta or 0), int(creds)
+
+    def get(self, token_hash: str, versions: tuple[int, int]) -> Resolved | None:
+        with self._lock:
+            entry = self._entries.get(token_hash)
+            if entry is None:
+                return None
+            if entry.versions != versions or time.monotonic() - entry.at > TTL_S:
+                del self._entries[token_hash]
+                return None
+            self._entries.move_to_end(token_hash)
+            return entry.resolved
+
+    def put(self, token_hash: str, versions: tuple[int, int], resolved: Resolved) -> None:
+        with self._lock:
+            self._entries[token_hash] = _Entry(resolved, versions, time.monotonic())
+            self._entries.move_to_end(token_hash)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def forget(self, token_hash: str) -> None:
+        with self._lock:
+            self._entries.pop(token_hash, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+__all__ = ["MAX_ENTRIES", "TTL_S", "CredentialCache", "Resolved", "credentials_changed",
+           "ensure"]

@@ -1,0 +1,72 @@
+"""The short path of a request: one read transaction per tenant (``shared_reads``) and
+statements kept per metadata version and principal (``runtime.statements``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmforge.runtime import Designer, RecordService, shared_reads
+from crmforge.security import SYSTEM, Principal, create_user
+
+NOTE = {"name": "note", "label": {"en": "Note", "zh": "便签"},
+        "fields": [{"name": "title", "type": "text", "label": {"en": "Title", "zh": "标题"}}]}
+
+
+def _setup(tenant: Any) -> tuple[RecordService, list[int]]:
+    Designer(tenant).create_object(SYSTEM, NOTE)
+    svc = RecordService(tenant)
+    return svc, svc.create_many(SYSTEM, "note", [{"title": f"n{i}"} for i in range(3)])
+
+
+def test_reads_of_a_request_share_one_transaction(tenant) -> None:
+    _setup(tenant)
+    with shared_reads():
+        with tenant.read() as first:
+            pass
+        with tenant.read() as second:
+            assert second is first and second.in_transaction()
+    assert first.closed  # the scope ends its connection
+    with tenant.read() as a, tenant.read() as b:  # without a scope: each read its own
+        assert a is not b
+
+
+def test_a_write_inside_the_scope_is_seen_by_the_reads_after_it(tenant) -> None:
+    svc, ids = _setup(tenant)
+    with shared_reads():
+        assert svc.get(SYSTEM, "note", ids[0])["title"] == "n0"
+        svc.update(SYSTEM, "note", ids[0], {"title": "changed", "version": 1})
+        assert svc.get(SYSTEM, "note", ids[0])["title"] == "changed"
+        created = svc.create(SYSTEM, "note", {"title": "new"})
+        assert svc.get(SYSTEM, "note", created["id"])["title"] == "new"
+
+
+def test_a_failed_statement_does_not_poison_the_scope(tenant) -> None:
+    svc, ids = _setup(tenant)
+    with shared_reads():
+        try:
+            with tenant.read() as conn:
+                conn.execute(sa.text("SELECT no_such_column FROM sys_users"))
+        except sa.exc.DBAPIError:
+            pass
+        assert svc.get(SYSTEM, "note", ids[1])["title"] == "n1"
+
+
+def test_lookups_are_built_once_per_version_and_principal(tenant) -> None:
+    svc, ids = _setup(tenant)
+    with tenant.write() as conn:
+        uid = create_user(conn, "ann", "Ann-pass-1234")
+    ann = Principal(uid, "ann", True)
+    before = len(tenant.statements)
+    for rid in ids:
+        svc.get(SYSTEM, "note", rid)
+    assert len(tenant.statements) == before + 1  # one statement, three ids
+    for rid in ids:
+        svc.get(ann, "note", rid)
+    assert len(tenant.statements) == before + 2  # another principal, another statement
+    Designer(tenant).add_field(SYSTEM, "note", {"name": "body", "type": "text",
+                                                "label": {"en": "Body", "zh": "正文"}})
+    svc.update(SYSTEM, "note", ids[0], {"body": "text", "version": 1})
+    # A new metadata version builds new statements, which read the new column.
+    assert svc.get(SYSTEM, "note", ids[0])["body"] == "text"
