@@ -24,6 +24,7 @@ class Stats:
     n: int
     mean: float
     median: float
+    p95: float
     p99: float
     min: float
     max: float
@@ -31,10 +32,10 @@ class Stats:
     @classmethod
     def of(cls, samples: Sequence[float]) -> Stats:
         if not samples:
-            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
         ordered = sorted(samples)
         return cls(len(ordered), sum(ordered) / len(ordered), percentile(ordered, 50),
-                   percentile(ordered, 99), ordered[0], ordered[-1])
+                   percentile(ordered, 95), percentile(ordered, 99), ordered[0], ordered[-1])
 
     def scaled(self, factor: float) -> dict[str, Any]:
         """The stats as a dict in another unit (1e6 for microseconds, 1e3 for ms)."""

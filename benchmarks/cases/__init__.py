@@ -14,6 +14,7 @@ from . import (
     add_field_online,
     bulk_create,
     bulk_rules,
+    create_one,
     derived_masking,
     get_one,
     list_page,
@@ -27,6 +28,7 @@ Case = Callable[[Context, BenchResult], None]
 
 CASES: dict[str, Case] = {
     get_one.NAME: get_one.run,
+    create_one.NAME: create_one.run,
     list_page.NAME: list_page.run,
     list_scoped.NAME: list_scoped.run,
     derived_masking.NAME: derived_masking.run,

@@ -30,7 +30,7 @@ from ..baseline import baseline_engine, list_statement, minimal_app, plain_table
 from ..data import FILTER_AMOUNT, FILTER_STATUS, SORT_FIELD
 from ..plans import plan_of
 from ..report import BenchResult, Figure
-from ..timing import compare, timed
+from ..timing import Comparison, compare, timed
 from ..workspace import DATASET_OBJECT
 from .common import Context, ok, service, sign_in, time_figure
 
@@ -104,18 +104,27 @@ def _sides(svc: RecordService, engine: sa.Engine, table: sa.Table) -> Sides:
 
 
 def _figures(ctx: Context, label: str, sides: Sides, http: tuple[Call, Call]) -> list[Figure]:
+    http_cmp = _compare(ctx, *http)
     return [
         _figure(ctx, f"list_page.service p1{label} (median)", sides.ours_p1, sides.theirs_p1),
         _figure(ctx, f"list_page.service p2{label} (median)", sides.ours_p2, sides.theirs_p2),
-        _figure(ctx, f"list_page.http p1{label} (median)", *http),
+        time_figure(f"list_page.http p1{label} (median)", http_cmp, unit="ms/page",
+                    factor=1e3, use="median"),
+        # The performance issue's target: p95 of a page over HTTP at most 30 ms.
+        time_figure(f"list_page.http p1{label} (p95)", http_cmp, unit="ms/page",
+                    factor=1e3, use="p95"),
     ]
 
 
-def _figure(ctx: Context, name: str, measured: Call, baseline: Call) -> Figure:
+def _compare(ctx: Context, measured: Call, baseline: Call) -> Comparison:
     sizes = ctx.config.sizes
-    cmp = compare(measured, baseline, iterations=sizes.list_requests, warmup=2,
-                  budget_s=sizes.list_budget_s)
-    return time_figure(name, cmp, unit="ms/page", factor=1e3, use="median")
+    return compare(measured, baseline, iterations=sizes.list_requests, warmup=2,
+                   budget_s=sizes.list_budget_s)
+
+
+def _figure(ctx: Context, name: str, measured: Call, baseline: Call) -> Figure:
+    return time_figure(name, _compare(ctx, measured, baseline), unit="ms/page", factor=1e3,
+                       use="median")
 
 
 def _plans(ours: sa.Engine, theirs: sa.Engine, sides: Sides) -> dict[str, Any]:

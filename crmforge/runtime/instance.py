@@ -28,7 +28,7 @@ from ..core.errors import BadRequest, Conflict, NotFound, Unavailable
 from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
-from ..security.credentials import CredentialCache
+from ..security.credentials import VERSION_PROBE, CredentialCache
 from ..security.credentials import ensure as ensure_credentials_version
 from ..security.tables import security_metadata
 from .access_log import AccessLog, own_log
@@ -110,6 +110,14 @@ class shared_reads:
         self._scope.clear()
 
 
+def _raise_if_lost(exc: sa.exc.DBAPIError) -> None:
+    """A connection the database dropped (a restart, a network cut) answers 503: nothing
+    was done and the next try gets a fresh connection (the pool has dropped the dead
+    ones). The caller re-raises any other database error as it is."""
+    if exc.connection_invalidated:
+        raise Unavailable("the connection to the database was lost; try again") from exc
+
+
 def _end_shared_read(key: str) -> None:
     """End the shared read transaction of a tenant (a write begins or a read failed in the
     database): the next read begins a new one on the same connection, seeing the latest
@@ -166,7 +174,7 @@ class Tenant:
         # re-created instance) would be served the old one's cached metadata.
         self.key = f"{next(_tenant_serial)}:{name}"
         #: Resolved tokens, valid under the tenant's credentials version (requests).
-        self.credentials = CredentialCache()
+        self.credentials = CredentialCache(dialect.probed)
         #: Statements built per metadata version and principal (runtime.statements).
         self.statements = StatementCache()
 
@@ -180,8 +188,12 @@ class Tenant:
             return
         scope = _shared_reads.get()
         if scope is None:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            try:
+                with self.engine.connect() as conn, conn.begin():
+                    yield conn
+            except sa.exc.DBAPIError as exc:
+                _raise_if_lost(exc)
+                raise
             return
         shared = scope.get(self.key)
         if shared is None:
@@ -190,9 +202,10 @@ class Tenant:
             shared.begin()
         try:
             yield shared
-        except sa.exc.DBAPIError:
+        except sa.exc.DBAPIError as exc:
             # PostgreSQL refuses every later statement of a failed transaction.
             _end_shared_read(self.key)
+            _raise_if_lost(exc)
             raise
 
     @contextmanager
@@ -221,6 +234,7 @@ class Tenant:
             # and the request may succeed later (503); anything else stays an error.
             refusal = self.dialect.write_refusal(exc)
             if refusal is None:
+                _raise_if_lost(exc)
                 raise
             raise Unavailable(refusal) from exc
         for job in current.after_commit:  # reached only when the transaction committed
@@ -236,6 +250,9 @@ class Tenant:
             joined.after_commit.append(job)
 
     def snapshot(self, conn: sa.Connection) -> Snapshot:
+        probed = self.dialect.probed(conn)
+        if probed is not None:  # VERSION_PROBE: (metadata version, credentials version)
+            meta_store.note_version(conn, int(probed[0] or 0))
         return meta_store.load(conn, self.key)
 
     def schema(self, snapshot: Snapshot) -> CompiledSchema:
@@ -314,6 +331,11 @@ class Instance:
             return self.database_url, self.schema_prefix + "t_" + name.replace("-", "_")
         return f"sqlite:///{self.path / 'tenants' / (name + '.db')}", None
 
+    def _engine(self, url: str, schema: str | None) -> sa.Engine:
+        """A tenant's engine; its read transactions may begin by reading the metadata and
+        credentials versions (security.credentials), which every request needs."""
+        return self.dialect.create_engine(url, schema, read_probe=VERSION_PROBE)
+
     def tenant_names(self) -> list[str]:
         with self.control.connect() as conn:
             return [r[0] for r in conn.execute(
@@ -336,7 +358,7 @@ class Instance:
 
     def _open_tenant(self, name: str) -> Tenant:
         url, schema = self._tenant_url(name)
-        tenant = Tenant(name, self.dialect.create_engine(url, schema), self.dialect,
+        tenant = Tenant(name, self._engine(url, schema), self.dialect,
                         tenant_key(self.secret_key, name), self._access_log(name))
         tenant.dispatch = self.dispatcher
         tenant.due_hint = self.due_hint_hook
@@ -423,7 +445,9 @@ class Instance:
         with self.control.begin() as conn:
             conn.execute(tenants_table.insert().values(
                 name=name, created_at=clock.now().replace(tzinfo=None), active=True))
-        return self._remember(tenant), password
+        # The tables exist now: reopen with the engine a tenant is served by.
+        self.dialect.dispose_engine(engine)
+        return self._remember(self._open_tenant(name)), password
 
     def open_tenants(self) -> list[Tenant]:
         """The tenants open in this process now (metrics)."""

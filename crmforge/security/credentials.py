@@ -25,7 +25,9 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -60,15 +62,15 @@ def ensure(conn: sa.Connection) -> None:
         conn.execute(credentials_version.insert().values(id=1, version=1))
 
 
-def _versions_statement() -> sa.Select[tuple[int | None, int | None]]:
-    meta = sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery()
-    creds = sa.select(credentials_version.c.version).where(
-        credentials_version.c.id == 1).scalar_subquery()
-    return sa.select(meta, creds)
-
-
+#: The two versions as scalar expressions: a dialect whose read transactions begin with a
+#: statement of their own reads them there (``Dialect.create_engine(read_probe=...)``).
+VERSION_PROBE: tuple[Any, Any] = (
+    sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery(),
+    sa.select(credentials_version.c.version).where(
+        credentials_version.c.id == 1).scalar_subquery(),
+)
 #: Built once: the statement is the same for every tenant and request.
-_VERSIONS = _versions_statement()
+_VERSIONS = sa.select(*VERSION_PROBE)
 #: Its SQL per database dialect, constants inlined (compiled once).
 _VERSIONS_SQL: dict[str, str] = {}
 
@@ -121,15 +123,23 @@ class CredentialCache:
     starts empty.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, probed: Callable[[sa.Connection], tuple[Any, ...] | None]
+                 = lambda _conn: None) -> None:
+        #: The versions as the connection's transaction began, when its first statement
+        #: read them (``VERSION_PROBE``); None: ask.
+        self._probed = probed
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._missing_since: float | None = None  # the counter table was not there
         self._has_table = False
 
     def versions(self, conn: sa.Connection) -> tuple[int, int] | None:
-        """(metadata version, credentials version) in one statement; None while the tenant
-        has no counter (then nothing is cached)."""
+        """(metadata version, credentials version) in one statement, or none when the
+        transaction's first statement read them; None while the tenant has no counter
+        (then nothing is cached)."""
+        probed = self._probed(conn)
+        if probed is not None and probed[1] is not None:
+            return int(probed[0] or 0), int(probed[1])
         if not self._has_table:
             now = time.monotonic()
             if self._missing_since is not None and now - self._missing_since < _RECHECK_S:
@@ -170,5 +180,5 @@ class CredentialCache:
             return len(self._entries)
 
 
-__all__ = ["MAX_ENTRIES", "TTL_S", "CredentialCache", "Resolved", "credentials_changed",
+__all__ = ["MAX_ENTRIES", "TTL_S", "VERSION_PROBE", "CredentialCache", "Resolved", "credentials_changed",
            "ensure"]

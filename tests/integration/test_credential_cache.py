@@ -70,8 +70,10 @@ def test_a_known_token_costs_no_query_of_its_own(client, admin, instance) -> Non
     assert _cached(instance, admin)
     sent = _statements(instance, lambda: _me(client, admin))
     assert not any("sys_tokens" in s for s in sent), sent
-    # One statement reads both versions; nothing else is needed to know who this is.
-    assert sum("sys_credentials_version" in s for s in sent) == 1, sent
+    # One statement reads both versions (on PostgreSQL the one that begins the transaction,
+    # unseen here); nothing else is needed to know who this is.
+    assert sum("sys_credentials_version" in s for s in sent) <= 1, sent
+    assert len(sent) <= 1, sent
 
 
 def test_unknown_tokens_are_never_cached(client, admin, instance) -> None:

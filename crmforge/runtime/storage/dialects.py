@@ -14,8 +14,9 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -58,8 +59,18 @@ class Dialect:
         """The planner's estimate of the rows ``stmt`` returns, or None without one."""
         return None
 
-    def create_engine(self, url: str, schema: str | None) -> sa.Engine:
+    def create_engine(self, url: str, schema: str | None,
+                      read_probe: tuple[Any, ...] = ()) -> sa.Engine:
+        """An engine for one namespace. ``read_probe``: scalar expressions a read
+        transaction may need first (the metadata and credentials versions); a dialect
+        whose transactions begin with a statement of their own reads them in it, which
+        ``probed`` then answers. Others ignore them."""
         return sa.create_engine(url)
+
+    def probed(self, conn: sa.Connection) -> tuple[Any, ...] | None:
+        """The read probe's values as ``conn``'s open read transaction began, or None when
+        they were not read (the caller then asks the database itself)."""
+        return None
 
     def prepare_ddl(self, conn: sa.Connection) -> None:
         """Called inside a transaction before schema changes."""
@@ -152,7 +163,8 @@ class SQLiteDialect(Dialect):
         text = str(exc.orig)
         return next((answer for needle, answer in self._REFUSALS if needle in text), None)
 
-    def create_engine(self, url: str, schema: str | None) -> sa.Engine:
+    def create_engine(self, url: str, schema: str | None,
+                      read_probe: tuple[Any, ...] = ()) -> sa.Engine:
         busy = busy_timeout_s()
         path = sa.engine.make_url(url).database or ""
 
@@ -236,6 +248,9 @@ class PostgresDialect(Dialect):
     def __init__(self) -> None:
         self._shared: dict[str, sa.Engine] = {}
         self._lock = threading.Lock()
+        #: What each connection's read transaction probed at its start (``probed``).
+        self._probed: weakref.WeakKeyDictionary[sa.Connection, tuple[Any, ...]] = \
+            weakref.WeakKeyDictionary()
 
     def shared_engine(self, url: str) -> sa.Engine:
         """The process's one pool for every tenant on this server (and the control
@@ -251,26 +266,76 @@ class PostgresDialect(Dialect):
                 # schema and time zone are set per transaction (PgBouncer's transaction
                 # mode hands each transaction any server connection).
                 pool_size, overflow = pool_limits()
-                engine = sa.create_engine(psycopg_url(url),
-                                          connect_args={"prepare_threshold": None},
+                driver_args: dict[str, Any] = {"prepare_threshold": None}
+                if sa.engine.make_url(psycopg_url(url)).get_driver_name() == "psycopg":
+                    driver_args["autocommit"] = True  # transactions begun by create_engine
+                engine = sa.create_engine(psycopg_url(url), connect_args=driver_args,
                                           pool_size=pool_size, max_overflow=overflow,
-                                          pool_pre_ping=True, pool_recycle=IDLE_RECYCLE_S)
+                                          pool_recycle=IDLE_RECYCLE_S)
+                event.listen(engine, "checkin", _note_checkin)
+                event.listen(engine, "checkout", _ping_if_idle)
                 self._shared[url] = engine
             return engine
 
-    def create_engine(self, url: str, schema: str | None) -> sa.Engine:
+    def create_engine(self, url: str, schema: str | None,
+                      read_probe: tuple[Any, ...] = ()) -> sa.Engine:
         """A view of the shared pool whose transactions run in ``schema``: each begins
         with ``set_config('search_path', ..., true)`` (``SET LOCAL``), and in UTC, since
-        stored times are naive UTC and the server's TimeZone would shift aware values."""
-        engine = self.shared_engine(url).execution_options()
+        stored times are naive UTC and the server's TimeZone would shift aware values.
+
+        With psycopg 3 the driver runs in autocommit mode and the transaction is begun
+        here, ``BEGIN`` and the settings in one round trip (the pysqlite recipe, on
+        PostgreSQL): psycopg's ``commit()`` and ``rollback()`` act on the server's
+        transaction state, so SQLAlchemy ends it as usual. A read transaction's first
+        statement also reads ``read_probe`` (its tables named with the schema: the search
+        path is only being set by that statement), so a request learns the metadata and
+        credentials versions without a round trip of its own. Writes do not: a metadata
+        change takes an exclusive lock on the versions table later in its transaction,
+        and two such changes holding a share lock from their first statement would
+        deadlock. When a table of the probe is missing (a tenant older than it) the probe
+        is left out."""
+        shared = self.shared_engine(url)
+        engine = shared.execution_options()
         path = f'"{schema}"' if schema else "public"
+        settings = [sa.func.set_config("search_path", path, True),
+                    sa.func.set_config("TimeZone", "UTC", True)]
+        probe = read_probe if read_probe and self._tables_exist(shared, schema, read_probe) \
+            else ()
+        probed = self._probed
+        if shared.dialect.driver != "psycopg":  # another driver: its own transactions
+            plain = sa.select(*settings)
+
+            @event.listens_for(engine, "begin")
+            def _tenant(conn: sa.Connection) -> None:
+                probed.pop(conn, None)
+                conn.execute(plain)
+
+            return engine
+        begin_plain = "BEGIN; " + _literal_sql(shared, sa.select(*settings), schema)
+        begin_probing = "BEGIN; " + _literal_sql(shared, sa.select(*settings, *probe), schema)
 
         @event.listens_for(engine, "begin")
-        def _tenant(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("SELECT set_config('search_path', %(path)s, true), "
-                                 "set_config('TimeZone', 'UTC', true)", {"path": path})
+        def _begin(conn: sa.Connection) -> None:
+            write = not probe or conn.get_execution_options().get(WRITE_OPTION)
+            row = _run_first(conn, begin_plain if write else begin_probing)
+            if write:
+                probed.pop(conn, None)
+            else:
+                probed[conn] = tuple(row)[len(settings):]
 
         return engine
+
+    def probed(self, conn: sa.Connection) -> tuple[Any, ...] | None:
+        return self._probed.get(conn)
+
+    @staticmethod
+    def _tables_exist(shared: sa.Engine, schema: str | None, probe: tuple[Any, ...]) -> bool:
+        names = {t.name for expr in probe for t in sa.sql.util.find_tables(
+            expr, include_crud=False, include_aliases=False)}
+        qualified = [f'"{schema}".{n}' if schema else n for n in sorted(names)]
+        with shared.connect() as conn:
+            found = conn.execute(sa.select(*(sa.func.to_regclass(q) for q in qualified))).one()
+        return all(v is not None for v in found)
 
     def dispose_engine(self, engine: sa.Engine) -> None:
         """Tenants' engines are views of the shared pool: only ``close`` disposes it."""
@@ -324,6 +389,75 @@ class PostgresDialect(Dialect):
             if index.name == name and index.unique:
                 return str(next(iter(index.columns)).name)
         return None
+
+
+def _literal_sql(engine: sa.Engine, stmt: sa.Select[Any], schema: str | None) -> str:
+    """``stmt`` as SQL text with its values inlined and its tables in ``schema``: the
+    statement a transaction begins with is a constant of the engine, built from our own
+    expressions (never from request input), compiled once."""
+    if schema:
+        copies: dict[sa.Table, sa.Table] = {}
+        qualified = sa.MetaData()
+
+        def in_schema(element: Any, **_kw: Any) -> Any:
+            if isinstance(element, sa.Table):
+                if element not in copies:
+                    copies[element] = element.to_metadata(qualified, schema=schema)
+                return copies[element]
+            if isinstance(element, sa.Column) and isinstance(element.table, sa.Table):
+                return in_schema(element.table).c[element.key]
+            return None
+
+        no_options: dict[str, Any] = {}
+        stmt = cast(sa.Select[Any],
+                    sa.sql.visitors.replacement_traverse(stmt, no_options, in_schema))
+    return str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _run_first(conn: sa.Connection, sql: str) -> tuple[Any, ...]:
+    """Begin the server transaction with ``sql`` ("BEGIN; SELECT ...") in one round trip,
+    straight through the driver (SQLAlchemy's results would close the cursor on the
+    BEGIN's empty result); returns the SELECT's row. A driver error is raised as
+    SQLAlchemy's, the connection invalidated when it is gone."""
+    driver: Any = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(sql)
+            cursor.nextset()
+            row = cursor.fetchone()
+    except Exception as exc:
+        lost = bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.OperationalError(sql, None, exc, connection_invalidated=lost) from exc
+    return tuple(row) if row is not None else ()
+
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before use.
+PING_IDLE_S = 10.0
+
+
+def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle, not every checkout: a ping is a round trip, a
+    third of a record read's. One in steady use is known to be alive; one idle for a while
+    may have been dropped by the server, a restart or a firewall, and is replaced (the
+    pool tries another when this raises DisconnectionError). A connection that dies in
+    between fails its request with a 503 (``Unavailable``) and the pool drops it and every
+    connection older than it."""
+    idle_since = record.info.get("checked_in_at")
+    if idle_since is None or time.monotonic() - idle_since < PING_IDLE_S:
+        return
+    try:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(";")
+        if dbapi_conn.info.transaction_status != 0:  # the ping began nothing, or roll back
+            dbapi_conn.rollback()
+    except Exception as exc:  # any failure: this connection is not to be used
+        raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 #: Connections the process keeps open to a PostgreSQL server (for all its tenants), and
