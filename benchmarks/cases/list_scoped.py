@@ -90,7 +90,12 @@ def _organise(tenant: Any) -> Principal:
         conn.execute(table.update().values(department_id=first + table.c.id % BRANCHES))
         region = org.department_id(conn, "bench_r0")
     with tenant.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        # The tables the scoped query reads, not the whole database (on a shared PostgreSQL
+        # server that would be every schema, and runs out of locks).
+        quote = conn.dialect.identifier_preparer.quote
+        for name in (table.name, "sys_department_closure", "sys_shares",
+                     "sys_temporary_access", "sys_user_roles"):
+            conn.exec_driver_sql(f"ANALYZE {quote(name)}")
     tenant.engine.dispose()  # pooled SQLite connections read statistics when they open
     designer = Designer(tenant)
     if not any(r["name"] == "bench_scoped" for r in designer.roles()):

@@ -106,6 +106,7 @@ class shared_reads:
             self._token = None
         for conn in self._scope.values():
             meta_store.forget_version(conn)
+            _finish_read(conn)
             conn.close()
         self._scope.clear()
 
@@ -125,6 +126,19 @@ def _end_shared_read(key: str) -> None:
     conn = (_shared_reads.get() or {}).get(key)
     if conn is not None and conn.in_transaction():
         meta_store.forget_version(conn)
+        _finish_read(conn)
+
+
+def _finish_read(conn: sa.Connection) -> None:
+    """End a read transaction with COMMIT, which for a transaction that wrote nothing
+    means the same as ROLLBACK, except to the driver: psycopg forgets every prepared
+    statement of the connection after a ROLLBACK (the kept lookups of runtime.statements).
+    A transaction a failed statement aborted is rolled back."""
+    if not conn.in_transaction():
+        return
+    try:
+        conn.commit()
+    except sa.exc.DBAPIError:
         conn.rollback()
 
 

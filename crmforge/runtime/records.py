@@ -30,7 +30,7 @@ from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .formulas import FormulaReader
 from .instance import Tenant
 from .query import cursor_binding, cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
-from .statements import NOW, RID, now_param, rid_param
+from .statements import NOW, RID, kept, now_param, rid_param
 from .systables import history
 
 
@@ -73,7 +73,8 @@ class RecordService:
             visible = ctx.access.visibility(ctx.obj, t, write=write, op=op, now=now_param(),
                                             probe=False)
             columns = [t.c.id] if write else [t]
-            return sa.select(*columns).where(t.c.id == rid_param(), gone, visible)
+            return kept(sa.select(*columns).where(t.c.id == rid_param(), gone, visible),
+                        ctx.snapshot)
         key = ("lookup", ctx.snapshot, ctx.obj.id, ctx.principal, deleted, write, op)
         stmt: sa.Select[Any] = self.tenant.statements.get(key, build)
         return stmt

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmforge.runtime import Designer, RecordService, shared_reads
+from crmforge.runtime.statements import snapshot_tag
 from crmforge.security import SYSTEM, Principal, create_user
 
 NOTE = {"name": "note", "label": {"en": "Note", "zh": "便签"},
@@ -70,3 +71,44 @@ def test_lookups_are_built_once_per_version_and_principal(tenant) -> None:
     svc.update(SYSTEM, "note", ids[0], {"body": "text", "version": 1})
     # A new metadata version builds new statements, which read the new column.
     assert svc.get(SYSTEM, "note", ids[0])["body"] == "text"
+
+
+def test_a_kept_lookup_survives_a_type_change(tenant) -> None:
+    """On PostgreSQL kept lookups are prepared per connection, and a connection that ran
+    a plan for the old column type would fail ("cached plan must not change result type").
+    Their text names the snapshot they were built from, so after a change no connection
+    is ever asked to run the old plan: the new snapshot's lookup is another statement."""
+    svc, ids = _setup(tenant)
+    designer = Designer(tenant)
+    designer.add_field(SYSTEM, "note", {"name": "code", "type": "text",
+                                        "label": {"en": "Code", "zh": "编码"}})
+    svc.update(SYSTEM, "note", ids[0], {"code": "42", "version": 1})
+
+    def lookup_sql() -> str:
+        with tenant.read() as conn:
+            ctx = svc._ctx(conn, SYSTEM, "note", None)
+            return str(svc._lookup(ctx, deleted=False).compile(conn))
+
+    for _ in range(12):  # the pooled connections prepare the lookup
+        with shared_reads():
+            assert svc.get(SYSTEM, "note", ids[0])["code"] == "42"
+    before = lookup_sql()
+    designer.update_field(SYSTEM, "note", "code", {"type": "integer"})
+    after = lookup_sql()
+    assert before != after and before.split("*/")[1] == after.split("*/")[1]
+    for _ in range(12):
+        with shared_reads():
+            assert svc.get(SYSTEM, "note", ids[0])["code"] == 42
+
+
+def test_a_snapshot_that_never_committed_lends_no_statement(tenant) -> None:
+    """A change that rolls back published its snapshot under the next version number;
+    the change that commits later publishes another one under the same number. Their
+    statements differ (the snapshot object names them, not its number)."""
+    _setup(tenant)
+    with tenant.read() as conn:
+        current = tenant.snapshot(conn)
+    rolled_back = type(current).from_data(current.version + 1, current.data)
+    committed = type(current).from_data(current.version + 1, current.data)
+    assert snapshot_tag(rolled_back) != snapshot_tag(committed)
+    assert snapshot_tag(committed) == snapshot_tag(committed)
