@@ -244,7 +244,7 @@ class RecordService:
     def create(self, principal: Principal, object_name: str, data: Any,
                lang: str = "en") -> dict[str, Any]:
         """Create a record; validation rule messages come in ``lang`` (zh or en)."""
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
             rid = writes.insert(ctx, [writes.prepare(ctx, data, None, lang)])[0]
             hooks.after_save(ctx, rid, True)
@@ -281,7 +281,7 @@ class RecordService:
             raise BadRequest("a record must be a JSON object")
         expected_version = _expected_version(data, expected_version)
         payload = {k: v for k, v in data.items() if k != "version"}
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "update")
             row = self._fetch(ctx, rid, write=True)
             if row.version != expected_version:
@@ -305,7 +305,7 @@ class RecordService:
             return self._out(ctx, self._fetch(ctx, row.id))
 
     def delete(self, principal: Principal, object_name: str, rid: Any) -> None:
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "delete")
             row = self._fetch(ctx, rid, write=True)
             self._status(ctx, row, "delete")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from crmforge.core.errors import CRMError
+from crmforge.core.filters import parse_list_query
 from crmforge.runtime import Designer, RecordService, shared_reads
 from crmforge.runtime.statements import snapshot_tag
 from crmforge.security import SYSTEM, Principal, create_user
@@ -112,3 +115,33 @@ def test_a_snapshot_that_never_committed_lends_no_statement(tenant) -> None:
     committed = type(current).from_data(current.version + 1, current.data)
     assert snapshot_tag(rolled_back) != snapshot_tag(committed)
     assert snapshot_tag(committed) == snapshot_tag(committed)
+
+
+def test_a_record_write_goes_on_in_the_read_transaction_where_it_can(tenant) -> None:
+    """PostgreSQL: a create after the request's reads uses the same connection and
+    transaction (no COMMIT and BEGIN in between); SQLite: a separate write transaction.
+    Either way the write commits, a refused write leaves nothing, and reads go on."""
+    svc, _ids = _setup(tenant)
+    with shared_reads():
+        with tenant.read() as read_conn:
+            pass
+        with tenant.write(promote=True) as write_conn:
+            promoted = write_conn is read_conn
+        assert promoted == (tenant.dialect.name == "postgresql")
+        created = svc.create(SYSTEM, "note", {"title": "kept"})
+        with pytest.raises(CRMError):  # an unknown field: refused, nothing written
+            svc.create(SYSTEM, "note", {"title": "refused", "nope": 1})
+        assert svc.get(SYSTEM, "note", created["id"])["title"] == "kept"
+    listed = svc.list(SYSTEM, "note", parse_list_query([("limit", "50")]))["items"]
+    assert sorted(r["title"] for r in listed) == ["kept", "n0", "n1", "n2"]
+
+
+def test_a_metadata_change_is_never_promoted(tenant) -> None:
+    """Two metadata changes that each held the read transaction's share lock on the
+    versions table would deadlock: a designer change always has its own transaction."""
+    svc, ids = _setup(tenant)
+    with shared_reads():
+        assert svc.get(SYSTEM, "note", ids[0])["title"] == "n0"
+        Designer(tenant).add_field(SYSTEM, "note", {"name": "body", "type": "text",
+                                                    "label": {"en": "Body", "zh": "正文"}})
+        assert "body" in svc.get(SYSTEM, "note", ids[0])

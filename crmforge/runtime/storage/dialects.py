@@ -54,6 +54,9 @@ class Dialect:
     name = "generic"
     #: Whether list pages need ``runtime.plans`` to steer the planner to the sort index.
     steers_lists = False
+    #: Whether a read transaction may go on as a record write (``Tenant.write(promote=)``):
+    #: not on SQLite, where a reader's snapshot cannot take the write lock.
+    promotes_reads = False
 
     def walk_index(self, stmt: sa.Select[Any], table: sa.Table, index: str) -> sa.Select[Any]:
         """``stmt`` reading ``table`` through ``index`` ("": in primary key order)."""
@@ -237,6 +240,7 @@ class SQLiteDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    promotes_reads = True
 
     #: SQLSTATEs of a write that cannot happen now, and what we answer.
     _REFUSALS = MappingProxyType({
