@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, render_template, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..core.errors import BadRequest
+from ..core.errors import BadRequest, PayloadTooLarge
 from ..runtime.files.content import DEFAULT_MAX_BYTES, UploadPolicy, human_size
 from ..runtime.files.service import Download
 from .errors import envelope
@@ -125,11 +125,13 @@ def install(app: Flask) -> None:
                 + ENVELOPE_BYTES
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int]:
         if request.endpoint in UPLOAD_ENDPOINTS:
             limit = human_size(int(app.config["CRMFORGE_FILES_MAX_BYTES"]))
-            return envelope(413, "payload_too_large",
-                            f"the file is larger than the limit of {limit}",
+            message = f"the file is larger than the limit of {limit}"
+            if str(request.endpoint).startswith("pages."):  # a page, in the page's language
+                return render_template("error.html", error=PayloadTooLarge(message)), 413
+            return envelope(413, "payload_too_large", message,
                             {"file": [f"is larger than {limit}"]})
         return envelope(413, "payload_too_large", "the request body is larger than the limit "
                         f"of {app.config['MAX_CONTENT_LENGTH']} bytes")

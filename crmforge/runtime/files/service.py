@@ -117,7 +117,7 @@ class FileService:
         content_type = sniff(head, name)
         refusal = self.policy.refusal(content_type, name)
         if refusal:
-            raise ValidationFailed(f"file: {refusal}", {"file": [refusal]},
+            raise ValidationFailed(refusal, {"file": [refusal]},
                                    details={"content_type": content_type})
         source.seek(0)
         return Received(name, size, content_type, digest.hexdigest())

@@ -20,7 +20,7 @@ from ...core.filters import Condition, ListQuery
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
 from ..context import current_principal, current_tenant
-from . import bp
+from . import attachments, bp
 from .display import Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
@@ -57,7 +57,8 @@ def form_sections(page: Page, form: Any, record: dict[str, Any], editable: list[
                 "field": form[name] if name in editable else None,
                 "value": shown(page, name, record, found), "state": state,
                 "errors": errors.get(name, []), "target": f.target,
-                "help": _in_lang(f.options.get("help"), page.lang)})
+                "help": _in_lang(f.options.get("help"), page.lang),
+                **attachments.file_controls(page, record, name)})
         if items:
             out.append({"title": section.title(page.lang), "columns": section.columns,
                         "entries": items})
@@ -106,10 +107,12 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     history: list[dict[str, Any]] = []
     related: list[dict[str, Any]] = []
     approval: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
     if rid is not None:
         history = _history(page, rid)
         related = _related(page, rid)
         approval = record_approval(page.principal, page.obj.name, rid)
+        files = attachments.panel(page, rid)
     errors = errors or {}
     sections = form_sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
@@ -121,7 +124,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
         sections=sections, values=states["values"], errors=general, message=message,
         status=status, picklist_deps=_picklist_deps(page, record, editable),
-        history=history, related=related, approval=approval), status
+        history=history, related=related, approval=approval, attachments=files), status
 
 
 def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
@@ -287,7 +290,13 @@ def recycle_bin() -> str:
     for e in entries:
         obj = snap.object(e["object"])
         e["label"] = obj.label(lang) if obj is not None else e["object"]
-    return render_template("recycle.html", entries=entries)
+    files = attachments.removed_files(principal)
+    for f in files:
+        obj = snap.object(f["object"])
+        field = obj.field(f["field"]) if obj is not None and f["field"] else None
+        f["label"] = obj.label(lang) if obj is not None else f["object"]
+        f["field_label"] = field.label(lang) if field is not None else None
+    return render_template("recycle.html", entries=entries, files=files)
 
 
 @bp.post("/recycle-bin/<object_name>/<int:record_id>/restore")
