@@ -315,3 +315,65 @@ def test_a_bad_store_setting_stops_the_app(instance: Instance, monkeypatch: pyte
             create_app(fresh)
     finally:
         fresh.dispose()
+
+
+# -- clean-up ---------------------------------------------------------------------------------
+def test_prune_deletes_stale_uploads_and_old_removed_files(world: World,
+                                                           instance: Instance) -> None:
+    import datetime as dt
+
+    from click.testing import CliRunner
+
+    from crmforge.cli import main
+    from crmforge.core import clock
+
+    rid = world.deal()["id"]
+    two_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    clock.set_clock(lambda: two_days_ago)
+    try:
+        stale = world.upload(b"never attached", "stale.txt").json
+        used = world.upload(PDF, "used.pdf").json
+        old_removed = world.attach(rid, b"removed long ago", "old.txt").json
+        world.client.delete(f"/api/v1/records/deal/{rid}/attachments/{old_removed['id']}",
+                            headers=world.admin)
+    finally:
+        clock.set_clock(None)
+    assert world.set_field(rid, "contract", used["id"]).status_code == 200
+    fresh = world.upload(b"just uploaded", "fresh.txt").json
+    kept = world.attach(rid, b"kept", "kept.txt").json
+    before = world.keys()
+    result = CliRunner().invoke(main, ["files", "prune", "--instance", str(instance.path)])
+    assert result.exit_code == 0, result.output
+    assert "default: deleted 1 unattached uploads older than 24 hours" in result.output
+    assert len(before - world.keys()) == 1  # the stale upload only
+    assert world.set_field(rid, "contract", stale["id"]).status_code == 422
+    assert world.set_field(rid, "contract", fresh["id"]).status_code == 200
+    # Removed files stay restorable until a retention period is given.
+    assert [f["id"] for f in world.get("/api/v1/recycle-bin/files").json["items"]] == [
+        used["id"], old_removed["id"]]
+    result = CliRunner().invoke(main, ["files", "prune", "--instance", str(instance.path),
+                                       "--removed-older-than-days", "1"])
+    assert result.exit_code == 0, result.output
+    assert "and 1 removed files older than 1 days" in result.output
+    assert [f["id"] for f in world.get("/api/v1/recycle-bin/files").json["items"]] == [used["id"]]
+    assert world.get(f"/api/v1/records/deal/{rid}/attachments/{kept['id']}").data == b"kept"
+
+
+def test_purging_a_file_field_or_an_object_deletes_its_files(world: World) -> None:
+    c, h = world.client, world.admin
+    up = world.upload(PDF, "c.pdf").json
+    rid = world.deal(contract=up["id"])["id"]
+    world.attach(rid, b"attached", "a.txt")
+    before = len(world.keys())
+    assert c.delete("/api/v1/meta/objects/deal/fields/contract", headers=h).status_code == 204
+    assert len(world.keys()) == before  # removed, not purged: restorable with its data
+    assert c.post("/api/v1/meta/objects/deal/fields/contract/restore",
+                  headers=h).status_code == 200
+    assert world.get(f"/api/v1/records/deal/{rid}/files/contract").data == PDF
+    assert c.delete("/api/v1/meta/objects/deal/fields/contract", headers=h).status_code == 204
+    r = c.delete("/api/v1/meta/recycle-bin/objects/deal/fields/contract", headers=h)
+    assert r.status_code == 204
+    assert len(world.keys()) == before - 1
+    assert c.delete("/api/v1/meta/objects/deal", headers=h).status_code == 204
+    assert c.delete("/api/v1/meta/recycle-bin/objects/deal", headers=h).status_code == 204
+    assert len(world.keys()) == before - 2

@@ -150,6 +150,13 @@ def purge_where(tenant: Tenant, conn: sa.Connection, *where: Any) -> int:
     return len(keys)
 
 
+def purge_files(tenant: Tenant, *where: Any) -> int:
+    """``purge_where`` in the tenant's open write (a purge of an object or a field: the
+    metadata change's transaction), or in a write of its own."""
+    with tenant.write() as conn:
+        return purge_where(tenant, conn, *where)
+
+
 def discard_after_commit(tenant: Tenant, keys: list[str]) -> None:
     tenant.after_commit(lambda: discard(tenant, keys))
 
@@ -172,4 +179,4 @@ def discard(tenant: Tenant, keys: Iterable[str]) -> None:
 
 
 __all__ = ["PREVIEW_SUFFIX", "bind", "bind_many", "describe", "discard", "file_fields",
-           "purge_records", "purge_where", "resolve", "uploader_is"]
+           "purge_files", "purge_records", "purge_where", "resolve", "uploader_is"]
