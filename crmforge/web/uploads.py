@@ -43,7 +43,7 @@ ENVELOPE_BYTES = 256 * 1024
 #: Endpoints that receive files (API and pages).
 UPLOAD_ENDPOINTS = frozenset({
     "api.files.upload", "api.files.add_attachment",
-    "pages.attachment_upload", "pages.file_field_upload",
+    "pages.attachment_upload", "pages.file_field_upload", "pages.record_new",
 })
 #: Downloads are never run or rendered as a page, even when opened directly.
 DOWNLOAD_POLICY = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"

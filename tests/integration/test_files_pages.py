@@ -139,8 +139,34 @@ def test_a_file_field_on_the_form(world: World, instance: Instance) -> None:
         content_type="multipart/form-data")
     assert r.status_code == 303
     assert world.get(f"/api/v1/records/deal/{rid}").json["contract"] is None
-    # A new record's form says the file comes after saving.
-    assert "Save the record first to add a file." in c.get("/records/deal/new?lang=en").text
+
+
+def test_a_new_record_takes_its_files_with_the_form(world: World, instance: Instance) -> None:
+    c = _session(instance)
+    page = c.get("/records/deal/new?lang=en").text
+    assert 'enctype="multipart/form-data"' in page and 'name="contract"' in page
+    r = c.post("/records/deal/new", data={
+        "csrf_token": csrf_token(page), "title": "With a contract",
+        "contract": (io.BytesIO(PDF), "signed.pdf"), "photo": (io.BytesIO(b""), "")},
+        content_type="multipart/form-data")
+    assert r.status_code == 303, r.text
+    rid = int(r.headers["Location"].rsplit("/", 1)[1])
+    record = world.get(f"/api/v1/records/deal/{rid}").json
+    assert record["contract"]["name"] == "signed.pdf" and record["photo"] is None
+    assert c.get(f"/api/v1/records/deal/{rid}/files/contract").data == PDF
+    # A refused file is shown beside its field, and nothing is created.
+    r = c.post("/records/deal/new?lang=zh", data={
+        "csrf_token": csrf_token(page), "title": "Refused",
+        "photo": (io.BytesIO(PDF), "not-an-image.pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 422
+    assert "此处不接受 application/pdf 类型的文件" in r.text
+    r = c.post("/records/deal/new?lang=zh", data={
+        "csrf_token": csrf_token(page), "title": "Refused",
+        "contract": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 300), "x.exe")},
+        content_type="multipart/form-data")
+    assert r.status_code == 422 and "不接受程序和脚本" in r.text
+    titles = [i["title"] for i in world.get("/api/v1/records/deal").json["items"]]
+    assert "Refused" not in titles
 
 
 def test_a_reader_sees_files_but_no_controls(world: World, instance: Instance) -> None:

@@ -17,7 +17,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from ...core.errors import BadRequest, CRMError
+from ...core.errors import BadRequest, CRMError, PayloadTooLarge, ValidationFailed
 from ...rules.object_rules import ALL
 from ...runtime.files.content import human_size
 from ...runtime.files.service import FileService
@@ -47,15 +47,36 @@ def panel(page: Page, rid: int) -> dict[str, Any]:
 
 
 def file_controls(page: Page, record: dict[str, Any], name: str) -> dict[str, Any]:
-    """The upload control of a file field: shown on a saved record the reader may change
-    the field of (a new record gets its files once saved)."""
+    """The upload control of a file field: on a saved record, its own form that uploads
+    and saves at once (``upload``); on a new record, a file input of the record's form,
+    sent with it (``on_create``)."""
     f = page.obj.field(name)
-    if f is None or f.type != "file":
+    if f is None or f.type != "file" or name not in page.writable:
         return {}
-    writable = name in page.writable and page.may("update")
     accept = ",".join(str(a) for a in f.options.get("accept") or [])
-    return {"upload": writable and bool(record.get("id")),
-            "after_save": writable and not record.get("id"), "accept": accept}
+    if record.get("id"):
+        return {"upload": page.may("update"), "accept": accept}
+    return {"on_create": page.may("create"), "accept": accept}
+
+
+def new_record_files(page: Page, names: list[str]) -> dict[str, int]:
+    """The files chosen on a new record's form, uploaded: field -> upload id. A refused
+    file is an error beside its field (the form is shown again)."""
+    out: dict[str, int] = {}
+    errors: dict[str, list[str]] = {}
+    service = _service()
+    for name in names:
+        part = request.files.get(name)
+        if part is None or not (part.filename or part.content_length):
+            continue
+        try:
+            out[name] = int(service.upload(page.principal, part.stream, part.filename)["id"])
+        except (ValidationFailed, PayloadTooLarge) as exc:
+            errors[name] = [translated(exc.message)]
+    if errors:
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
+    return out
 
 
 def _back(page: Page, rid: int, anchor: str = "") -> Response:
@@ -154,4 +175,4 @@ def removed_files(principal: Any) -> list[dict[str, Any]]:
     return _service().removed(principal)
 
 
-__all__ = ["file_controls", "panel", "removed_files"]
+__all__ = ["file_controls", "new_record_files", "panel", "removed_files"]

@@ -117,6 +117,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     sections = form_sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
     placed = {it["name"] for s in sections for it in s["entries"]}
+    file_inputs = [it["name"] for s in sections for it in s["entries"] if it.get("on_create")]
     general = list(map(translated, errors.get(ALL, []))) + [  # no field on the form to sit by
         f"{page.label(name)}: {'; '.join(map(translated, msgs))}" for name, msgs in errors.items()
         if name != ALL and name not in placed]
@@ -124,7 +125,8 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
         sections=sections, values=states["values"], errors=general, message=message,
         status=status, picklist_deps=_picklist_deps(page, record, editable),
-        history=history, related=related, approval=approval, attachments=files), status
+        history=history, related=related, approval=approval, attachments=files,
+        file_inputs=file_inputs), status
 
 
 def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
@@ -193,6 +195,9 @@ def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     record: dict[str, Any] = {}
     try:
         if creating:
+            data.update(attachments.new_record_files(page, [
+                n for n in page.layout.form_fields if n in page.writable
+                and (f := page.obj.field(n)) is not None and f.type == "file"]))
             saved = page.service().create(page.principal, page.obj.name, data, page.lang)
         else:
             record = page.service().get(page.principal, page.obj.name, rid)
