@@ -377,3 +377,22 @@ def test_purging_a_file_field_or_an_object_deletes_its_files(world: World) -> No
     assert c.delete("/api/v1/meta/objects/deal", headers=h).status_code == 204
     assert c.delete("/api/v1/meta/recycle-bin/objects/deal", headers=h).status_code == 204
     assert len(world.keys()) == before - 2
+
+
+def test_the_openapi_document_describes_files(world: World) -> None:
+    from openapi_spec_validator import validate
+
+    doc = world.get("/api/v1/openapi.json").json
+    validate(doc)
+    for path in ("/api/v1/files", "/api/v1/records/{object}/{id}/files/{field}",
+                 "/api/v1/records/{object}/{id}/attachments",
+                 "/api/v1/records/{object}/{id}/attachments/{attachment}",
+                 "/api/v1/recycle-bin/files"):
+        assert path in doc["paths"], path
+    deal = doc["components"]["schemas"]["Deal"]["properties"]["contract"]
+    assert deal["anyOf"][0]["required"] == ["id", "name", "size", "content_type"]
+    patch = doc["components"]["schemas"]["DealPatch"]["properties"]["contract"]
+    assert patch["anyOf"][0]["oneOf"][0]["type"] == "integer"
+    params = {p["name"] for p in doc["paths"][
+        "/api/v1/records/{object}/{id}/attachments/{attachment}"]["get"]["parameters"]}
+    assert params == {"preview", "download"}
