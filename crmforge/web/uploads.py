@@ -104,14 +104,14 @@ def send(download: Download, *, attachment: bool = False) -> Response:
     common = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": DOWNLOAD_POLICY}
     if etag in request.if_none_match:
-        download.blob.close()
         return Response(status=304, headers=common)
-    response = Response(iter(download.blob), mimetype=None, headers={
+    blob = download.open()
+    response = Response(iter(blob), mimetype=None, headers={
         **common, "Content-Type": download.served_type, "Content-Length": str(download.size),
         "Content-Disposition": content_disposition(download.name,
                                                    download.inline and not attachment)},
         direct_passthrough=True)
-    response.call_on_close(download.blob.close)
+    response.call_on_close(blob.close)
     return response
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -55,15 +55,16 @@ class Received:
     sha256: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Download:
-    """A file to send: what it is and its open content (close ``blob`` when done)."""
+    """A file to send: what it is, and ``open()`` for its content (not read from the store
+    until asked: a conditional request answered 304 never reads it). Close the blob."""
 
     name: str
     content_type: str
     size: int
     etag: str
-    blob: Blob
+    open: Callable[[], Blob]
 
     @property
     def inline(self) -> bool:
@@ -345,8 +346,9 @@ class FileService:
     def _open(self, found: Any, thumbnail: bool) -> Download:
         if thumbnail:
             return self._preview(found)
+        store, tenant, key = self.store(), self.tenant.name, found.key
         return Download(found.name, found.content_type, int(found.size), found.sha256,
-                        self.store().open(self.tenant.name, found.key))
+                        lambda: store.open(tenant, key))
 
     def _preview(self, found: Any) -> Download:
         """A thumbnail of an image, made on first request and kept in the store beside it."""
@@ -366,7 +368,7 @@ class FileService:
         stem = found.name.rsplit(".", 1)[0] if "." in found.name else found.name
         name = f"{stem}-preview.{'png' if kind == 'image/png' else 'jpg'}"
         return Download(name, kind, len(data), found.sha256 + "-p",
-                        Blob(len(data), iter([data])))
+                        lambda: Blob(len(data), iter([data])))
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
