@@ -255,6 +255,13 @@ def test_bad_requests_answer_with_the_envelope(world: World) -> None:
         (c.get(f"/api/v1/records/deal/{rid}/files/%00", headers=h), 400),
         (c.delete(f"/api/v1/recycle-bin/deal/{rid}/files/424242", headers=h), 404),
         (c.put("/api/v1/files", headers=h), 405),
+        (c.post("/api/v1/files", data=b"garbage",
+                headers={**h, "Content-Type": "multipart/form-data"}), 400),
+        (c.post("/api/v1/files", data=b'--xyz\r\nContent-Disposition: form-data; name="file"; '
+                b'filename="a.txt"\r\n\r\ncut short',
+                headers={**h, "Content-Type": "multipart/form-data; boundary=xyz"}), 400),
+        (c.post("/api/v1/files", data=b"raw bytes",
+                headers={**h, "Content-Type": "application/octet-stream"}), 400),
     ]
     for i, (r, status) in enumerate(cases):
         assert r.status_code == status, (i, r.status_code, r.data[:300])
