@@ -20,6 +20,7 @@ from ..security.tables import users
 from . import dependent_picklists, logic, related_formulas, rollups, trigger_host
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
+from .files import binding as file_binding
 from .systables import history, sequences
 
 NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
@@ -42,6 +43,7 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en") -> dict[str, A
     dependent_picklists.check(obj, values, dict(existing._mapping) if existing is not None
                               else {}, errors)
     _references(ctx, values, errors)
+    file_binding.resolve(ctx, values, existing, errors)
     _unique(ctx, values, existing, errors)
     if errors:
         _conceal(ctx, errors)
@@ -220,6 +222,7 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
         result = ctx.conn.execute(
             ctx.table.insert().returning(ctx.table.c.id, sort_by_parameter_order=True), rows)
     ids = [r[0] for r in result]
+    file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
     stored = [f for f in ctx.obj.fields if f.stored]
     record_history(ctx, [
         history_entry(ctx, ctx.obj, rid, 1, "create",
@@ -233,13 +236,15 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
 def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "update") -> None:
     t = ctx.table
     new_version = row.version + 1
+    now = utcnow()
     with _unique_index_refusals(ctx):
         result = ctx.conn.execute(
             t.update().where(t.c.id == row.id, t.c.version == row.version)
-            .values(**changed, version=new_version, updated_at=utcnow(),
+            .values(**changed, version=new_version, updated_at=now,
                     updated_by=ctx.principal.user_id))
     if result.rowcount != 1:
         raise Conflict("the record changed meanwhile; reload and try again")
+    file_binding.bind(ctx, row.id, row._mapping, changed, now)
     changes = []
     for name, value in changed.items():
         f = ctx.obj.field(name) or SYSTEM_FIELD_DEFS.get(name)

@@ -105,6 +105,15 @@ TEMPLATES: tuple[str, ...] = (
     "'sort' takes at most %(n)s fields",
     "'%(key)s' takes at most %(n)s values",
     "the request contains a NUL character, which no value may hold",
+    # Files (crmforge/runtime/files).
+    "the file is larger than the limit of %(limit)s",
+    "the file is empty",
+    "programs and scripts are not accepted (put them in a zip file)",
+    "files of type %(type)s are not accepted",
+    "files of type %(type)s are not accepted here",
+    "the file is larger than this field's limit of %(limit)s",
+    "you may not update %(object)s records",
+    "you may read but not change this %(object)s record",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
