@@ -10,6 +10,7 @@ from . import (
     approvals,
     auth,
     docs,
+    imports,
     jobs,
     layouts,
     list_views,
@@ -21,7 +22,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs):
+               approvals, jobs, imports):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]
