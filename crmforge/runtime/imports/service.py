@@ -175,7 +175,7 @@ class ImportService:
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name)
             plan = mapping.plan(ctx, sheet.headers, options.mapping, mode, key)
-        tables.ensure(self.tenant)
+        _ensure(self.tenant)
         stored = {"dry_run": options.dry_run, "all_or_none": options.all_or_none,
                   "encoding": sheet.encoding, "delimiter": sheet.delimiter,
                   "sheet": sheet.sheet, "date_order": options.date_order,
@@ -206,7 +206,7 @@ class ImportService:
 
     # -- reading an import -------------------------------------------------------------
     def _row(self, principal: Principal, import_id: int) -> tuple[Any, jobs.Job]:
-        tables.ensure(self.tenant)
+        _ensure(self.tenant)
         job = jobs.JobStore(self.tenant).read(principal, import_id)
         with self.tenant.read() as conn:
             row = conn.execute(sa.select(imports).where(imports.c.id == import_id)).first()
@@ -232,7 +232,7 @@ class ImportService:
 
     def recent(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
         """The caller's imports (administrators: everyone's), newest first."""
-        tables.ensure(self.tenant)
+        _ensure(self.tenant)
         j = jobs.job_rows
         with self.tenant.read() as conn:
             q = sa.select(imports, j.c.status.label("job_status"),
@@ -326,6 +326,12 @@ class ImportService:
             if taken != 1:
                 raise Conflict("the import is already undone (or being undone)")
         return self.status(principal, import_id)
+
+
+def _ensure(tenant: Tenant) -> None:
+    """The import tables and the job tables they refer to (both made on first use)."""
+    jobs.JobStore(tenant)
+    tables.ensure(tenant)
 
 
 def _summary(row: Any, job: jobs.Job) -> dict[str, Any]:
