@@ -259,9 +259,11 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, "create")
             prepared = []
             seen: dict[str, dict[Any, int]] = {}  # unique values within the batch
+            known = None if trigger_host.triggers_of(ctx, "before_save", "create") \
+                else writes.Known(ctx, rows)  # existence checks read for the batch at once
             for i, data in enumerate(rows):
                 try:
-                    values = writes.prepare(ctx, data, None, lang)
+                    values = writes.prepare(ctx, data, None, lang, known)
                 except ValidationFailed as exc:
                     raise ValidationFailed(f"row {i + 1}: {exc.message}", exc.fields) from None
                 for f in ctx.obj.fields:
@@ -325,10 +327,14 @@ class RecordService:
             unique = [f.name for f in ctx.obj.fields if f.unique]
             seen: dict[str, set[Any]] = {name: set() for name in unique}
             ready: list[tuple[int, dict[str, Any]]] = []
+            # Which referenced records exist and which unique values are taken, read for
+            # the batch at once (nothing is written before the batch's insert, unless
+            # triggers write: then each record asks for itself).
+            known = None if guarded else writes.Known(ctx, rows)
             for i, data in enumerate(rows):
                 savepoint = conn.begin_nested() if guarded else None
                 try:
-                    values = writes.prepare(ctx, data, None, lang)
+                    values = writes.prepare(ctx, data, None, lang, known)
                     for name in unique:
                         value = values.get(name)
                         if value is not None and value in seen[name]:

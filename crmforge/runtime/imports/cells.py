@@ -116,33 +116,60 @@ class Converter:
         resolved = {t.column: self._resolve(t, works) for t in self.plan.targets
                     if t.field is not None and (t.field.type in REFERENCES
                                                 or t.field.type in ("user", "department"))}
+        steps: list[tuple[Target, str | None, Any, bool]] = []
+        for t in self.plan.targets:
+            if t.field is None:
+                steps.append((t, None, None, True))
+                continue
+            if t.column in resolved:
+                found = resolved[t.column]
+                steps.append((t, t.field.name, lambda raw, t=t, found=found: _found(found, raw, t),
+                              self.plan.key == t.name))
+            else:
+                steps.append((t, t.field.name, self.converter(t.field), self.plan.key == t.name))
+        csv, clears = self.csv, self.blank_clears
         for w in works:
-            for t in self.plan.targets:
-                raw = clean(w.cells[t.column], self.csv) if t.column < len(w.cells) else None
-                if t.field is None:  # the record id (update by id)
+            cells, width, payload = w.cells, len(w.cells), w.payload
+            for t, name, fn, is_key in steps:
+                raw = cells[t.column] if t.column < width else None
+                if raw is not None:
+                    raw = clean(raw, csv)
+                if name is None or is_key:
                     w.key = raw
-                    continue
-                if self.plan.key == t.name:
-                    w.key = raw
+                    if name is None:  # the record id (update by id)
+                        continue
                 if raw is None:
-                    if self.blank_clears:
-                        w.payload[t.field.name] = None
+                    if clears:
+                        payload[name] = None
                     continue
                 if isinstance(raw, Uncomputed):
-                    w.refuse(t.field.name, f"the cell holds the formula {str(raw)[:60]} "
-                                           "without a computed value; open the file in Excel "
-                                           "and save it again")
+                    w.refuse(name, f"the cell holds the formula {str(raw)[:60]} without a "
+                                   "computed value; open the file in Excel and save it again")
                     continue
                 try:
-                    if t.column in resolved:
-                        w.payload[t.field.name] = _found(resolved[t.column], raw, t)
-                    else:
-                        w.payload[t.field.name] = self.value(t.field, raw)
+                    payload[name] = fn(raw)
                 except CellError as exc:
-                    w.refuse(t.field.name, str(exc))
+                    w.refuse(name, str(exc))
         return works
 
     # -- scalars -------------------------------------------------------------------------
+    def converter(self, f: FieldDef) -> Any:
+        """The function that turns a cell into a value of ``f`` (with fast paths for the
+        plain forms: a whole number, a plain decimal, an ISO date)."""
+        kind = f.type
+        if kind in ("text", "textarea", "email", "phone", "url"):
+            return lambda raw: raw if type(raw) is str else text_of(raw)
+        if kind == "integer":
+            return lambda raw: int(raw) if type(raw) is str and raw.isascii() \
+                and raw.isdigit() else _integer(raw)
+        if kind in ("decimal", "currency", "percent"):
+            percent = kind == "percent"
+            return lambda raw: raw if type(raw) is str and _PLAIN.match(raw) \
+                else _decimal(raw, percent)
+        if kind == "date":
+            return lambda raw: _iso_date(raw) or _date(raw, self.date_order)
+        return lambda raw: self.value(f, raw)
+
     def value(self, f: FieldDef, raw: Any) -> Any:
         kind = f.type
         if kind in ("text", "textarea", "email", "phone", "url"):
@@ -165,9 +192,6 @@ class Converter:
         return raw
 
     def _choice(self, f: FieldDef, text: str) -> str:
-        values = [str(c.get("value")) for c in f.options.get("choices") or []]
-        if text in values:
-            return text
         table = self._choices.get(f.name)
         if table is None:
             table = {}
@@ -175,8 +199,11 @@ class Converter:
                 table.setdefault(norm(str(c.get("value"))), str(c.get("value")))
                 for label in (c.get("label") or {}).values():
                     table.setdefault(norm(str(label)), str(c.get("value")))
+            table.update({str(c.get("value")): str(c.get("value"))
+                          for c in f.options.get("choices") or []})  # a value is itself
             self._choices[f.name] = table
-        return table.get(norm(text), text)  # an unknown value: the service names it
+        found = table.get(text)
+        return found if found is not None else table.get(norm(text), text)
 
     # -- references ------------------------------------------------------------------------
     def _resolve(self, t: Target, works: list[Work]) -> dict[str, list[int]]:
@@ -297,6 +324,19 @@ def _boolean(raw: Any) -> bool:
     if answer is None:
         raise CellError(f"'{text_of(raw)[:40]}' is not yes or no (true or false)")
     return answer
+
+
+_PLAIN = re.compile(r"-?\d{1,15}(?:\.\d{1,15})?\Z")
+
+
+def _iso_date(raw: Any) -> dt.date | None:
+    """``YYYY-MM-DD`` read at once (most files), else None."""
+    if type(raw) is str and len(raw) == 10 and raw[4] == "-" and raw[7] == "-":
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None
 
 
 def _excel_serial(value: float) -> dt.datetime:
