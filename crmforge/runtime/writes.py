@@ -156,28 +156,49 @@ def _conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
         errors.setdefault("__all__", []).append(CONCEALED)
 
 
+_HIDDEN, _COMPUTED, _DENIED, _WRITE = "hidden", "computed", "denied", "write"
+_field_access: weakref.WeakKeyDictionary[Any, dict[str, dict[str, tuple[FieldDef, str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _fields_for(ctx: Ctx) -> dict[str, tuple[FieldDef, str]]:
+    """Field name -> (field, what the writer may do with it), per access and object: the
+    checks of ``_convert`` in the order it makes them (hidden, computed, read-only)."""
+    per_object = _field_access.get(ctx.access)
+    if per_object is None:
+        per_object = _field_access.setdefault(ctx.access, {})
+    found = per_object.get(ctx.obj.id)
+    if found is None:
+        readable = ctx.access.readable(ctx.obj)
+        writable = ctx.access.writable(ctx.obj)
+        found = per_object[ctx.obj.id] = {
+            f.name: (f, _HIDDEN if f.name not in readable else _COMPUTED
+                     if not f.kind.writable else _DENIED if f.name not in writable
+                     else _WRITE) for f in ctx.obj.fields}
+    return found
+
+
 def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """The sent values as Python values; a field the writer may not write is a 403 that
     changes nothing (hidden fields are never named, so the refusal does not reveal them)."""
-    obj = ctx.obj
-    readable = ctx.access.readable(obj)
-    writable = ctx.access.writable(obj)
+    fields = _fields_for(ctx)
     denied: dict[str, list[str]] = {}
     hidden_sent = False
     values: dict[str, Any] = {}
     for key, raw in data.items():
-        f = obj.field(key) if isinstance(key, str) else None
-        if f is not None and key not in readable:
-            hidden_sent = True
-            continue
-        if f is None:
+        found = fields.get(key) if isinstance(key, str) else None
+        if found is None:
             reason = "is set by the system" if key in NOT_WRITABLE_SYSTEM else "no such field"
             errors.setdefault(str(key)[:40], []).append(reason)
             continue
-        if not f.kind.writable:
+        f, access = found
+        if access is _HIDDEN:
+            hidden_sent = True
+            continue
+        if access is _COMPUTED:
             errors.setdefault(key, []).append(f"is a {f.type} field and computed")
             continue
-        if key not in writable:
+        if access is _DENIED:
             denied.setdefault(key, []).append("is read-only for you")
             continue
         try:
