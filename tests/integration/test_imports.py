@@ -13,6 +13,7 @@ import zipfile
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
 from crmforge import tasks
@@ -595,4 +596,75 @@ def test_a_per_row_import_resumes_after_its_chunks_without_duplicates(tenant, mo
     rows = service.rows(admin_p, iid, 0, 100)["items"]
     assert [r["row"] for r in rows] == list(range(2, 57))
     assert len({r["id"] for r in rows}) == 55
+    tenant.dispatch = None
+
+
+def _item_import(tenant: Any, monkeypatch: Any, rows: int, chunk: int, **options: Any
+                 ) -> tuple[ImportService, Any, int]:
+    from crmforge.runtime import Designer
+    from crmforge.security import SYSTEM
+
+    monkeypatch.setenv("CRMFORGE_IMPORT_CHUNK", str(chunk))
+    Designer(tenant).create_object(SYSTEM, {"name": "item", "fields": [
+        {"name": "code", "type": "text", "unique": True, "required": True}]})
+    with tenant.read() as conn:
+        admin_p = principal_of(conn, "admin")
+    service = ImportService(tenant)
+    tenant.dispatch = lambda t, j: None  # run by hand
+    content = _csv([["code"]] + [[f"I{i}"] for i in range(rows)]).encode()
+    submitted = service.submit(admin_p, "item", io.BytesIO(content), "items.csv", len(content),
+                               Options(**options), "en")
+    return service, admin_p, int(submitted["id"])
+
+
+def test_a_cancel_between_chunks_keeps_exactly_what_landed(tenant, monkeypatch) -> None:
+    from crmforge.runtime import job_kinds
+    from crmforge.runtime.imports import run as import_run
+
+    service, admin_p, iid = _item_import(tenant, monkeypatch, 30, 5, all_or_none=False)
+    calls = {"n": 0}
+    real_chunk = import_run.Importer.chunk
+
+    def cancelling(self: Any, conn: Any, rows: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the user cancels while the third chunk is written
+            service.cancel(admin_p, iid)
+        return real_chunk(self, conn, rows)
+
+    monkeypatch.setattr(import_run.Importer, "chunk", cancelling)
+    job = jobs.run(tenant, iid, job_kinds.HANDLERS)
+    assert job is not None and job.status == jobs.CANCELLED
+    status = service.status(admin_p, iid)
+    assert (status["status"], status["created"], status["processed"]) == ("cancelled", 15, 15)
+    landed = service.rows(admin_p, iid, 0, 100)["items"]
+    assert [r["row"] for r in landed] == list(range(2, 17))  # the chunks that committed
+    tenant.dispatch = None
+
+
+def test_an_all_or_none_run_reports_progress_while_it_runs(tenant, backend, monkeypatch) -> None:
+    """On PostgreSQL the progress of the one long transaction is visible from outside as
+    chunks pass; on SQLite (one writer) it shows when the run ends. Either way the final
+    report is exact."""
+    from crmforge.runtime import job_kinds
+    from crmforge.runtime.imports import run as import_run
+
+    service, admin_p, iid = _item_import(tenant, monkeypatch, 20, 5)
+    seen: list[int] = []
+    real_chunk = import_run.Importer.chunk
+
+    def watching(self: Any, conn: Any, rows: Any) -> Any:
+        if backend == "postgresql":
+            with tenant.engine.connect() as other, other.begin():  # outside the run
+                seen.append(int(other.execute(sa.select(jobs.job_rows.c.processed).where(
+                    jobs.job_rows.c.id == iid)).scalar_one()))
+        return real_chunk(self, conn, rows)
+
+    monkeypatch.setattr(import_run.Importer, "chunk", watching)
+    job = jobs.run(tenant, iid, job_kinds.HANDLERS)
+    assert job is not None and job.status == jobs.DONE
+    if backend == "postgresql":
+        assert seen == [0, 5, 10, 15]
+    status = service.status(admin_p, iid)
+    assert (status["status"], status["total"], status["processed"], status["created"]) == \
+        ("done", 20, 20, 20)
     tenant.dispatch = None
