@@ -32,7 +32,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from ...core import clock
-from ...core.errors import CRMError, NotFound
+from ...core.errors import CRMError, NotFound, Unavailable
 from ...security.accounts import principal_of
 from ...security.principal import Principal
 from ..context import Ctx, open_ctx
@@ -254,6 +254,8 @@ class Importer:
                 committed = True
         except _RollBack:
             pass
+        except Unavailable:
+            raise  # the database is busy or full for now: the job is tried again
         except CRMError as exc:  # the object or a field went away meanwhile
             problem = exc.message
         if committed:
