@@ -106,6 +106,7 @@ class shared_reads:
             self._token = None
         for conn in self._scope.values():
             meta_store.forget_version(conn)
+            _finish_read(conn)
             conn.close()
         self._scope.clear()
 
@@ -125,6 +126,19 @@ def _end_shared_read(key: str) -> None:
     conn = (_shared_reads.get() or {}).get(key)
     if conn is not None and conn.in_transaction():
         meta_store.forget_version(conn)
+        _finish_read(conn)
+
+
+def _finish_read(conn: sa.Connection) -> None:
+    """End a read transaction with COMMIT, which for a transaction that wrote nothing
+    means the same as ROLLBACK, except to the driver: psycopg forgets every prepared
+    statement of the connection after a ROLLBACK (the kept lookups of runtime.statements).
+    A transaction a failed statement aborted is rolled back."""
+    if not conn.in_transaction():
+        return
+    try:
+        conn.commit()
+    except sa.exc.DBAPIError:
         conn.rollback()
 
 
@@ -209,14 +223,26 @@ class Tenant:
             raise
 
     @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
+    def write(self, *, promote: bool = False) -> Iterator[sa.Connection]:
         """A write transaction: all of it commits, or none of it (DDL included). Inside
         another write of the same tenant it joins that one, which commits or rolls back
-        everything at its end."""
+        everything at its end.
+
+        ``promote``: the caller writes records only (never metadata). Where the database
+        allows it (PostgreSQL) the request's open read transaction then becomes this
+        write's: no COMMIT of the read, no BEGIN of the write, and the metadata version the
+        read found holds (its share lock on the versions table keeps every metadata change
+        out until this commits). A metadata change must not be promoted: two of them
+        holding that share lock from their start would deadlock on their exclusive one."""
         open_writes = _open_writes.get() or {}
         joined = open_writes.get(self.key)
         if joined is not None:
             yield joined.conn
+            return
+        shared = (_shared_reads.get() or {}).get(self.key) \
+            if promote and self.dialect.promotes_reads else None
+        if shared is not None and shared.in_transaction():
+            yield from self._promoted(shared, open_writes)
             return
         _end_shared_read(self.key)
         try:
@@ -238,6 +264,32 @@ class Tenant:
                 raise
             raise Unavailable(refusal) from exc
         for job in current.after_commit:  # reached only when the transaction committed
+            job()
+
+    def _promoted(self, conn: sa.Connection,
+                  open_writes: dict[str, _OpenWrite]) -> Iterator[sa.Connection]:
+        """The write on the request's read transaction (see ``write``)."""
+        current = _OpenWrite(conn)
+        token = _open_writes.set({**open_writes, self.key: current})
+        try:
+            try:
+                yield conn
+            except BaseException:
+                meta_store.forget_version(conn)
+                if conn.in_transaction():
+                    conn.rollback()
+                raise
+            meta_store.forget_version(conn)
+            conn.commit()
+        except sa.exc.OperationalError as exc:
+            refusal = self.dialect.write_refusal(exc)
+            if refusal is None:
+                _raise_if_lost(exc)
+                raise
+            raise Unavailable(refusal) from exc
+        finally:
+            _open_writes.reset(token)
+        for job in current.after_commit:
             job()
 
     def after_commit(self, job: Callable[[], object]) -> None:

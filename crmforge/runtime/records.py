@@ -30,7 +30,7 @@ from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .formulas import FormulaReader
 from .instance import Tenant
 from .query import cursor_binding, cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
-from .statements import NOW, RID, now_param, rid_param
+from .statements import NOW, RID, kept, now_param, rid_param
 from .systables import history
 
 
@@ -73,7 +73,8 @@ class RecordService:
             visible = ctx.access.visibility(ctx.obj, t, write=write, op=op, now=now_param(),
                                             probe=False)
             columns = [t.c.id] if write else [t]
-            return sa.select(*columns).where(t.c.id == rid_param(), gone, visible)
+            return kept(sa.select(*columns).where(t.c.id == rid_param(), gone, visible),
+                        ctx.snapshot)
         key = ("lookup", ctx.snapshot, ctx.obj.id, ctx.principal, deleted, write, op)
         stmt: sa.Select[Any] = self.tenant.statements.get(key, build)
         return stmt
@@ -243,7 +244,7 @@ class RecordService:
     def create(self, principal: Principal, object_name: str, data: Any,
                lang: str = "en") -> dict[str, Any]:
         """Create a record; validation rule messages come in ``lang`` (zh or en)."""
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
             rid = writes.insert(ctx, [writes.prepare(ctx, data, None, lang)])[0]
             hooks.after_save(ctx, rid, True)
@@ -282,7 +283,7 @@ class RecordService:
             raise BadRequest("a record must be a JSON object")
         expected_version = _expected_version(data, expected_version)
         payload = {k: v for k, v in data.items() if k != "version"}
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "update")
             row = self._fetch(ctx, rid, write=True)
             if row.version != expected_version:
@@ -419,7 +420,7 @@ class RecordService:
             return out
 
     def delete(self, principal: Principal, object_name: str, rid: Any) -> None:
-        with self.tenant.write() as conn:
+        with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "delete")
             row = self._fetch(ctx, rid, write=True)
             self._status(ctx, row, "delete")

@@ -16,12 +16,16 @@ an old metadata version's entries simply stop being asked for and age out.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import sqlalchemy as sa
+
+from .storage.dialects import PREPARE_OPTION
 
 #: Statements kept per tenant.
 MAX_STATEMENTS = 4_000
@@ -29,6 +33,33 @@ MAX_STATEMENTS = 4_000
 #: Bind parameter names of the statements built here.
 RID = "rid"
 NOW = "vis_now"
+#: Execution option: the database may keep this statement's plan (a prepared statement on
+#: PostgreSQL, where planning a permission predicate costs more than running it).
+PREPARE = PREPARE_OPTION
+
+_serials = itertools.count(1)
+_tags: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_tags_lock = threading.Lock()
+
+
+def snapshot_tag(snapshot: Any) -> str:
+    """A name unique to one snapshot object in this process, for the SQL of statements
+    built from it. A database that keeps plans by SQL text (PostgreSQL's prepared
+    statements, per connection) must never run a plan made for other columns: a field's
+    type change, a restore, or a snapshot published by a transaction that rolled back
+    all give other snapshot objects, hence other text."""
+    with _tags_lock:
+        tag = _tags.get(snapshot)
+        if tag is None:
+            tag = _tags[snapshot] = f"s{next(_serials)}"
+        return tag
+
+
+def kept(stmt: sa.Select[Any], snapshot: Any) -> sa.Select[Any]:
+    """``stmt`` marked as kept across requests: its text names the snapshot, and the
+    database may prepare it."""
+    return stmt.prefix_with(f"/* {snapshot_tag(snapshot)} */").execution_options(
+        **{PREPARE: True})
 
 
 class StatementCache:
@@ -66,4 +97,5 @@ def rid_param() -> sa.BindParameter[Any]:
     return sa.bindparam(RID, type_=sa.BigInteger)
 
 
-__all__ = ["MAX_STATEMENTS", "NOW", "RID", "StatementCache", "now_param", "rid_param"]
+__all__ = ["MAX_STATEMENTS", "NOW", "PREPARE", "RID", "StatementCache", "kept", "now_param",
+           "rid_param", "snapshot_tag"]

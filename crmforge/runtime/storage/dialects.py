@@ -28,6 +28,10 @@ from sqlalchemy.dialects.sqlite.base import SQLiteDialect as _SQLAlchemySQLite
 from ...metadata.store import meta_versions
 
 WRITE_OPTION = "crmforge_write"
+#: Execution option of statements kept across requests (``runtime.statements.kept``): the
+#: database may keep their plan. PostgreSQL prepares them; SQLite's driver already keeps
+#: every recent statement prepared.
+PREPARE_OPTION = "crmforge_prepare"
 #: Quotes identifiers the way SQLite reads them (index names in FROM hints).
 sqlite_dialect = _SQLAlchemySQLite()
 #: Rows per index a SQLite ANALYZE (PRAGMA optimize) reads: statistics without full scans,
@@ -50,6 +54,9 @@ class Dialect:
     name = "generic"
     #: Whether list pages need ``runtime.plans`` to steer the planner to the sort index.
     steers_lists = False
+    #: Whether a read transaction may go on as a record write (``Tenant.write(promote=)``):
+    #: not on SQLite, where a reader's snapshot cannot take the write lock.
+    promotes_reads = False
 
     def walk_index(self, stmt: sa.Select[Any], table: sa.Table, index: str) -> sa.Select[Any]:
         """``stmt`` reading ``table`` through ``index`` ("": in primary key order)."""
@@ -254,6 +261,7 @@ class SQLiteDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    promotes_reads = True
 
     #: SQLSTATEs of a write that cannot happen now, and what we answer.
     _REFUSALS = MappingProxyType({
@@ -280,14 +288,17 @@ class PostgresDialect(Dialect):
         with self._lock:
             engine = self._shared.get(url)
             if engine is None:
-                # No server-side prepared statements: psycopg prepares a query after 5
-                # runs on a connection, and once another pooled connection changes a
-                # column's type (a field type change) the next run fails with "cached plan
-                # must not change result type". Nothing is set per session either: the
-                # schema and time zone are set per transaction (PgBouncer's transaction
-                # mode hands each transaction any server connection).
+                # No automatic server-side prepared statements: psycopg would prepare a
+                # query after 5 runs on a connection, and once another pooled connection
+                # changes a column's type (a field type change) the next run fails with
+                # "cached plan must not change result type". Only statements kept per
+                # snapshot, whose text names the snapshot, are prepared (``_prepared``).
+                # Nothing is set per session either: the schema and time zone are set per
+                # transaction (PgBouncer's transaction mode hands each transaction any
+                # server connection; it keeps prepared statements from version 1.21 with
+                # max_prepared_statements, else set CRMFORGE_PG_PREPARE=0).
                 pool_size, overflow = pool_limits()
-                driver_args: dict[str, Any] = {"prepare_threshold": None}
+                driver_args: dict[str, Any] = {"prepare_threshold": NEVER_BY_COUNT}
                 if sa.engine.make_url(psycopg_url(url)).get_driver_name() == "psycopg":
                     driver_args["autocommit"] = True  # transactions begun by create_engine
                 engine = sa.create_engine(psycopg_url(url), connect_args=driver_args,
@@ -295,6 +306,8 @@ class PostgresDialect(Dialect):
                                           pool_recycle=IDLE_RECYCLE_S)
                 event.listen(engine, "checkin", _note_checkin)
                 event.listen(engine, "checkout", _ping_if_idle)
+                if engine.dialect.driver == "psycopg" and prepared_statements():
+                    event.listen(engine, "do_execute", _prepared)
                 self._shared[url] = engine
             return engine
 
@@ -467,6 +480,28 @@ def _run_first(conn: sa.Connection, sql: str) -> tuple[Any, ...]:
             conn.invalidate(exc)
         raise sa.exc.OperationalError(sql, None, exc, connection_invalidated=lost) from exc
     return tuple(row) if row is not None else ()
+
+
+#: psycopg's prepare threshold: a count no query reaches, so only statements asked for
+#: are prepared (None would disable even those).
+NEVER_BY_COUNT = 2**31 - 1
+
+
+def prepared_statements() -> bool:
+    """Whether kept statements are prepared on PostgreSQL (``CRMFORGE_PG_PREPARE``, default
+    on; 0 for a PgBouncer in transaction mode older than 1.21)."""
+    return os.environ.get("CRMFORGE_PG_PREPARE", "1").strip() not in ("0", "false", "no")
+
+
+def _prepared(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """Run a kept statement as a server-side prepared statement (psycopg keeps it per
+    connection by its text): a permission-filtered lookup by id spent four times as long
+    being planned as being run. Kept statements name their snapshot in their text, so a
+    plan never outlives the columns it was made for. Others run as before (not handled)."""
+    if not context.execution_options.get(PREPARE_OPTION):
+        return False
+    cursor.execute(statement, parameters, prepare=True)
+    return True
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before use.
