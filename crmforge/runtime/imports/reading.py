@@ -65,7 +65,7 @@ class Uncomputed:
     formula: str
 
     def __str__(self) -> str:
-        return "=" + self.formula
+        return self.formula if self.formula.startswith("#") else "=" + self.formula
 
 
 @dataclass
@@ -151,7 +151,10 @@ def _sniff_xlsx(fh: IO[bytes], sheet: str | None) -> Sheet:
         ws = _worksheet(book, sheet)
         for number, cells in _xlsx_rows(ws):
             headers = _headers(cells, number)
-            rows = ws.max_row if isinstance(getattr(ws, "max_row", None), int) else None
+            try:  # the size the workbook records, if it does: only an estimate of the total
+                rows = ws.max_row if isinstance(ws.max_row, int) else None
+            except Exception:  # an unsized sheet: counted as it is read
+                rows = None
             return Sheet("xlsx", headers, number, sheet=ws.title, sheets=list(book.sheetnames),
                          estimated_rows=max(0, rows - number) if rows else None)
         raise FileProblem(f"the sheet '{ws.title}' is empty")
