@@ -132,7 +132,13 @@ class Converter:
             cells, width, payload = w.cells, len(w.cells), w.payload
             for t, name, fn, is_key in steps:
                 raw = cells[t.column] if t.column < width else None
-                if raw is not None:
+                if type(raw) is str:  # clean(), inlined: most cells are text
+                    raw = raw.strip()
+                    if not raw:
+                        raw = None
+                    elif csv and raw[0] == "'" and len(raw) > 1 and raw[1] in "=+-@":
+                        raw = raw[1:]
+                elif raw is not None:
                     raw = clean(raw, csv)
                 if name is None or is_key:
                     w.key = raw

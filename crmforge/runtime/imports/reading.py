@@ -348,10 +348,27 @@ def _after_header(source: Iterator[tuple[int, list[Any]]], header_row: int,
 
 
 def count_rows(fh: IO[bytes], sheet: Sheet) -> int:
-    """The number of data rows (a CSV is read once; an XLSX gives its recorded size)."""
-    if sheet.format == "xlsx" and sheet.estimated_rows is not None:
-        return sheet.estimated_rows
-    return sum(1 for _ in data_rows(fh, sheet))
+    """The number of data rows to show progress against, before the rows are read: an
+    XLSX's recorded size, a CSV's line breaks after the header (exact unless quoted cells
+    hold line breaks or lines are blank; the run's end puts the exact number)."""
+    if sheet.format == "xlsx":
+        if sheet.estimated_rows is not None:
+            return sheet.estimated_rows
+        return sum(1 for _ in data_rows(fh, sheet))
+    encoding = (sheet.encoding or "utf-8").replace("-", "").lower()
+    if encoding.startswith("utf16"):  # a line break is two bytes there: read the text
+        return sum(1 for _ in data_rows(fh, sheet))
+    fh.seek(0)
+    breaks, last = 0, b""
+    while True:
+        block = fh.read(1024 * 1024)
+        if not block:
+            break
+        breaks += block.count(b"\n")
+        last = block
+    fh.seek(0)
+    lines = breaks + (1 if last and not last.endswith(b"\n") else 0)
+    return max(0, lines - sheet.header_row)
 
 
 __all__ = ["DELIMITERS", "ENCODINGS", "FileProblem", "Sheet", "Uncomputed", "count_rows",
