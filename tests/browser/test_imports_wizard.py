@@ -69,10 +69,51 @@ def test_the_wizard_in_english(world: Server, browser: Any) -> None:
     assert set(stored) == {"Acme", "Gamma"}
     assert (stored["Acme"]["note"], stored["Acme"]["level"], stored["Gamma"]["level"]) == \
         ("vip", "gold", "silver")
+    # undo: asked on the page, then the two new records go to the recycle bin
+    page.get_by_role("button", name="Undo this import").click()
+    expect(page.locator("#import-undo-question")).to_have_text(
+        "Move the 2 records this import created to the recycle bin?")
+    page.get_by_role("button", name="Move them to the recycle bin").click()
+    expect(page.locator("#import-undo-state")).to_have_text(
+        "Undone: 2 records moved to the recycle bin.")
+    expect(page.get_by_role("button", name="Undo this import")).to_be_hidden()
+    assert _records(world, "cust_en") == {}
+    # a workbook whose data is on its second sheet: choosing the sheet maps its columns
     page.goto(world.url + "/imports")
     expect(page.get_by_role("cell", name="customers.csv")).to_be_visible()
+    page.get_by_label("Import into").select_option(label="Customer en")
+    page.get_by_label("File (CSV or XLSX)").set_input_files(
+        {"name": "book.xlsx", "mimeType": XLSX, "buffer": _two_sheets()})
+    page.get_by_role("button", name="Next: map the columns").click()
+    expect(page.get_by_label("Notes", exact=True)).to_have_value("")  # the cover sheet
+    page.get_by_label("Sheet").select_option("Customers")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("title")
+    page.get_by_role("button", name="Start the import").click()
+    expect(page.locator("#import-state")).to_have_text("Finished.")
+    assert set(_records(world, "cust_en")) == {"Initech"}
     assert dialogs == []
     context.close()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _two_sheets() -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    cover = book.active
+    cover.title = "Cover"
+    cover.append(["Notes"])
+    cover.append(["exported for the CRM"])
+    data = book.create_sheet("Customers")
+    data.append(["Name", "Employees"])
+    data.append(["Initech", 12])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def test_the_wizard_in_chinese(world: Server, browser: Any) -> None:

@@ -56,6 +56,8 @@
     form.append("file", file);
     form.append("object", document.getElementById("import-object").value);
     form.append("encoding", document.getElementById("import-encoding").value);
+    const sheet = document.getElementById("import-sheet");
+    if (sheet.value) { form.append("sheet", sheet.value); }
     const mode = map.querySelector("input[name=mode]:checked").value;
     form.append("mode", mode);
     const key = document.getElementById("import-key");
@@ -144,6 +146,15 @@
     const info = [preview.format.toUpperCase(), preview.encoding, preview.sheet]
       .filter(Boolean).join(" · ");
     document.getElementById("import-file-info").textContent = info;
+    const sheets = document.getElementById("import-sheet");
+    sheets.textContent = "";
+    (preview.sheets || []).forEach(function (name) {
+      const option = el("option", name);
+      option.value = name;
+      option.selected = name === preview.sheet;
+      sheets.appendChild(option);
+    });
+    document.getElementById("import-sheet-box").hidden = (preview.sheets || []).length < 2;
     keys();
     missing();
     upload.hidden = true;
@@ -163,13 +174,21 @@
       showMapping();
     } catch (error) { showProblem(error.message); }
   });
-  map.addEventListener("change", function (event) {
+  map.addEventListener("change", async function (event) {
+    if (event.target.id === "import-sheet") {  // another sheet: its own columns
+      try {
+        preview = await api("POST", "/api/v1/imports/preview", uploadForm(false));
+        showMapping();
+      } catch (error) { showProblem(error.message); }
+      return;
+    }
     if (event.target.name === "mode") { keys(); }
     if (event.target.dataset && event.target.dataset.column !== undefined) { missing(); }
   });
   document.getElementById("import-back").addEventListener("click", function () {
     map.hidden = true;
     upload.hidden = false;
+    document.getElementById("import-sheet").textContent = "";  // a new file: its first sheet
   });
   map.addEventListener("submit", async function (event) {
     event.preventDefault();
@@ -247,12 +266,25 @@
       await new Promise(function (done) { setTimeout(done, 700); });
     }
   }
-  document.getElementById("import-undo").addEventListener("click", async function (event) {
+  // Undo asks first, on the page (no browser dialog): how many records will go.
+  const undoBox = document.getElementById("import-undo-confirm");
+  document.getElementById("import-undo").addEventListener("click", function (event) {
     const button = event.currentTarget;
-    if (!window.confirm(fill(T.undo_confirm, {n: button.dataset.created}))) { return; }
+    document.getElementById("import-undo-question").textContent =
+      fill(T.undo_confirm, {n: button.dataset.created});
+    undoBox.hidden = false;
+    document.getElementById("import-undo-yes").focus();
+  });
+  document.getElementById("import-undo-no").addEventListener("click", function () {
+    undoBox.hidden = true;
+    document.getElementById("import-undo").focus();
+  });
+  document.getElementById("import-undo-yes").addEventListener("click", async function () {
+    const id = document.getElementById("import-undo").dataset.id;
+    undoBox.hidden = true;
     try {
-      await api("POST", "/api/v1/imports/" + button.dataset.id + "/undo");
-      watch(button.dataset.id);
+      await api("POST", "/api/v1/imports/" + id + "/undo");
+      watch(id);
     } catch (error) { showProblem(error.message); }
   });
   if (root.dataset.opened) {
