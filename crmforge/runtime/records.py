@@ -376,6 +376,25 @@ class RecordService:
                 out[i] = rid
             return out
 
+    def check_each(self, principal: Principal, object_name: str, rows: Sequence[Any],
+                   lang: str = "en") -> list[CRMError | None]:
+        """What ``create`` would refuse in each record, without creating any (each is
+        prepared in a savepoint that is rolled back): an import reports every problem of a
+        row, not only those of the cells it could not read."""
+        with self.tenant.write() as conn:
+            ctx = self._ctx(conn, principal, object_name, "create")
+            out: list[CRMError | None] = []
+            for data in rows:
+                savepoint = conn.begin_nested()
+                try:
+                    writes.prepare(ctx, data, None, lang)
+                    out.append(None)
+                except CRMError as exc:
+                    out.append(exc)
+                finally:
+                    savepoint.rollback()
+            return out
+
     def update_each(self, principal: Principal, object_name: str,
                     items: Sequence[tuple[int, Mapping[str, Any]]],
                     lang: str = "en") -> list[int | CRMError]:

@@ -355,15 +355,21 @@ def test_permissions_hold_for_imported_rows(client, h) -> None:
 
 def test_validation_rule_messages_per_row_in_chinese_and_english(client, h) -> None:
     content = _csv([["name", "credit", "employees"], ["A", "2000000", "1"],
-                    ["B", "5", "x"], ["", "1", "1"], ["D", "1", "1"]]).encode()
+                    ["B", "5", "x"], ["", "1", "1"], ["D", "1", "1"],
+                    ["", "3000000", "y"]]).encode()
     zh = _run(client, h, content, lang="zh", all_or_none=False)
     by_row = {(e["row"], e["field"]): e["message"] for e in zh["errors"]}
+    # every problem of a row at once: an unreadable cell, and what the record service
+    # says of the others (row 6)
     assert by_row == {(2, "credit"): "信用额度不能超过一百万", (3, "employees"): "“x”不是整数",
-                      (4, "name"): "必填"}
+                      (4, "name"): "必填", (6, "employees"): "“y”不是整数", (6, "name"): "必填",
+                      (6, "credit"): "信用额度不能超过一百万"}
     en = _run(client, h, content.replace(b"D,1", b"E,1"), lang="en", all_or_none=False)
     by_row = {(e["row"], e["field"]): e["message"] for e in en["errors"]}
     assert by_row == {(2, "credit"): "credit is capped at 1,000,000",
-                      (3, "employees"): "'x' is not a whole number", (4, "name"): "is required"}
+                      (3, "employees"): "'x' is not a whole number", (4, "name"): "is required",
+                      (6, "employees"): "'y' is not a whole number", (6, "name"): "is required",
+                      (6, "credit"): "credit is capped at 1,000,000"}
     # the same import read in the other language: the service's own messages follow the
     # reader, a rule's message is in the language the import ran in
     again = client.get(f"/api/v1/imports/{zh['id']}?lang=en", headers=h).json

@@ -63,6 +63,7 @@ class Work:
     errors: list[tuple[str | None, str]] = field(default_factory=list)
     key: Any = None
     record_id: int | None = None  # update/upsert: the record the key found
+    settled: bool = False  # refused as a whole (its key): nothing more to check
 
     def refuse(self, field_name: str | None, message: str) -> None:
         self.errors.append((field_name, message))

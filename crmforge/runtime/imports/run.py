@@ -135,6 +135,10 @@ class Importer:
         self._duplicates(ctx, works)
         if plan.mode != "create":
             self._match(ctx, plan, works)
+        # Rows refused for cells that could not be read (not for their key): the record
+        # service checks their other cells too, so the report names every problem at once.
+        unread = [w for w in works if w.errors and not w.settled and w.record_id is None
+                  and plan.mode != "update"]
         creates = [w for w in works if not w.errors and w.record_id is None]
         updates = [w for w in works if not w.errors and w.record_id is not None]
         lang = self.row.lang
@@ -157,8 +161,26 @@ class Importer:
                     _refuse(w, result)
                 else:
                     tally.updated.append((w.row, result))
+        if unread:
+            self._more_problems(unread)
         tally.refused = [w for w in works if w.errors]
         return tally
+
+    def _more_problems(self, unread: list[Work]) -> None:
+        """What the record service says of the rest of rows whose cells could not all be
+        read (a required field left empty, a validation rule), without the fields whose
+        cells were refused."""
+        payloads = [{k: v for k, v in w.payload.items()
+                     if k not in {f for f, _ in w.errors}} for w in unread]
+        for w, result in zip(unread, self.service.check_each(
+                self.principal, self.row.object, payloads, self.row.lang), strict=True):
+            if result is None:
+                continue
+            bad = {f for f, _ in w.errors}
+            before = list(w.errors)
+            _refuse(w, result)
+            # the cells already refused are not "required" again
+            w.errors = before + [(f, m) for f, m in w.errors[len(before):] if f not in bad]
 
     def _duplicates(self, ctx: Ctx, works: list[Work]) -> None:
         """A key or unique value met in an earlier row of the file refuses the row."""
@@ -174,6 +196,7 @@ class Importer:
                 first = self.seen.values.setdefault(name, {}).setdefault(_hashable(value), w.row)
                 if first != w.row:
                     w.refuse(name, f"the value is also in row {first} of the file")
+                    w.settled = True
 
     def _match(self, ctx: Ctx, plan: mapping.Plan, works: list[Work]) -> None:
         """The records the rows' keys find, among those the user may see."""
@@ -187,12 +210,14 @@ class Importer:
             value = w.payload.get(key) if f is not None else w.key
             if value is None:
                 w.refuse(key, "is required to find the record")
+                w.settled = True
                 continue
             if f is None:  # the record id
                 try:
                     value = int(text_of(value).strip())
                 except ValueError:
                     w.refuse("id", f"'{text_of(value)[:40]}' is not a record id")
+                    w.settled = True
                     continue
             elif not isinstance(value, str):
                 try:
