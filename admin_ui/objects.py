@@ -9,6 +9,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from crmforge.core.errors import Conflict, ValidationFailed
+from crmforge.runtime.list_views import index_suggestions
 
 from . import bp
 from .base import admin, designer, lang, object_or_404
@@ -71,9 +72,12 @@ def render_object(name: str, *, rule: dict[str, str] | None = None,
                   rule_errors: dict[str, list[str]] | None = None,
                   rename: dict[str, str] | None = None,
                   rename_errors: dict[str, list[str]] | None = None,
+                  index_form: dict[str, str] | None = None,
+                  index_errors: dict[str, list[str]] | None = None,
                   general: list[str] | None = None, status: int = 200) -> tuple[str, int]:
     """The object page; a refused validation rule comes back with its form and errors."""
-    snap = designer().snapshot()
+    d = designer()
+    snap = d.snapshot()
     obj = object_or_404(snap, name)
     language = lang()
     labels = {f"label_{k}": str(v) for k, v in (obj.options.get("label") or {}).items()}
@@ -82,7 +86,9 @@ def render_object(name: str, *, rule: dict[str, str] | None = None,
         rules=list(obj.options.get("validation_rules") or []),
         field_choices=[(f.name, f"{f.label(language)} ({f.name})") for f in obj.fields],
         rule=rule or {}, rule_errors=rule_errors or {}, rename=rename,
-        rename_errors=rename_errors, general=general or [], status=status), status
+        rename_errors=rename_errors, index_advice=index_suggestions(d.tenant, obj),
+        index_form=index_form, index_errors=index_errors, general=general or [],
+        status=status), status
 
 
 @bp.post("/objects/<name>/labels")
@@ -158,3 +164,38 @@ def remove_rule(name: str, rule: str) -> Response:
     designer().update_object(admin(), name, {"validation_rules": kept or None})
     flash(gettext("Validation rule removed."), "ok")
     return redirect(url_for("admin_ui.object_page", name=name) + "#rules", 303)
+
+
+# -- composite indexes (decision 0019: proposed from saved views and slow lists) -------------
+def _spec(form_value: str | None) -> list[str]:
+    return [p.strip() for p in (form_value or "").split(",") if p.strip()]
+
+
+@bp.post("/objects/<name>/indexes")
+def add_index(name: str) -> Response | tuple[str, int]:
+    """Create a composite index (a proposal's, or typed in): a metadata change whose
+    migration builds the index."""
+    spec = _spec(request.form.get("fields"))
+    snap = designer().snapshot()
+    current = [[f.name for f in ix] for ix in object_or_404(snap, name).composite_indexes]
+    try:
+        if not spec:
+            raise ValidationFailed("name the index's fields", {"fields": ["required"]})
+        designer().update_object(admin(), name, {"indexes": [*current, spec]})
+    except (ValidationFailed, Conflict) as exc:
+        messages = [m for k, v in exc.fields.items() for m in v] or [exc.message]
+        return render_object(name, index_form={"fields": request.form.get("fields", "")},
+                             index_errors={"fields": messages}, status=exc.status)
+    flash(gettext("Index created."), "ok")
+    return redirect(url_for("admin_ui.object_page", name=name) + "#indexes", 303)
+
+
+@bp.post("/objects/<name>/indexes/remove")
+def remove_index(name: str) -> Response:
+    spec = _spec(request.form.get("fields"))
+    snap = designer().snapshot()
+    current = [[f.name for f in ix] for ix in object_or_404(snap, name).composite_indexes]
+    kept = [ix for ix in current if ix != spec]
+    designer().update_object(admin(), name, {"indexes": kept or None})
+    flash(gettext("Index removed."), "ok")
+    return redirect(url_for("admin_ui.object_page", name=name) + "#indexes", 303)

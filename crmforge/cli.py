@@ -285,6 +285,40 @@ def history_prune(instance_dir: str, tenant_name: str | None, days: int | None) 
         inst.dispose()
 
 
+@main.group()
+def files() -> None:
+    """Stored files: clean-up."""
+
+
+@files.command("prune")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default=None, help="Only this tenant (default: all).")
+@click.option("--uploads-older-than-hours", "hours", default=24, show_default=True,
+              type=click.IntRange(1, 1_000_000), help="Delete uploads no field took by then.")
+@click.option("--removed-older-than-days", "days", default=None,
+              type=click.IntRange(1, 1_000_000),
+              help="Delete removed files older than this (default: "
+                   "CRMFORGE_FILES_RETENTION_DAYS; unset: keep them until purged).")
+def files_prune(instance_dir: str, tenant_name: str | None, hours: int, days: int | None) -> None:
+    """Delete uploads never attached to a record, and removed files past retention."""
+    from .runtime.files import retention as file_retention
+
+    inst = _open(instance_dir)
+    try:
+        period = days if days is not None else file_retention.retention_days()
+        names = [tenant_name] if tenant_name else inst.tenant_names()
+        for name in names:
+            uploads, removed = file_retention.prune(inst.tenant(name), uploads_hours=hours,
+                                                    removed_days=period)
+            click.echo(f"{name}: deleted {uploads} unattached uploads older than {hours} hours"
+                       + (f" and {removed} removed files older than {period} days"
+                          if period is not None else ""))
+    except CRMError as exc:
+        _fail(exc.message)
+    finally:
+        inst.dispose()
+
+
 # -- packs (DESIGN §8) -------------------------------------------------------------------------
 @main.group()
 def pack() -> None:

@@ -653,22 +653,56 @@ class RollupType(DecimalType):
 
 
 class FileType(FieldType):
-    """Metadata of an attached file (name, size, key); storage of contents comes later."""
+    """A stored file (runtime.files): the column holds its description ``{"id", "name",
+    "size", "content_type"}``. A write sends the id of an upload (``POST /api/v1/files``)
+    or null; the record service checks that the upload is the writer's and unattached, and
+    fills in the description. ``max_size`` (bytes) and ``accept`` (MIME types, ``image/*``
+    families or ``.ext`` extensions) narrow what the field takes."""
 
     name = "file"
     options = frozenset({"max_size", "accept"})
     operators = frozenset({"isnull"})
     scalar = False
     sortable = False
-    writable = False
+    expression_type = "file"
+    KEYS = ("id", "name", "size", "content_type")
 
     def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
-        return sa.JSON()
+        return sa.JSON(none_as_null=True)
 
     def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        """``{"id": n}`` for an id (or a file description read before, sent back)."""
         if value is None:
             return None
-        raise ConversionError("files are attached through the file endpoint")
+        raw = value.get("id") if isinstance(value, dict) else value
+        found = None if isinstance(raw, float) else parse_id(raw)
+        if found is None:
+            if id_too_large(raw):
+                raise ConversionError("is too large")
+            raise ConversionError("expected the id of an uploaded file (POST /api/v1/files)")
+        return {"id": found}
+
+    def to_json(self, f: FieldDef, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return None
+        return {k: value[k] for k in self.KEYS if k in value}
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        return raw
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        problems = []
+        accept = f.options.get("accept")
+        if accept is not None and not (
+                isinstance(accept, list) and len(accept) <= 50 and all(
+                    isinstance(a, str) and re.fullmatch(r"\.[A-Za-z0-9]{1,16}|[a-z0-9.+-]{1,60}/"
+                                                        r"(\*|[a-z0-9.+-]{1,100})", a)
+                    for a in accept)):
+            problems.append(("accept", "lists MIME types (application/pdf), families (image/*) "
+                                       "or extensions (.pdf), at most 50"))
+        if f.options.get("default"):
+            problems.append(("default", "a file field takes no default"))
+        return problems
 
 
 FIELD_TYPES: dict[str, FieldType] = {
@@ -711,7 +745,11 @@ def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
     elif isinstance(kind, ReferenceType):
         schema = {"type": "integer", "minimum": 1}
     elif isinstance(kind, FileType):
-        schema = {"type": "object", "readOnly": True}
+        schema = ({"oneOf": [{"type": "integer", "minimum": 1,
+                              "description": "the id POST /api/v1/files answered"},
+                             {"type": "object", "required": ["id"],
+                              "properties": {"id": {"type": "integer"}}}]}
+                  if for_input else _FILE_SCHEMA)
     elif isinstance(kind, TextType):
         schema = {"type": "string", "maxLength": kind.length(f)}
         fmt = {"email": "email", "url": "uri"}.get(kind.name)
@@ -727,6 +765,13 @@ def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
     if labels:
         schema["title"] = labels.get("en") or labels.get("zh")
     return schema
+
+
+_FILE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["id", "name", "size", "content_type"],
+    "description": "download: GET /api/v1/records/{object}/{id}/files/{field}",
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                   "size": {"type": "integer"}, "content_type": {"type": "string"}}}
 
 
 def _as_type(f: FieldDef, type_name: str) -> FieldDef:

@@ -30,6 +30,8 @@ from ..security import engine as permissions
 from ..security.principal import Principal
 from . import backfill, job_kinds, list_views
 from .designer_documents import Data, DocumentChanges, _entry, _name
+from .files.binding import purge_files
+from .files.tables import stored_files
 from .instance import Tenant
 from .storage.migrate import apply_changes, conversion_report
 
@@ -321,7 +323,9 @@ class Designer(DocumentChanges):
 
     def purge_object(self, principal: Principal, name_or_id: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:
-            data["removed_objects"].remove(_removed_object(data, name_or_id))
+            entry = _removed_object(data, name_or_id)
+            data["removed_objects"].remove(entry)
+            purge_files(self.tenant, stored_files.c.object_id == entry["doc"]["id"])
 
         self.change(principal, f"purge object {name_or_id}", edit)
 
@@ -455,7 +459,11 @@ class Designer(DocumentChanges):
     def purge_field(self, principal: Principal, object_name: str, name_or_id: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:
             entry = _entry(data, object_name)
-            entry["removed_fields"].remove(_removed_field(entry, object_name, name_or_id))
+            removed = _removed_field(entry, object_name, name_or_id)
+            entry["removed_fields"].remove(removed)
+            if removed["field"].get("type") == "file":
+                purge_files(self.tenant, stored_files.c.object_id == entry["doc"]["id"],
+                            stored_files.c.field_id == removed["field"]["id"])
 
         self.change(principal, f"purge field {object_name}.{name_or_id}", edit)
 

@@ -33,6 +33,7 @@ from ..security.credentials import ensure as ensure_credentials_version
 from ..security.tables import security_metadata
 from .access_log import AccessLog, own_log
 from .cursors import random_key, tenant_key
+from .files.storage import BlobStore, store_from_env
 from .statements import StatementCache
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
@@ -191,6 +192,8 @@ class Tenant:
         self.credentials = CredentialCache(dialect.probed)
         #: Statements built per metadata version and principal (runtime.statements).
         self.statements = StatementCache()
+        #: The store of file contents (set by the instance; runtime.files.storage).
+        self.file_store: Callable[[], BlobStore] | None = None
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -325,6 +328,7 @@ class Instance:
         self._lock = threading.Lock()
         self.dispatcher: Callable[[Tenant, int], None] | None = None
         self.due_hint_hook: Callable[[Tenant, dt.datetime], None] | None = None
+        self._blob_store: BlobStore | None = None
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
         self.control_schema = schema_prefix + "control" if database_url else None
@@ -414,7 +418,21 @@ class Instance:
                         tenant_key(self.secret_key, name), self._access_log(name))
         tenant.dispatch = self.dispatcher
         tenant.due_hint = self.due_hint_hook
+        tenant.file_store = self.blob_store
         return tenant
+
+    def blob_store(self) -> BlobStore:
+        """Where this instance keeps file contents: the store the settings choose
+        (``CRMFORGE_FILES_BACKEND``, docs/operations.md), made on first use."""
+        with self._lock:
+            if self._blob_store is None:
+                self._blob_store = store_from_env(self.path)
+            return self._blob_store
+
+    def set_blob_store(self, store: BlobStore) -> None:
+        """Use ``store`` for file contents instead of the one the settings choose."""
+        with self._lock:
+            self._blob_store = store
 
     def set_dispatcher(self, dispatch: Callable[[Tenant, int], None] | None,
                        due_hint: Callable[[Tenant, dt.datetime], None] | None = None) -> None:
@@ -488,6 +506,7 @@ class Instance:
         tenant = Tenant(name, engine, self.dialect, tenant_key(self.secret_key, name),
                         self._access_log(name))
         tenant.dispatch = self.dispatcher
+        tenant.file_store = self.blob_store
         with tenant.write() as conn:
             for md in SYSTEM_METADATA:
                 md.create_all(conn)

@@ -12,15 +12,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from . import backfill, jobs
+from ..security.principal import Principal
+from . import backfill, export_jobs, jobs
 from .imports import run as import_run
 from .imports import undo as import_undo
 from .instance import Tenant
 
 #: Job kind -> handler, for the jobs the runtime submits.
 HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({
-    "backfill": backfill.handle, "import": import_run.handle,
-    "import_undo": import_undo.handle})
+    "backfill": backfill.handle, export_jobs.KIND: export_jobs.handle,
+    "import": import_run.handle, "import_undo": import_undo.handle})
 
 
 def submit(tenant: Tenant, kind: str, payload: Mapping[str, Any], *, total: int | None = None,
@@ -45,4 +46,12 @@ def submit_backfill(tenant: Tenant, todo: list[backfill.Job], version: int) -> i
     return submit(tenant, "backfill", backfill.payload(todo, version))
 
 
-__all__ = ["HANDLERS", "submit", "submit_backfill"]
+def submit_export(tenant: Tenant, principal: Principal, object_name: str,
+                  query: list[tuple[str, str]], fmt: str, headers: str, lang: str) -> int:
+    """A large export as a job (checked first, like a direct one); its id."""
+    payload, total = export_jobs.prepare(tenant, principal, object_name, query, fmt,
+                                         headers, lang)
+    return submit(tenant, export_jobs.KIND, payload, total=total, by=principal.label)
+
+
+__all__ = ["HANDLERS", "submit", "submit_backfill", "submit_export"]

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from ..core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
 from ..core.filters import COUNT_PARAM, RESERVED_PARAMS, parse_list_query
 from ..metadata.model import ObjectDef
-from ..metadata.validation import INDEXABLE
 from ..security.engine import Access, PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import users
+from . import index_advice
 from .context import utcnow
 from .fields import SYSTEM_FIELD_DEFS, lookup_field
 from .instance import Tenant
@@ -264,45 +264,12 @@ def _view_id(value: Any) -> int:
     raise NotFound(f"no list view {str(value)[:40]}")
 
 
-#: Composite indexes proposed at most, and equality fields leading one.
-SUGGESTIONS_MAX = 5
-SUGGESTED_EQUALITIES = 3
-
-
 def index_suggestions(tenant: Tenant, obj: ObjectDef) -> list[dict[str, Any]]:
-    """Composite indexes the object's saved views would be read from (decision 0019):
-    a view filtering by equality on indexable fields and sorting by another is served by
-    an index of those fields followed by the sort field. Proposals an index of the document
-    already serves are left out; the rest come most-used first, with the views behind them.
-    Administrators decide: nothing is created here."""
+    """Composite indexes the object's saved views and slow lists would be read from
+    (``index_advice``, decision 0019). Administrators decide: nothing is created here."""
     ensure_table(tenant)
     with tenant.read() as conn:
         rows = conn.execute(sa.select(list_views.c.name, list_views.c.query)
                             .where(list_views.c.object_id == obj.id)
                             .order_by(list_views.c.id)).all()
-
-    def indexable(name: str) -> bool:
-        f = obj.field(name)
-        return f is not None and f.stored and f.type in INDEXABLE
-
-    existing = [[f.name for f in ix] for ix in obj.composite_indexes]
-    found: dict[tuple[str, ...], list[str]] = {}
-    for row in rows:
-        try:
-            q = parse_list_query(parse_qsl(row.query, keep_blank_values=True))
-        except CRMError:
-            continue
-        if not q.sort or not indexable(q.sort[0].field):
-            continue
-        first = q.sort[0].field
-        equal = sorted({c.field for c in q.conditions
-                        if c.op == "eq" and c.field != first and indexable(c.field)})
-        if not equal or len(equal) > SUGGESTED_EQUALITIES:
-            continue
-        spec = (*equal, first)
-        served = any(sorted(ix[:len(equal)]) == equal and ix[len(equal):len(spec)] == [first]
-                     for ix in existing)
-        if not served:
-            found.setdefault(spec, []).append(str(row.name))
-    ranked = sorted(found.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [{"fields": list(spec), "views": views} for spec, views in ranked[:SUGGESTIONS_MAX]]
+    return index_advice.suggestions(tenant, obj, [(str(r.name), str(r.query)) for r in rows])

@@ -10,6 +10,7 @@ field checks before anything is written, and everything happens in one transacti
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,17 @@ from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
-from . import hooks, logic, masking, plans, preview, recycle, trigger_host, writes
+from . import (
+    hooks,
+    index_advice,
+    logic,
+    masking,
+    plans,
+    preview,
+    recycle,
+    trigger_host,
+    writes,
+)
 from .context import Ctx, open_ctx, record_id, utcnow
 from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
@@ -537,7 +548,9 @@ class RecordService:
 
     # Defined last: a method named ``list`` shadows the builtin in the rest of the class body.
     def list(self, principal: Principal, object_name: str, q: ListQuery) -> dict[str, Any]:
-        """A page of records matching ``q`` that the principal may see."""
+        """A page of records matching ``q`` that the principal may see. A slow page leaves
+        its shape for the designer's index proposals (``index_advice``)."""
+        started = time.perf_counter()
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, "read")
             rows, base, more, sort, seal = self._page(ctx, q)
@@ -553,6 +566,9 @@ class RecordService:
                 result["total"], result["total_is_estimate"] = plans.estimate_count(
                     conn, self.tenant.dialect, ctx.table, base)
         self._audit(principal, ctx.obj.id, "list", [r.id for r in rows])
+        ms = (time.perf_counter() - started) * 1000
+        if ms > index_advice.slow_list_ms():
+            index_advice.record_slow(self.tenant, ctx.obj, q, ms)
         return result
 
 

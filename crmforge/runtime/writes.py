@@ -23,6 +23,7 @@ from ..security.tables import users
 from . import dependent_picklists, logic, related_formulas, rollups, trigger_host
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
+from .files import binding as file_binding
 from .systables import history, sequences
 
 NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
@@ -131,6 +132,7 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
         dependent_picklists.check(obj, values, dict(existing._mapping)
                                   if existing is not None else {}, errors)
     _references(ctx, values, errors, shape, known if existing is None else None)
+    file_binding.resolve(ctx, values, existing, errors)
     _unique(ctx, values, existing, errors, shape, known if existing is None else None)
     if errors:
         _conceal(ctx, errors)
@@ -340,6 +342,7 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
     rows = [{k: r.get(k) for k in keys} for r in rows]
     with _unique_index_refusals(ctx):
         ids = ctx.tenant.dialect.insert_rows(ctx.conn, ctx.table, rows)
+    file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
     stored = [f for f in ctx.obj.fields if f.stored]
     record_history(ctx, [
         history_entry(ctx, ctx.obj, rid, 1, "create",
@@ -354,13 +357,15 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
 def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "update") -> None:
     t = ctx.table
     new_version = row.version + 1
+    now = utcnow()
     with _unique_index_refusals(ctx):
         result = ctx.conn.execute(
             t.update().where(t.c.id == row.id, t.c.version == row.version)
-            .values(**changed, version=new_version, updated_at=utcnow(),
+            .values(**changed, version=new_version, updated_at=now,
                     updated_by=ctx.principal.user_id))
     if result.rowcount != 1:
         raise Conflict("the record changed meanwhile; reload and try again")
+    file_binding.bind(ctx, row.id, row._mapping, changed, now)
     changes = []
     for name, value in changed.items():
         f = ctx.obj.field(name) or SYSTEM_FIELD_DEFS.get(name)

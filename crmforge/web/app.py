@@ -21,6 +21,7 @@ from . import (
     security_headers,
     session,
     settings,
+    uploads,
 )
 from .api import api
 
@@ -57,6 +58,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
         CRMFORGE_TRUSTED_PROXIES=0,
         **session.DEFAULTS,
         **ratelimit.DEFAULTS,
+        **uploads.DEFAULTS,
     )
     app.config.update(settings.from_environment(app.config))  # operators' settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -64,8 +66,11 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     if config:
         app.config.update(config)
     app.extensions["crmforge"] = inst
+    inst.blob_store()  # a bad file store setting stops the server now, naming the variable
+    uploads.policy_of(app.config)  # ... and so does a bad upload setting
     observability.register(app)  # first: the request id exists before anything can fail
     errors.register(app)
+    uploads.install(app)  # before the checks that read request bodies
     request_checks.install(app)  # before context: a tenant name is looked up there
     context.register(app)
     app.register_blueprint(api)

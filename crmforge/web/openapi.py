@@ -14,6 +14,7 @@ from ..metadata.model import ObjectDef, Snapshot
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
+from .openapi_files import file_paths
 from .openapi_imports import import_paths
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
@@ -182,6 +183,21 @@ def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
                             {"schema": {"type": "string", "format": "binary"}}}},
                         "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}},
+            "post": {"tags": [tag], "summary": f"Export {tag} records in the background (the "
+                                               "same parameters; a job whose file "
+                                               "GET /api/v1/jobs/{id}/file gives)",
+                     "operationId": f"export_job_{obj.name}",
+                     "parameters": [
+                         {"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx"],
+                                                                      "default": "xlsx"}},
+                         {"name": "headers", "in": "query",
+                          "schema": {"enum": ["labels", "names"], "default": "labels"}},
+                         {"name": "lang", "in": "query", "schema": {"enum": ["zh", "en"]}},
+                         *_list_parameters(obj, readable)],
+                     "responses": {"202": {"description": "The job", **_json({
+                         "type": "object", "required": ["id", "status"], "properties": {
+                             "id": {"type": "integer"}, "status": {"enum": ["queued"]}}})},
+                         "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}},
         },
         f"/api/v1/records/{obj.name}/bulk": {
             "post": {"tags": [tag], "summary": f"Create, update or upsert up to 1,000 {tag} "
@@ -303,6 +319,15 @@ def _job_paths() -> dict[str, Any]:
             "summary": "A job's status and progress (administrators: every job; others: "
                        "the jobs they started)",
             "responses": {"200": {"description": "The job", **job}, "404": ERROR}}},
+        "/api/v1/jobs/{id}/file": {"parameters": [jid], "get": {
+            "tags": tags, "operationId": "get_job_file",
+            "summary": "The file a finished export job wrote (for whoever asked for it, or "
+                       "an administrator)",
+            "responses": {"200": {"description": "The file", "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                    {"schema": {"type": "string", "format": "binary"}}}},
+                "404": ERROR}}},
         "/api/v1/jobs/{id}/cancel": {"parameters": [jid], "post": {
             "tags": tags, "operationId": "cancel_job",
             "summary": "Stop a queued or running job at its next checkpoint",
@@ -481,7 +506,9 @@ def build(tenant_key: str, snapshot: Snapshot,
                                        "fields": {"type": "object"}}}]}}}}}},
         "HistoryList": {"type": "object", "properties": {"items": {"type": "array", "items": {
             "type": "object", "properties": {
-                "action": {"enum": ["create", "update", "delete", "restore", "purge"]},
+                "action": {"enum": ["create", "update", "delete", "restore", "purge",
+                                    "transfer", "attachment_added", "attachment_removed",
+                                    "attachment_restored"]},
                 "field": {"type": ["string", "null"]}, "old": {}, "new": {},
                 "version": {"type": "integer"}, "by": {"type": "string"},
                 "at": {"type": "string", "format": "date-time"}}}}}},
@@ -489,7 +516,7 @@ def build(tenant_key: str, snapshot: Snapshot,
         **_object_document_schema("layout", "LayoutDocument", "Layout_"),
     }
     schemas.update(process_schemas())
-    paths = {**_static_paths(), **approval_paths(), **import_paths()}
+    paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})

@@ -164,8 +164,15 @@ def metadata_extra_paths() -> dict[str, Any]:
         "/api/v1/meta/objects/{object}/fields/{field}": {"parameters": [obj, field], "get": _op(
             tag, "get_field", "One field", result=OBJ, errors=("401", "404"))},
         "/api/v1/meta/objects/{object}/index-suggestions": {"parameters": [obj], "get": _op(
-            tag, "index_suggestions", "Composite indexes that saved list views would use "
-                                      "(administrators)", result=ITEMS,
+            tag, "index_suggestions", "Composite indexes that saved list views and slow "
+                                      "lists would use (administrators)",
+            result={"type": "object", "required": ["items"], "properties": {"items": {
+                "type": "array", "items": {"type": "object", "required": ["fields", "views"],
+                                           "properties": {
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                    "views": {"type": "array", "items": {"type": "string"}},
+                    "slow": {"type": ["object", "null"], "properties": {
+                        "hits": {"type": "integer"}, "worst_ms": {"type": "integer"}}}}}}}},
             errors=("401", "403", "404"))},
         "/api/v1/meta/objects/{object}/preview": {"parameters": [obj], "post": _op(
             tag, "preview_expression", "Evaluate an expression over a saved record or a draft",

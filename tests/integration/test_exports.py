@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from crmforge.runtime import jobs
+
 from .conftest import error_of, sign_in
 
 ACCOUNT = {"name": "account", "label": {"zh": "客户", "en": "Account"}, "fields": [
@@ -99,3 +101,55 @@ def test_filters_apply_and_bad_parameters_are_refused(client, world) -> None:
         assert r.status_code == 400 and field in error_of(r)["fields"]
     r = client.get("/api/v1/records/account/export?format=xlsx", headers=world["cleo"])
     assert r.status_code == 403  # no export operation on accounts
+
+
+# -- large exports as jobs ----------------------------------------------------------------------
+def _finished(client, headers, job_id) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    assert jobs.wait_local(30)
+    r = client.get(f"/api/v1/jobs/{job_id}", headers=headers)
+    assert r.status_code == 200, r.json
+    return dict(r.json)
+
+
+def test_an_export_job_reports_progress_and_keeps_its_file(client, world) -> None:
+    r = client.post("/api/v1/records/purchase/export?format=xlsx&sort=id&lang=zh",
+                    headers=world["cleo"])
+    assert r.status_code == 202, r.json
+    job_id = r.json["id"]
+    assert r.headers["Location"] == f"/api/v1/jobs/{job_id}"
+    job = _finished(client, world["cleo"], job_id)
+    assert job["kind"] == "export" and job["status"] == "done"
+    assert job["processed"] == job["total"] == 2
+    got = client.get(f"/api/v1/jobs/{job_id}/file", headers=world["cleo"])
+    assert "attachment" in got.headers["Content-Disposition"]
+    rows = _sheet(got)
+    assert rows[0][1] == "标题" and rows[1][1] == "一号订单"
+    assert world["theirs"]["id"] == rows[2][2]  # the same masking as a direct export
+    # Somebody else's export is not theirs to download, nor a job that wrote no file.
+    assert client.get(f"/api/v1/jobs/{job_id}/file", headers=world["admin"]).status_code == 200
+    assert client.post("/api/v1/admin/users", headers=world["admin"], json={
+        "username": "otto", "password": "Otto-pass-2024!", "roles": ["clerk"]}).status_code \
+        == 201
+    otto = sign_in(client, username="otto", password="Otto-pass-2024!")
+    assert client.get(f"/api/v1/jobs/{job_id}/file", headers=otto).status_code == 404
+
+
+def test_an_export_job_in_csv_with_a_filter(client, world) -> None:
+    r = client.post("/api/v1/records/purchase/export?format=csv&stage=won&headers=names",
+                    headers=world["admin"])
+    assert r.status_code == 202, r.json
+    assert _finished(client, world["admin"], r.json["id"])["processed"] == 1
+    got = client.get(f"/api/v1/jobs/{r.json['id']}/file", headers=world["admin"])
+    assert got.status_code == 200 and got.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
+    assert rows[0][1] == "title" and [row[1] for row in rows[1:]] == ["一号订单"]
+
+
+def test_an_export_job_is_refused_up_front(client, world) -> None:
+    for query, status in (("format=pdf", 400), ("headers=both", 400), ("bogus__op=1", 400)):
+        r = client.post(f"/api/v1/records/purchase/export?{query}", headers=world["cleo"])
+        assert r.status_code == status, (query, r.json)
+    r = client.post("/api/v1/records/account/export", headers=world["cleo"])
+    assert r.status_code == 403  # no export operation on accounts: nothing queued
+    r = client.get("/api/v1/jobs/999999/file", headers=world["admin"])
+    assert r.status_code == 404

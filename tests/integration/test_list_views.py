@@ -9,6 +9,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
@@ -295,10 +297,63 @@ def test_saved_views_propose_composite_indexes(client: FlaskClient) -> None:
     r = client.get(url, headers=admin)
     assert r.status_code == 200, r.json
     assert r.json["items"] == [
-        {"fields": ["stage", "subject"], "views": ["New by subject", "Done by subject"]},
-        {"fields": ["stage", "hours"], "views": ["By hours"]}]
+        {"fields": ["stage", "subject"], "views": ["New by subject", "Done by subject"],
+         "slow": None},
+        {"fields": ["stage", "hours"], "views": ["By hours"], "slow": None}]
     r = client.patch("/api/v1/meta/objects/ticket", json={"indexes": [["stage", "subject"]]},
                      headers=admin)
     assert r.status_code == 200, r.json
     assert client.get(url, headers=admin).json["items"] == [
-        {"fields": ["stage", "hours"], "views": ["By hours"]}]
+        {"fields": ["stage", "hours"], "views": ["By hours"], "slow": None}]
+
+
+def test_slow_lists_propose_indexes_without_their_values(client: FlaskClient, instance: Instance,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    heads = _world(client)
+    admin, sue = heads["admin"], heads["sue"]
+    url = "/api/v1/meta/objects/ticket/index-suggestions"
+    assert client.get("/api/v1/records/ticket?stage=new&sort=hours", headers=sue).status_code \
+        == 200
+    assert client.get(url, headers=admin).json["items"] == []  # fast lists leave nothing
+    monkeypatch.setenv("CRMFORGE_SLOW_LIST_MS", "0")  # every list is slow now
+    for query in ("stage=new&sort=hours", "stage=done&sort=-hours", "sort=hours",
+                  "q=printer&sort=subject"):
+        assert client.get(f"/api/v1/records/ticket?{query}", headers=sue).status_code == 200
+    items = client.get(url, headers=admin).json["items"]
+    assert [(i["fields"], i["views"], i["slow"]["hits"]) for i in items] == [
+        (["stage", "hours"], [], 2)]
+    with instance.tenant("default").read() as conn:
+        stored = conn.execute(sa.text("SELECT shape FROM sys_slow_lists")).scalars().all()
+    assert stored == ["stage>hours"]  # the shape only, never the values filtered by
+    r = client.patch("/api/v1/meta/objects/ticket", json={"indexes": [["stage", "hours"]]},
+                     headers=admin)
+    assert r.status_code == 200, r.json
+    assert client.get(url, headers=admin).json["items"] == []
+
+
+def test_the_designer_proposes_and_creates_indexes(client: FlaskClient, instance: Instance,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    heads = _world(client)
+    monkeypatch.setenv("CRMFORGE_SLOW_LIST_MS", "0")
+    assert client.get("/api/v1/records/ticket?stage=new&sort=hours",
+                      headers=heads["sue"]).status_code == 200
+    page = _browser(instance)
+    zh = page.get("/admin/objects/ticket?lang=zh")
+    assert zh.status_code == 200 and "建议的索引" in zh.text and "stage, hours" in zh.text
+    en = page.get("/admin/objects/ticket?lang=en")
+    assert "Proposed indexes" in en.text and "slow 1 times" in en.text
+    token = csrf_token(en.text)
+    bad = page.post("/admin/objects/ticket/indexes",
+                    data={"csrf_token": token, "fields": "stage,nope"})
+    assert bad.status_code == 422 and "nope" in bad.text
+    made = page.post("/admin/objects/ticket/indexes",
+                     data={"csrf_token": token, "fields": "stage,hours"})
+    assert made.status_code == 303
+    doc = client.get("/api/v1/meta/objects/ticket", headers=heads["admin"]).json
+    assert doc["indexes"] == [["stage", "hours"]]
+    assert "Proposed indexes" not in page.get("/admin/objects/ticket?lang=en").text
+    gone = page.post("/admin/objects/ticket/indexes/remove",
+                     data={"csrf_token": token, "fields": "stage,hours"})
+    assert gone.status_code == 303
+    doc = client.get("/api/v1/meta/objects/ticket", headers=heads["admin"]).json
+    assert not doc.get("indexes")

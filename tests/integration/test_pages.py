@@ -266,7 +266,9 @@ def test_every_field_type_gets_a_fitting_widget(client: FlaskClient, instance: I
     assert 'type="tel"' in tag("tel") and 'type="url"' in tag("site")
     assert tag("stage").startswith("<select") and "multiple" in tag("tags")
     assert tag("notes").startswith("<textarea") and tag("account").startswith("<select")
-    assert 'name="attachment"' not in text and 'name="code"' not in text  # shown, not edited
+    assert 'name="code"' not in text  # shown, not edited
+    assert 'type="file"' in tag("attachment")  # a new record's file goes with the form
+    assert 'enctype="multipart/form-data"' in text
     r = c.post("/records/kitchen/new", data={
         "csrf_token": csrf_token(text), "title": "All", "qty": "7", "ratio": "0.125", "active": "y",
         "due": "2026-05-01", "met_at": "2026-05-01T09:30", "stage": "a", "sub_stage": "a1",

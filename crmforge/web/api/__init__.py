@@ -10,6 +10,7 @@ from . import (
     approvals,
     auth,
     docs,
+    files,
     imports,
     jobs,
     layouts,
@@ -22,7 +23,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, imports):
+               approvals, jobs, files, imports):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from ...core.errors import BadRequest
 from ...core.filters import parse_list_query
-from ...runtime import RecordService
+from ...runtime import RecordService, job_kinds
 from ...runtime.bulk import BulkWriter
 from ...runtime.exports import FORMATS, SheetExport, csv_chunks, xlsx_file
 from ..context import current_principal, current_tenant
@@ -128,6 +128,19 @@ def transfer(object_name: str, record_id: str) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("owner") is None:
         raise BadRequest("send {\"owner\": <username or user id>}")
     return _service().transfer(current_principal(), object_name, record_id, body["owner"])
+
+
+@bp.post("/records/<object_name>/export")
+def export_job(object_name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A large export as a background job (same parameters as the GET, in the query
+    string): 202 with the job; ``GET /api/v1/jobs/<id>`` reports its progress and
+    ``GET /api/v1/jobs/<id>/file`` gives the file once it is done."""
+    params = [(k, v) for k, v in request.args.items(multi=True)
+              if k not in ("format", "headers", "lang")]
+    job_id = job_kinds.submit_export(current_tenant(), current_principal(), object_name,
+                                     params, request.args.get("format", "xlsx"),
+                                     request.args.get("headers", "labels"), request_lang())
+    return {"id": job_id, "status": "queued"}, 202, {"Location": f"/api/v1/jobs/{job_id}"}
 
 
 @bp.get("/records/<object_name>/export")

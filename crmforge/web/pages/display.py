@@ -124,4 +124,9 @@ def shown(page: Page, name: str, record: Mapping[str, Any],
         return {"text": text, "href": f"/records/{f.target}/{value}"}
     if f.type == "datetime" and isinstance(value, str):
         return {"text": value[:16].replace("T", " ") + " UTC", "href": None}
+    if f.type == "file":  # its name, and on a saved record the download link
+        rid = record.get("id")
+        text = str(value.get("name") or "") if isinstance(value, Mapping) else ""
+        return {"text": text, "href": f"/api/v1/records/{page.obj.name}/{rid}/files/{name}"
+                if isinstance(rid, int) and text else None}
     return {"text": str(value), "href": None}

@@ -20,7 +20,7 @@ from ...core.filters import Condition, ListQuery
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
 from ..context import current_principal, current_tenant
-from . import bp
+from . import attachments, bp
 from .display import Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
@@ -57,7 +57,8 @@ def form_sections(page: Page, form: Any, record: dict[str, Any], editable: list[
                 "field": form[name] if name in editable else None,
                 "value": shown(page, name, record, found), "state": state,
                 "errors": errors.get(name, []), "target": f.target,
-                "help": _in_lang(f.options.get("help"), page.lang)})
+                "help": _in_lang(f.options.get("help"), page.lang),
+                **attachments.file_controls(page, record, name)})
         if items:
             out.append({"title": section.title(page.lang), "columns": section.columns,
                         "entries": items})
@@ -106,14 +107,17 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     history: list[dict[str, Any]] = []
     related: list[dict[str, Any]] = []
     approval: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
     if rid is not None:
         history = _history(page, rid)
         related = _related(page, rid)
         approval = record_approval(page.principal, page.obj.name, rid)
+        files = attachments.panel(page, rid)
     errors = errors or {}
     sections = form_sections(page, form, {**record, **states["values"]}, editable,
                          states["states"], errors)
     placed = {it["name"] for s in sections for it in s["entries"]}
+    file_inputs = [it["name"] for s in sections for it in s["entries"] if it.get("on_create")]
     general = list(map(translated, errors.get(ALL, []))) + [  # no field on the form to sit by
         f"{page.label(name)}: {'; '.join(map(translated, msgs))}" for name, msgs in errors.items()
         if name != ALL and name not in placed]
@@ -121,7 +125,8 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
         sections=sections, values=states["values"], errors=general, message=message,
         status=status, picklist_deps=_picklist_deps(page, record, editable),
-        history=history, related=related, approval=approval), status
+        history=history, related=related, approval=approval, attachments=files,
+        file_inputs=file_inputs), status
 
 
 def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
@@ -190,6 +195,9 @@ def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     record: dict[str, Any] = {}
     try:
         if creating:
+            data.update(attachments.new_record_files(page, [
+                n for n in page.layout.form_fields if n in page.writable
+                and (f := page.obj.field(n)) is not None and f.type == "file"]))
             saved = page.service().create(page.principal, page.obj.name, data, page.lang)
         else:
             record = page.service().get(page.principal, page.obj.name, rid)
@@ -287,7 +295,13 @@ def recycle_bin() -> str:
     for e in entries:
         obj = snap.object(e["object"])
         e["label"] = obj.label(lang) if obj is not None else e["object"]
-    return render_template("recycle.html", entries=entries)
+    files = attachments.removed_files(principal)
+    for f in files:
+        obj = snap.object(f["object"])
+        field = obj.field(f["field"]) if obj is not None and f["field"] else None
+        f["label"] = obj.label(lang) if obj is not None else f["object"]
+        f["field_label"] = field.label(lang) if field is not None else None
+    return render_template("recycle.html", entries=entries, files=files)
 
 
 @bp.post("/recycle-bin/<object_name>/<int:record_id>/restore")

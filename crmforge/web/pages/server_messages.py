@@ -105,6 +105,15 @@ TEMPLATES: tuple[str, ...] = (
     "'sort' takes at most %(n)s fields",
     "'%(key)s' takes at most %(n)s values",
     "the request contains a NUL character, which no value may hold",
+    # Files (crmforge/runtime/files).
+    "the file is larger than the limit of %(limit)s",
+    "the file is empty",
+    "programs and scripts are not accepted (put them in a zip file)",
+    "files of type %(type)s are not accepted",
+    "files of type %(type)s are not accepted here",
+    "the file is larger than this field's limit of %(limit)s",
+    "you may not update %(object)s records",
+    "you may read but not change this %(object)s record",
     # Imports: per-row and file messages (crmforge/runtime/imports).
     "no %(object)s record titled '%(value)s'",
     "no %(object)s record with %(field)s '%(value)s'",
@@ -123,8 +132,6 @@ TEMPLATES: tuple[str, ...] = (
     "the value is also in row %(n)s of the file",
     "is required to find the record",
     "'%(value)s' is not a record id",
-    "you may read but not change this %(object)s record",
-    "the file is empty",
     "the workbook is password-protected; remove the password in Excel (File, Info, Protect "
     "Workbook) and upload it again",
     "the file is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV and upload it again",
