@@ -51,6 +51,8 @@ def apply(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], existing: Any,
     # read a drug's cost still stores the right sample cost), so formulas and validation
     # rules follow links as the system sees them. Field states above are shown to the
     # writer, so they follow only what the writer may read.
+    if not shape.logic:  # no formula and no validation rule: nothing to compute or check
+        return
     as_system = RelatedReader(ctx, system=True).resolver(ctx.obj, record)
     _formulas(ctx, rules, values, record, as_system, errors)
     for key, messages in rules.validate(record, as_system, lang).items():
@@ -100,6 +102,7 @@ class _Shape:
     static: Mapping[str, Mapping[str, bool]] | None
     locked: frozenset[str]
     required: tuple[str, ...]
+    logic: bool  # any formula, validation rule, or broken expression to report
 
 
 _shapes: weakref.WeakKeyDictionary[ObjectRules, _Shape] = weakref.WeakKeyDictionary()
@@ -114,7 +117,8 @@ def _shape(obj: ObjectDef, rules: ObjectRules) -> _Shape:
         found = _Shape(
             static, frozenset(n for n, s in (static or {}).items() if s["readonly"]),
             tuple(f.name for f in obj.fields
-                  if f.kind.writable and (f.required or f.type == "master_detail")))
+                  if f.kind.writable and (f.required or f.type == "master_detail")),
+            bool(rules.formula_order or rules.broken or obj.options.get("validation_rules")))
         _shapes[rules] = found
     return found
 

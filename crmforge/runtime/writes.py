@@ -38,6 +38,7 @@ class _Shape:
     unique: frozenset[str]
     defaults: tuple[FieldDef, ...]  # writable fields with a default
     dependents: bool  # any dependent picklist
+    files: bool  # any file field
 
 
 _shapes: weakref.WeakKeyDictionary[Snapshot, dict[str, _Shape]] = weakref.WeakKeyDictionary()
@@ -54,7 +55,8 @@ def _shape(ctx: Ctx) -> _Shape:
             frozenset(f.name for f in fields if f.type in ("lookup", "master_detail", "user")),
             frozenset(f.name for f in fields if f.unique),
             tuple(f for f in fields if f.kind.writable and f.options.get("default")),
-            bool(dependent_picklists.dependents(ctx.obj)))
+            bool(dependent_picklists.dependents(ctx.obj)),
+            any(f.type == "file" for f in fields))
     return found
 
 
@@ -132,7 +134,8 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
         dependent_picklists.check(obj, values, dict(existing._mapping)
                                   if existing is not None else {}, errors)
     _references(ctx, values, errors, shape, known if existing is None else None)
-    file_binding.resolve(ctx, values, existing, errors)
+    if shape.files:
+        file_binding.resolve(ctx, values, existing, errors)
     _unique(ctx, values, existing, errors, shape, known if existing is None else None)
     if errors:
         _conceal(ctx, errors)
@@ -339,7 +342,8 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
                    created_by=p.user_id, updated_at=now, updated_by=p.user_id, version=1)
         rows.append(row)
     keys = set().union(*rows)  # same keys in every row so one executemany carries them
-    rows = [{k: r.get(k) for k in keys} for r in rows]
+    if any(len(r) != len(keys) for r in rows):  # (an import's rows mostly have them all)
+        rows = [{k: r.get(k) for k in keys} for r in rows]
     with _unique_index_refusals(ctx):
         ids = ctx.tenant.dialect.insert_rows(ctx.conn, ctx.table, rows)
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
