@@ -342,8 +342,9 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
                    created_by=p.user_id, updated_at=now, updated_by=p.user_id, version=1)
         rows.append(row)
     keys = set().union(*rows)  # same keys in every row so one executemany carries them
-    if any(len(r) != len(keys) for r in rows):  # (an import's rows mostly have them all)
-        rows = [{k: r.get(k) for k in keys} for r in rows]
+    for r in rows:  # (the rows are this function's own copies)
+        if len(r) != len(keys):
+            r.update(dict.fromkeys(keys - r.keys()))
     with _unique_index_refusals(ctx):
         ids = ctx.tenant.dialect.insert_rows(ctx.conn, ctx.table, rows)
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
