@@ -27,13 +27,16 @@ class Sizes:
     reader_window_s: float = 2.0  # reader-only window before the first change
     ddl_gap_s: float = 0.5  # pause between changes, so "after" reads are attributable
     warmup: int = 50  # untimed calls before each timed comparison
+    import_rows: int = 100_000  # rows import_rows imports per side (half all or none)
+    import_file_rows: int = 10_000  # rows per imported file (each side, alternating)
     export_rows: int = 100_000  # records export_xlsx writes (and a quarter, for memory)
 
 
 FULL = Sizes()
 QUICK = Sizes(rows=20_000, get_requests=300, get_seed_records=200, list_requests=30,
               list_budget_s=5.0, bulk_records=10_000, ddl_changes=3, reader_window_s=1.0,
-              ddl_gap_s=0.3, warmup=20, export_rows=4_000)
+              ddl_gap_s=0.3, warmup=20, import_rows=10_000, import_file_rows=2_500,
+              export_rows=4_000)
 
 
 @dataclass(frozen=True)

@@ -14,22 +14,32 @@ from typing import Any
 
 from ..security.principal import Principal
 from . import backfill, export_jobs, jobs
+from .imports import run as import_run
+from .imports import undo as import_undo
 from .instance import Tenant
 
 #: Job kind -> handler, for the jobs the runtime submits.
 HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({
-    "backfill": backfill.handle, export_jobs.KIND: export_jobs.handle})
+    "backfill": backfill.handle, export_jobs.KIND: export_jobs.handle,
+    "import": import_run.handle, "import_undo": import_undo.handle})
 
 
 def submit(tenant: Tenant, kind: str, payload: Mapping[str, Any], *, total: int | None = None,
            by: str = "system") -> int:
     """Record a job and dispatch it; its id (``GET /api/v1/jobs/<id>`` reports it)."""
     job_id = jobs.JobStore(tenant).create(kind, payload, total=total, by=by)
+    tenant.after_commit(lambda: dispatch(tenant, job_id))
+    return job_id
+
+
+def dispatch(tenant: Tenant, job_id: int) -> None:
+    """Hand a recorded job to the queue (or a thread). ``submit`` does it once the job's
+    row is committed: inside a caller's write, when that write commits, so that the job
+    finds what the same transaction stored for it (an import's file)."""
     if tenant.dispatch is not None:
         tenant.dispatch(tenant, job_id)
     else:
         jobs.local_dispatch(tenant, job_id, HANDLERS)
-    return job_id
 
 
 def submit_backfill(tenant: Tenant, todo: list[backfill.Job], version: int) -> int:

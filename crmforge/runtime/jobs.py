@@ -26,7 +26,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from ..core.errors import NotFound
 from ..core.ids import parse_id
 from ..security.principal import Principal
 from .lazy_tables import LazyTables
+from .storage.dialects import WRITE_OPTION
 
 if TYPE_CHECKING:
     from .instance import Tenant
@@ -154,17 +156,26 @@ class JobStore:
             return _job(conn.execute(sa.select(job_rows).where(job_rows.c.id == job_id)).one())
 
     def report(self, job_id: int, processed: int, checkpoint: Any,
-               total: int | None = None) -> None:
-        """Progress and where to resume; raises Cancelled when the job was cancelled."""
+               total: int | None = None, *, detached: bool = False) -> None:
+        """Progress and where to resume; raises Cancelled when the job was cancelled.
+        ``detached``: in a transaction of its own even inside an open write."""
         values: dict[str, Any] = {"processed": processed, "heartbeat_at": _now(),
                                   "checkpoint": json.dumps(checkpoint)}
         if total is not None:
             values["total"] = total
-        with self.tenant.write() as conn:
+        with self._detached() if detached else self.tenant.write() as conn:
             done = conn.execute(job_rows.update().where(
                 job_rows.c.id == job_id, job_rows.c.status == RUNNING).values(**values)).rowcount
         if done != 1:
             raise Cancelled(f"job {job_id} was cancelled")
+
+    @contextmanager
+    def _detached(self) -> Iterator[sa.Connection]:
+        """A write transaction of its own, whatever write is open in this context."""
+        with self.tenant.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     def finish(self, job_id: int, status: str, error: str | None = None) -> None:
         with self.tenant.write() as conn:
@@ -219,8 +230,30 @@ class JobContext:
     job: Job
     store: JobStore
 
-    def report(self, processed: int, checkpoint: Any, total: int | None = None) -> None:
-        self.store.report(self.job.id, processed, checkpoint, total)
+    def report(self, processed: int, checkpoint: Any, total: int | None = None, *,
+               detached: bool = False) -> None:
+        """Record progress; raises ``Cancelled`` when the job was cancelled meanwhile.
+
+        ``detached``: the handler holds a write transaction of the tenant that spans many
+        chunks (an all-or-none import), which a report must neither join nor wait for.
+        On PostgreSQL the report goes through a connection of its own (the job's row is
+        not one the handler writes); SQLite has one writer, so there the progress shows
+        when the transaction ends (``beat`` keeps the claim) and nothing is written."""
+        if not detached:
+            self.store.report(self.job.id, processed, checkpoint, total)
+        elif self.tenant.dialect.name != "sqlite":
+            self.store.report(self.job.id, processed, checkpoint, total, detached=True)
+
+    def job_creator(self) -> str:
+        """Who started the job (the user name a job acting for someone runs as)."""
+        return self.store._creator(self.job.id) or "system"
+
+    def beat(self, conn: sa.Connection) -> None:
+        """Refresh the heartbeat in the handler's own open transaction (before it commits
+        a long one): a consumer waiting for the lock then finds the job alive, not
+        abandoned, until the handler finishes it."""
+        conn.execute(job_rows.update().where(job_rows.c.id == self.job.id)
+                     .values(heartbeat_at=_now()))
 
 
 Handler = Callable[[JobContext], None]
@@ -242,6 +275,7 @@ def run(tenant: Tenant, job_id: int, handlers: Mapping[str, Handler]) -> Job | N
     try:
         handler(JobContext(tenant, job, store))
     except Cancelled:
+        store.finish(job.id, CANCELLED)  # already so, unless the handler noticed first
         return store.get(job.id)
     except Exception as exc:  # a job has nobody to answer: record why, retry or fail
         log.exception("job %s (%s) of tenant %s failed", job.id, job.kind, tenant.name)

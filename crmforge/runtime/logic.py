@@ -10,11 +10,15 @@ The choices about conditional fields are in docs/decisions/0005-conditional-fiel
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ..metadata.fieldtypes import ConversionError
+from ..metadata.model import ObjectDef
 from ..rules import ExpressionError, ObjectRules
 from .context import Ctx, utcnow
 from .formulas import RelatedReader
@@ -30,19 +34,25 @@ def apply(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], existing: Any,
     if existing is None:
         values.update(_rollup_start(ctx))
     record = {**before, **_system_values(ctx, existing), **values}
-    related = RelatedReader(ctx)
-    resolve = related.resolver(ctx.obj, record)
-    states = rules.field_states(record, resolve)
-    locked = {n for n, s in states.items() if s["readonly"]}
-    if existing is not None:  # a field locked before the write stays locked for it
-        old = rules.field_states(before, related.resolver(ctx.obj, before))
-        locked |= {n for n, s in old.items() if s["readonly"]}
+    shape = _shape(ctx.obj, rules)
+    locked: AbstractSet[str]
+    if shape.static is not None:  # no conditional field: the same states for every record
+        states, locked = shape.static, shape.locked
+    else:
+        related = RelatedReader(ctx)
+        states = rules.field_states(record, related.resolver(ctx.obj, record))
+        locked = {n for n, s in states.items() if s["readonly"]}
+        if existing is not None:  # a field locked before the write stays locked for it
+            old = rules.field_states(before, related.resolver(ctx.obj, before))
+            locked |= {n for n, s in old.items() if s["readonly"]}
     _readonly(ctx, values, sent, before, locked, errors)
-    _required(ctx, values, record, existing, states, errors)
+    _required(ctx, values, record, existing, states, errors, shape)
     # Stored values and business rules must not depend on who writes (a rep who may not
     # read a drug's cost still stores the right sample cost), so formulas and validation
     # rules follow links as the system sees them. Field states above are shown to the
     # writer, so they follow only what the writer may read.
+    if not shape.logic:  # no formula and no validation rule: nothing to compute or check
+        return
     as_system = RelatedReader(ctx, system=True).resolver(ctx.obj, record)
     _formulas(ctx, rules, values, record, as_system, errors)
     for key, messages in rules.validate(record, as_system, lang).items():
@@ -68,7 +78,7 @@ def _system_values(ctx: Ctx, existing: Any) -> dict[str, Any]:
 
 
 def _readonly(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], before: Mapping[str, Any],
-              locked: set[str], errors: Errors) -> None:
+              locked: AbstractSet[str], errors: Errors) -> None:
     """A sent value for a field under ``readonly_if`` is refused when it would change the
     field (sending back the stored value is fine: forms post whole records)."""
     for name in sorted(sent & locked):
@@ -82,11 +92,49 @@ def _readonly(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], before: Ma
                 "is read-only now: its read-only condition holds for this record")
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What the write steps need to know of an object once per metadata version rather
+    than once per record: without conditional fields (``visible_if``, ``required_if``,
+    ``readonly_if``) every record has the same field states, and only the statically
+    required fields (and master-detail ones) can be missing."""
+
+    static: Mapping[str, Mapping[str, bool]] | None
+    locked: frozenset[str]
+    required: tuple[str, ...]
+    logic: bool  # any formula, validation rule, or broken expression to report
+
+
+_shapes: weakref.WeakKeyDictionary[ObjectRules, _Shape] = weakref.WeakKeyDictionary()
+_CONDITIONS = ("visible_if", "required_if", "readonly_if")
+
+
+def _shape(obj: ObjectDef, rules: ObjectRules) -> _Shape:
+    found = _shapes.get(rules)
+    if found is None:
+        conditional = any(f.options.get(c) for f in obj.fields for c in _CONDITIONS)
+        static = None if conditional else rules.field_states({}, None)
+        found = _Shape(
+            static, frozenset(n for n, s in (static or {}).items() if s["readonly"]),
+            tuple(f.name for f in obj.fields
+                  if f.kind.writable and (f.required or f.type == "master_detail")),
+            bool(rules.formula_order or rules.broken or obj.options.get("validation_rules")))
+        _shapes[rules] = found
+    return found
+
+
 def _required(ctx: Ctx, values: Mapping[str, Any], record: Mapping[str, Any], existing: Any,
-              states: Mapping[str, Mapping[str, bool]], errors: Errors) -> None:
+              states: Mapping[str, Mapping[str, bool]], errors: Errors,
+              shape: _Shape | None = None) -> None:
     """Static ``required`` (checked on create, and on update when the field is sent) and
     ``required_if`` (checked on every write, since another field can make it hold).
     A field whose ``visible_if`` does not hold is not required; a master-detail always is."""
+    if shape is not None and shape.static is not None:  # all visible, none required_if
+        for name in shape.required:
+            if name not in errors and (existing is None or name in values) \
+                    and _blank(record.get(name)):
+                errors.setdefault(name, []).append("is required")
+        return
     for f in ctx.obj.fields:
         if not f.kind.writable or f.name in errors:
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +24,17 @@ from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
-from . import hooks, index_advice, logic, masking, plans, preview, recycle, writes
+from . import (
+    hooks,
+    index_advice,
+    logic,
+    masking,
+    plans,
+    preview,
+    recycle,
+    trigger_host,
+    writes,
+)
 from .context import Ctx, open_ctx, record_id, utcnow
 from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
@@ -261,9 +271,11 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, "create")
             prepared = []
             seen: dict[str, dict[Any, int]] = {}  # unique values within the batch
+            known = None if trigger_host.triggers_of(ctx, "before_save", "create") \
+                else writes.Known(ctx, rows)  # existence checks read for the batch at once
             for i, data in enumerate(rows):
                 try:
-                    values = writes.prepare(ctx, data, None, lang)
+                    values = writes.prepare(ctx, data, None, lang, known)
                 except ValidationFailed as exc:
                     raise ValidationFailed(f"row {i + 1}: {exc.message}", exc.fields) from None
                 for f in ctx.obj.fields:
@@ -289,21 +301,153 @@ class RecordService:
                 raise Conflict(f"the record changed since version {expected_version} "
                                f"(now {row.version}); reload and try again",
                                details={"current_version": row.version})
-            try:
-                values = writes.prepare(ctx, payload, row, lang)
-            except ValidationFailed:
-                # A record whose status or lock refuses these fields says so first: its
-                # validation errors would only invite fixes that could never be saved.
-                self._status(ctx, row, "update",
-                             [k for k in payload if ctx.obj.field(str(k)) is not None])
-                raise
-            changed = {k: v for k, v in values.items() if logic.differs(row._mapping[k], v)}
-            # Status rules judge what the user changes; recomputed formulas are not edits.
-            self._status(ctx, row, "update", [k for k in changed if k in payload])
-            if changed:
-                writes.update_row(ctx, row, changed)
-                hooks.after_save(ctx, row.id, False)
+            self._apply_update(ctx, row, payload, lang)
             return self._out(ctx, self._fetch(ctx, row.id))
+
+    def _apply_update(self, ctx: Ctx, row: Any, payload: Mapping[str, Any], lang: str) -> None:
+        """The update of a fetched row (which the principal may change) by ``payload``."""
+        try:
+            values = writes.prepare(ctx, payload, row, lang)
+        except ValidationFailed:
+            # A record whose status or lock refuses these fields says so first: its
+            # validation errors would only invite fixes that could never be saved.
+            self._status(ctx, row, "update",
+                         [k for k in payload if ctx.obj.field(str(k)) is not None])
+            raise
+        changed = {k: v for k, v in values.items() if logic.differs(row._mapping[k], v)}
+        # Status rules judge what the user changes; recomputed formulas are not edits.
+        self._status(ctx, row, "update", [k for k in changed if k in payload])
+        if changed:
+            writes.update_row(ctx, row, changed)
+            hooks.after_save(ctx, row.id, False)
+
+    # -- many records, each on its own: imports ---------------------------------------------
+    def create_each(self, principal: Principal, object_name: str, rows: Sequence[Any],
+                    lang: str = "en") -> list[int | CRMError]:
+        """Create records in one transaction (the caller's, when one is open), each through
+        the whole pipeline as ``create`` does: a refused record leaves nothing and its
+        error takes its place in the answer; the others are created. The records that
+        pass are written together (one insert, one history insert), and only if that
+        write is refused (a value made unique meanwhile, an after-save trigger) are they
+        written one by one to find which."""
+        with self.tenant.write() as conn:
+            ctx = self._ctx(conn, principal, object_name, "create")
+            out: list[int | CRMError] = [BadRequest("not written")] * len(rows)
+            # Before-save triggers may write (their own creates): then a refused record's
+            # savepoint takes those back. Without them preparing a record writes nothing.
+            guarded = bool(trigger_host.triggers_of(ctx, "before_save", "create"))
+            unique = [f.name for f in ctx.obj.fields if f.unique]
+            seen: dict[str, set[Any]] = {name: set() for name in unique}
+            ready: list[tuple[int, dict[str, Any]]] = []
+            # Which referenced records exist and which unique values are taken, read for
+            # the batch at once (nothing is written before the batch's insert, unless
+            # triggers write: then each record asks for itself).
+            known = None if guarded else writes.Known(ctx, rows)
+            for i, data in enumerate(rows):
+                savepoint = conn.begin_nested() if guarded else None
+                try:
+                    values = writes.prepare(ctx, data, None, lang, known)
+                    for name in unique:
+                        value = values.get(name)
+                        if value is not None and value in seen[name]:
+                            key, message = writes.unique_refusal(ctx, name)
+                            raise ValidationFailed(f"{key}: {message}", {key: [message]})
+                except CRMError as exc:
+                    if savepoint is not None:
+                        savepoint.rollback()
+                    out[i] = exc
+                    continue
+                if savepoint is not None:
+                    savepoint.commit()
+                for name in unique:
+                    if values.get(name) is not None:
+                        seen[name].add(values[name])
+                ready.append((i, values))
+            savepoint = conn.begin_nested()
+            try:
+                ids = writes.insert(ctx, [values for _, values in ready])
+                for rid in ids:
+                    hooks.after_save(ctx, rid, True)
+            except CRMError:
+                savepoint.rollback()
+                for i, values in ready:
+                    one = conn.begin_nested()
+                    try:
+                        rid = writes.insert(ctx, [values])[0]
+                        hooks.after_save(ctx, rid, True)
+                    except CRMError as exc:
+                        one.rollback()
+                        out[i] = exc
+                        continue
+                    one.commit()
+                    out[i] = rid
+                return out
+            savepoint.commit()
+            for (i, _), rid in zip(ready, ids, strict=True):
+                out[i] = rid
+            return out
+
+    def check_each(self, principal: Principal, object_name: str, rows: Sequence[Any],
+                   lang: str = "en") -> list[CRMError | None]:
+        """What ``create`` would refuse in each record, without creating any (each is
+        prepared in a savepoint that is rolled back): an import reports every problem of a
+        row, not only those of the cells it could not read."""
+        with self.tenant.write() as conn:
+            ctx = self._ctx(conn, principal, object_name, "create")
+            out: list[CRMError | None] = []
+            for data in rows:
+                savepoint = conn.begin_nested()
+                try:
+                    writes.prepare(ctx, data, None, lang)
+                    out.append(None)
+                except CRMError as exc:
+                    out.append(exc)
+                finally:
+                    savepoint.rollback()
+            return out
+
+    def update_each(self, principal: Principal, object_name: str,
+                    items: Sequence[tuple[int, Mapping[str, Any]]],
+                    lang: str = "en") -> list[int | CRMError]:
+        """Update records (id, changes) in one transaction, each as ``update`` does at its
+        current version (an import overwrites); a refused one is left as it was and its
+        error takes its place in the answer."""
+        with self.tenant.write() as conn:
+            ctx = self._ctx(conn, principal, object_name, "update")
+            out: list[int | CRMError] = []
+            for rid, data in items:
+                savepoint = conn.begin_nested()
+                try:
+                    row = self._fetch(ctx, rid, write=True)
+                    self._apply_update(ctx, row, data, lang)
+                except CRMError as exc:
+                    savepoint.rollback()
+                    out.append(exc)
+                    continue
+                savepoint.commit()
+                out.append(int(row.id))
+            return out
+
+    def delete_each(self, principal: Principal, object_name: str,
+                    ids: Sequence[int]) -> list[CRMError | None]:
+        """Move records to the recycle bin in one transaction, each as ``delete`` does; a
+        refused one stays and its error takes its place in the answer."""
+        with self.tenant.write() as conn:
+            ctx = self._ctx(conn, principal, object_name, "delete")
+            out: list[CRMError | None] = []
+            for rid in ids:
+                savepoint = conn.begin_nested()
+                try:
+                    row = self._fetch(ctx, rid, write=True)
+                    self._status(ctx, row, "delete")
+                    recycle.delete(ctx, row)
+                except CRMError as exc:
+                    savepoint.rollback()
+                    out.append(exc)
+                    continue
+                savepoint.commit()
+                out.append(None)
+            return out
 
     def delete(self, principal: Principal, object_name: str, rid: Any) -> None:
         with self.tenant.write(promote=True) as conn:

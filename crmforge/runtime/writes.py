@@ -5,15 +5,18 @@ collected and reported together; a field-level denial is a 403 that changes noth
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from ..metadata.fieldtypes import AutonumberType, ConversionError
-from ..metadata.model import FieldDef, ObjectDef
+from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
 from ..rules.object_rules import ALL
 from ..security.tables import users
@@ -26,25 +29,114 @@ from .systables import history, sequences
 NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
 
 
-def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en") -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Shape:
+    """What the steps ask of an object's fields, worked out once per metadata version
+    instead of once per record."""
+
+    references: frozenset[str]  # lookup, master-detail and user fields
+    unique: frozenset[str]
+    defaults: tuple[FieldDef, ...]  # writable fields with a default
+    dependents: bool  # any dependent picklist
+    files: bool  # any file field
+
+
+_shapes: weakref.WeakKeyDictionary[Snapshot, dict[str, _Shape]] = weakref.WeakKeyDictionary()
+
+
+def _shape(ctx: Ctx) -> _Shape:
+    per_object = _shapes.get(ctx.snapshot)
+    if per_object is None:
+        per_object = _shapes.setdefault(ctx.snapshot, {})
+    found = per_object.get(ctx.obj.id)
+    if found is None:
+        fields = ctx.obj.fields
+        found = per_object[ctx.obj.id] = _Shape(
+            frozenset(f.name for f in fields if f.type in ("lookup", "master_detail", "user")),
+            frozenset(f.name for f in fields if f.unique),
+            tuple(f for f in fields if f.kind.writable and f.options.get("default")),
+            bool(dependent_picklists.dependents(ctx.obj)),
+            any(f.type == "file" for f in fields))
+    return found
+
+
+class Known:
+    """Answers for a batch of new records, read with one query per field instead of one
+    per record: which referenced records exist for the writer, and which unique values are
+    taken. A value the batch did not ask about (set by a default, a formula or a trigger)
+    is asked as for a single record. Only valid in the transaction that read it, before the
+    batch writes (records of the batch itself are checked by the caller)."""
+
+    def __init__(self, ctx: Ctx, payloads: Sequence[Any]) -> None:
+        self.asked: dict[str, set[Any]] = {}
+        self.found: dict[str, set[Any]] = {}
+        shape = _shape(ctx)
+        for name in shape.references | shape.unique:
+            f = ctx.obj.field(name)
+            assert f is not None
+            if f.type in ("lookup", "master_detail") and ctx.snapshot.object(f.target or "") \
+                    is None:
+                continue  # asked record by record: "points at a removed object"
+            wanted: set[Any] = set()
+            for data in payloads:
+                raw = data.get(name) if isinstance(data, Mapping) else None
+                if raw is None:
+                    continue
+                try:
+                    wanted.add(f.kind.to_python(f, raw))
+                except (ConversionError, TypeError):
+                    continue  # prepare reports it
+            wanted.discard(None)
+            if not wanted:
+                continue
+            self.asked[name] = wanted
+            self.found[name] = _present(ctx, f, sorted(wanted, key=str))
+
+
+def _present(ctx: Ctx, f: FieldDef, values: list[Any]) -> set[Any]:
+    found: set[Any] = set()
+    for start in range(0, len(values), 500):
+        part = values[start:start + 500]
+        if f.unique:
+            col = ctx.table.c[f.name]
+            found.update(ctx.conn.execute(sa.select(col).where(col.in_(part))).scalars())
+        elif f.type == "user":
+            found.update(ctx.conn.execute(sa.select(users.c.id).where(
+                users.c.id.in_(part))).scalars())
+        else:
+            target = ctx.snapshot.object(f.target or "")
+            assert target is not None
+            t = ctx.schema.table(target.name)
+            found.update(ctx.conn.execute(sa.select(t.c.id).where(
+                t.c.id.in_(part), t.c.deleted_at.is_(None),
+                ctx.access.visibility(target, t))).scalars())
+    return found
+
+
+def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
+            known: Known | None = None) -> dict[str, Any]:
     """Check, convert and validate a payload; returns column values for the row, stored
     formulas included. Every problem of the payload is reported at once, keyed by field,
-    with validation rule messages in ``lang``."""
+    with validation rule messages in ``lang``. ``known``: a new record of a batch whose
+    existence questions were read for the whole batch."""
     if not isinstance(data, Mapping):
         raise BadRequest("a record must be a JSON object")
     obj = ctx.obj
+    shape = _shape(ctx)
     errors: dict[str, list[str]] = {}
     values = _convert(ctx, data, errors)
     sent = frozenset(values)
-    if existing is None:
-        _defaults(ctx, values, errors)
+    if existing is None and shape.defaults:
+        _defaults(ctx, values, errors, shape.defaults)
     sent |= trigger_host.before_save(ctx, values, existing, errors, lang)
     logic.apply(ctx, values, sent, existing, errors, lang)
-    dependent_picklists.check(obj, values, dict(existing._mapping) if existing is not None
-                              else {}, errors)
-    _references(ctx, values, errors)
-    file_binding.resolve(ctx, values, existing, errors)
-    _unique(ctx, values, existing, errors)
+    if shape.dependents:
+        dependent_picklists.check(obj, values, dict(existing._mapping)
+                                  if existing is not None else {}, errors)
+    _references(ctx, values, errors, shape, known if existing is None else None)
+    if shape.files:
+        file_binding.resolve(ctx, values, existing, errors)
+    _unique(ctx, values, existing, errors, shape, known if existing is None else None)
     if errors:
         _conceal(ctx, errors)
         first = next(iter(errors))
@@ -69,28 +161,49 @@ def _conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
         errors.setdefault("__all__", []).append(CONCEALED)
 
 
+_HIDDEN, _COMPUTED, _DENIED, _WRITE = "hidden", "computed", "denied", "write"
+_field_access: weakref.WeakKeyDictionary[Any, dict[str, dict[str, tuple[FieldDef, str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _fields_for(ctx: Ctx) -> dict[str, tuple[FieldDef, str]]:
+    """Field name -> (field, what the writer may do with it), per access and object: the
+    checks of ``_convert`` in the order it makes them (hidden, computed, read-only)."""
+    per_object = _field_access.get(ctx.access)
+    if per_object is None:
+        per_object = _field_access.setdefault(ctx.access, {})
+    found = per_object.get(ctx.obj.id)
+    if found is None:
+        readable = ctx.access.readable(ctx.obj)
+        writable = ctx.access.writable(ctx.obj)
+        found = per_object[ctx.obj.id] = {
+            f.name: (f, _HIDDEN if f.name not in readable else _COMPUTED
+                     if not f.kind.writable else _DENIED if f.name not in writable
+                     else _WRITE) for f in ctx.obj.fields}
+    return found
+
+
 def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """The sent values as Python values; a field the writer may not write is a 403 that
     changes nothing (hidden fields are never named, so the refusal does not reveal them)."""
-    obj = ctx.obj
-    readable = ctx.access.readable(obj)
-    writable = ctx.access.writable(obj)
+    fields = _fields_for(ctx)
     denied: dict[str, list[str]] = {}
     hidden_sent = False
     values: dict[str, Any] = {}
     for key, raw in data.items():
-        f = obj.field(key) if isinstance(key, str) else None
-        if f is not None and key not in readable:
-            hidden_sent = True
-            continue
-        if f is None:
+        found = fields.get(key) if isinstance(key, str) else None
+        if found is None:
             reason = "is set by the system" if key in NOT_WRITABLE_SYSTEM else "no such field"
             errors.setdefault(str(key)[:40], []).append(reason)
             continue
-        if not f.kind.writable:
+        f, access = found
+        if access is _HIDDEN:
+            hidden_sent = True
+            continue
+        if access is _COMPUTED:
             errors.setdefault(key, []).append(f"is a {f.type} field and computed")
             continue
-        if key not in writable:
+        if access is _DENIED:
             denied.setdefault(key, []).append("is read-only for you")
             continue
         try:
@@ -103,11 +216,11 @@ def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) ->
     return values
 
 
-def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
+def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
+              defaulted: Sequence[FieldDef]) -> None:
     """Defaults of the fields the payload does not name; a default may read the values
     sent (``add_days(start_date, 30)``). An explicit null stays null."""
-    missing = [f for f in ctx.obj.fields if f.name not in values and f.kind.writable
-               and f.name not in errors and f.options.get("default")]
+    missing = [f for f in defaulted if f.name not in values and f.name not in errors]
     if not missing:
         return
     try:
@@ -125,11 +238,19 @@ def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) ->
                 errors.setdefault(f.name, []).append(f"default: {exc}")
 
 
-def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) -> None:
+def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
+                shape: _Shape, known: Known | None) -> None:
     """Lookups name live records the writer can see; user fields name users."""
     for name, value in values.items():
+        if name not in shape.references:
+            continue
         f = ctx.obj.field(name)
         if value is None or f is None:
+            continue
+        if known is not None and value in known.asked.get(name, ()):
+            if value not in known.found[name]:
+                errors.setdefault(name, []).append(
+                    f"no user {value}" if f.type == "user" else f"no {f.target} record {value}")
             continue
         if f.type in ("lookup", "master_detail"):
             target = ctx.snapshot.object(f.target or "")
@@ -147,20 +268,24 @@ def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]]) 
             errors.setdefault(name, []).append(f"no user {value}")
 
 
-def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]]) -> None:
+def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]],
+            shape: _Shape, known: Known | None) -> None:
     """A unique value is unique across every record of the object, the ones the writer
     cannot see and the deleted ones included (the unique index holds them all). So the
     check reads past visibility, and its answer is the same whoever holds the value: it
     never says whether that record is visible, deleted or whose it is (decision 0015)."""
     t = ctx.table
     for name, value in values.items():
-        f = ctx.obj.field(name)
-        if f is None or not f.unique or value is None:
+        if value is None or name not in shape.unique:
             continue
-        q = sa.select(t.c.id).where(t.c[name] == value)
-        if existing is not None:
-            q = q.where(t.c.id != existing.id)
-        if ctx.conn.execute(q.limit(1)).first() is not None:
+        if known is not None and value in known.asked.get(name, ()):
+            taken = value in known.found[name]
+        else:
+            q = sa.select(t.c.id).where(t.c[name] == value)
+            if existing is not None:
+                q = q.where(t.c.id != existing.id)
+            taken = ctx.conn.execute(q.limit(1)).first() is not None
+        if taken:
             key, message = unique_refusal(ctx, name)
             errors.setdefault(key, []).append(message)
 
@@ -217,16 +342,17 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
                    created_by=p.user_id, updated_at=now, updated_by=p.user_id, version=1)
         rows.append(row)
     keys = set().union(*rows)  # same keys in every row so one executemany carries them
-    rows = [{k: r.get(k) for k in keys} for r in rows]
+    for r in rows:  # (the rows are this function's own copies)
+        if len(r) != len(keys):
+            r.update(dict.fromkeys(keys - r.keys()))
     with _unique_index_refusals(ctx):
-        result = ctx.conn.execute(
-            ctx.table.insert().returning(ctx.table.c.id, sort_by_parameter_order=True), rows)
-    ids = [r[0] for r in result]
+        ids = ctx.tenant.dialect.insert_rows(ctx.conn, ctx.table, rows)
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
     stored = [f for f in ctx.obj.fields if f.stored]
     record_history(ctx, [
         history_entry(ctx, ctx.obj, rid, 1, "create",
-                      [(f, None, row[f.name]) for f in stored if row.get(f.name) is not None])
+                      [(f, None, row[f.name]) for f in stored if row.get(f.name) is not None],
+                      now)
         for rid, row in zip(ids, rows, strict=True)])
     rollups.refresh(ctx, ctx.obj, rows)
     trigger_host.after_save(ctx, "create", [(rid, None) for rid in ids])
@@ -264,7 +390,7 @@ Change = tuple[FieldDef, Any, Any]  # field, old value, new value (Python values
 
 
 def history_entry(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
-                  changes: Sequence[Change] = ()) -> dict[str, Any]:
+                  changes: Sequence[Change] = (), at: Any = None) -> dict[str, Any]:
     """One history row for one write: every field it changed, as
     ``{"<field id>": [old, new]}`` JSON in ``new_value`` (``field`` = ``*``). A create of
     ten fields is one row, not ten (sys_history used to grow five times faster than the
@@ -275,11 +401,18 @@ def history_entry(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
               for f, old, new in changes}
     return {"object_id": obj.id, "record_id": rid, "action": action,
             "field_id": None, "field": MANY_FIELDS if values else None,
-            "old_value": None,
-            "new_value": json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-            if values else None,
+            "old_value": None, "new_value": _compact_json(values) if values else None,
             "record_version": version, "actor_id": ctx.principal.user_id,
-            "actor": ctx.principal.label, "at": utcnow()}
+            "actor": ctx.principal.label, "at": at or utcnow()}
+
+
+def _compact_json(values: dict[str, Any]) -> str:
+    """``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``, the same text,
+    by orjson (five times faster; history is written for every record of an import)."""
+    try:
+        return orjson.dumps(values).decode()
+    except TypeError:  # a value orjson does not know: the standard library's answer
+        return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
 def record_history(ctx: Ctx, entries: Sequence[dict[str, Any]]) -> None:

@@ -50,6 +50,7 @@ class Access:
         self._conn = conn
         self._probes: dict[tuple[str, str, bool], bool] = {}
         self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
+        self._writable: dict[str, frozenset[str]] = {}
 
     def _any(self, kind: str, obj: ObjectDef, write: bool, query: sa.Select[Any]) -> bool:
         if self._conn is None:
@@ -100,10 +101,15 @@ class Access:
         return found
 
     def writable(self, obj: ObjectDef) -> frozenset[str]:
-        if self.unrestricted:
-            return frozenset(f.name for f in obj.fields if f.kind.writable)
-        return frozenset(f.name for f in obj.fields
-                         if f.kind.writable and self.field_access(obj, f.name) == "edit")
+        found = self._writable.get(obj.id)  # asked for every record written
+        if found is None:
+            if self.unrestricted:
+                found = frozenset(f.name for f in obj.fields if f.kind.writable)
+            else:
+                found = frozenset(f.name for f in obj.fields if f.kind.writable
+                                  and self.field_access(obj, f.name) == "edit")
+            self._writable[obj.id] = found
+        return found
 
     # -- row visibility (levels 2, 3, 4) ----------------------------------------------------
     def visibility(self, obj: ObjectDef, table: sa.Table, *, write: bool = False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import CRMError
@@ -36,8 +36,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
+        limit = request.max_content_length if has_request_context() else None
         message = {413: "the request body is larger than the limit of "
-                        f"{app.config['MAX_CONTENT_LENGTH']} bytes"}.get(status, exc.description or "")
+                        f"{limit or app.config['MAX_CONTENT_LENGTH']} bytes"
+                   }.get(status, exc.description or "")
         response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
         # The exception's own headers say what to do next (a 405's ``Allow``, a 401's
         # ``WWW-Authenticate``, a 429's ``Retry-After``); only its HTML content type is

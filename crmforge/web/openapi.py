@@ -15,6 +15,7 @@ from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
 from .openapi_files import file_paths
+from .openapi_imports import import_paths
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
     OrderedDict()
@@ -515,7 +516,7 @@ def build(tenant_key: str, snapshot: Snapshot,
         **_object_document_schema("layout", "LayoutDocument", "Layout_"),
     }
     schemas.update(process_schemas())
-    paths = {**_static_paths(), **approval_paths(), **file_paths()}
+    paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})

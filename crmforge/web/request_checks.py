@@ -10,16 +10,24 @@ by member where they are parsed (``api.util.json_body``: a 422 naming the member
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, request
 
 from ..core.errors import BadRequest
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+#: Endpoint -> the largest body it takes, for uploads above ``MAX_CONTENT_LENGTH`` (set
+#: here, before this check or the CSRF check reads the form).
+UPLOAD_LIMITS: dict[str, Callable[[], int]] = {}
 
 
 def install(app: Flask) -> None:
     @app.before_request
     def _no_nul() -> None:
+        limit = UPLOAD_LIMITS.get(request.endpoint or "")
+        if limit is not None:
+            request.max_content_length = limit()
         texts = [request.path, *(t for pair in request.args.items(multi=True) for t in pair)]
         if request.mimetype in FORM_TYPES:
             texts += [t for pair in request.form.items(multi=True) for t in pair]

@@ -11,6 +11,7 @@ from . import (
     auth,
     docs,
     files,
+    imports,
     jobs,
     layouts,
     list_views,
@@ -22,7 +23,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files):
+               approvals, jobs, files, imports):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

@@ -114,6 +114,45 @@ TEMPLATES: tuple[str, ...] = (
     "the file is larger than this field's limit of %(limit)s",
     "you may not update %(object)s records",
     "you may read but not change this %(object)s record",
+    # Imports: per-row and file messages (crmforge/runtime/imports).
+    "no %(object)s record titled '%(value)s'",
+    "no %(object)s record with %(field)s '%(value)s'",
+    "'%(value)s' matches %(n)s %(object)s records; map the column to %(field)s.<unique field> "
+    "to tell them apart",
+    "no user named '%(value)s'",
+    "no department named '%(value)s'",
+    "the cell holds the formula %(formula)s without a computed value; open the file in Excel "
+    "and save it again",
+    "'%(value)s' is not yes or no (true or false)",
+    "'%(value)s' is not a date",
+    "'%(value)s' is not a date and time",
+    "'%(value)s' is a date and time; the field holds a date",
+    "'%(value)s' could be either day or month first; set the date order of the file "
+    "(day/month/year or month/day/year)",
+    "the value is also in row %(n)s of the file",
+    "is required to find the record",
+    "'%(value)s' is not a record id",
+    "the workbook is password-protected; remove the password in Excel (File, Info, Protect "
+    "Workbook) and upload it again",
+    "the file is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV and upload it again",
+    "the file is a ZIP archive but not an XLSX workbook; save it as .xlsx or CSV",
+    "the XLSX workbook is damaged and cannot be read (%(kind)s); open it in Excel, save it "
+    "again and upload it again",
+    "the file is neither a CSV text file nor an XLSX workbook",
+    "the file is not UTF-8 or GB18030 (GBK) text; save it as \"CSV UTF-8\" or choose its encoding",
+    "the file is not valid %(encoding)s text (line %(n)s); choose its encoding",
+    "the file is not valid %(encoding)s text (row %(n)s); choose its encoding",
+    "the file has more than %(n)s rows; split it",
+    "the user '%(user)s' who started the import is no longer active",
+    "row %(n)s cannot be read as CSV: %(reason)s",
+    "row %(n)s has more than %(max)s columns",
+    "the sheet '%(sheet)s' is empty",
+    "the workbook has no sheet named '%(sheet)s'",
+    "the header row is empty",
+    "a header of row %(n)s is longer than %(max)s characters; is the first row the header?",
+    "the file has no header row",
+    "the workbook unpacks to more than 2 GB; split it",
+    "the workbook has no visible worksheet",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
