@@ -7,6 +7,7 @@ upload control; no Content-Security-Policy violation along the way."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -108,6 +109,9 @@ def test_drop_zone_and_size_check(project: tuple[Server, int], browser: Any) -> 
     try:
         zone = page.locator("[data-dropzone]")
         expect(zone).to_be_visible()
+        # The page's script has set the zone up (it marks it ready): only then is a drop
+        # handled rather than ignored by the browser.
+        expect(zone).to_have_class(re.compile(r"\bis-ready\b"))
         # A file dropped on the zone (a synthetic drop: Chromium's own drag is not driven).
         with page.expect_navigation():
             zone.evaluate("""zone => {
