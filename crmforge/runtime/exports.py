@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 
@@ -202,36 +202,41 @@ def csv_chunks(export: SheetExport) -> Iterator[bytes]:
 def xlsx_file(export: SheetExport) -> Iterable[bytes]:
     """The workbook, written row by row to a temporary file, then streamed from it."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=export.obj.label(export.lang)[:31] or "records")
     sheet.append([c.header for c in export.columns])
     for row in export.rows():
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text: "=1+1" is not a formula here
-            elif isinstance(value, dt.datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-            elif isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append([typed_cell(sheet, value) for value in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the generator that streams it
     book.save(handle)
     handle.seek(0)
+    return file_chunks(handle)
 
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            while True:
-                block = handle.read(65536)
-                if not block:
-                    return
-                yield block
 
-    return chunks()
+def typed_cell(sheet: Any, value: Any) -> Any:
+    """A write-only cell that keeps text as text ("=1+1" is not a formula here) and shows
+    dates and times as such (exports and import error files)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    elif isinstance(value, dt.datetime):
+        cell.number_format = "yyyy-mm-dd hh:mm:ss"
+    elif isinstance(value, dt.date):
+        cell.number_format = "yyyy-mm-dd"
+    return cell
+
+
+def file_chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    """Stream a temporary file in blocks, closing it at the end."""
+    with handle:
+        while True:
+            block = handle.read(65536)
+            if not block:
+                return
+            yield block
 
 
 __all__ = ["FORMATS", "HEADERS", "SheetExport", "csv_chunks", "xlsx_file"]

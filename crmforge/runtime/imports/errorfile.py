@@ -11,13 +11,12 @@ a plain number such as ``-5`` is left as it is.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from ..exports import _text
+from ..exports import _text, file_chunks, typed_cell
 from .cells import NUMBERED
 
 Row = tuple[int, list[Any], list[tuple[str | None, str]]]
@@ -61,20 +60,12 @@ def xlsx_file(headers: list[str], rows: Iterable[Row], columns: Mapping[str, str
               translate: Callable[[str], str], row_header: str, error_header: str,
               title: str) -> IO[bytes]:
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31] or "errors")
 
     def cell(value: Any) -> Any:
-        c = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, str):
-            c.data_type = "s"  # text stays text: "=1+1" is not a formula here
-        elif isinstance(value, dt.datetime):
-            c.number_format = "yyyy-mm-dd hh:mm:ss"
-        elif isinstance(value, dt.date):
-            c.number_format = "yyyy-mm-dd"
-        return c
+        return typed_cell(sheet, value)
 
     sheet.append([cell(h) for h in headers] + [cell(row_header), cell(error_header)])
     width = len(headers)
@@ -89,12 +80,7 @@ def xlsx_file(headers: list[str], rows: Iterable[Row], columns: Mapping[str, str
 
 
 def chunks(handle: IO[bytes]) -> Iterator[bytes]:
-    with handle:
-        while True:
-            block = handle.read(65536)
-            if not block:
-                return
-            yield block
+    return file_chunks(handle)
 
 
 __all__ = ["chunks", "csv_file", "messages", "xlsx_file"]
