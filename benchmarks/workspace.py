@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmforge.composition import wire
 from crmforge.runtime import Designer, Instance, Tenant
 from crmforge.security import SYSTEM
 
@@ -87,8 +88,8 @@ def _drop_schemas(url: str, schemas: list[str]) -> None:
 def _new_instance(path: Path, url: str | None, prefix: str) -> Instance:
     if url:
         _drop_schemas(url, _schema_names(prefix))  # leftovers of an interrupted run
-        return Instance.init(path, ADMIN_PASSWORD, database_url=url, schema_prefix=prefix)
-    return Instance.init(path, ADMIN_PASSWORD)
+        return wire(Instance.init(path, ADMIN_PASSWORD, database_url=url, schema_prefix=prefix))
+    return wire(Instance.init(path, ADMIN_PASSWORD))
 
 
 # -- scratch instances ----------------------------------------------------------------------
@@ -179,7 +180,7 @@ def _cache_is_valid(path: Path, config: RunConfig, fingerprint: str) -> bool:
     if {k: stored.get(k) for k in wanted} != wanted:
         log(f"cached dataset at {path} was built for other settings or an older CRMForge")
         return False
-    inst = Instance.open(path)
+    inst = wire(Instance.open(path))
     try:
         return _row_count(inst) == config.sizes.rows
     except Exception as exc:  # a half-built or foreign cache is rebuilt, not trusted
@@ -251,12 +252,12 @@ def open_dataset(config: RunConfig) -> Workspace:
     info = {"rows": config.sizes.rows, "cache": str(path), "reused": reused,
             "bulk_load_seconds": round(load_seconds, 2) if load_seconds is not None else None}
     if config.database_url:
-        return Workspace(Instance.open(path), shared=True, info=info)
+        return Workspace(wire(Instance.open(path)), shared=True, info=info)
     clear_stale_work()
     work = WORK_DIR / f"dataset-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     _, copy_seconds = timed(lambda: _copy_warm(path, work))
     info["copy_seconds"] = round(copy_seconds, 2)
-    ws = Workspace(Instance.open(work), shared=False, info=info)
+    ws = Workspace(wire(Instance.open(work)), shared=False, info=info)
     ws.on_close(lambda: shutil.rmtree(work, ignore_errors=True))
     return ws

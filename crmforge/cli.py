@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .composition import wire
 from .core.errors import CRMError
 from .runtime import Instance
 
@@ -21,7 +22,7 @@ def _fail(message: str) -> None:
 
 def _open(path: str) -> Instance:
     try:
-        return Instance.open(path)
+        return wire(Instance.open(path))
     except CRMError as exc:
         _fail(exc.message)
         raise  # unreachable; keeps type checkers content

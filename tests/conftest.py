@@ -17,6 +17,7 @@ from hypothesis import settings
 # before crmforge is imported; stored hashes carry their cost, so nothing else changes).
 os.environ.setdefault("CRMFORGE_ARGON2_COST", "1,1024,1")
 
+from crmforge.composition import wire
 from crmforge.runtime import Instance
 
 ADMIN_PASSWORD = "Admin-pass-123"
@@ -50,6 +51,7 @@ def fresh_instance(root: Path, backend: str) -> Iterator[Instance]:
                              schema_prefix=prefix)
     else:
         inst = Instance.init(root / "instance", ADMIN_PASSWORD, database_url=None)
+    wire(inst)  # as every server and command wires it
     try:
         yield inst
     finally:

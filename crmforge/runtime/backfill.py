@@ -33,7 +33,7 @@ from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..security.engine import engine as default_engine
 from ..security.principal import SYSTEM
 from . import jobs as jobs_module
-from . import related_formulas, rollups, writes
+from . import propagation, writes
 from .context import Ctx, open_ctx
 from .instance import Tenant
 from .jobs import JobContext
@@ -239,17 +239,13 @@ def _batch(ctx: Ctx, after: int, size: int) -> list[int]:
 
 def _recompute(ctx: Ctx, job: Job, ids: list[int]) -> int:
     if job.kind == "formula":
-        return related_formulas.recompute(ctx, ctx.obj, ctx.table.c.id.in_(ids))
+        return propagation.recompute_holders(ctx, ctx.obj, ctx.table.c.id.in_(ids))
     wanted = set(job.fields)
-    found: dict[str, list[rollups.Rollup]] = {}
-    for child in ctx.snapshot.objects.values():
-        for r in rollups.rollups_over(ctx.snapshot, child):
-            if r.parent.name == ctx.obj.name and r.field.name in wanted:
-                found.setdefault(child.name, []).append(r)
-    every = [r for group in found.values() for r in group]
+    every = [r for over in propagation.graph(ctx.snapshot).rollups.values() for r in over
+             if r.parent.name == ctx.obj.name and r.field.name in wanted]
     if not every:
         return 0
-    return sum(rollups.recompute(ctx, ctx.obj, every, pid) for pid in ids)
+    return propagation.recompute_parents(ctx, ctx.obj, every, ids)
 
 
 # -- in the background, after a metadata change ---------------------------------------------

@@ -14,6 +14,7 @@ from ..core.ids import parse_id
 from ..metadata.model import ObjectDef, Snapshot
 from ..security.engine import Access, PermissionEngine
 from ..security.principal import Principal
+from .events import Cause
 from .instance import Tenant
 from .storage.tables import CompiledSchema
 
@@ -31,11 +32,15 @@ class Ctx:
     #: Whether writes leave per-record history entries. Off only for a backfill, which
     #: records one entry for its whole run instead (``backfill.run``).
     record_history: bool = True
+    #: Why a system write happens (an automation rule) and how deep in a chain of
+    #: event-caused writes it is; None for a person's or a program's write.
+    cause: Cause | None = None
 
     def other(self, obj: ObjectDef) -> Ctx:
         """The same context for another object (children, lookup targets)."""
         return Ctx(self.tenant, self.conn, self.principal, self.snapshot, self.schema,
-                   self.access, obj, self.schema.table(obj.name), self.record_history)
+                   self.access, obj, self.schema.table(obj.name), self.record_history,
+                   self.cause)
 
 
 def open_ctx(tenant: Tenant, engine: PermissionEngine, conn: sa.Connection,

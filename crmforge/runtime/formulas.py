@@ -203,3 +203,26 @@ class FormulaReader:
                 value = None
             work[name] = out[name] = value
         return out
+
+
+def stored_formulas(ctx: Ctx, parent: ObjectDef, record: dict[str, Any]) -> dict[str, Any]:
+    """Stored formulas of a record recomputed over ``record`` as the system sees related
+    data (a stored value must not depend on who wrote). A formula that fails keeps its
+    stored value: a write is not refused for a record it only touches."""
+    rules = ObjectRules.for_object(parent, ctx.snapshot)
+    resolve = RelatedReader(ctx, system=True).resolver(parent, record)
+    out: dict[str, Any] = {}
+    for name in rules.formula_order:
+        f = parent.field(name)
+        if f is None:
+            continue
+        try:
+            value = rules.formula(name, record, resolve)
+            if f.stored:
+                value = f.kind.to_python(f, value, lenient=True)
+        except (ExpressionError, ValueError):
+            continue
+        record[name] = value
+        if f.stored:
+            out[name] = value
+    return out

@@ -1,33 +1,49 @@
-"""Hooks that layers above the runtime plug into the record write path.
+"""What layers above the runtime plug into the write path, handed over explicitly.
 
-The runtime may not import the workflow layer (DESIGN §1), yet a save whose entry criteria
-now hold must start an approval in the same transaction. So the workflow registers an
-``after_save`` function here when it is imported, and the record service calls
-``after_save`` after each create and update, inside the write transaction: what a hook
-raises rolls the whole write back.
+The runtime may not import the layers above it (DESIGN §1), yet a save whose entry
+criteria now hold must start an approval in the same transaction, and events must reach
+webhooks and automation rules. So the composition root (``crmforge.composition``) builds
+one ``Wiring`` and gives it to the instance, which hands it to every tenant it opens; the
+write pipeline calls what it holds. Nothing registers itself by being imported: an
+instance wired by nobody runs the runtime's own steps and nothing else, which a test or a
+tool may want and which is visible where the instance is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .context import Ctx
+    from .events import EventConsumer
+    from .instance import Tenant
 
+#: ``fn(ctx, record_id, created)``, called after every record create and update inside the
+#: write transaction: what it raises rolls the whole write back.
 AfterSave = Callable[["Ctx", int, bool], None]
-_after_save: list[AfterSave] = []
 
 
-def register_after_save(fn: AfterSave) -> None:
-    """Call ``fn(ctx, record_id, created)`` after every record create and update."""
-    if fn not in _after_save:
-        _after_save.append(fn)
+@dataclass(frozen=True)
+class Wiring:
+    """The hooks of the layers above the runtime, as one immutable value."""
+
+    #: In the write's transaction, after the row, its history and its derived values.
+    after_save: tuple[AfterSave, ...] = ()
+    #: What handles record events after commit (webhooks, automation rules).
+    consumers: tuple[EventConsumer, ...] = ()
+    #: Told after a commit that added events (wakes the consumers); None: the sweep does.
+    events_hint: Callable[[Tenant], None] | None = None
+
+
+#: The wiring of an instance nobody wired.
+UNWIRED = Wiring()
 
 
 def after_save(ctx: Ctx, record_id: int, created: bool) -> None:
-    for fn in tuple(_after_save):
+    for fn in ctx.tenant.wiring.after_save:
         fn(ctx, record_id, created)
 
 
-__all__ = ["AfterSave", "after_save", "register_after_save"]
+__all__ = ["UNWIRED", "AfterSave", "Wiring", "after_save"]

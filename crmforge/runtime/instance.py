@@ -34,6 +34,7 @@ from ..security.tables import security_metadata
 from .access_log import AccessLog, own_log
 from .cursors import random_key, tenant_key
 from .files.storage import BlobStore, store_from_env
+from .hooks import UNWIRED, Wiring
 from .statements import StatementCache
 from .storage.dialects import WRITE_OPTION, Dialect, dialect_for
 from .storage.tables import CompiledSchema, compile_snapshot
@@ -194,6 +195,8 @@ class Tenant:
         self.statements = StatementCache()
         #: The store of file contents (set by the instance; runtime.files.storage).
         self.file_store: Callable[[], BlobStore] | None = None
+        #: The hooks of the layers above (set by the instance from the composition root).
+        self.wiring: Wiring = UNWIRED
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -329,6 +332,7 @@ class Instance:
         self.dispatcher: Callable[[Tenant, int], None] | None = None
         self.due_hint_hook: Callable[[Tenant, dt.datetime], None] | None = None
         self._blob_store: BlobStore | None = None
+        self.wiring: Wiring = UNWIRED
         url = database_url or f"sqlite:///{path / 'control.db'}"
         self.dialect = dialect_for(url)
         self.control_schema = schema_prefix + "control" if database_url else None
@@ -419,6 +423,7 @@ class Instance:
         tenant.dispatch = self.dispatcher
         tenant.due_hint = self.due_hint_hook
         tenant.file_store = self.blob_store
+        tenant.wiring = self.wiring
         return tenant
 
     def blob_store(self) -> BlobStore:
@@ -433,6 +438,13 @@ class Instance:
         """Use ``store`` for file contents instead of the one the settings choose."""
         with self._lock:
             self._blob_store = store
+
+    def wire(self, wiring: Wiring) -> None:
+        """Give this instance's tenants the hooks of the layers above the runtime (the
+        composition root, ``crmforge.composition``, calls this once)."""
+        self.wiring = wiring
+        for t in self.open_tenants():
+            t.wiring = wiring
 
     def set_dispatcher(self, dispatch: Callable[[Tenant, int], None] | None,
                        due_hint: Callable[[Tenant, dt.datetime], None] | None = None) -> None:

@@ -25,10 +25,9 @@ from ..security.engine import engine as default_engine
 from ..security.principal import Principal
 from ..security.tables import departments, users
 from . import (
-    hooks,
     index_advice,
-    logic,
     masking,
+    pipeline,
     plans,
     preview,
     recycle,
@@ -91,10 +90,7 @@ class RecordService:
         return stmt
 
     def _status(self, ctx: Ctx, row: Any, op: str, changed: Iterable[str] = ()) -> None:
-        lock = sharing.lock_of(ctx.conn, ctx.obj.id, row.id)
-        reason = ctx.access.status_denial(ctx.obj, row._mapping, op, changed, lock)
-        if reason:
-            raise Forbidden(reason)
+        pipeline.status(ctx, row, op, changed)
 
     def _out(self, ctx: Ctx, row: Any, fields: Iterable[str] | None = None,
              formulas: FormulaReader | None = None) -> dict[str, Any]:
@@ -257,8 +253,7 @@ class RecordService:
         """Create a record; validation rule messages come in ``lang`` (zh or en)."""
         with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
-            rid = writes.insert(ctx, [writes.prepare(ctx, data, None, lang)])[0]
-            hooks.after_save(ctx, rid, True)
+            rid = pipeline.create(ctx, [pipeline.prepare_new(ctx, data, lang)])[0]
             # The creator gets back what they wrote even when their scope does not reach
             # the new record (scope "none"): only readable fields, as always.
             t = ctx.table
@@ -275,7 +270,7 @@ class RecordService:
                 else writes.Known(ctx, rows)  # existence checks read for the batch at once
             for i, data in enumerate(rows):
                 try:
-                    values = writes.prepare(ctx, data, None, lang, known)
+                    values = pipeline.prepare_new(ctx, data, lang, known)
                 except ValidationFailed as exc:
                     raise ValidationFailed(f"row {i + 1}: {exc.message}", exc.fields) from None
                 for f in ctx.obj.fields:
@@ -286,7 +281,7 @@ class RecordService:
                             msg = f"must be unique; row {first + 1} has the same value"
                             raise ValidationFailed(f"row {i + 1}: {key}: {msg}", {key: [msg]})
                 prepared.append(values)
-            return writes.insert(ctx, prepared)
+            return pipeline.create(ctx, prepared)
 
     def update(self, principal: Principal, object_name: str, rid: Any, data: Any,
                expected_version: int | None = None, lang: str = "en") -> dict[str, Any]:
@@ -306,20 +301,7 @@ class RecordService:
 
     def _apply_update(self, ctx: Ctx, row: Any, payload: Mapping[str, Any], lang: str) -> None:
         """The update of a fetched row (which the principal may change) by ``payload``."""
-        try:
-            values = writes.prepare(ctx, payload, row, lang)
-        except ValidationFailed:
-            # A record whose status or lock refuses these fields says so first: its
-            # validation errors would only invite fixes that could never be saved.
-            self._status(ctx, row, "update",
-                         [k for k in payload if ctx.obj.field(str(k)) is not None])
-            raise
-        changed = {k: v for k, v in values.items() if logic.differs(row._mapping[k], v)}
-        # Status rules judge what the user changes; recomputed formulas are not edits.
-        self._status(ctx, row, "update", [k for k in changed if k in payload])
-        if changed:
-            writes.update_row(ctx, row, changed)
-            hooks.after_save(ctx, row.id, False)
+        pipeline.update(ctx, row, payload, lang)
 
     # -- many records, each on its own: imports ---------------------------------------------
     def create_each(self, principal: Principal, object_name: str, rows: Sequence[Any],
@@ -346,7 +328,7 @@ class RecordService:
             for i, data in enumerate(rows):
                 savepoint = conn.begin_nested() if guarded else None
                 try:
-                    values = writes.prepare(ctx, data, None, lang, known)
+                    values = pipeline.prepare_new(ctx, data, lang, known)
                     for name in unique:
                         value = values.get(name)
                         if value is not None and value in seen[name]:
@@ -365,16 +347,13 @@ class RecordService:
                 ready.append((i, values))
             savepoint = conn.begin_nested()
             try:
-                ids = writes.insert(ctx, [values for _, values in ready])
-                for rid in ids:
-                    hooks.after_save(ctx, rid, True)
+                ids = pipeline.create(ctx, [values for _, values in ready])
             except CRMError:
                 savepoint.rollback()
                 for i, values in ready:
                     one = conn.begin_nested()
                     try:
-                        rid = writes.insert(ctx, [values])[0]
-                        hooks.after_save(ctx, rid, True)
+                        rid = pipeline.create(ctx, [values])[0]
                     except CRMError as exc:
                         one.rollback()
                         out[i] = exc
@@ -398,7 +377,7 @@ class RecordService:
             for data in rows:
                 savepoint = conn.begin_nested()
                 try:
-                    writes.prepare(ctx, data, None, lang)
+                    pipeline.prepare_new(ctx, data, lang)
                     out.append(None)
                 except CRMError as exc:
                     out.append(exc)
@@ -438,9 +417,7 @@ class RecordService:
             for rid in ids:
                 savepoint = conn.begin_nested()
                 try:
-                    row = self._fetch(ctx, rid, write=True)
-                    self._status(ctx, row, "delete")
-                    recycle.delete(ctx, row)
+                    pipeline.delete(ctx, self._fetch(ctx, rid, write=True))
                 except CRMError as exc:
                     savepoint.rollback()
                     out.append(exc)
@@ -452,15 +429,13 @@ class RecordService:
     def delete(self, principal: Principal, object_name: str, rid: Any) -> None:
         with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "delete")
-            row = self._fetch(ctx, rid, write=True)
-            self._status(ctx, row, "delete")
-            recycle.delete(ctx, row)
+            pipeline.delete(ctx, self._fetch(ctx, rid, write=True))
 
     def restore(self, principal: Principal, object_name: str, rid: Any) -> dict[str, Any]:
         with self.tenant.write() as conn:
             ctx = self._ctx(conn, principal, object_name, "delete")
             row = self._fetch(ctx, rid, deleted=True, write=True)
-            recycle.restore(ctx, row)
+            pipeline.restore(ctx, row)
             return self._out(ctx, self._fetch(ctx, row.id))
 
     def purge(self, principal: Principal, object_name: str, rid: Any) -> None:
@@ -511,8 +486,8 @@ class RecordService:
             owner_id = _user_id(conn, new_owner)
             dept = conn.execute(sa.select(users.c.department_id).where(
                 users.c.id == owner_id)).scalar()
-            writes.update_row(ctx, row, {"owner_id": owner_id, "department_id": dept},
-                              action="transfer")
+            pipeline.write_update(ctx, row, {"owner_id": owner_id, "department_id": dept},
+                                  pipeline.TRANSFER)
             return self._out(ctx, self._fetch(ctx, row.id))
 
     def titles(self, principal: Principal, wanted: Mapping[str, Iterable[int]]

@@ -11,21 +11,26 @@ import sqlalchemy as sa
 
 from ..core.errors import Conflict
 from ..metadata.model import ObjectDef
-from . import related_formulas, rollups
+from . import propagation, writes
 from .context import Ctx, utcnow
 from .files import binding as file_binding
 from .systables import recycle_bin
-from .writes import history_entry, record_history
+
+Moved = list[tuple[ObjectDef, int, int]]  # object, record id, version of records moved
 
 
-def delete(ctx: Ctx, row: Any) -> None:
-    _soft_delete(ctx, ctx.obj, [row], secrets.token_hex(8), utcnow(), root=True)
+def delete(ctx: Ctx, row: Any) -> Moved:
+    """Move a record and its master-detail children to the bin; what moved, root first."""
+    moved: Moved = []
+    _soft_delete(ctx, ctx.obj, [row], secrets.token_hex(8), utcnow(), moved, root=True)
+    return moved
 
 
-def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now: Any, *,
-                 root: bool) -> None:
+def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now: Any,
+                 moved: Moved, *, root: bool) -> None:
     if not rows:
         return
+    moved.extend((obj, int(r.id), int(r.version)) for r in rows)
     table = ctx.schema.table(obj.name)
     ids = [r.id for r in rows]
     ctx.conn.execute(table.update().where(table.c.id.in_(ids)).values(
@@ -34,17 +39,18 @@ def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now:
         {"object_id": obj.id, "record_id": r.id, "title": _title(obj, r), "batch": batch,
          "is_root": root, "deleted_at": now, "deleted_by": ctx.principal.user_id,
          "deleted_by_name": ctx.principal.label} for r in rows])
-    record_history(ctx, [history_entry(ctx, obj, r.id, r.version, "delete") for r in rows])
-    rollups.refresh(ctx, obj, [r._mapping for r in rows])
-    related_formulas.refresh_records(ctx, obj, ids)
+    writes.record_history(ctx, [writes.history_entry(ctx, obj, r.id, r.version, "delete")
+                                for r in rows])
+    propagation.presence(ctx, obj, [r._mapping for r in rows], ids)
     for child, f in obj.children(ctx.snapshot):
         ct = ctx.schema.table(child.name)
         kids = ctx.conn.execute(sa.select(ct).where(
             ct.c[f.name].in_(ids), ct.c.deleted_at.is_(None))).all()
-        _soft_delete(ctx, child, kids, batch, now, root=False)
+        _soft_delete(ctx, child, kids, batch, now, moved, root=False)
 
 
-def restore(ctx: Ctx, row: Any) -> None:
+def restore(ctx: Ctx, row: Any) -> Moved:
+    """Bring back a record's whole deletion batch; what came back."""
     entry = ctx.conn.execute(sa.select(recycle_bin).where(
         recycle_bin.c.object_id == ctx.obj.id, recycle_bin.c.record_id == row.id,
         recycle_bin.c.batch == row.deleted_batch)).first()
@@ -62,7 +68,7 @@ def restore(ctx: Ctx, row: Any) -> None:
                 raise Conflict(f"the master {parent.name} record is in the recycle bin; "
                                "restore it first")
     by_id = {o.id: o for o in ctx.snapshot.objects.values()}
-    restored: list[tuple[ObjectDef, Any]] = []
+    restored: Moved = []
     for e in ctx.conn.execute(sa.select(recycle_bin).where(
             recycle_bin.c.batch == row.deleted_batch)).all():
         obj = by_id.get(e.object_id)
@@ -72,10 +78,12 @@ def restore(ctx: Ctx, row: Any) -> None:
         version = ctx.conn.execute(sa.select(t.c.version).where(t.c.id == e.record_id)).scalar()
         ctx.conn.execute(t.update().where(t.c.id == e.record_id).values(
             deleted_at=None, deleted_batch=None))
-        record_history(ctx, [history_entry(ctx, obj, e.record_id, int(version or 0), "restore")])
-        restored.append((obj, e.record_id))
+        writes.record_history(ctx, [writes.history_entry(ctx, obj, e.record_id,
+                                                         int(version or 0), "restore")])
+        restored.append((obj, int(e.record_id), int(version or 0)))
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
-    _refresh_parents(ctx, restored)
+    _refresh_parents(ctx, [(o, rid) for o, rid, _ in restored])
+    return restored
 
 
 def _refresh_parents(ctx: Ctx, records: list[tuple[ObjectDef, Any]]) -> None:
@@ -85,8 +93,7 @@ def _refresh_parents(ctx: Ctx, records: list[tuple[ObjectDef, Any]]) -> None:
         t = ctx.schema.table(obj.name)
         ids = [rid for o, rid in records if o.name == obj.name]
         rows = [r._mapping for r in ctx.conn.execute(sa.select(t).where(t.c.id.in_(ids)))]
-        rollups.refresh(ctx, obj, rows)
-        related_formulas.refresh_records(ctx, obj, ids)
+        propagation.presence(ctx, obj, rows, ids)
 
 
 def purge(ctx: Ctx, row: Any) -> None:
@@ -106,11 +113,11 @@ def purge(ctx: Ctx, row: Any) -> None:
         purged.append((obj, ctx.conn.execute(sa.select(t).where(t.c.id == e.record_id)).first()))
         ctx.conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
         file_binding.purge_records(ctx, obj, [e.record_id])  # attachments and file fields
-        record_history(ctx, [history_entry(ctx, obj, e.record_id, 0, "purge")])
+        writes.record_history(ctx, [writes.history_entry(ctx, obj, e.record_id, 0, "purge")])
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
     for obj, gone in purged:  # the rows are gone: their parents come from the copies
         if gone is not None:
-            rollups.refresh(ctx, obj, [gone._mapping])
+            propagation.presence(ctx, obj, [gone._mapping], ())
 
 
 def entries(ctx_for: Any, conn: sa.Connection, limit: int) -> list[dict[str, Any]]:

@@ -2,21 +2,22 @@
 
 A stored formula such as ``account.region`` on a contact is computed when the contact is
 written; when the account's ``region`` changes afterwards, the contacts pointing at it
-must follow. After every write of an object, ``refresh`` finds the stored formulas of any
-object whose relation paths reach that object and read a field that changed (or a link on
-the way), and recomputes the rows that reach the written record, in the same transaction.
-Deleting or restoring a record recomputes what reads it at all (``refresh_records``).
+must follow. After every write of an object, ``propagation`` finds (in the graph compiled
+per metadata version from ``dependents``) the stored formulas of any object whose relation
+paths reach that object and read a field that changed (or a link on the way), and this
+module recomputes the rows that reach the written record, in the same transaction.
+Deleting or restoring a record recomputes what reads it at all.
 
 Values are computed as the system sees the data: a stored value must not depend on who
 made the change that moved it. Like roll-ups, the recomputed values are written without a
 version bump or ``updated_at`` change, with one history row per changed field (action
 ``formula``); the rows they touch are themselves followed (roll-ups of their parents,
-formulas over them) up to ``MAX_DEPTH`` levels.
+formulas over them) by ``propagation``, up to its depth limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,11 @@ import sqlalchemy as sa
 
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
-from . import rollups, writes
+from . import writes
 from .context import Ctx
-from .fields import SYSTEM_FIELD_DEFS
+from .formulas import stored_formulas
 from .logic import differs
 
-MAX_DEPTH = 4
 LINKS = ("lookup", "master_detail")
 
 
@@ -93,31 +93,7 @@ def _inputs(target: ObjectDef, name: str) -> frozenset[str] | None:
     return frozenset({name})
 
 
-def refresh(ctx: Ctx, obj: ObjectDef, ids: Iterable[int], changed: Iterable[str],
-            depth: int = 0) -> None:
-    """Recompute the stored formulas that read the ``changed`` fields of records ``ids``
-    of ``obj`` through relations."""
-    ids = sorted(set(ids))
-    changed_set = set(changed)
-    if not ids or not changed_set:
-        return
-    wheres: dict[str, tuple[ObjectDef, list[Any]]] = {}
-    for dep in dependents(ctx.snapshot, obj):
-        if dep.inputs is not None and not changed_set & dep.inputs:
-            continue
-        entry = wheres.setdefault(dep.holder.name, (dep.holder, []))
-        entry[1].append(_reaching(ctx, dep, ids))
-    for holder, clauses in wheres.values():
-        recompute(ctx, holder, sa.or_(*clauses), depth)
-
-
-def refresh_records(ctx: Ctx, obj: ObjectDef, ids: Iterable[int]) -> None:
-    """Recompute what reads records ``ids`` at all: they were deleted or restored, so a
-    related read of any of their fields now gives None, or its value again."""
-    refresh(ctx, obj, ids, [f.name for f in obj.fields] + list(SYSTEM_FIELD_DEFS))
-
-
-def _reaching(ctx: Ctx, dep: Dependent, ids: list[int]) -> Any:
+def reaching(ctx: Ctx, dep: Dependent, ids: Sequence[int]) -> Any:
     """A condition on ``dep.holder``'s table: the row's path of hops ends in ``ids``."""
     inner: Any = ids
     for owner, hop in reversed(list(zip(dep.owners[1:], dep.hops[1:], strict=True))):
@@ -127,17 +103,18 @@ def _reaching(ctx: Ctx, dep: Dependent, ids: list[int]) -> Any:
     return t.c[dep.hops[0].name].in_(inner)
 
 
-def recompute(ctx: Ctx, holder: ObjectDef, where: Any, depth: int = 0) -> int:
-    """Recompute the stored formulas of the rows of ``holder`` matching ``where``; write
-    and follow what changed. Returns how many rows changed."""
+def recompute(ctx: Ctx, holder: ObjectDef, where: Any
+              ) -> list[tuple[Mapping[Any, Any], dict[str, Any]]]:
+    """Recompute the stored formulas of the rows of ``holder`` matching ``where`` and write
+    what changed. Returns each changed row as it was, with its new values."""
     t = ctx.schema.table(holder.name)
     rows = ctx.conn.execute(sa.select(t).where(t.c.deleted_at.is_(None), where)
                             .order_by(t.c.id).with_for_update()).all()
-    touched: list[tuple[Any, dict[str, Any]]] = []
+    touched: list[tuple[Mapping[Any, Any], dict[str, Any]]] = []
     entries: list[dict[str, Any]] = []
     for row in rows:
         current = row._mapping
-        values = rollups.stored_formulas(ctx, holder, dict(current))
+        values = stored_formulas(ctx, holder, dict(current))
         new = {k: v for k, v in values.items() if differs(current[k], v)}
         if not new:
             continue
@@ -147,10 +124,4 @@ def recompute(ctx: Ctx, holder: ObjectDef, where: Any, depth: int = 0) -> int:
             [(f, current[k], v) for k, v in new.items() if (f := holder.field(k)) is not None]))
         touched.append((current, new))
     writes.record_history(ctx, entries)
-    if not touched or depth >= MAX_DEPTH:
-        return len(touched)
-    fields = set().union(*(new for _, new in touched))
-    rollups.refresh(ctx, holder, [m for c, new in touched for m in (c, {**c, **new})], fields,
-                    depth + 1)
-    refresh(ctx, holder, [int(c["id"]) for c, _ in touched], fields, depth + 1)
-    return len(touched)
+    return touched

@@ -2,12 +2,13 @@
 
 A roll-up on a parent counts, sums, or takes the min or max of a field of its live
 master-detail children, optionally only of children whose ``filter`` holds. Every write of
-a child (insert, update, soft delete, restore, purge) calls ``refresh`` in the same
-transaction, which recomputes the parents it touched: the parent row is locked first (so
-concurrent child writes on PostgreSQL serialise instead of losing a count), then one
-aggregate query per parent and child object computes the unfiltered roll-ups, and one
-query reads the live children for the filtered ones, whose filter runs in Python (the
-expression language is not translated to SQL; correctness first).
+a child (insert, update, soft delete, restore, purge) has its parents recomputed in the
+same transaction (``propagation`` decides which, from the graph compiled per metadata
+version; this module computes one parent): the parent row is locked first (so concurrent
+child writes on PostgreSQL serialise instead of losing a count), then one aggregate query
+per parent and child object computes the unfiltered roll-ups, and one query reads the
+live children for the filtered ones, whose filter runs in Python (the expression language
+is not translated to SQL; correctness first).
 
 The new values are written without a version bump or ``updated_at`` change, with one
 history row per changed roll-up (action ``rollup``): see decision 0005.
@@ -15,7 +16,7 @@ history row per changed roll-up (action ``rollup``): see decision 0005.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -25,13 +26,11 @@ import sqlalchemy as sa
 from ..metadata.fieldtypes import RollupType
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import CompiledExpression, ExpressionError, ObjectRules, T, compile_expression
-from . import related_formulas, writes
+from . import writes
 from .context import Ctx
-from .formulas import FormulaReader, RelatedReader
+from .formulas import FormulaReader, RelatedReader, stored_formulas
 from .logic import differs
 
-#: Parents of parents are refreshed too (a roll-up over roll-ups), this many levels deep.
-MAX_DEPTH = 4
 NUMERIC = frozenset({"integer", "decimal", "currency", "percent", "rollup"})
 DATES = frozenset({"date", "datetime"})
 
@@ -85,52 +84,30 @@ def rollups_over(snapshot: Snapshot, child: ObjectDef) -> list[Rollup]:
     return out
 
 
-def refresh(ctx: Ctx, child: ObjectDef, rows: Iterable[Mapping[Any, Any]],
-            changed: Iterable[str] | None = None, depth: int = 0) -> None:
-    """Recompute the parents of ``rows`` (children of ``child``, before and after a write)
-    whose roll-ups ``changed`` fields can move; ``changed=None`` means any field."""
-    rows = list(rows)
-    changed_set = None if changed is None else set(changed)
-    by_parent: dict[str, tuple[ObjectDef, list[Rollup], set[int]]] = {}
-    for r in rollups_over(ctx.snapshot, child):
-        if changed_set is not None and r.inputs is not None and not changed_set & r.inputs:
-            continue
-        entry = by_parent.setdefault(r.parent.name, (r.parent, [], set()))
-        entry[1].append(r)
-        entry[2].update(int(row[r.link.name]) for row in rows
-                        if row.get(r.link.name) is not None)
-    for parent, rollups, ids in by_parent.values():
-        for pid in sorted(ids):
-            recompute(ctx, parent, rollups, pid, depth)
-
-
-def recompute(ctx: Ctx, parent: ObjectDef, rollups: list[Rollup], pid: int,
-              depth: int = 0) -> bool:
+def recompute(ctx: Ctx, parent: ObjectDef, rollups: Sequence[Rollup], pid: int
+              ) -> tuple[Mapping[Any, Any], dict[str, Any]] | None:
     """Recompute ``rollups`` of one parent row (and its stored formulas); write changes.
-    Returns whether anything changed."""
+    Returns the row as it was and what changed, or None when nothing did."""
     t = ctx.schema.table(parent.name)
     row = ctx.conn.execute(sa.select(t).where(t.c.id == pid, t.c.deleted_at.is_(None))
                            .with_for_update()).first()
     if row is None:
-        return False  # a deleted parent is recomputed when it is restored
+        return None  # a deleted parent is recomputed when it is restored
     values = {r.field.name: _value(r, v) for r, v in _aggregates(ctx, rollups, pid)}
     current = row._mapping
     new = {**current, **values}
     values.update(stored_formulas(ctx, parent, new))
     changed = {k: v for k, v in values.items() if differs(current[k], v)}
     if not changed:
-        return False
+        return None
     ctx.conn.execute(t.update().where(t.c.id == pid).values(**changed))
     writes.record_history(ctx, [writes.history_entry(
         ctx, parent, pid, row.version, "rollup",
         [(f, current[k], v) for k, v in changed.items() if (f := parent.field(k)) is not None])])
-    if depth < MAX_DEPTH:
-        refresh(ctx, parent, [current], changed, depth + 1)
-        related_formulas.refresh(ctx, parent, [pid], changed, depth + 1)
-    return True
+    return current, changed
 
 
-def _aggregates(ctx: Ctx, rollups: list[Rollup], pid: int) -> list[tuple[Rollup, Any]]:
+def _aggregates(ctx: Ctx, rollups: Sequence[Rollup], pid: int) -> list[tuple[Rollup, Any]]:
     out: list[tuple[Rollup, Any]] = []
     for child in {r.child.name: r.child for r in rollups}.values():
         mine = [r for r in rollups if r.child.name == child.name]
@@ -213,26 +190,3 @@ def _value(r: Rollup, raw: Any) -> Any:
         return None  # saved before dated roll-ups existed: its column is a number
     return Decimal(str(raw)).quantize(Decimal(1).scaleb(-kind.scale(r.field)),
                                       rounding=ROUND_HALF_UP)
-
-
-def stored_formulas(ctx: Ctx, parent: ObjectDef, record: dict[str, Any]) -> dict[str, Any]:
-    """Stored formulas of a record recomputed over ``record`` as the system sees related
-    data (a stored value must not depend on who wrote). A formula that fails keeps its
-    stored value: a write is not refused for a record it only touches."""
-    rules = ObjectRules.for_object(parent, ctx.snapshot)
-    resolve = RelatedReader(ctx, system=True).resolver(parent, record)
-    out: dict[str, Any] = {}
-    for name in rules.formula_order:
-        f = parent.field(name)
-        if f is None:
-            continue
-        try:
-            value = rules.formula(name, record, resolve)
-            if f.stored:
-                value = f.kind.to_python(f, value, lenient=True)
-        except (ExpressionError, ValueError):
-            continue
-        record[name] = value
-        if f.stored:
-            out[name] = value
-    return out

@@ -4,10 +4,11 @@ Scripts run in worker processes (``crmforge.rules.triggers``); this module decid
 they run and answers what they ask for. Before-save triggers run after conversion and
 defaults and before formulas and validation: their ``set_field`` values go through the same
 field write check and conversion as a payload, their ``add_error`` messages join the write's
-other errors. After-save triggers run once the row is written, in the same transaction.
+other errors. After-save triggers run once the row is written (creates, updates, approval field updates
+and owner transfers alike), in the same transaction.
 
 ``query``, ``create`` and ``update`` from a script are served here with the acting user's
-``Access`` on the same connection, through the write pipeline's own steps, so a trigger can
+``Access`` on the same connection, through the write pipeline (``pipeline``), so a trigger can
 do nothing its user could not do through the API, and whatever it writes commits or rolls
 back with the write that started it. A failed call refuses the whole write even when the
 script catches the error: a half-done trigger must not commit.
@@ -23,15 +24,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..core.errors import BadRequest, CRMError, Forbidden, NotFound, ValidationFailed
+from ..core.errors import BadRequest, CRMError, NotFound, ValidationFailed
 from ..core.filters import MAX_IN_VALUES, Condition, ListQuery, parse_condition
 from ..metadata.fieldtypes import ConversionError
 from ..rules.triggers import TriggerError, TriggerResult, TriggerRunner
-from ..security import sharing
-from . import masking, writes
+from . import masking, pipeline
 from .context import Ctx, record_id
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
-from .logic import differs
 from .query import where_clauses
 
 #: Rows one ``query()`` call returns at most: a trigger is no export.
@@ -207,8 +206,8 @@ class Host:
     def create(self, object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         ctx = self._other(object_name, "create")
         try:
-            prepared = writes.prepare(ctx, _payload(ctx, values), None, self.lang)
-            rid = writes.insert(ctx, [prepared])[0]
+            prepared = pipeline.prepare_new(ctx, _payload(ctx, values), self.lang)
+            rid = pipeline.create(ctx, [prepared])[0]
         except Exception as exc:  # every failed call refuses the write
             raise self._fail(exc) from None
         t = ctx.table
@@ -224,16 +223,7 @@ class Host:
                 ctx.access.visibility(ctx.obj, t, write=True))).first()
             if row is None:
                 raise NotFound(f"no {ctx.obj.name} record {rid} you may change")
-            prepared = writes.prepare(ctx, _payload(ctx, values), row, self.lang)
-            changed = {k: v for k, v in prepared.items()
-                       if differs(row._mapping[k], v)}
-            lock = sharing.lock_of(ctx.conn, ctx.obj.id, row.id)
-            reason = ctx.access.status_denial(ctx.obj, row._mapping, "update",
-                                              [k for k in changed if k in values], lock)
-            if reason:
-                raise Forbidden(reason)
-            if changed:
-                writes.update_row(ctx, row, changed)
+            pipeline.update(ctx, row, _payload(ctx, values), self.lang)
         except Exception as exc:  # every failed call refuses the write
             raise self._fail(exc) from None
         return _out(ctx, ctx.conn.execute(sa.select(t).where(t.c.id == rid)).one()._mapping)

@@ -1,6 +1,7 @@
-"""The write pipeline's steps (DESIGN §4): payload checks, conversion, defaults, required,
-references, uniqueness, the row write and its history. All errors of a payload are
-collected and reported together; a field-level denial is a 403 that changes nothing."""
+"""The steps of the write pipeline (``pipeline`` runs them, DESIGN §4): payload checks,
+conversion, defaults, required, references, uniqueness, the row write and its history.
+All errors of a payload are collected and reported together; a field-level denial is a
+403 that changes nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
 from ..rules.object_rules import ALL
 from ..security.tables import users
-from . import dependent_picklists, logic, related_formulas, rollups, trigger_host
+from . import dependent_picklists, logic, trigger_host
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
 from .files import binding as file_binding
@@ -326,10 +327,10 @@ def _next_number(ctx: Ctx, f: FieldDef) -> str:
     return kind.render(f, value)
 
 
-def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
-    """Insert prepared rows with one executemany, then their history rows."""
-    if not prepared:
-        return []
+def insert_rows(ctx: Ctx, prepared: Sequence[dict[str, Any]]
+                ) -> tuple[list[int], list[dict[str, Any]], Any]:
+    """The row write of new records (pipeline step 3): autonumbers and system fields
+    added, one executemany. Returns their ids, the rows as written, and the time."""
     now = utcnow()
     p = ctx.principal
     autonumbers = [f for f in ctx.obj.fields if f.type == "autonumber"]
@@ -347,19 +348,12 @@ def insert(ctx: Ctx, prepared: list[dict[str, Any]]) -> list[int]:
             r.update(dict.fromkeys(keys - r.keys()))
     with _unique_index_refusals(ctx):
         ids = ctx.tenant.dialect.insert_rows(ctx.conn, ctx.table, rows)
-    file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
-    stored = [f for f in ctx.obj.fields if f.stored]
-    record_history(ctx, [
-        history_entry(ctx, ctx.obj, rid, 1, "create",
-                      [(f, None, row[f.name]) for f in stored if row.get(f.name) is not None],
-                      now)
-        for rid, row in zip(ids, rows, strict=True)])
-    rollups.refresh(ctx, ctx.obj, rows)
-    trigger_host.after_save(ctx, "create", [(rid, None) for rid in ids])
-    return ids
+    return ids, rows, now
 
 
-def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "update") -> None:
+def update_row(ctx: Ctx, row: Any, changed: dict[str, Any]) -> tuple[int, Any]:
+    """The row write of an update (pipeline step 3), only if the row is still at the
+    version read (else 409). Returns the new version and the time."""
     t = ctx.table
     new_version = row.version + 1
     now = utcnow()
@@ -370,17 +364,7 @@ def update_row(ctx: Ctx, row: Any, changed: dict[str, Any], action: str = "updat
                     updated_by=ctx.principal.user_id))
     if result.rowcount != 1:
         raise Conflict("the record changed meanwhile; reload and try again")
-    file_binding.bind(ctx, row.id, row._mapping, changed, now)
-    changes = []
-    for name, value in changed.items():
-        f = ctx.obj.field(name) or SYSTEM_FIELD_DEFS.get(name)
-        assert f is not None
-        changes.append((f, row._mapping[name], value))
-    record_history(ctx, [history_entry(ctx, ctx.obj, row.id, new_version, action, changes)])
-    rollups.refresh(ctx, ctx.obj, [row._mapping, {**row._mapping, **changed}], changed)
-    related_formulas.refresh(ctx, ctx.obj, [row.id], changed)
-    if action == "update":
-        trigger_host.after_save(ctx, "update", [(row.id, row._mapping)])
+    return new_version, now
 
 
 #: The ``field`` of a history entry that holds all the fields a write changed.

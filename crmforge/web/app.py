@@ -10,6 +10,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from ..composition import wire
 from ..core.ids import MAX_ID
 from ..runtime import Instance
 from . import (
@@ -45,7 +46,7 @@ class IdConverter(IntegerConverter):
 
 
 def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = None) -> Flask:
-    inst = instance if isinstance(instance, Instance) else Instance.open(instance)
+    inst = wire(instance if isinstance(instance, Instance) else Instance.open(instance))
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(

@@ -25,7 +25,7 @@ from ..core.ids import parse_id
 from ..metadata.model import ObjectDef
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
-from ..runtime import logic, writes
+from ..runtime import pipeline
 from ..runtime.context import Ctx, open_ctx, utcnow
 from ..runtime.fields import SYSTEM_FIELD_DEFS
 from ..runtime.formulas import RelatedReader
@@ -237,10 +237,7 @@ class Run:
             value = compile_expression(source, octx).evaluate(record, self.resolver())
             payload[name] = None if value is None else f.kind.to_json(f, value)
         row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
-        prepared = writes.prepare(ctx, payload, row)
-        changed = {k: v for k, v in prepared.items() if logic.differs(row._mapping[k], v)}
-        if changed:
-            writes.update_row(ctx, row, changed, action="approval")
+        pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
         self._record = None
 
     def advance(self, by: Principal) -> None:

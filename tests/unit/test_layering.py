@@ -20,7 +20,7 @@ def _layer_of(path: Path) -> str | None:
     rel = path.relative_to(PACKAGE)
     if rel.parts[0] in ("cli.py", "serving.py", "wsgi.py"):
         return "cli"
-    if rel.parts[0] == "tasks.py":
+    if rel.parts[0] in ("tasks.py", "composition.py"):
         return "tasks"
     return rel.parts[0] if rel.parts[0] in RANK else None
 
