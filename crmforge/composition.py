@@ -9,14 +9,14 @@ worker) wires it through here.
 
 from __future__ import annotations
 
-from .runtime import Instance
+from .runtime import Instance, event_jobs
 from .runtime.hooks import Wiring
 from .workflow import auto_submit
 
 
 def wiring() -> Wiring:
     """The hooks and event consumers of a fully working instance."""
-    return Wiring(after_save=(auto_submit,))
+    return Wiring(after_save=(auto_submit,), consumers=(), events_hint=event_jobs.hint)
 
 
 def wire(instance: Instance) -> Instance:

@@ -197,6 +197,8 @@ class Tenant:
         self.file_store: Callable[[], BlobStore] | None = None
         #: The hooks of the layers above (set by the instance from the composition root).
         self.wiring: Wiring = UNWIRED
+        #: An ``events`` job of this tenant is queued in this process (``event_jobs``).
+        self.events_queued = False
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

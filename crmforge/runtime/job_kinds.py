@@ -13,14 +13,15 @@ from types import MappingProxyType
 from typing import Any
 
 from ..security.principal import Principal
-from . import backfill, export_jobs, jobs
+from . import backfill, event_jobs, export_jobs, jobs
 from .imports import run as import_run
 from .imports import undo as import_undo
 from .instance import Tenant
 
 #: Job kind -> handler, for the jobs the runtime submits.
 HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({
-    "backfill": backfill.handle, export_jobs.KIND: export_jobs.handle,
+    "backfill": backfill.handle, event_jobs.KIND: event_jobs.handle,
+    export_jobs.KIND: export_jobs.handle,
     "import": import_run.handle, "import_undo": import_undo.handle})
 
 

@@ -25,8 +25,9 @@ from ..core.ids import parse_id
 from ..metadata.model import ObjectDef
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
-from ..runtime import pipeline
+from ..runtime import events, pipeline
 from ..runtime.context import Ctx, open_ctx, utcnow
+from ..runtime.events import EventName, RecordEvent
 from ..runtime.fields import SYSTEM_FIELD_DEFS
 from ..runtime.formulas import RelatedReader
 from ..runtime.instance import Tenant
@@ -217,6 +218,12 @@ class Run:
         self.conn.execute(instances.update().where(instances.c.id == self.row.id).values(
             state=state, finished_at=utcnow()))
         self.log(by, "finish", comment=comment, details={"state": state})
+        if state in ("approved", "rejected"):
+            name = EventName.APPROVAL_APPROVED if state == "approved" \
+                else EventName.APPROVAL_REJECTED
+            events.emit(self.ctx, [RecordEvent(
+                name, self.ctx.obj, int(self.row.record_id), detail={
+                    "instance": self.row.id, "process": self.row.process, "by": by.label})])
         if self.row.submitter_id is not None:
             title = self.title()
             notify(self.conn, int(self.row.submitter_id), state,

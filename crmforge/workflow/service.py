@@ -15,7 +15,9 @@ from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from ..core.ids import parse_id
 from ..metadata.processes import process_docs
 from ..rules import ExpressionContext, T, compile_expression
+from ..runtime import events
 from ..runtime.context import Ctx, open_ctx, record_id, utcnow
+from ..runtime.events import EventName, RecordEvent
 from ..runtime.formulas import RelatedReader
 from ..runtime.instance import Tenant
 from ..security import sharing
@@ -109,6 +111,8 @@ def submit_in(ctx: Ctx, principal: Principal, rid: int, process: str | None = No
             snapshot=True)
     run.workflow = engine.new_workflow(engine.parse(xml), run.engine)
     run.workflow.data["submitted"] = dict(values)  # Decimal and dates: our converters
+    events.emit(ctx, [RecordEvent(EventName.APPROVAL_SUBMITTED, obj, rid, row.version, detail={
+        "instance": iid, "process": chosen["name"], "automatic": automatic})])
     run.advance(principal)
     return iid
 
