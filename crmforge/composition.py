@@ -10,7 +10,7 @@ worker) wires it through here.
 from __future__ import annotations
 
 from .runtime import Instance, event_jobs
-from .runtime.hooks import Wiring
+from .runtime.hooks import UNWIRED, Wiring
 from .workflow import auto_submit
 
 
@@ -20,8 +20,11 @@ def wiring() -> Wiring:
 
 
 def wire(instance: Instance) -> Instance:
-    """Give ``instance`` (and the tenants it opens) the full wiring; returns it."""
-    instance.wire(wiring())
+    """Give ``instance`` (and the tenants it opens) the full wiring, unless it was wired
+    already (a server made for an instance a command or a test wired keeps that wiring);
+    returns it."""
+    if instance.wiring is UNWIRED:
+        instance.wire(wiring())
     return instance
 
 

@@ -11,6 +11,7 @@ read ``FOR UPDATE``, so concurrent countersigners of one instance queue on Postg
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..core.errors import Conflict, NotFound
 from ..core.ids import parse_id
+from ..metadata.fieldtypes import ConversionError
 from ..metadata.model import ObjectDef
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
@@ -242,7 +244,12 @@ class Run:
             if f is None:
                 continue
             value = compile_expression(source, octx).evaluate(record, self.resolver())
-            payload[name] = None if value is None else f.kind.to_json(f, value)
+            # An expression's number is a Decimal: the field's own kind converts it first;
+            # what it cannot convert goes as it is, for the pipeline to report on the field.
+            with contextlib.suppress(ConversionError):
+                if value is not None:
+                    value = f.kind.to_json(f, f.kind.to_python(f, value, lenient=True))
+            payload[name] = value
         row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
         pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
         self._record = None
