@@ -435,15 +435,14 @@ class PicklistType(FieldType):
         return sa.String(100)
 
     def values(self, f: FieldDef) -> list[str]:
-        return [str(c.get("value")) for c in f.options.get("choices") or []
-                if isinstance(c, dict)]
+        return list(f.choice_values)
 
     def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
         if value is None or value == "":
             return None
         if not isinstance(value, str):
             raise ConversionError(f"expected one of the choices, got {_type_name(value)}")
-        if value not in self.values(f):
+        if value not in f.choice_set:
             raise ConversionError(f"'{value[:40]}' is not one of the choices")
         return value
 

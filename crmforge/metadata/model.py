@@ -53,6 +53,18 @@ class FieldDef:
     def kind(self) -> FieldType:
         return FIELD_TYPES[self.type]
 
+    @cached_property
+    def choice_values(self) -> tuple[str, ...]:
+        """The values of a picklist's choices, in order; worked out once per field
+        definition (it is immutable), not on every value checked (an import checks
+        a picklist cell per row)."""
+        return tuple(str(c.get("value")) for c in self.options.get("choices") or []
+                     if isinstance(c, dict))
+
+    @cached_property
+    def choice_set(self) -> frozenset[str]:
+        return frozenset(self.choice_values)
+
     @property
     def required(self) -> bool:
         return bool(self.options.get("required"))

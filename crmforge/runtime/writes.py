@@ -40,6 +40,7 @@ class _Shape:
     defaults: tuple[FieldDef, ...]  # writable fields with a default
     dependents: bool  # any dependent picklist
     files: bool  # any file field
+    names: frozenset[str]  # every field's name: what a row may hold
 
 
 _shapes: weakref.WeakKeyDictionary[Snapshot, dict[str, _Shape]] = weakref.WeakKeyDictionary()
@@ -57,7 +58,8 @@ def _shape(ctx: Ctx) -> _Shape:
             frozenset(f.name for f in fields if f.unique),
             tuple(f for f in fields if f.kind.writable and f.options.get("default")),
             bool(dependent_picklists.dependents(ctx.obj)),
-            any(f.type == "file" for f in fields))
+            any(f.type == "file" for f in fields),
+            frozenset(f.name for f in fields))
     return found
 
 
@@ -142,7 +144,8 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
         _conceal(ctx, errors)
         first = next(iter(errors))
         raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
-    return {k: v for k, v in values.items() if obj.field(k) is not None}
+    names = shape.names
+    return {k: v for k, v in values.items() if k in names}
 
 
 #: What a writer is told when a field they may not read (a formula over a hidden cost,
