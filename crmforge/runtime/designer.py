@@ -21,14 +21,13 @@ from ..core import clock
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from ..metadata import store as meta_store
 from ..metadata.diff import diff
-from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
 from ..metadata.model import Snapshot
 from ..metadata.refactor import rename_field_everywhere
-from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
+from ..metadata.validation import prepare_object
 from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
-from . import backfill, job_kinds, list_views
+from . import backfill, designer_edits, job_kinds, list_views
 from .designer_documents import Data, DocumentChanges, _entry, _name
 from .files.binding import purge_files
 from .files.tables import stored_files
@@ -259,16 +258,16 @@ class Designer(DocumentChanges):
                     doc[key] = copy.deepcopy(value)
             old_fields = {f["id"]: f for f in entry["doc"]["fields"]}
             if "fields" in patch and isinstance(patch["fields"], list):
-                _carry_ids(doc, entry["doc"])
+                designer_edits.carry_ids(doc, entry["doc"])
             new_name = doc.get("name")
             renaming = isinstance(new_name, str) and new_name != name
             if renaming:
                 # Before validation: its own self-lookups and the master-details its
                 # roll-ups read must already name it by the new name.
-                _retarget(data, name, str(new_name))
+                designer_edits.retarget(data, name, str(new_name))
                 if isinstance(doc.get("fields"), list) and all(
                         isinstance(f, dict) for f in doc["fields"]):
-                    _retarget({"objects": [{"doc": doc}]}, name, str(new_name))
+                    designer_edits.retarget({"objects": [{"doc": doc}]}, name, str(new_name))
             prepared = self._validated(doc, data, base, name, others_changed=renaming)
             kept = {f["id"] for f in prepared["fields"]}
             for fid, f in old_fields.items():
@@ -276,7 +275,7 @@ class Designer(DocumentChanges):
                     entry["removed_fields"].append(
                         {"field": f, "removed_at": _now_text(), "removed_by": principal.label})
             if prepared["name"] != name:
-                _retarget(data, name, prepared["name"])
+                designer_edits.retarget(data, name, prepared["name"])
             entry["doc"] = prepared
             final["name"] = prepared["name"]
 
@@ -368,19 +367,19 @@ class Designer(DocumentChanges):
             doc = copy.deepcopy(entry["doc"])
             i = _field_index(doc, field_name)
             f = doc["fields"][i]
-            _apply_field_patch(f, patch)
+            designer_edits.apply_field_patch(f, patch)
             if f["name"] != field_name:
                 scratch = {**data, "objects": [
                     {**e, "doc": doc} if e is entry else e for e in data["objects"]]}
                 rename_field_everywhere(scratch, object_name, field_name, f["name"])
                 data["objects"] = scratch["objects"]
                 entry = _entry(data, object_name)
-            prepared = _rename_safe_validate(self, doc, data, base, object_name, field_name, f)
+            prepared = designer_edits.validate_renamed(doc, data, base, object_name, field_name, f)
             entry["doc"] = prepared
             result["name"] = prepared["fields"][i]["name"]
             result["id"] = prepared["fields"][i]["id"]
             if prepared["fields"][i]["name"] != field_name:
-                _retarget_field(data, object_name, field_name, result["name"])
+                designer_edits.retarget_field(data, object_name, field_name, result["name"])
 
         if dry_run:
             # Validates the change and reports which values would not convert; writes nothing.
@@ -504,98 +503,6 @@ class Designer(DocumentChanges):
             data.update(wanted)
 
         return self.change(principal, f"roll back to version {version}", edit)
-
-
-def _apply_field_patch(f: Data, patch: Data) -> None:
-    """Apply a field patch; a type change drops options the new type does not take."""
-
-    new_type = patch.get("type", f.get("type"))
-    if new_type != f.get("type") and new_type in FIELD_TYPES:
-        allowed = COMMON_OPTIONS | FIELD_TYPES[new_type].options
-        for key in list(f):
-            if key not in allowed and key not in patch:
-                f.pop(key)
-        if new_type not in SEARCHABLE and "searchable" not in patch:
-            f.pop("searchable", None)
-        if new_type not in UNIQUE_CAPABLE and "unique" not in patch:
-            f.pop("unique", None)
-    for key, value in patch.items():
-        if key in ("id", "version"):
-            continue
-        if value is None:
-            f.pop(key, None)
-        else:
-            f[key] = copy.deepcopy(value)
-
-
-def _carry_ids(doc: Data, old: Data) -> None:
-    """Fields in a replacement list keep their ids when they keep their names."""
-    by_name = {f["name"]: f["id"] for f in old["fields"]}
-    by_id = {f["id"] for f in old["fields"]}
-    for f in doc["fields"]:
-        if isinstance(f, dict) and not f.get("id") and f.get("name") in by_name:
-            f["id"] = by_name[f["name"]]
-        elif isinstance(f, dict) and f.get("id") and f["id"] not in by_id:
-            f.pop("id")
-
-
-def _rename_safe_validate(
-    designer: Designer, doc: Data, data: Data, base: Snapshot, object_name: str,
-    field_name: str, f: Data,
-) -> Data:
-    """Validate an object whose field may have been renamed (matching by id, not name)."""
-    if f["name"] != field_name and any(g["name"] == f["name"] for g in doc["fields"] if g is not f):
-        raise Conflict(f"'{object_name}' already has a field named '{f['name']}'",
-                       {"name": ["already exists"]})
-    if f["name"] != field_name and doc.get("indexes"):  # composite indexes follow a rename
-        doc["indexes"] = [[f["name"] if n == field_name else n for n in spec]
-                          for spec in doc["indexes"]]
-    existing = base.object(object_name)
-    assert existing is not None
-    others = {**data, "objects": [e for e in data["objects"] if e["doc"]["id"] != existing.id]}
-    context = Snapshot.from_data(base.version, others, owned=True)  # thrown away after
-    prepared = prepare_object(doc, context, existing=None)
-    # prepare_object keeps ids that are present and unknown elsewhere; restore the originals.
-    for new_f, old_f in zip(prepared["fields"], doc["fields"], strict=True):
-        if old_f.get("id"):
-            new_f["id"] = old_f["id"]
-    prepared["id"] = existing.id
-    if doc.get("title_field") == field_name and f["name"] != field_name:
-        prepared["title_field"] = f["name"]
-    return prepared
-
-
-def _retarget(data: Data, old: str, new: str) -> None:
-    """Every reference to object ``old`` by name now names ``new``: role permissions,
-    lookups, roll-ups, approval processes and dashboard charts."""
-    for role in data.get("roles", []):
-        perms = role.get("permissions", {})
-        if old in perms:
-            perms[new] = perms.pop(old)
-    for process in data.get("processes", []):
-        if process.get("object") == old:
-            process["object"] = new
-    for dashboard in data.get("dashboards", []):
-        for chart in dashboard.get("charts", []):
-            if chart.get("object") == old:
-                chart["object"] = new
-    for e in data["objects"]:
-        for f in e["doc"]["fields"]:
-            if f.get("target") == old:
-                f["target"] = new
-            if f.get("type") == "rollup" and f.get("child") == old:
-                f["child"] = new
-
-
-def _retarget_field(data: Data, object_name: str, old: str, new: str) -> None:
-    for role in data.get("roles", []):
-        fields = role.get("permissions", {}).get(object_name, {}).get("fields", {})
-        if old in fields:
-            fields[new] = fields.pop(old)
-    for e in data["objects"]:
-        for f in e["doc"]["fields"]:
-            if f.get("type") == "rollup" and f.get("child") == object_name and f.get("field") == old:
-                f["field"] = new
 
 
 __all__ = ["Designer"]

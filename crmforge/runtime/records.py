@@ -18,12 +18,11 @@ import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, CRMError, Forbidden, NotFound, ValidationFailed
 from ..core.filters import Condition, ListQuery
-from ..core.ids import parse_id
 from ..security import sharing
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
-from ..security.tables import departments, users
+from ..security.tables import users
 from . import (
     index_advice,
     masking,
@@ -31,6 +30,7 @@ from . import (
     plans,
     preview,
     recycle,
+    refs,
     trigger_host,
     writes,
 )
@@ -454,8 +454,8 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, "share")
             row = self._fetch(ctx, rid, op="share")
             self._status(ctx, row, "share")
-            user_id = _user_id(conn, body["user"]) if body.get("user") is not None else None
-            dept_id = _department_id(conn, body["department"]) \
+            user_id = refs.user_id(conn, body["user"]) if body.get("user") is not None else None
+            dept_id = refs.department_id(conn, body["department"]) \
                 if body.get("department") is not None else None
             share_id = sharing.add_share(conn, ctx.obj.id, row.id, user_id=user_id,
                                          department_id=dept_id, access=body.get("access", "read"),
@@ -483,7 +483,7 @@ class RecordService:
             ctx = self._ctx(conn, principal, object_name, "transfer")
             row = self._fetch(ctx, rid, op="transfer")
             self._status(ctx, row, "transfer")
-            owner_id = _user_id(conn, new_owner)
+            owner_id = refs.user_id(conn, new_owner)
             dept = conn.execute(sa.select(users.c.department_id).where(
                 users.c.id == owner_id)).scalar()
             pipeline.write_update(ctx, row, {"owner_id": owner_id, "department_id": dept},
@@ -560,43 +560,3 @@ def _expected_version(data: Mapping[str, Any], header: int | None) -> int:
             "an update needs the record's version (If-Match header or \"version\")",
             {"version": ["required"]})
     return header
-
-
-def _user_id(conn: sa.Connection, ref: Any) -> int:
-    """An active user by id or username. Anything else (a list, a number no id can be)
-    names nobody: it is never bound as a parameter, where the driver would refuse it."""
-    found = _by_ref(conn, users.c.id, users.c.username, ref, users.c.active)
-    if found is None:
-        raise ValidationFailed(f"no active user {_shown(ref)}", {"user": ["no such user"]})
-    return found
-
-
-def _department_id(conn: sa.Connection, ref: Any) -> int:
-    found = _by_ref(conn, departments.c.id, departments.c.name, ref, sa.true())
-    if found is None:
-        raise ValidationFailed(f"no department {_shown(ref)}",
-                               {"department": ["no such department"]})
-    return found
-
-
-def _by_ref(conn: sa.Connection, id_col: Any, name_col: Any, ref: Any, where: Any) -> int | None:
-    """The id of the row named by ``ref``: a whole number is an id, text a name; only
-    values the column can hold are ever bound (no overflow or type error in the driver)."""
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        rid = parse_id(ref)
-        cond = id_col == rid if rid is not None else None
-    else:
-        cond = name_col == ref if isinstance(ref, str) and ref else None
-    if cond is None:
-        return None
-    found = conn.execute(sa.select(id_col).where(cond, where)).scalar()
-    return int(found) if found is not None else None
-
-
-def _shown(ref: Any) -> str:
-    """A reference as echoed in a message: short, and only what the client sent as text or
-    a whole number (never a float, a list or an object)."""
-    if isinstance(ref, str) or (isinstance(ref, int) and not isinstance(ref, bool)
-                                and abs(ref) < 10**40):
-        return str(ref)[:40]
-    return "(not a name or id)"
