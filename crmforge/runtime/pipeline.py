@@ -10,7 +10,7 @@ A create or update, in the write's transaction:
 
 1. ``prepare``: field write check, conversion, defaults (create), before-save triggers,
    stored formulas, validation rules, dependent picklists, references, files, uniqueness;
-   every error of the payload at once (``writes.prepare``);
+   every error of the payload at once (``prepare``, from the steps in ``writes``);
 2. status rules judge the fields the writer changes (update; level 7);
 3. the row write, with the version check on update (``writes.insert_rows``,
    ``writes.update_row``);
@@ -31,9 +31,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import Forbidden, ValidationFailed
+from ..core.errors import BadRequest, Forbidden, ValidationFailed
 from ..security import sharing
-from . import events, hooks, logic, propagation, recycle, trigger_host, writes
+from . import dependent_picklists, events, hooks, logic, propagation, recycle, trigger_host, writes
 from .context import Ctx
 from .events import EventName, RecordEvent
 from .fields import SYSTEM_FIELD_DEFS
@@ -71,11 +71,43 @@ def status(ctx: Ctx, row: Any, op: str, changed: Iterable[str] = ()) -> None:
         raise Forbidden(reason)
 
 
+def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
+            known: writes.Known | None = None) -> dict[str, Any]:
+    """Step 1: check, convert and validate a payload; returns column values for the row,
+    stored formulas included. Every problem of the payload is reported at once, keyed by field,
+    with validation rule messages in ``lang``. ``known``: a new record of a batch whose
+    existence questions were read for the whole batch."""
+    if not isinstance(data, Mapping):
+        raise BadRequest("a record must be a JSON object")
+    obj = ctx.obj
+    shape = writes.shape_of(ctx)
+    errors: dict[str, list[str]] = {}
+    values = writes.convert(ctx, data, errors)
+    sent = frozenset(values)
+    if existing is None and shape.defaults:
+        writes.defaults(ctx, values, errors, shape.defaults)
+    sent |= trigger_host.before_save(ctx, values, existing, errors, lang)
+    logic.apply(ctx, values, sent, existing, errors, lang)
+    if shape.dependents:
+        dependent_picklists.check(obj, values, dict(existing._mapping)
+                                  if existing is not None else {}, errors)
+    writes.references(ctx, values, errors, shape, known if existing is None else None)
+    if shape.files:
+        file_binding.resolve(ctx, values, existing, errors)
+    writes.unique(ctx, values, existing, errors, shape, known if existing is None else None)
+    if errors:
+        writes.conceal(ctx, errors)
+        first = next(iter(errors))
+        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
+    names = shape.names
+    return {k: v for k, v in values.items() if k in names}
+
+
 # -- create ---------------------------------------------------------------------------------
 def prepare_new(ctx: Ctx, data: Any, lang: str = "en",
                 known: writes.Known | None = None) -> dict[str, Any]:
     """Step 1 for a new record: its column values, or every error of the payload."""
-    return writes.prepare(ctx, data, None, lang, known)
+    return prepare(ctx, data, None, lang, known)
 
 
 def create(ctx: Ctx, prepared: Sequence[dict[str, Any]]) -> list[int]:
@@ -108,7 +140,7 @@ def update(ctx: Ctx, row: Any, payload: Mapping[str, Any], lang: str = "en",
            switches: Switches = PLAIN) -> dict[str, Any]:
     """Steps 1-8 for a fetched row the principal may change; what changed."""
     try:
-        values = writes.prepare(ctx, payload, row, lang)
+        values = prepare(ctx, payload, row, lang)
     except ValidationFailed:
         # A record whose status or lock refuses these fields says so first: its
         # validation errors would only invite fixes that could never be saved.

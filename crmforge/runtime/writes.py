@@ -15,23 +15,22 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from ..core.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+from ..core.errors import Conflict, Forbidden, ValidationFailed
 from ..metadata.fieldtypes import AutonumberType, ConversionError
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
 from ..rules.object_rules import ALL
 from ..security.tables import users
-from . import dependent_picklists, logic, trigger_host
+from . import dependent_picklists
 from .context import Ctx, utcnow
 from .fields import SYSTEM_FIELD_DEFS
-from .files import binding as file_binding
 from .systables import history, sequences
 
 NOT_WRITABLE_SYSTEM = frozenset(SYSTEM_FIELD_DEFS) | {"deleted_at"}
 
 
 @dataclass(frozen=True)
-class _Shape:
+class Shape:
     """What the steps ask of an object's fields, worked out once per metadata version
     instead of once per record."""
 
@@ -43,17 +42,17 @@ class _Shape:
     names: frozenset[str]  # every field's name: what a row may hold
 
 
-_shapes: weakref.WeakKeyDictionary[Snapshot, dict[str, _Shape]] = weakref.WeakKeyDictionary()
+_shapes: weakref.WeakKeyDictionary[Snapshot, dict[str, Shape]] = weakref.WeakKeyDictionary()
 
 
-def _shape(ctx: Ctx) -> _Shape:
+def shape_of(ctx: Ctx) -> Shape:
     per_object = _shapes.get(ctx.snapshot)
     if per_object is None:
         per_object = _shapes.setdefault(ctx.snapshot, {})
     found = per_object.get(ctx.obj.id)
     if found is None:
         fields = ctx.obj.fields
-        found = per_object[ctx.obj.id] = _Shape(
+        found = per_object[ctx.obj.id] = Shape(
             frozenset(f.name for f in fields if f.type in ("lookup", "master_detail", "user")),
             frozenset(f.name for f in fields if f.unique),
             tuple(f for f in fields if f.kind.writable and f.options.get("default")),
@@ -73,7 +72,7 @@ class Known:
     def __init__(self, ctx: Ctx, payloads: Sequence[Any]) -> None:
         self.asked: dict[str, set[Any]] = {}
         self.found: dict[str, set[Any]] = {}
-        shape = _shape(ctx)
+        shape = shape_of(ctx)
         for name in shape.references | shape.unique:
             f = ctx.obj.field(name)
             assert f is not None
@@ -116,44 +115,12 @@ def _present(ctx: Ctx, f: FieldDef, values: list[Any]) -> set[Any]:
     return found
 
 
-def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
-            known: Known | None = None) -> dict[str, Any]:
-    """Check, convert and validate a payload; returns column values for the row, stored
-    formulas included. Every problem of the payload is reported at once, keyed by field,
-    with validation rule messages in ``lang``. ``known``: a new record of a batch whose
-    existence questions were read for the whole batch."""
-    if not isinstance(data, Mapping):
-        raise BadRequest("a record must be a JSON object")
-    obj = ctx.obj
-    shape = _shape(ctx)
-    errors: dict[str, list[str]] = {}
-    values = _convert(ctx, data, errors)
-    sent = frozenset(values)
-    if existing is None and shape.defaults:
-        _defaults(ctx, values, errors, shape.defaults)
-    sent |= trigger_host.before_save(ctx, values, existing, errors, lang)
-    logic.apply(ctx, values, sent, existing, errors, lang)
-    if shape.dependents:
-        dependent_picklists.check(obj, values, dict(existing._mapping)
-                                  if existing is not None else {}, errors)
-    _references(ctx, values, errors, shape, known if existing is None else None)
-    if shape.files:
-        file_binding.resolve(ctx, values, existing, errors)
-    _unique(ctx, values, existing, errors, shape, known if existing is None else None)
-    if errors:
-        _conceal(ctx, errors)
-        first = next(iter(errors))
-        raise ValidationFailed(f"{first}: {errors[first][0]}", errors)
-    names = shape.names
-    return {k: v for k, v in values.items() if k in names}
-
-
 #: What a writer is told when a field they may not read (a formula over a hidden cost,
 #: say) cannot be computed: neither its name nor the cause, which could carry its value.
 CONCEALED = "a value computed from fields you may not see could not be computed"
 
 
-def _conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
+def conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
     """Errors on fields hidden from the writer become one message that names nothing:
     the write is still refused (the record would be wrong), but the refusal reveals
     neither the hidden field nor a value derived from it."""
@@ -187,7 +154,7 @@ def _fields_for(ctx: Ctx) -> dict[str, tuple[FieldDef, str]]:
     return found
 
 
-def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+def convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """The sent values as Python values; a field the writer may not write is a 403 that
     changes nothing (hidden fields are never named, so the refusal does not reveal them)."""
     fields = _fields_for(ctx)
@@ -220,7 +187,7 @@ def _convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) ->
     return values
 
 
-def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
+def defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
               defaulted: Sequence[FieldDef]) -> None:
     """Defaults of the fields the payload does not name; a default may read the values
     sent (``add_days(start_date, 30)``). An explicit null stays null."""
@@ -242,8 +209,8 @@ def _defaults(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
                 errors.setdefault(f.name, []).append(f"default: {exc}")
 
 
-def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
-                shape: _Shape, known: Known | None) -> None:
+def references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
+                shape: Shape, known: Known | None) -> None:
     """Lookups name live records the writer can see; user fields name users."""
     for name, value in values.items():
         if name not in shape.references:
@@ -272,8 +239,8 @@ def _references(ctx: Ctx, values: dict[str, Any], errors: dict[str, list[str]],
             errors.setdefault(name, []).append(f"no user {value}")
 
 
-def _unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]],
-            shape: _Shape, known: Known | None) -> None:
+def unique(ctx: Ctx, values: dict[str, Any], existing: Any, errors: dict[str, list[str]],
+            shape: Shape, known: Known | None) -> None:
     """A unique value is unique across every record of the object, the ones the writer
     cannot see and the deleted ones included (the unique index holds them all). So the
     check reads past visibility, and its answer is the same whoever holds the value: it
