@@ -370,7 +370,12 @@ def build(tenant_key: str, snapshot: Snapshot,
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})
-    tags = []
+    # Declared tags set the order documentation viewers show: the API's own areas, then
+    # one per object (with its labels).
+    tags: list[dict[str, Any]] = [
+        {"name": t} for t in dict.fromkeys(tag for item in paths.values()
+                                           for op in item.values() if isinstance(op, dict)
+                                           for tag in op.get("tags", []))]
     for name in sorted(snapshot.objects):
         if name not in readable:
             continue
