@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metadata.fieldtypes import MultiPicklistType, PicklistType, json_schema
+from ..metadata.fieldtypes import PicklistType, json_schema
 from ..metadata.model import FieldDef, ObjectDef
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 
@@ -95,7 +95,9 @@ def _lift(schema: Any, f: FieldDef, obj_name: str, components: dict[str, Any]) -
         return schema
     if "enum" in schema and isinstance(f.kind, PicklistType):
         name = choice_schema(obj_name, f.name)
-        components[name] = {"type": "string", "enum": list(schema["enum"])}
+        # No choices yet: any text (an empty enum accepts nothing and breaks generators).
+        components[name] = ({"type": "string", "enum": list(schema["enum"])}
+                            if schema["enum"] else {"type": "string"})
         return {**{k: v for k, v in schema.items() if k != "enum"}, **_ref(name)}
     if schema.get("required") == ["id", "name", "size", "content_type"]:
         components[FILE_VALUE] = schema
@@ -109,16 +111,8 @@ def _lift(schema: Any, f: FieldDef, obj_name: str, components: dict[str, Any]) -
 
 def _field_schema(obj: ObjectDef, f: FieldDef, components: dict[str, Any], *,
                   for_input: bool = False) -> dict[str, Any]:
-    schema = json_schema(f, for_input=for_input)
-    if isinstance(f.kind, PicklistType) and not f.kind.values(f):
-        # No choices yet: any text (an empty enum would accept nothing and breaks generators).
-        items = {"type": "string"}
-        base: dict[str, Any] = ({"type": "array", "items": items}
-                                if isinstance(f.kind, MultiPicklistType) else items)
-        return {"anyOf": [base, {"type": "null"}],
-                **{k: v for k, v in schema.items() if k not in ("anyOf", "enum", "type",
-                                                                  "items", "uniqueItems")}}
-    lifted: dict[str, Any] = _lift(schema, f, obj.name, components)
+    lifted: dict[str, Any] = _lift(json_schema(f, for_input=for_input), f, obj.name,
+                                   components)
     return lifted
 
 
@@ -149,8 +143,7 @@ def record_schemas(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
             "required": required, "additionalProperties": False},
         part(obj.name, "Patch"): {
             "type": "object", "description": f"Changes to a {label} record",
-            "properties": {**{k: {kk: vv for kk, vv in v.items() if kk != "default"}
-                              for k, v in inputs.items()},
+            "properties": {**inputs,
                            "version": {"type": "integer",
                                        "description": "the version you read (or If-Match)"}},
             "additionalProperties": False},
