@@ -9,13 +9,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..metadata.fieldtypes import json_schema
-from ..metadata.model import ObjectDef, Snapshot
-from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+from ..metadata.model import Snapshot
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
+from .openapi_conventions import api_version, finish
 from .openapi_files import file_paths
 from .openapi_imports import import_paths
+from .openapi_records import object_paths, object_tag, record_schemas
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
     OrderedDict()
@@ -47,176 +47,6 @@ def _object_document_schema(file: str = "object", title: str = "ObjectDocument",
         out[prefix + name] = json.loads(json.dumps(d).replace("#/$defs/",
                                                               f"#/components/schemas/{prefix}"))
     return out
-
-
-def _pascal(name: str) -> str:
-    return "".join(p.capitalize() for p in name.split("_"))
-
-
-def _record_schemas(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
-    fields = [f for f in obj.fields if f.name in readable and f.stored]
-    props: dict[str, Any] = {"id": {"type": "integer", "readOnly": True},
-                             "version": {"type": "integer"}}
-    for name in SYSTEM_OUTPUT:
-        props[name] = {**json_schema(SYSTEM_FIELD_DEFS[name]), "readOnly": True}
-    inputs: dict[str, Any] = {}
-    for f in fields:
-        props[f.name] = json_schema(f)
-        if f.kind.writable:
-            inputs[f.name] = json_schema(f, for_input=True)
-    required = [f.name for f in fields if f.required and f.kind.writable]
-    base = _pascal(obj.name)
-    label = obj.label("en")
-    return {
-        base: {"type": "object", "title": label, "properties": props},
-        base + "Input": {"type": "object", "title": f"New {label}", "properties": inputs,
-                         "required": required, "additionalProperties": False},
-        base + "Patch": {"type": "object", "title": f"{label} changes",
-                         "properties": {**inputs, "version": {"type": "integer"}},
-                         "additionalProperties": False},
-        base + "List": {"type": "object", "properties": {
-            "items": {"type": "array", "items": _ref(base)},
-            "next_cursor": {"type": ["string", "null"]},
-            "total": {"type": "integer"}, "total_is_estimate": {"type": "boolean"}},
-            "required": ["items", "next_cursor"]},
-    }
-
-
-def _list_parameters(obj: ObjectDef, readable: frozenset[str]) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = [
-        {"name": "sort", "in": "query", "schema": {"type": "string"},
-         "description": "Comma-separated fields, '-' for descending, e.g. -created_at,name"},
-        {"name": "fields", "in": "query", "schema": {"type": "string"},
-         "description": "Comma-separated fields to return"},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500,
-                                                     "default": 50}},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"},
-         "description": "next_cursor of the previous page"},
-        {"name": "total", "in": "query",
-         "schema": {"type": "string", "enum": ["true", "false", "estimate"]},
-         "description": "Also count all matching records (estimate: exact up to 10,000, "
-                        "estimated past it, see total_is_estimate)"},
-        {"name": "q", "in": "query", "schema": {"type": "string"},
-         "description": "Text search over the searchable fields"},
-    ]
-    candidates = [*SYSTEM_FIELD_DEFS.values(),
-                  *(f for f in obj.fields if f.name in readable and f.stored)]
-    for f in candidates:
-        for op in sorted(f.kind.operators):
-            name = f.name if op == "eq" else f"{f.name}__{op}"
-            if name == "total":
-                continue  # the count flag; filter a field named total with total__eq
-            desc = {"in": "comma-separated values", "between": "two comma-separated values",
-                    "isnull": "true or false"}.get(op, f"{op} filter")
-            params.append({"name": name, "in": "query", "required": False,
-                           "schema": {"type": "string"}, "description": f"{f.name}: {desc}"})
-    return params
-
-
-def _object_paths(obj: ObjectDef, readable: frozenset[str]) -> dict[str, Any]:
-    base = _pascal(obj.name)
-    tag = obj.label("en")
-    rid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    item = f"/api/v1/records/{obj.name}/{{id}}"
-    return {
-        f"/api/v1/records/{obj.name}": {
-            "get": {"tags": [tag], "summary": f"List {tag} records",
-                    "operationId": f"list_{obj.name}",
-                    "parameters": _list_parameters(obj, readable),
-                    "responses": {"200": {"description": "A page", **_json(_ref(base + "List"))},
-                                  "400": ERROR, "401": ERROR, "403": ERROR}},
-            "post": {"tags": [tag], "summary": f"Create a {tag} record",
-                     "operationId": f"create_{obj.name}",
-                     "requestBody": {"required": True, **_json(_ref(base + "Input"))},
-                     "responses": {"201": {"description": "Created", **_json(_ref(base))},
-                                   "400": ERROR, "401": ERROR, "403": ERROR, "413": ERROR,
-                                   "422": ERROR}},
-        },
-        item: {
-            "parameters": [rid],
-            "get": {"tags": [tag], "summary": f"Read a {tag} record",
-                    "operationId": f"get_{obj.name}",
-                    "parameters": [{"name": "fields", "in": "query", "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "The record", **_json(_ref(base))},
-                                  "401": ERROR, "404": ERROR}},
-            "patch": {"tags": [tag], "summary": f"Update a {tag} record",
-                      "operationId": f"update_{obj.name}",
-                      "parameters": [{"name": "If-Match", "in": "header",
-                                      "schema": {"type": "string"},
-                                      "description": "The version you read (or send 'version')"}],
-                      "requestBody": {"required": True, **_json(_ref(base + "Patch"))},
-                      "responses": {"200": {"description": "Updated", **_json(_ref(base))},
-                                    "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR,
-                                    "409": ERROR, "422": ERROR}},
-            "delete": {"tags": [tag], "summary": f"Move a {tag} record to the recycle bin",
-                       "operationId": f"delete_{obj.name}",
-                       "responses": {"204": {"description": "Deleted"}, "401": ERROR,
-                                     "403": ERROR, "404": ERROR}},
-        },
-        item + "/restore": {
-            "parameters": [rid],
-            "post": {"tags": [tag], "summary": "Restore from the recycle bin",
-                     "operationId": f"restore_{obj.name}",
-                     "responses": {"200": {"description": "Restored", **_json(_ref(base))},
-                                   "404": ERROR, "409": ERROR}},
-        },
-        item + "/history": {
-            "parameters": [rid],
-            "get": {"tags": [tag], "summary": "Field-level history",
-                    "operationId": f"history_{obj.name}",
-                    "responses": {"200": {"description": "History",
-                                          **_json(_ref("HistoryList"))}, "404": ERROR}},
-        },
-        f"/api/v1/records/{obj.name}/export": {
-            "get": {"tags": [tag], "summary": f"Export {tag} records as XLSX or CSV (needs "
-                                              "export; the list's filters and sort apply)",
-                    "operationId": f"export_{obj.name}",
-                    "parameters": [
-                        {"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx"],
-                                                                     "default": "csv"}},
-                        {"name": "headers", "in": "query",
-                         "schema": {"enum": ["labels", "names"], "default": "labels"}},
-                        {"name": "lang", "in": "query", "schema": {"enum": ["zh", "en"]}},
-                        *_list_parameters(obj, readable)],
-                    "responses": {"200": {"description": "The file", "content": {
-                        "text/csv": {"schema": {"type": "string"}},
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-                            {"schema": {"type": "string", "format": "binary"}}}},
-                        "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}},
-            "post": {"tags": [tag], "summary": f"Export {tag} records in the background (the "
-                                               "same parameters; a job whose file "
-                                               "GET /api/v1/jobs/{id}/file gives)",
-                     "operationId": f"export_job_{obj.name}",
-                     "parameters": [
-                         {"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx"],
-                                                                      "default": "xlsx"}},
-                         {"name": "headers", "in": "query",
-                          "schema": {"enum": ["labels", "names"], "default": "labels"}},
-                         {"name": "lang", "in": "query", "schema": {"enum": ["zh", "en"]}},
-                         *_list_parameters(obj, readable)],
-                     "responses": {"202": {"description": "The job", **_json({
-                         "type": "object", "required": ["id", "status"], "properties": {
-                             "id": {"type": "integer"}, "status": {"enum": ["queued"]}}})},
-                         "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR}},
-        },
-        f"/api/v1/records/{obj.name}/bulk": {
-            "post": {"tags": [tag], "summary": f"Create, update or upsert up to 1,000 {tag} "
-                                               "records, all or none or record by record",
-                     "operationId": f"bulk_{obj.name}",
-                     "requestBody": {"required": True, **_json({
-                         "type": "object", "required": ["records"],
-                         "properties": {
-                             "records": {"type": "array", "maxItems": 1000,
-                                         "items": {"type": "object"}},
-                             "mode": {"enum": ["create", "update", "upsert"]},
-                             "key": {"type": "string",
-                                     "description": "upsert: the unique field to match on"},
-                             "all_or_none": {"type": "boolean", "default": True}}})},
-                     "responses": {"200": {"description": "Per-record results", **_json(
-                         _ref("BulkResults"))}, "400": ERROR, "401": ERROR, "403": ERROR,
-                         "404": ERROR, "413": ERROR}},
-        },
-    }
 
 
 def _pack_paths() -> dict[str, Any]:
@@ -477,6 +307,56 @@ def _static_paths() -> dict[str, Any]:
     }
 
 
+#: Every ``action`` a record's history entry can carry: the writes of the record service
+#: (create, update, delete, restore, purge, transfer), values the system recomputed
+#: (formula, rollup, backfill), an approval's field updates (approval) and attachments. A
+#: test reads the code that writes history and fails when an action is missing here.
+HISTORY_ACTIONS = ("create", "update", "delete", "restore", "purge", "transfer", "approval",
+                   "formula", "rollup", "backfill", "attachment_added", "attachment_removed",
+                   "attachment_restored")
+
+
+def _static_schemas() -> dict[str, Any]:
+    """The schemas that do not depend on the tenant's objects."""
+    error = {"type": "object", "required": ["code", "message", "fields"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string"}}},
+        "details": {"type": "object"}}}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": error}},
+        "BulkResults": {"type": "object", "required": ["results", "applied"], "properties": {
+            "applied": {"type": "boolean",
+                        "description": "false when any record was refused"},
+            "results": {"type": "array", "items": {
+                "type": "object", "required": ["index", "status", "id", "error"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "status": {"type": "string",
+                               "enum": ["created", "updated", "error", "rolled_back"]},
+                    "id": {"type": ["integer", "null"]},
+                    "error": {"anyOf": [{"type": "null"}, {
+                        "type": "object", "required": ["code", "message", "fields"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                       "fields": {"type": "object"}}}]}}}}}},
+        "HistoryEntry": {
+            "type": "object", "required": ["action", "field", "old", "new", "version", "by",
+                                           "at"],
+            "description": "One field's change by one write (field null: the write as a "
+                           "whole, or an attachment with its {id, name} as old or new)",
+            "properties": {
+                "action": {"type": "string", "enum": list(HISTORY_ACTIONS)},
+                "field": {"type": ["string", "null"]}, "old": {}, "new": {},
+                "version": {"type": "integer"}, "by": {"type": ["string", "null"]},
+                "at": {"type": "string", "format": "date-time"}}},
+        "HistoryList": {"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": _ref("HistoryEntry")}}},
+        **_object_document_schema(),
+        **_object_document_schema("layout", "LayoutDocument", "Layout_"),
+        **process_schemas(),
+    }
+
+
 def build(tenant_key: str, snapshot: Snapshot,
           readable: dict[str, frozenset[str]]) -> dict[str, Any]:
     """The document for a reader who sees ``readable[object]`` fields of each object."""
@@ -485,61 +365,40 @@ def build(tenant_key: str, snapshot: Snapshot,
         hit = _cache.get(key)
         if hit is not None:
             return hit
-    schemas: dict[str, Any] = {
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message", "fields"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                           "fields": {"type": "object", "additionalProperties": {
-                               "type": "array", "items": {"type": "string"}}}}}}},
-        "BulkResults": {"type": "object", "required": ["results", "applied"], "properties": {
-            "applied": {"type": "boolean",
-                        "description": "false when any record was refused"},
-            "results": {"type": "array", "items": {
-                "type": "object", "required": ["index", "status", "id", "error"],
-                "properties": {
-                    "index": {"type": "integer"},
-                    "status": {"enum": ["created", "updated", "error", "rolled_back"]},
-                    "id": {"type": ["integer", "null"]},
-                    "error": {"anyOf": [{"type": "null"}, {
-                        "type": "object", "required": ["code", "message", "fields"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                       "fields": {"type": "object"}}}]}}}}}},
-        "HistoryList": {"type": "object", "properties": {"items": {"type": "array", "items": {
-            "type": "object", "properties": {
-                "action": {"enum": ["create", "update", "delete", "restore", "purge",
-                                    "transfer", "attachment_added", "attachment_removed",
-                                    "attachment_restored"]},
-                "field": {"type": ["string", "null"]}, "old": {}, "new": {},
-                "version": {"type": "integer"}, "by": {"type": "string"},
-                "at": {"type": "string", "format": "date-time"}}}}}},
-        **_object_document_schema(),
-        **_object_document_schema("layout", "LayoutDocument", "Layout_"),
-    }
-    schemas.update(process_schemas())
+    schemas = _static_schemas()
     paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})
+    # Declared tags set the order documentation viewers show: the API's own areas, then
+    # one per object (with its labels).
+    tags: list[dict[str, Any]] = [
+        {"name": t} for t in dict.fromkeys(tag for item in paths.values()
+                                           for op in item.values() if isinstance(op, dict)
+                                           for tag in op.get("tags", []))]
     for name in sorted(snapshot.objects):
         if name not in readable:
             continue
         obj = snapshot.objects[name]
-        schemas.update(_record_schemas(obj, readable[name]))
-        paths.update(_object_paths(obj, readable[name]))
-    doc = {
+        schemas.update(record_schemas(obj, readable[name]))
+        paths.update(object_paths(obj, readable[name]))
+        tags.append(object_tag(obj))
+    doc = finish({
         "openapi": "3.1.0",
-        "info": {"title": "CRMForge API", "version": f"metadata-{snapshot.version}",
-                 "description": "Generated from this tenant's metadata. Errors use one "
-                                "envelope: {\"error\": {\"code\", \"message\", \"fields\"}}."},
+        "info": {"title": "CRMForge API", "version": api_version(),
+                 "x-metadata-version": snapshot.version,
+                 "description": "Generated from this tenant's metadata (its version is "
+                                "x-metadata-version). Errors use one envelope: "
+                                "{\"error\": {\"code\", \"message\", \"fields\"}}."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
+        "tags": tags,
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "An error", **_json(_ref("Error"))}},
         },
-    }
+    })
     with _lock:
         _cache[key] = doc
         while len(_cache) > 32:

@@ -33,10 +33,27 @@ def process_schemas() -> dict[str, Any]:
     out["Approval"] = {"type": "object", "description": "An approval instance", "properties": {
         "id": {"type": "integer"}, "object": {"type": "string"}, "record": {"type": "integer"},
         "process": {"type": "string"}, "process_version": {"type": "integer"},
-        "state": {"enum": ["running", "approved", "rejected", "returned", "withdrawn",
-                           "recalled"]},
-        "submitter": {"type": ["string", "null"]}, "tasks": {"type": "array"},
-        "history": {"type": "array"}, "record_snapshot": {"type": "object"},
+        "state": {"type": "string", "enum": ["running", "approved", "rejected", "returned",
+                                             "withdrawn", "recalled"]},
+        "submitter": {"type": ["string", "null"]},
+        "submitted_at": {"type": ["string", "null"], "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "tasks": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "step": {"type": "string"},
+            "assignee": {"type": ["string", "null"]}, "status": {"type": "string"},
+            "decision": {"type": ["string", "null"]},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "acted_at": {"type": ["string", "null"], "format": "date-time"}}}},
+        "history": {"type": "array", "items": {"type": "object", "properties": {
+            "action": {"type": "string", "description": "submit, approve, reject, return, "
+                                                        "transfer, add_approver, comment, "
+                                                        "withdraw, recall, skip, escalate, "
+                                                        "finish..."},
+            "by": {"type": ["string", "null"]}, "step": {"type": ["string", "null"]},
+            "task": {"type": ["integer", "null"]}, "comment": {"type": ["string", "null"]},
+            "details": {"type": ["object", "null"]},
+            "at": {"type": ["string", "null"], "format": "date-time"}}}},
+        "record_snapshot": {"type": "object"},
         "diagram": {"type": "object", "properties": {
             "bpmn": {"type": "string"},
             "completed": {"type": "array", "items": {"type": "string"}},

@@ -36,7 +36,11 @@ CONTENT = {"description": "The file's content (images and plain text inline, any
                           "as an attachment; markup as application/octet-stream)",
            "headers": {"Content-Disposition": {"schema": {"type": "string"}},
                        "ETag": {"schema": {"type": "string"}}},
-           "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+           "content": {
+               # octet-stream first: what markup is sent as, and the type generated clients
+               # read as bytes; any other answer carries the type sniffed from the content.
+               "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+               "*/*": {"schema": {"type": "string", "format": "binary"}}}}
 NOT_MODIFIED = {"description": "If-None-Match matched the ETag"}
 TOO_LARGE = {"$ref": "#/components/responses/Error",
              "description": "Larger than the instance's limit (CRMFORGE_FILES_MAX_BYTES)"}
