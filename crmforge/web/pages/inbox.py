@@ -38,11 +38,11 @@ def _tasks() -> list[dict[str, Any]]:
         snap = tenant.snapshot(conn)
     lang = current_lang()
     out = []
-    for t in ApprovalService(tenant).inbox(current_principal()):
+    for t in ApprovalService(tenant, lang).inbox(current_principal()):
         obj = snap.object(t["object"])
         title_field = obj.title_field if obj is not None else None
         out.append({**t, "object_label": obj.label(lang) if obj is not None else t["object"],
-                    "title": _title(t["record_snapshot"], title_field, t["record"])})
+                    "title": _title(t["record"], title_field, t["record_id"])})
     return out
 
 
