@@ -17,13 +17,16 @@ from .forms import label_of
 MODES = ("single", "any", "all", "sequential")
 #: The inputs of one step row (``steps-<i>-<input>``).
 STEP_INPUTS = ("original", "name", "label_zh", "label_en", "criteria", "mode", "pass_rate",
-               "users", "role", "field", "manager", "department_head", "chosen_by_previous")
+               "users", "role", "field", "manager", "department_head", "chosen_by_previous",
+               "fields", "cc_users")
 FLAGS = ("manager", "department_head", "chosen_by_previous")
 UPDATES = ("on_approve", "on_reject")
 #: Blank field-update rows offered under the stored ones.
 BLANK_UPDATES = 2
 #: Step keys the form edits; the others (a timeout...) are kept from the stored step.
-_EDITED = frozenset({"name", "label", "criteria", "mode", "pass_rate", "approvers"})
+_EDITED = frozenset({"name", "label", "criteria", "mode", "pass_rate", "approvers", "fields"})
+#: How a process treats an approver who already approved an earlier step (decision 0026).
+REPEATED = ("never_skip", "adjacent", "first")
 
 _ROW = re.compile(r"^steps-(\d+)-")
 _PASS_RATE = re.compile(r"^\d+(\.\d+)?$")
@@ -109,6 +112,20 @@ def step_doc(row: Mapping[str, str], stored: Mapping[str, Any] | None) -> dict[s
         if row.get(flag):
             approvers[flag] = True
     step["approvers"] = approvers
+    sight: dict[str, str] = {}
+    for part in _text(row, "fields").split(","):  # "notes:edit, cost:hidden"
+        name, _, access = part.partition(":")
+        if name.strip():
+            sight[name.strip()] = access.strip() or "read"
+    if sight:
+        step["fields"] = sight
+    cc_users = [u.strip() for u in _text(row, "cc_users").split(",") if u.strip()]
+    cc = {k: v for k, v in dict((stored or {}).get("cc") or {}).items() if k != "users"}
+    if cc_users:
+        cc["users"] = list(dict.fromkeys(cc_users))
+    step.pop("cc", None)
+    if cc:
+        step["cc"] = cc
     return step
 
 
@@ -121,6 +138,8 @@ def process_patch(form: Mapping[str, str], current: Mapping[str, Any] | None) ->
                       for row in step_rows(form)]
     for key in UPDATES:
         patch[key] = {field: expr for field, expr in update_rows(form, key)} or None
+    patch["repeated_approver"] = _text(form, "repeated_approver") or None
+    patch["reject_requires_comment"] = True if form.get("reject_requires_comment") else None
     return patch
 
 
@@ -133,7 +152,9 @@ def new_process(form: Mapping[str, str]) -> dict[str, Any]:
 def process_values(doc: Mapping[str, Any]) -> dict[str, str]:
     """The form inputs of a stored process document."""
     top = {"name": str(doc.get("name", "")), "object": str(doc.get("object", "")),
-           "entry_criteria": str(doc.get("entry_criteria") or "")}
+           "entry_criteria": str(doc.get("entry_criteria") or ""),
+           "repeated_approver": str(doc.get("repeated_approver") or ""),
+           "reject_requires_comment": "1" if doc.get("reject_requires_comment") else ""}
     for lang, text in (doc.get("label") or {}).items():
         top[f"label_{lang}"] = str(text)
     rows = []
@@ -146,7 +167,9 @@ def process_values(doc: Mapping[str, Any]) -> dict[str, str]:
                "mode": str(step.get("mode", "single")),
                "pass_rate": str(step["pass_rate"]) if "pass_rate" in step else "",
                "users": ", ".join(approvers.get("users", [])),
-               "role": str(approvers.get("role", "")), "field": str(approvers.get("field", ""))}
+               "role": str(approvers.get("role", "")), "field": str(approvers.get("field", "")),
+               "fields": ", ".join(f"{k}:{v}" for k, v in (step.get("fields") or {}).items()),
+               "cc_users": ", ".join((step.get("cc") or {}).get("users", []))}
         row.update({flag: "1" if approvers.get(flag) else "" for flag in FLAGS})
         rows.append(row)
     updates = {key: [(str(f), str(e)) for f, e in (doc.get(key) or {}).items()]

@@ -20,9 +20,13 @@ from .model import ObjectDef, Snapshot
 from .validation import Problems
 
 MODES = ("single", "any", "all", "sequential")
+#: The key of ``on_approve`` / ``on_reject`` that transfers the record's owner: its
+#: expression gives a user id or a username (a system field name, so never a field's).
+OWNER_UPDATE = "owner_id"
+#: How an approver who already approved an earlier step is treated (decision 0026).
+REPEATED_APPROVER = ("never_skip", "adjacent", "first")
 #: Escalation targets besides a username.
 ESCALATE_KEYWORDS = ("manager", "admin")
-
 
 
 def process_docs(snapshot: Snapshot) -> dict[str, Mapping[str, Any]]:
@@ -65,7 +69,10 @@ def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None
         _check_step(problems, f"$.steps[{i}]", step, i, obj, roles, seen)
     for key in ("on_approve", "on_reject"):
         for field in out.get(key, {}):
-            _check_writable(problems, f"$.{key}.{field}", obj, field)
+            if field != OWNER_UPDATE:
+                _check_writable(problems, f"$.{key}.{field}", obj, field)
+    if "cc" in out:
+        _check_cc(problems, "$.cc", out["cc"], obj, roles)
     for i, field in enumerate(out.get("allow_changes", [])):
         f = obj.field(field)
         if f is None:
@@ -106,12 +113,39 @@ def _check_step(problems: Problems, path: str, step: dict[str, Any], index: int,
     if not any(approvers.get(k) for k in ("users", "role", "manager", "department_head", "field",
                                           "chosen_by_previous")):
         problems.add(path + ".approvers", "name at least one way to find approvers")
+    for field, access in (step.get("fields") or {}).items():
+        f = obj.field(field)
+        if f is None:
+            problems.add(f"{path}.fields.{field}", f"'{obj.name}' has no field '{field[:40]}'")
+        elif access == "edit" and not f.kind.writable:
+            problems.add(f"{path}.fields.{field}", f"'{field}' is computed and never edited")
+    if "cc" in step:
+        _check_cc(problems, path + ".cc", step["cc"], obj, roles)
     escalate = step.get("timeout", {}).get("escalate_to")
     timeout = step.get("timeout", {})
     if escalate is not None and "escalate_after_hours" not in timeout:
         problems.add(path + ".timeout.escalate_to", "set escalate_after_hours too")
     if "escalate_after_hours" in timeout and escalate is None:
         timeout["escalate_to"] = "manager"
+
+
+def _check_cc(problems: Problems, path: str, cc: dict[str, Any], obj: ObjectDef,
+              roles: set[str]) -> None:
+    """A copy (抄送) names somebody: users, a role or a user field (users exist and the
+    role has members: checked with the database by ``workflow.definitions``)."""
+    if not (cc.get("users") or cc.get("role") or cc.get("field")):
+        problems.add(path, "a copy (cc) names users, a role or a user field; it names nobody")
+        return
+    role = cc.get("role")
+    if role is not None and role not in roles:
+        problems.add(path + ".role", f"no role named '{role[:40]}'")
+    field = cc.get("field")
+    if field is not None:
+        f = obj.field(field)
+        if f is None:
+            problems.add(path + ".field", f"'{obj.name}' has no field '{field[:40]}'")
+        elif f.type != "user":
+            problems.add(path + ".field", f"'{field}' is a {f.type} field, not a user field")
 
 
 def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -> None:
@@ -122,4 +156,5 @@ def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -
         problems.add(path, f"'{field}' is a {f.type} field and computed")
 
 
-__all__ = ["ESCALATE_KEYWORDS", "MODES", "prepare_process", "process_docs"]
+__all__ = ["ESCALATE_KEYWORDS", "MODES", "OWNER_UPDATE", "REPEATED_APPROVER", "prepare_process",
+           "process_docs"]

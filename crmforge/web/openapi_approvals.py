@@ -48,17 +48,62 @@ def process_schemas() -> dict[str, Any]:
             "action": {"type": "string", "description": "submit, approve, reject, return, "
                                                         "transfer, add_approver, comment, "
                                                         "withdraw, recall, skip, escalate, "
-                                                        "finish..."},
+                                                        "remind, finish..."},
+            "on_behalf_of": {"type": ["string", "null"],
+                             "description": "set when a delegate acted"},
             "by": {"type": ["string", "null"]}, "step": {"type": ["string", "null"]},
             "task": {"type": ["integer", "null"]}, "comment": {"type": ["string", "null"]},
             "details": {"type": ["object", "null"]},
             "at": {"type": ["string", "null"], "format": "date-time"}}}},
-        "record_snapshot": {"type": "object"},
+        "record_snapshot": {"type": "object", "description": "masked for the reader"},
+        "fields": {"type": "array", "items": _ref("ApprovalField")},
+        "can_remind": {"type": "boolean"},
         "diagram": {"type": "object", "properties": {
             "bpmn": {"type": "string"},
             "completed": {"type": "array", "items": {"type": "string"}},
             "active": {"type": "array", "items": {"type": "string"}}}}}}
+    out["ApprovalField"] = {"type": "object", "description": "A field the step shows",
+                            "properties": {"name": {"type": "string"},
+                                           "label": {"type": "string"},
+                                           "access": {"enum": ["read", "edit"]},
+                                           "value": {}, "display": {"type": "string"}}}
+    out["InboxItem"] = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "instance": {"type": "integer"},
+        "object": {"type": "string"}, "record_id": {"type": "integer"},
+        "record": {"type": "object", "description": "the current record, masked for the "
+                   "reader and the step (never the raw snapshot)"},
+        "fields": {"type": "array", "items": _ref("ApprovalField")},
+        "process": {"type": "string"}, "step": {"type": "string"},
+        "submitter": {"type": ["string", "null"]}, "record_snapshot": {"type": "object"}}}
+    out["Delegation"] = {"type": "object", "required": ["to"], "properties": {
+        "to": {"type": "string", "description": "a username (or user id)"},
+        "from": {"type": ["string", "null"], "format": "date-time"},
+        "until": {"type": ["string", "null"], "format": "date-time"},
+        "processes": {"type": ["array", "null"], "items": {"type": "string"}},
+        "active": {"type": "boolean", "readOnly": True}}}
     return out
+
+
+def delegation_paths() -> dict[str, Any]:
+    """``/auth/me/delegation`` and the administrators' ``/admin/users/<u>/delegation``."""
+    wrapped = _json({"type": "object", "properties": {"delegation": {
+        "oneOf": [_ref("Delegation"), {"type": "null"}]}}})
+    body = {"required": True, **_json(_ref("Delegation"))}
+    ops: dict[str, dict[str, Any]] = {"get": {"tags": ["Approvals"], "operationId": "get_my_delegation",
+                   "responses": {"200": {"description": "The delegation or null", **wrapped}}},
+           "put": {"tags": ["Approvals"], "operationId": "set_my_delegation",
+                   "summary": "Delegate my approvals (委托)", "requestBody": body,
+                   "responses": {"200": {"description": "Stored", **wrapped},
+                                 "422": ERROR}},
+           "delete": {"tags": ["Approvals"], "operationId": "clear_my_delegation",
+                      "responses": {"204": {"description": "Cleared"}}}}
+    user = {"name": "user", "in": "path", "required": True, "schema": {"type": "string"}}
+    admin: dict[str, Any] = {"parameters": [user]}
+    admin.update({
+        k: {**v, "operationId": v["operationId"].replace("my_", "user_"), "responses": {
+            **v["responses"], "403": ERROR, "404": ERROR}} for k, v in ops.items()})
+    return {"/api/v1/auth/me/delegation": ops,
+            "/api/v1/admin/users/{user}/delegation": admin}
 
 
 def approval_paths() -> dict[str, Any]:
@@ -111,7 +156,10 @@ def approval_paths() -> dict[str, Any]:
                           "404": ERROR, "409": ERROR, "422": ERROR}}},
         "/api/v1/approvals/tasks": {"get": {
             "tags": a, "operationId": "approval_inbox", "summary": "Your open tasks",
-            "responses": {"200": {"description": "Tasks"}}}},
+            "parameters": [{"name": "lang", "in": "query", "schema": {"enum": ["zh", "en"]}}],
+            "responses": {"200": {"description": "Tasks", **_json({
+                "type": "object", "properties": {"items": {
+                    "type": "array", "items": _ref("InboxItem")}}})}}}},
         "/api/v1/approvals/tasks/approve": {"post": {
             "tags": a, "operationId": "bulk_approve", "summary": "Approve several tasks at once",
             "requestBody": {"required": True, **_json({
@@ -133,6 +181,10 @@ def approval_paths() -> dict[str, Any]:
                              "to": {"type": "string", "description": "transfer: a user; "
                                     "return: 'submitter' or an earlier step"},
                              "user": {"type": "string", "description": "add-approver"},
+                             "position": {"enum": ["before", "after", "parallel"],
+                                          "description": "add-approver (default parallel)"},
+                             "values": {"type": "object", "description": "approve: new "
+                                        "values of the fields the step marks edit"},
                              "next_approvers": {"type": "array", "items": {"type": "string"}}}})},
                      "responses": {"200": {"description": "The approval", **approval},
                                    "403": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
@@ -153,6 +205,12 @@ def approval_paths() -> dict[str, Any]:
             "requestBody": {"required": False, **comment},
             "responses": {"200": {"description": "Recalled", **approval}, "403": ERROR,
                           "409": ERROR}}},
+        "/api/v1/approvals/{instance}/remind": {"parameters": [inst], "post": {
+            "tags": a, "operationId": "remind_approvers",
+            "summary": "Nudge the current approvers (催办); once an hour",
+            "responses": {"200": {"description": "Reminded", **approval}, "404": ERROR,
+                          "409": ERROR, "429": ERROR}}},
+        **delegation_paths(),
         "/api/v1/notifications": {"get": {
             "tags": a, "operationId": "notifications",
             "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
@@ -165,4 +223,4 @@ def approval_paths() -> dict[str, Any]:
     }
 
 
-__all__ = ["approval_paths", "process_schemas"]
+__all__ = ["approval_paths", "delegation_paths", "process_schemas"]

@@ -49,8 +49,8 @@ def step_of_task(element_id: str) -> str:
 def completion_condition(mode: str, step: str, has_rate: bool) -> str:
     """When a step stops waiting for further votes."""
     s = step
-    if mode in ("single", "any"):
-        return f"approved_{s} + rejected_{s} + returned_{s} >= 1"
+    if mode in ("single", "any"):  # one vote decides, unless approvers were added (加签)
+        return f"rejected_{s} + returned_{s} >= 1 or approved_{s} >= needed_{s}"
     if mode == "all" and has_rate:
         return (f"returned_{s} >= 1 or approved_{s} >= needed_{s} "
                 f"or rejected_{s} > total_{s} - needed_{s}")

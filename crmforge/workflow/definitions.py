@@ -16,14 +16,21 @@ import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..metadata.model import ObjectDef, Snapshot
-from ..metadata.processes import ESCALATE_KEYWORDS, prepare_process, process_docs
+from ..metadata.processes import (
+    ESCALATE_KEYWORDS,
+    OWNER_UPDATE,
+    REPEATED_APPROVER,
+    prepare_process,
+    process_docs,
+)
 from ..metadata.validation import Problems
 from ..rules import ExpressionContext, T, check_expression
+from ..rules.types import field_type
 from ..runtime import Designer
 from ..runtime.designer_documents import merge_patch, named_index
 from ..runtime.instance import Tenant
 from ..security.principal import Principal
-from ..security.tables import users
+from ..security.tables import user_roles, users
 from . import bpmn, engine
 from .tables import ensure_tables, instances
 
@@ -35,6 +42,8 @@ def check_semantics(doc: Data, snapshot: Snapshot, conn: sa.Connection) -> None:
     obj = snapshot.object(doc["object"])
     assert obj is not None
     problems = Problems()
+    if doc.get("repeated_approver", "never_skip") not in REPEATED_APPROVER:
+        problems.add("$.repeated_approver", "never_skip, adjacent or first")
     record = ExpressionContext.for_object(obj, snapshot)
     steps = [s["name"] for s in doc["steps"]]
     flow = engine.workflow_context(obj, snapshot, steps)
@@ -50,12 +59,50 @@ def check_semantics(doc: Data, snapshot: Snapshot, conn: sa.Connection) -> None:
             problems.add(f"$.steps[{i}].timeout.escalate_to", f"no user '{escalate[:40]}'")
     for key in ("on_approve", "on_reject"):
         for field, source in doc.get(key, {}).items():
-            _expr(problems, f"$.{key}.{field}", source, record, None)
+            _update(problems, f"$.{key}.{field}", obj, field, source, record)
+    _cc(problems, "$.cc", doc.get("cc"), conn)
+    for i, step in enumerate(doc["steps"]):
+        _cc(problems, f"$.steps[{i}].cc", step.get("cc"), conn)
     for i, name in enumerate(doc.get("submitters", {}).get("users", [])):
         if not _user_exists(conn, name):
             problems.add(f"$.submitters.users[{i}]", f"no user '{name[:40]}'")
     problems.raise_if_any("the process")
     engine.parse(bpmn.compile_process(doc))  # the compiled document must parse
+
+
+def _update(problems: Problems, path: str, obj: ObjectDef, field: str, source: Any,
+            ctx: ExpressionContext) -> None:
+    """A field update's expression must give the field's type (decision 0026): a number
+    for integer, decimal, currency and percent fields (a whole number converts into an
+    integer field; a fraction is refused when the approval ends, on the field); text for
+    text and picklists; and so on. The owner takes a user id or a username."""
+    if field == OWNER_UPDATE:
+        found: list[str] = []
+        for expected in (T.TEXT, T.NUMBER, T.REFERENCE):
+            errors = check_expression(str(source), ctx, expected)
+            if not errors:
+                return
+            found = found or [str(e) for e in errors]
+        problems.add(path, "the new owner is a user id or a username: " + found[0])
+        return
+    f = obj.field(field)
+    _expr(problems, path, source, ctx, field_type(f) if f is not None else None)
+
+
+def _cc(problems: Problems, path: str, cc: Any, conn: sa.Connection) -> None:
+    """Named users exist; a role copied on must have active members (a copy to nobody is
+    refused when saved, not discovered when nobody reads it)."""
+    if not isinstance(cc, Mapping):
+        return
+    for j, name in enumerate(cc.get("users", [])):
+        if not _user_exists(conn, name):
+            problems.add(f"{path}.users[{j}]", f"no user '{name[:40]}'")
+    role = cc.get("role")
+    if role and not conn.execute(sa.select(user_roles.c.user_id).join(
+            users, users.c.id == user_roles.c.user_id).where(
+            user_roles.c.role == role, users.c.active).limit(1)).first():
+        problems.add(path + ".role", f"nobody holds the role '{role[:40]}': the copy would "
+                                     "reach nobody")
 
 
 def _expr(problems: Problems, path: str, source: Any, ctx: ExpressionContext,

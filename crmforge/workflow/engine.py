@@ -68,10 +68,12 @@ def tallies(data: Mapping[str, Any], steps: Sequence[str]) -> dict[str, Any]:
         votes = [v for v in data.get("votes_" + s) or [] if isinstance(v, Mapping)]
         counts = {d: sum(1 for v in votes if v.get("decision") == d)
                   for d in ("approve", "reject", "return")}
-        out["approved_" + s] = Decimal(counts["approve"])
+        # An approver skipped as a repeat (``repeated_approver``) counts as an approval.
+        skipped = int(data.get("skipped_" + s) or 0)
+        out["approved_" + s] = Decimal(counts["approve"] + skipped)
         out["rejected_" + s] = Decimal(counts["reject"])
         out["returned_" + s] = Decimal(counts["return"])
-        out["total_" + s] = Decimal(len(data.get("approvers_" + s) or []))
+        out["total_" + s] = Decimal(len(data.get("approvers_" + s) or []) + skipped)
         out["needed_" + s] = Decimal(int(data.get("needed_" + s) or 0))
         back = [v.get("to") for v in votes if v.get("decision") == "return"]
         out["return_to_" + s] = str(back[-1] or "") if back else ""

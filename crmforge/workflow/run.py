@@ -15,16 +15,18 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
-from ..core.errors import Conflict, NotFound
+from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.ids import parse_id
 from ..metadata.fieldtypes import ConversionError
 from ..metadata.model import ObjectDef
+from ..metadata.processes import OWNER_UPDATE
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
 from ..runtime import events, pipeline
@@ -36,7 +38,10 @@ from ..runtime.instance import Tenant
 from ..security import sharing
 from ..security.engine import engine as permission_engine
 from ..security.principal import SYSTEM, Principal
+from ..security.tables import users
 from . import bpmn, engine, people
+from .copies import copy_to
+from .delegation import delegate_for
 from .notify import notify
 from .tables import actions, instances, tasks
 
@@ -88,6 +93,10 @@ class Run:
             self._record = dict(found._mapping)
         return self._record
 
+    def forget_record(self) -> None:
+        """The record changed in this action: read it again when next needed."""
+        self._record = None
+
     def resolver(self) -> Resolver | None:
         return RelatedReader(self.ctx, system=True).resolver(self.ctx.obj, self.record())
 
@@ -99,15 +108,22 @@ class Run:
             admin = people.process_admin(self.conn)
             self.log(SYSTEM, "no_approver", step=step, details={"to": admin})
             ids = [admin]
-        done = self.approved_by()
-        remaining = [i for i in ids if i not in done]
-        for i in ids:
-            if i in done:
-                self.log(SYSTEM, "skip", step=step, details={"user": i})
+        skip = self.repeats(step)
+        skipped = [i for i in ids if i in skip]
+        for i in skipped:
+            self.log(SYSTEM, "skip", step=step, details={"user": i})
+        need = engine.needed(str(sd.get("mode", "single")), sd.get("pass_rate"), len(ids))
+        # A skipped approver counts as an approval (``engine.tallies``); when those already
+        # carry the step, nobody else is asked.
+        remaining = [] if len(skipped) >= need else [i for i in ids if i not in skip]
         task.data["approvers_" + step] = remaining
         task.data["votes_" + step] = []
-        task.data["needed_" + step] = engine.needed(str(sd.get("mode", "single")),
-                                                    sd.get("pass_rate"), len(remaining))
+        task.data["skipped_" + step] = len(skipped)
+        task.data["base_" + step] = len(ids)
+        task.data["added_" + step] = 0
+        task.data["needed_" + step] = need
+        if sd.get("cc"):
+            copy_to(self, sd["cc"], step)
 
     # -- history ----------------------------------------------------------------------------
     def log(self, who: Principal, action: str, *, step: str | None = None,
@@ -124,15 +140,34 @@ class Run:
         return list(self.conn.execute(sa.select(actions).where(
             actions.c.instance_id == self.row.id).order_by(actions.c.id)))
 
-    def approved_by(self) -> set[int]:
-        """Who approved since the submission or the last return (they are skipped)."""
-        out: set[int] = set()
+    def repeats(self, step: str) -> set[int]:
+        """Approvers of ``step`` to skip as repeats, by the process's ``repeated_approver``:
+        ``never_skip`` (the default) nobody; ``adjacent`` who approved the step that ran
+        just before; ``first`` who approved any earlier step. Counted since the submission
+        or the last return; a skip counts as that person's approval."""
+        policy = str(self.definition.get("repeated_approver") or "never_skip")
+        if policy == "never_skip":
+            return set()
+        by_step: dict[str, set[int]] = {}
+        order: list[str] = []
         for a in self._actions():
             if a.action in ("submit", "return"):
-                out.clear()
-            elif a.action == "approve" and a.actor_id is not None:
-                out.add(int(a.actor_id))
-        return out
+                by_step.clear()
+                order.clear()
+            elif a.action in ("approve", "skip") and a.step and a.step != step:
+                who = a.actor_id if a.action == "approve" else \
+                    json.loads(a.details or "{}").get("user")
+                if who is None:
+                    continue
+                if a.step in order:
+                    order.remove(a.step)
+                order.append(a.step)
+                by_step.setdefault(a.step, set()).add(int(who))
+        if not order:
+            return set()
+        if policy == "adjacent":
+            return by_step[order[-1]]
+        return set().union(*by_step.values())
 
     def acted(self) -> bool:
         return any(a.action in DECISIONS for a in self._actions())
@@ -163,6 +198,8 @@ class Run:
 
     def open_task(self, spiff_id: str, step: str, assignee: int) -> int:
         now = utcnow()
+        meant = assignee
+        assignee = delegate_for(self.conn, assignee, str(self.row.process), now)
         timeout = self.step_defs.get(step, {}).get("timeout", {})
         remind = timeout.get("remind_after_hours")
         escalate = timeout.get("escalate_after_hours")
@@ -178,6 +215,9 @@ class Run:
             first = now + dt.timedelta(hours=min(float(t) for t in due))
             tenant = self.tenant
             tenant.after_commit(lambda: hint(tenant, first))
+        if assignee != meant:  # 委托: the trail says on whose behalf the delegate decides
+            self.log(SYSTEM, "delegate", step=step, task_id=tid,
+                     details={"from": meant, "to": assignee})
         sharing.grant_temporary_access(self.conn, self.row.object_id, self.row.record_id,
                                        assignee, access_reason(self.row.id, tid))
         title = self.title()
@@ -220,6 +260,8 @@ class Run:
         self.conn.execute(instances.update().where(instances.c.id == self.row.id).values(
             state=state, finished_at=utcnow()))
         self.log(by, "finish", comment=comment, details={"state": state})
+        if state in ("approved", "rejected") and self.definition.get("cc"):
+            copy_to(self, self.definition["cc"], None)
         if state in ("approved", "rejected"):
             name = EventName.APPROVAL_APPROVED if state == "approved" \
                 else EventName.APPROVAL_REJECTED
@@ -233,26 +275,53 @@ class Run:
                    instance_id=self.row.id)
 
     def apply_updates(self, updates: Mapping[str, str]) -> None:
+        """Field updates on approve / reject through the write pipeline as the system; an
+        ``owner_id`` entry transfers the record (its department follows the new owner's)."""
         if not updates:
             return
         obj, ctx = self.ctx.obj, self.ctx
         record = self.record()
         octx = ExpressionContext.for_object(obj, ctx.snapshot)
         payload: dict[str, Any] = {}
+        owner: Any = None
         for name, source in updates.items():
+            value = compile_expression(source, octx).evaluate(record, self.resolver())
+            if name == OWNER_UPDATE:
+                owner = value
+                continue
             f = obj.field(name)
             if f is None:
                 continue
-            value = compile_expression(source, octx).evaluate(record, self.resolver())
             # An expression's number is a Decimal: the field's own kind converts it first;
             # what it cannot convert goes as it is, for the pipeline to report on the field.
             with contextlib.suppress(ConversionError):
                 if value is not None:
                     value = f.kind.to_json(f, f.kind.to_python(f, value, lenient=True))
             payload[name] = value
-        row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
-        pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
+        if payload:
+            row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
+            pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
+        if OWNER_UPDATE in updates:
+            self.transfer_owner(owner)
         self._record = None
+
+    def transfer_owner(self, ref: Any) -> None:
+        """Give the record to the user an ``owner_id`` update names (id or username)."""
+        if isinstance(ref, Decimal) and ref == ref.to_integral_value():
+            ref = int(ref)
+        uid = people.user_by_ref(self.conn, ref)
+        if uid is None:
+            raise ValidationFailed(f"the new owner '{str(ref)[:40]}' is no active user "
+                                   "(新负责人不是在职用户)", {OWNER_UPDATE: ["no active user"]})
+        ctx = self.ctx
+        row = self.conn.execute(sa.select(ctx.table).where(
+            ctx.table.c.id == self.row.record_id)).one()
+        if row.owner_id == uid:
+            return
+        dept = self.conn.execute(sa.select(users.c.department_id).where(
+            users.c.id == uid)).scalar()
+        pipeline.write_update(ctx, row, {"owner_id": uid, "department_id": dept},
+                              pipeline.TRANSFER)
 
     def advance(self, by: Principal) -> None:
         """Run the engine, follow the tasks, finish if the flow ended, store the state."""

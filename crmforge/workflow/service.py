@@ -5,13 +5,14 @@ action changes nothing. E-mails go out after the commit."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from ..core.errors import BadRequest, Conflict, CRMError, Forbidden, NotFound, RateLimited, ValidationFailed
 from ..core.ids import parse_id
 from ..metadata.processes import process_docs
 from ..rules import ExpressionContext, T, compile_expression
@@ -23,11 +24,21 @@ from ..runtime.instance import Tenant
 from ..security import sharing
 from ..security.engine import engine as permission_engine
 from ..security.principal import Principal
-from . import bpmn, engine, people
-from .notify import deliver_pending
+from . import adding, bpmn, engine, people
+from .notify import deliver_pending, notify
 from .run import Run, encode_record, load_instance, running
-from .tables import ensure_tables, instances, tasks
-from .views import detail, masked_snapshot
+from .tables import actions, ensure_tables, instances, tasks
+from .views import detail, inbox_items
+
+#: At most one nudge (催办) per approval in this interval.
+REMIND_INTERVAL = dt.timedelta(hours=1)
+
+
+class TooSoon(RateLimited):
+    """A nudge within the hour after the last one (429, ``too_soon``)."""
+
+    code = "too_soon"
+
 
 ACTIONS = ("approve", "reject", "return", "transfer", "add-approver", "comment")
 
@@ -59,6 +70,24 @@ def applicable(ctx: Ctx, values: Mapping[str, Any], process: str | None = None, 
     return None
 
 
+def submit_refusal(ctx: Ctx, row: Any, process: Mapping[str, Any]) -> CRMError | None:
+    """Why the record cannot be submitted to ``process`` now (None when it can): its status
+    rules forbid ``submit`` (403), it is in approval (409), or it was approved and the
+    process does not allow resubmission (``allow_resubmit``, 409)."""
+    denial = ctx.access.status_denial(ctx.obj, row._mapping, "submit", (), None)
+    if denial:
+        return Forbidden(denial)
+    latest = ctx.conn.execute(sa.select(instances.c.id, instances.c.state).where(
+        instances.c.object_id == ctx.obj.id, instances.c.record_id == row.id)
+        .order_by(instances.c.id.desc()).limit(1)).first()
+    if latest is not None and latest.state == "running":
+        return Conflict(f"this record is already in approval {latest.id}")
+    if latest is not None and latest.state == "approved" and not process.get("allow_resubmit"):
+        return Conflict(f"this record was already approved (approval {latest.id}) and "
+                        f"'{process['name']}' does not allow resubmission (已审批通过，不可重复提交)")
+    return None
+
+
 def may_submit_to(principal: Principal, process: Mapping[str, Any]) -> bool:
     """Whether the process's ``submitters`` (absent: anyone) include the principal."""
     allowed = process.get("submitters")
@@ -85,13 +114,11 @@ def submit_in(ctx: Ctx, principal: Principal, rid: int, process: str | None = No
             return None
         raise ValidationFailed(f"no approval process of {obj.name} applies to this record "
                                "(entry criteria not met)", {"record": ["entry criteria not met"]})
-    busy = conn.execute(sa.select(instances.c.id).where(
-        instances.c.object_id == obj.id, instances.c.record_id == rid,
-        instances.c.state == "running")).first()
-    if busy is not None:
+    refusal = submit_refusal(ctx, row, chosen)
+    if refusal is not None:
         if automatic:
             return None
-        raise Conflict(f"this record is already in approval {busy.id}")
+        raise refusal
     if not may_submit_to(principal, chosen):
         if automatic:  # the save itself was allowed; it just does not start an approval
             return None
@@ -118,8 +145,9 @@ def submit_in(ctx: Ctx, principal: Principal, rid: int, process: str | None = No
 
 
 class ApprovalService:
-    def __init__(self, tenant: Tenant) -> None:
-        self.tenant = tenant
+    def __init__(self, tenant: Tenant, lang: str = "en") -> None:
+        """``lang``: the language of the labels and formatted values an approval shows."""
+        self.tenant, self.lang = tenant, lang
         ensure_tables(tenant)
 
     def submit(self, principal: Principal, object_name: Any, rid: Any,
@@ -194,9 +222,10 @@ class ApprovalService:
             run.close(trow, "done", "transfer")
         else:
             user = self._user(conn, body.get("user"), "user")
-            self._add_approver(run, trow, spiff, user)
+            position = adding.position_of(body)
             run.log(principal, "add_approver", step=trow.step, task_id=tid, comment=comment,
-                    details={"user": user})
+                    details={"user": user, "position": position})
+            adding.add(run, trow, spiff, principal, user, position)
         run.advance(principal)
         return int(inst.id)
 
@@ -204,14 +233,28 @@ class ApprovalService:
                 body: Mapping[str, Any], comment: str | None) -> None:
         vote: dict[str, Any] = {"user": principal.user_id, "decision": action}
         details: dict[str, Any] = {}
+        if action in ("reject", "return") and run.definition.get("reject_requires_comment") \
+                and not (comment or "").strip():
+            raise ValidationFailed(f"this process needs a comment to {action} "
+                                   "(驳回或退回须填写意见)", {"comment": ["required"]})
         if action == "approve" and run.definition.get("forbid_changed_record"):
             self._unchanged(run)
+        if action == "approve":
+            edited = adding.apply_edits(run, trow, body.get("values"))
+            if edited:
+                details["changed"] = edited
+        elif body.get("values") is not None:
+            raise ValidationFailed("only an approval may change fields",
+                                   {"values": ["only with approve"]})
         if action == "approve" and body.get("next_approvers") is not None:
             chosen = body["next_approvers"]
             if not isinstance(chosen, list):
                 raise ValidationFailed("next_approvers is a list of users",
                                        {"next_approvers": ["not a list"]})
             details["chosen"] = [self._user(run.conn, c, "next_approvers") for c in chosen]
+        if action == "approve" and adding.hand_back(run, trow, spiff, principal, comment,
+                                                    details):
+            return
         if action == "return":
             to = body.get("to") or bpmn.SUBMITTER
             earlier = run.steps[:run.steps.index(trow.step)] if trow.step in run.steps else []
@@ -237,23 +280,6 @@ class ApprovalService:
             raise Conflict("the record changed since it was submitted (" + ", ".join(changed) +
                            "); this process approves only what was submitted",
                            {k: ["changed since submission"] for k in changed})
-
-    def _add_approver(self, run: Run, trow: Any, spiff: Any, user: int) -> None:
-        parent = spiff.parent
-        step = trow.step
-        sd = run.step_defs[step]
-        approvers = list(parent.data.get("approvers_" + step) or [])
-        if user in approvers:
-            raise ValidationFailed("that user already approves in this step", {"user": ["already"]})
-        approvers.append(user)
-        parent.data["approvers_" + step] = approvers
-        parent.data["needed_" + step] = engine.needed(str(sd.get("mode", "single")),
-                                                      sd.get("pass_rate"), len(approvers))
-        if sd.get("mode") == "sequential":
-            remaining = list(parent.internal_data.get("remaining", []))
-            parent.internal_data["remaining"] = [len(approvers) - 1, *remaining]
-        else:
-            parent.task_spec.create_child(parent, user, len(approvers) - 1)
 
     def _user(self, conn: sa.Connection, ref: Any, key: str) -> int:
         found = people.user_by_ref(conn, ref)
@@ -291,36 +317,53 @@ class ApprovalService:
         run.finish(state, principal, comment)
         run.save()
 
+    def remind(self, principal: Principal, instance_id: Any) -> dict[str, Any]:
+        """Nudge (催办) the current approvers of a running approval: the submitter or an
+        administrator, at most once an hour per approval (429 ``too_soon`` otherwise)."""
+        with self.tenant.write() as conn:
+            inst = load_instance(conn, instance_id, lock=True)
+            if not (principal.is_admin or inst.submitter_id == principal.user_id):
+                raise NotFound(f"no approval {inst.id} submitted by you")
+            if inst.state != "running":
+                raise Conflict(f"approval {inst.id} is {inst.state}: there is nobody to remind "
+                               "(审批已结束，无需催办)")
+            last = conn.execute(sa.select(sa.func.max(actions.c.at)).where(
+                actions.c.instance_id == inst.id, actions.c.action == "remind")).scalar()
+            now = utcnow()
+            if last is not None and now - last < REMIND_INTERVAL:
+                allowed = (last + REMIND_INTERVAL).isoformat(timespec="seconds") + "Z"
+                raise TooSoon(f"the approvers were reminded less than an hour ago; remind "
+                              f"again after {allowed} (一小时内只能催办一次)")
+            run = Run(self.tenant, conn, inst)
+            holders = conn.execute(sa.select(tasks.c.id, tasks.c.assignee_id, tasks.c.step)
+                                   .where(tasks.c.instance_id == inst.id,
+                                          tasks.c.status == "open")).all()
+            title = run.title()
+            for t in holders:
+                notify(conn, int(t.assignee_id), "remind", f"Please decide: {title} (催办)",
+                       f"{principal.label} asks you to decide on {inst.object} '{title}' "
+                       f"(step {t.step}).", instance_id=inst.id, task_id=t.id)
+            run.log(principal, "remind", details={"users": [int(t.assignee_id)
+                                                            for t in holders]})
+        deliver_pending(self.tenant)
+        return self.detail(principal, inst.id)
+
     # -- reads ------------------------------------------------------------------------------
-    def inbox(self, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
+    def inbox(self, principal: Principal, limit: int = 100, lang: str | None = None
+              ) -> list[dict[str, Any]]:
+        """The caller's open tasks, each with ``record``: the current record masked by
+        the task's step and the reader's own access, and ``fields``: those fields
+        labelled and formatted in ``lang`` (never the raw snapshot)."""
         with self.tenant.read() as conn:
             rows = conn.execute(sa.select(tasks, instances.c.object, instances.c.object_id,
-                                          instances.c.record_id,
+                                          instances.c.record_id, instances.c.definition,
                                           instances.c.process, instances.c.snapshot,
                                           instances.c.submitter_id, instances.c.submitted_at)
                                 .join(instances, instances.c.id == tasks.c.instance_id)
                                 .where(tasks.c.assignee_id == principal.user_id,
                                        tasks.c.status == "open")
                                 .order_by(tasks.c.id).limit(limit)).all()
-            names = people.usernames(conn, [r.submitter_id for r in rows
-                                            if r.submitter_id is not None])
-            snap = self.tenant.snapshot(conn)
-
-            shown: dict[str, frozenset[str]] = {}  # fields shown, per object
-
-            def object_name(r: Any) -> str:  # the object may have been renamed since
-                obj = snap.object_by_id(r.object_id)
-                return obj.name if obj is not None else str(r.object)
-
-            return [{"id": r.id, "instance": r.instance_id, "object": object_name(r),
-                     "record": r.record_id, "process": r.process, "step": r.step,
-                     "created_at": _iso(r.created_at), "due_at": _iso(r.escalate_at),
-                     "submitter": names.get(r.submitter_id),
-                     "submitted_at": _iso(r.submitted_at),
-                     "record_snapshot": masked_snapshot(self.tenant, conn, principal,
-                                                        object_name(r), json.loads(r.snapshot),
-                                                        shown)}
-                    for r in rows]
+            return inbox_items(self.tenant, conn, principal, rows, lang or self.lang)
 
     def open_count(self, principal: Principal) -> int:
         """How many open tasks the principal holds (the navigation shows it)."""
@@ -347,17 +390,19 @@ class ApprovalService:
             approval = None
             if latest is not None:
                 try:
-                    approval = detail(self.tenant, conn, principal, latest.id)
+                    approval = detail(self.tenant, conn, principal, latest.id, self.lang)
                 except NotFound:  # not involved: the state only, not who said what
                     approval = None
             running_now = latest is not None and latest.state == "running"
             chosen = None
             if not running_now and ctx.access.allowed(ctx.obj, "submit"):
                 chosen = applicable(ctx, dict(row._mapping))
+            can = chosen is not None and may_submit_to(principal, chosen) \
+                and submit_refusal(ctx, row, chosen) is None
             return {"approval": approval,
                     "state": latest.state if latest is not None else None,
                     "locked": sharing.lock_of(conn, ctx.obj.id, row.id) is not None,
-                    "can_submit": chosen is not None and may_submit_to(principal, chosen)}
+                    "can_submit": can}
 
     def submissions(self, principal: Principal, limit: int = 100) -> list[dict[str, Any]]:
         with self.tenant.read() as conn:
@@ -368,7 +413,7 @@ class ApprovalService:
 
     def detail(self, principal: Principal, instance_id: Any) -> dict[str, Any]:
         with self.tenant.read() as conn:
-            return detail(self.tenant, conn, principal, instance_id)
+            return detail(self.tenant, conn, principal, instance_id, self.lang)
 
 
 def _iso(value: Any) -> str | None:
@@ -381,4 +426,4 @@ def _summary(r: Any) -> dict[str, Any]:
             "submitted_at": _iso(r.submitted_at), "finished_at": _iso(r.finished_at)}
 
 
-__all__ = ["ACTIONS", "ApprovalService", "submit_in"]
+__all__ = ["ACTIONS", "ApprovalService", "TooSoon", "submit_in", "submit_refusal"]

@@ -90,6 +90,32 @@ notifications = sa.Table(
     sa.Index("ix_notifications_mail", "email_status", "id"),
 )
 
+#: Standing delegations (委托): while ``starts_at <= now < ends_at`` (either bound open), new
+#: tasks of ``user_id`` go to ``to_id``; ``processes`` (JSON list, null = all) narrows it.
+delegations = sa.Table(
+    "sys_wf_delegations",
+    workflow_metadata,
+    sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("to_id", sa.BigInteger, nullable=False),
+    sa.Column("starts_at", sa.DateTime, nullable=True),
+    sa.Column("ends_at", sa.DateTime, nullable=True),
+    sa.Column("processes", sa.Text, nullable=True),
+    sa.Column("set_by", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+#: Who was copied (抄送) on an approval, and for which step's sight (null: the process's).
+copies = sa.Table(
+    "sys_wf_copies",
+    workflow_metadata,
+    sa.Column("id", _pk, primary_key=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.String(40), nullable=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_wf_copies_instance", "instance_id", "user_id"),
+)
+
 _tables = LazyTables(workflow_metadata)
 
 
@@ -98,5 +124,5 @@ def ensure_tables(tenant: Tenant) -> None:
     _tables.ensure(tenant)
 
 
-__all__ = ["actions", "ensure_tables", "instances", "notifications", "tasks",
+__all__ = ["actions", "copies", "delegations", "ensure_tables", "instances", "notifications", "tasks",
            "workflow_metadata"]

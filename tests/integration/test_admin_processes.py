@@ -219,3 +219,24 @@ def test_languages_escaping_and_admins_only(client: FlaskClient, admin: dict[str
                                                                  "confirm": "1"})
     assert r.status_code == 403
     assert _stored(instance, "deal_approval")["version"] == 1
+
+
+def test_designer_edits_step_fields_copies_and_approval_rules(
+        client: FlaskClient, admin: dict[str, str], instance: Instance) -> None:
+    _setup(client, admin)
+    c = browser_session(instance)
+    form = _form(**{"steps-0-fields": "notes:edit, reviewer:hidden", "steps-1-cc_users": "admin",
+                    "repeated_approver": "adjacent", "reject_requires_comment": "1"})
+    r = _post(c, "/admin/processes/new", {"name": "deal_approval", "object": "deal", **form})
+    assert r.status_code == 303, r.text
+    stored = _stored(instance, "deal_approval")
+    assert stored["steps"][0]["fields"] == {"notes": "edit", "reviewer": "hidden"}
+    assert stored["steps"][1]["cc"] == {"users": ["admin"]}
+    assert stored["repeated_approver"] == "adjacent" and stored["reject_requires_comment"]
+    page = c.get("/admin/processes/deal_approval?lang=zh").text
+    assert 'value="notes:edit, reviewer:hidden"' in page and "抄送" in page
+    r = _post(c, "/admin/processes/deal_approval",
+              {**form, "steps-0-original": "review", "steps-1-original": "board",
+               "steps-0-fields": "notes:everything"})
+    assert r.status_code == 422 and "deal_approval" in r.text
+    assert _stored(instance, "deal_approval")["version"] == 1

@@ -139,7 +139,7 @@ def test_submit_two_records_for_approval(client: FlaskClient, admin: dict[str, s
     assert re.findall(r'<option value="(\w+)">', bar) == ["submit"]  # seller: no delete
     r = _mass(sam, "deal", "submit", deals)
     assert r.status_code == 303, r.text
-    assert sorted(t["record"] for t in inbox(client, heads["alice"])) == sorted(deals)
+    assert sorted(t["record_id"] for t in inbox(client, heads["alice"])) == sorted(deals)
     # Again: both are already in approval, and locked for the administrator's delete too.
     r = _mass(sam, "deal", "submit", deals)
     assert r.status_code == 409 and r.text.count("already in approval") == 2

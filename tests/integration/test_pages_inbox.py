@@ -46,7 +46,7 @@ def test_inbox_lists_only_my_tasks_and_the_navigation_counts_them(
     text = page.text
     for t in tasks:
         assert f'id="task-{t["id"]}"' in text
-        assert f'href="/records/deal/{t["record"]}"' in text
+        assert f'href="/records/deal/{t["record_id"]}"' in text
     assert "Deal &lt;b&gt;0&lt;/b&gt;" in text and "<b>0</b>" not in text  # escaped title
     assert ">sam<" in text and ">review<" in text and " UTC</time>" in text
     assert re.search(r'id="nav-inbox".*?<span class="count"[^>]*>2</span>', text)
@@ -65,13 +65,13 @@ def test_approve_and_reject_with_comments(client: FlaskClient, admin: dict[str, 
     assert r.status_code == 303 and r.headers["Location"] == "/inbox"
     after = alice.get("/inbox").text
     assert "Approved." in after and f'id="task-{first["id"]}"' not in after
-    assert status_of(client, first["record"], admin) == "approved"
+    assert status_of(client, first["record_id"], admin) == "approved"
     r = _post(alice, f"/inbox/{second['id']}", {"action": "reject", "comment": "too big"})
     assert r.status_code == 303
-    assert status_of(client, second["record"], admin) == "rejected"
+    assert status_of(client, second["record_id"], admin) == "rejected"
     assert state(client, heads["sam"], made[1]["id"]) == "rejected"
     # The record page shows the outcome and who said what.
-    record = _browser(instance, "sam").get(f"/records/deal/{first['record']}").text
+    record = _browser(instance, "sam").get(f"/records/deal/{first['record_id']}").text
     assert 'id="approval-state">approved<' in record
     assert "<q>fine &lt;i&gt;</q>" in record and "alice" in record
 
@@ -113,7 +113,7 @@ def test_bulk_approve_is_all_or_nothing(client: FlaskClient, admin: dict[str, st
     assert r.status_code == 303
     assert "The selected tasks are approved." in alice.get("/inbox").text
     assert [t["id"] for t in inbox(client, heads["alice"])] == [tasks[2]["id"]]
-    assert status_of(client, tasks[0]["record"], admin) == "approved"
+    assert status_of(client, tasks[0]["record_id"], admin) == "approved"
 
 
 def test_transfer_and_return(client: FlaskClient, admin: dict[str, str],
@@ -125,7 +125,7 @@ def test_transfer_and_return(client: FlaskClient, admin: dict[str, str],
     assert r.status_code == 422 and "no active user" in r.text
     r = _post(alice, f"/inbox/{first['id']}", {"action": "transfer", "to": "bob"})
     assert r.status_code == 303
-    assert [t["record"] for t in inbox(client, heads["bob"])] == [first["record"]]
+    assert [t["record_id"] for t in inbox(client, heads["bob"])] == [first["record_id"]]
     r = _post(alice, f"/inbox/{second['id']}", {"action": "return", "comment": "fix it"})
     assert r.status_code == 303
     assert state(client, heads["sam"], made[1]["id"]) == "returned"

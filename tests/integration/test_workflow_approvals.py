@@ -176,7 +176,7 @@ def test_skip_nobody_manager_and_bulk(client: FlaskClient, admin: dict[str, str]
         {"name": "first", "approvers": {"users": ["alice"]}},
         {"name": "second", "mode": "all", "approvers": {"users": ["alice", "bob"]}},
         {"name": "third", "approvers": {"field": "reviewer"}},
-        {"name": "fourth", "approvers": {"manager": True}}))
+        {"name": "fourth", "approvers": {"manager": True}}, repeated_approver="first"))
     deal = new_deal(client, h["sam"])
     inst = submit(client, h["sam"], deal["id"])
     act(client, h["alice"], "approve")

@@ -9,9 +9,12 @@ from flask import Blueprint, request
 
 from ...core.errors import BadRequest
 from ...core.ids import parse_id
+from ...security.engine import engine as permission_engine
 from ...workflow import ApprovalService
 from ...workflow import notify as notifications
+from ...workflow.delegation import Delegations
 from ..context import current_principal, current_tenant
+from .records import request_lang
 from .util import json_body
 
 bp = Blueprint("approvals", __name__)
@@ -21,7 +24,7 @@ MAX_NOTIFICATION_IDS = 1000
 
 
 def _service() -> ApprovalService:
-    return ApprovalService(current_tenant())
+    return ApprovalService(current_tenant(), request_lang())
 
 
 def _optional_body() -> Any:
@@ -77,6 +80,55 @@ def withdraw(instance_id: str) -> dict[str, Any]:
 @bp.post("/approvals/<instance_id>/recall")
 def recall(instance_id: str) -> dict[str, Any]:
     return _service().recall(current_principal(), instance_id, _optional_body())
+
+
+@bp.post("/approvals/<instance_id>/remind")
+def remind(instance_id: str) -> dict[str, Any]:
+    """Nudge (催办) the current approvers: the submitter or an administrator, once an hour."""
+    return _service().remind(current_principal(), instance_id)
+
+
+# -- delegation (委托) ----------------------------------------------------------------------
+def _delegations() -> Delegations:
+    return Delegations(current_tenant())
+
+
+def _me() -> int:
+    p = current_principal()
+    if p.user_id is None:
+        raise BadRequest("only a signed-in user has a delegation")
+    return int(p.user_id)
+
+
+@bp.get("/auth/me/delegation")
+def my_delegation() -> dict[str, Any]:
+    return {"delegation": _delegations().get(_me())}
+
+
+@bp.put("/auth/me/delegation")
+def set_my_delegation() -> dict[str, Any]:
+    return {"delegation": _delegations().put(current_principal(), _me(), json_body())}
+
+
+@bp.delete("/auth/me/delegation")
+def clear_my_delegation() -> tuple[str, int]:
+    _delegations().delete(_me())
+    return "", 204
+
+
+@bp.route("/admin/users/<username>/delegation", methods=["GET", "PUT", "DELETE"])
+def user_delegation(username: str) -> Any:
+    """An administrator sets or clears someone's delegation (they are away unprepared)."""
+    p = current_principal()
+    permission_engine.check_admin(p)
+    service = _delegations()
+    uid = service.user_id(username)
+    if request.method == "GET":
+        return {"delegation": service.get(uid)}
+    if request.method == "DELETE":
+        service.delete(uid)
+        return "", 204
+    return {"delegation": service.put(p, uid, json_body())}
 
 
 @bp.get("/notifications")

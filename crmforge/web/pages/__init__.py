@@ -130,4 +130,12 @@ def home() -> str:
                            dashboards=dashboards.visible_dashboards())
 
 
-from . import dashboards, imports, inbox, lists, mass_actions, records  # noqa: E402,F401  (views register on bp)
+from . import (  # noqa: E402,F401  (views register on bp)
+    dashboards,
+    delegation,
+    imports,
+    inbox,
+    lists,
+    mass_actions,
+    records,
+)

@@ -38,11 +38,11 @@ def _tasks() -> list[dict[str, Any]]:
         snap = tenant.snapshot(conn)
     lang = current_lang()
     out = []
-    for t in ApprovalService(tenant).inbox(current_principal()):
+    for t in ApprovalService(tenant, lang).inbox(current_principal()):
         obj = snap.object(t["object"])
         title_field = obj.title_field if obj is not None else None
         out.append({**t, "object_label": obj.label(lang) if obj is not None else t["object"],
-                    "title": _title(t["record_snapshot"], title_field, t["record"])})
+                    "title": _title(t["record"], title_field, t["record_id"])})
     return out
 
 
@@ -72,6 +72,10 @@ def inbox_act(task_id: int) -> Response | tuple[str, int]:
     body: dict[str, Any] = {"comment": request.form.get("comment", "").strip() or None}
     if action == "transfer":
         body["to"] = request.form.get("to", "").strip()
+    edits = {k[len("value-"):]: (v.strip() or None) for k, v in request.form.items()
+             if k.startswith("value-")}
+    if action == "approve" and edits:
+        body["values"] = edits  # the step's "edit" fields, checked by the service
     try:
         if action not in TASK_ACTIONS:
             raise BadRequest(f"no approval action '{action[:20]}'")
@@ -100,12 +104,25 @@ def inbox_bulk() -> Response | tuple[str, int]:
 
 def record_approval(principal: Principal, object_name: str, rid: int) -> dict[str, Any]:
     """What a record page shows of its approval (``ApprovalService.record_status``)."""
-    status = ApprovalService(current_tenant()).record_status(principal, object_name, rid)
+    status = ApprovalService(current_tenant(), current_lang()).record_status(principal, object_name, rid)
     approval = status["approval"]
     if approval is not None:
         status["current_steps"] = sorted({t["step"] for t in approval["tasks"]
                                           if t["status"] == "open"})
     return status
+
+
+@bp.post("/records/<object_name>/<int:record_id>/remind/<int:instance_id>")
+def record_remind(object_name: str, record_id: int, instance_id: int) -> Response:
+    """Nudge (催办) the approvers of the record's running approval."""
+    try:
+        ApprovalService(current_tenant()).remind(current_principal(), instance_id)
+    except CRMError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("reminded", "ok")
+    return redirect(url_for("pages.record_page", object_name=object_name,
+                            record_id=record_id), 303)
 
 
 @bp.post("/records/<object_name>/<int:record_id>/submit")
