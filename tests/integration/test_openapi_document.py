@@ -260,9 +260,25 @@ class _Actions:
                     if _called(call) == inside.name:
                         resolve(argument(call, inside, value.id, index), outer, call.lineno,
                                 depth + 1)
+            elif isinstance(value, ast.Attribute) and value.attr == "action" \
+                    and "Switches" in switch_actions:
+                # ``switches.action``: a named ``pipeline.Switches`` value; every action
+                # such a value names is collected below from its constructor calls.
+                self.found.update(switch_actions["Switches"])
             elif value is not None:
                 self.unresolved.append(f"{where}:{line}")
 
+        switch_actions: dict[str, set[str]] = {}
+        for node in ast.walk(tree):  # Switches(action="...") and its default
+            if isinstance(node, ast.ClassDef) and node.name == "Switches":
+                for stmt in node.body:
+                    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \
+                            and stmt.target.id == "action" and isinstance(stmt.value, ast.Constant):
+                        switch_actions.setdefault("Switches", set()).add(str(stmt.value.value))
+            if isinstance(node, ast.Call) and _called(node) == "Switches":
+                for kw in node.keywords:
+                    if kw.arg == "action" and isinstance(kw.value, ast.Constant):
+                        switch_actions.setdefault("Switches", set()).add(str(kw.value.value))
         for fn, call in calls:
             name = _called(call)
             if name == "history_entry":
