@@ -96,17 +96,7 @@ def _check_step(problems: Problems, path: str, step: dict[str, Any], index: int,
     if "pass_rate" in step and step["mode"] != "all":
         problems.add(path + ".pass_rate", "a pass rate only applies to the 'all' mode")
     approvers = step["approvers"]
-    role = approvers.get("role")
-    if role is not None and role not in roles:
-        problems.add(path + ".approvers.role", f"no role named '{role[:40]}'")
-    field = approvers.get("field")
-    if field is not None:
-        f = obj.field(field)
-        if f is None:
-            problems.add(path + ".approvers.field", f"'{obj.name}' has no field '{field[:40]}'")
-        elif f.type != "user":
-            problems.add(path + ".approvers.field", f"'{field}' is a {f.type} field, not a user "
-                                                    "field")
+    _check_role_and_field(problems, path + ".approvers", approvers, obj, roles)
     if approvers.get("chosen_by_previous") and index == 0:
         problems.add(path + ".approvers.chosen_by_previous", "the first step has no previous "
                                                              "approver to choose")
@@ -136,10 +126,17 @@ def _check_cc(problems: Problems, path: str, cc: dict[str, Any], obj: ObjectDef,
     if not (cc.get("users") or cc.get("role") or cc.get("field")):
         problems.add(path, "a copy (cc) names users, a role or a user field; it names nobody")
         return
-    role = cc.get("role")
+    _check_role_and_field(problems, path, cc, obj, roles)
+
+
+def _check_role_and_field(problems: Problems, path: str, people: dict[str, Any],
+                          obj: ObjectDef, roles: set[str]) -> None:
+    """People named by a role (which must exist) or a user field of the record (which must
+    be one): approvers and copies name them alike."""
+    role = people.get("role")
     if role is not None and role not in roles:
         problems.add(path + ".role", f"no role named '{role[:40]}'")
-    field = cc.get("field")
+    field = people.get("field")
     if field is not None:
         f = obj.field(field)
         if f is None:
