@@ -59,11 +59,23 @@ def forget_version(conn: sa.Connection) -> None:
     _noted.pop(conn, None)
 
 
+#: The current-version query, built once; its SQL per database dialect (compiled once).
+_CURRENT = sa.select(sa.func.max(meta_versions.c.version))
+_CURRENT_SQL: dict[str, str] = {}
+
+
 def current_version(conn: sa.Connection) -> int:
+    """The newest published version, as this transaction sees it. Every write asks it
+    (a write's transaction is its own), so its SQL is compiled once per dialect and sent as
+    is, without statement construction or cache-key work per write."""
     noted = _noted.get(conn)
     if noted is not None:
         return noted
-    v = conn.execute(sa.select(sa.func.max(meta_versions.c.version))).scalar()
+    name = conn.dialect.name
+    sql = _CURRENT_SQL.get(name)
+    if sql is None:
+        sql = _CURRENT_SQL[name] = str(_CURRENT.compile(dialect=conn.dialect))
+    v = conn.exec_driver_sql(sql).scalar()
     return int(v or 0)
 
 

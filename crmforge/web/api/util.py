@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,11 @@ def storable(text: str) -> bool:
     return True
 
 
+#: What may carry a NUL or a lone surrogate into parsed JSON text (false alarms only cost
+#: the walk that decides).
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\x00")
+
+
 def json_body() -> Any:
     """The request's JSON document; malformed or missing JSON is a 400 with a clear message.
 
@@ -78,7 +84,10 @@ def json_body() -> Any:
         raise ValidationFailed(f"{where}: is too large", {where: ["is too large"]}) from None
     except Exception:  # bad syntax or encoding, NaN/Infinity, nesting deeper than json allows
         raise BadRequest("the request body is not valid JSON") from None
-    bad_text = _first(doc, lambda node: isinstance(node, str) and not storable(node))
+    # Only an escape (``\u0000``, ``\ud800``...) or a raw NUL can put such text in a
+    # document that parsed from UTF-8: without one, the walk has nothing to find.
+    bad_text = _first(doc, lambda node: isinstance(node, str) and not storable(node)) \
+        if _SUSPECT.search(raw) else None
     if bad_text is not None:
         raise ValidationFailed(f"{bad_text}: {NOT_TEXT}", {bad_text: [NOT_TEXT]})
     return doc
