@@ -14,6 +14,7 @@ from ..metadata.model import ObjectDef, Snapshot
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
+from .openapi_automations import automation_paths
 from .openapi_files import file_paths
 from .openapi_imports import import_paths
 
@@ -517,6 +518,7 @@ def build(tenant_key: str, snapshot: Snapshot,
     }
     schemas.update(process_schemas())
     paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
+    paths.update(automation_paths())
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})
