@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import yaml
 from flask.testing import FlaskClient
 
+from crmforge import tasks
 from crmforge.core import clock
 from crmforge.installer.apply import Installer
 from crmforge.runtime import events
@@ -366,7 +367,8 @@ def _at(frozen: list[dt.datetime], day: dt.date, hour: int = 9) -> dt.datetime:
 
 
 def test_contract_end_reminder_30_days_before_fires_once(
-        client: FlaskClient, admin: dict[str, str], frozen: list[dt.datetime]) -> None:
+        client: FlaskClient, admin: dict[str, str], frozen: list[dt.datetime],
+        tmp_path: Path) -> None:
     h = build(client, admin)
     rule(client, admin, {
         "name": "contract_end", "object": "contract", "when": "date", "date_field": "end_date",
@@ -381,7 +383,10 @@ def test_contract_end_reminder_30_days_before_fires_once(
     record(client, admin, "contract", name="Later C", end_date="2026-06-01")
     tenant = tenant_of(client)
     assert scan_date_rules(tenant, _at(frozen, dt.date(2026, 3, 15))) == 0
-    assert scan_date_rules(tenant, _at(frozen, dt.date(2026, 3, 16))) == 1  # 30 days before
+    _at(frozen, dt.date(2026, 3, 16))  # 30 days before: the worker's periodic step fires it
+    queue = tasks.Queue(client.application.extensions["crmforge"],
+                        url=f"sqlite:///{tmp_path / 'queue.db'}")
+    assert queue.automation() == 1
     assert scan_date_rules(tenant, _at(frozen, dt.date(2026, 3, 16), 18)) == 0  # once only
     assert scan_date_rules(tenant, _at(frozen, dt.date(2026, 3, 17))) == 0
     frozen[0] = START  # the test's sessions were signed in at START
