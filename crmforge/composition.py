@@ -12,11 +12,13 @@ from __future__ import annotations
 from .runtime import Instance, event_jobs
 from .runtime.hooks import UNWIRED, Wiring
 from .workflow import auto_submit
+from .workflow.automation import AutomationConsumer
 
 
 def wiring() -> Wiring:
     """The hooks and event consumers of a fully working instance."""
-    return Wiring(after_save=(auto_submit,), consumers=(), events_hint=event_jobs.hint)
+    return Wiring(after_save=(auto_submit,), consumers=(AutomationConsumer(),),
+                  events_hint=event_jobs.hint)
 
 
 def wire(instance: Instance) -> Instance:

@@ -15,7 +15,8 @@ itself (payload, progress, checkpoint) is a row of the tenant's database
 - Periodic work, every ``SWEEP_EVERY`` seconds: the sweep re-dispatches jobs that were
   queued or abandoned by a dead process (found in the control database's index, so idle
   tenants are never opened), and the timer loop runs approval reminders and escalations
-  of the tenants whose next due time has come (the same index tells which).
+  of the tenants whose next due time has come (the same index tells which), and the scan
+  of automation date rules (``workflow.automation.dates``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from huey.consumer import Consumer
 from .core import clock
 from .runtime import Instance, Tenant, job_kinds, jobs
 from .runtime.instance import job_queue, tenant_due
+from .workflow.automation import run_date_rules
 from .workflow.tables import ensure_tables, tasks
 from .workflow.timeouts import run_due
 
@@ -165,8 +167,13 @@ class Queue:
             conn.execute(tenant_due.insert().values(
                 tenant=tenant.name, next_due=due if due is not None else dt.datetime.max))
 
+    def automation(self) -> int:
+        """Automation date rules that fall due and webhook calls waiting for a retry (each
+        tenant scanned at most every ``CRMFORGE_DATE_RULES_SECONDS``)."""
+        return run_date_rules(self.instance)
+
     def periodic(self) -> None:
-        for step in (self.sweep, self.timers):
+        for step in (self.sweep, self.timers, self.automation):
             try:
                 step()
             except Exception:

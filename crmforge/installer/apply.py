@@ -27,6 +27,7 @@ from ..runtime.instance import Tenant
 from ..runtime.records import RecordService
 from ..security import audit
 from ..security.principal import Principal
+from ..workflow.automation import AutomationService
 from ..workflow.definitions import ProcessService
 from . import data as pack_data
 from . import state
@@ -97,6 +98,7 @@ class Installer:
         # Made here, outside any pack transaction: it creates the workflow tables once, and
         # a dry run's rollback must not take them away again.
         self.processes = ProcessService(tenant)
+        self.automations = AutomationService(tenant)
 
     # -- reading ----------------------------------------------------------------------------
     def installed(self) -> list[dict[str, Any]]:
@@ -159,6 +161,8 @@ class Installer:
             d["name"] == n for d in snap.data.get("dashboards", []))]
         taken += [f"process {n}" for n in pack.docs("processes") if any(
             p["name"] == n for p in snap.data.get("processes", []))]
+        taken += [f"automation {n}" for n in pack.docs("automations") if any(
+            a["name"] == n for a in snap.data.get("automations", []))]
         if taken:
             raise Conflict(f"the tenant already has {', '.join(taken)}", {"names": taken})
         # All of the pack's metadata is one new version; records follow once it exists.
@@ -170,6 +174,10 @@ class Installer:
                 with naming(pack.files.get(("processes", name))):
                     self.processes.create(self.principal, {**doc, "pack": pack.name})
                 plan.steps.append(f"create approval process {name}")
+            for name, doc in pack.docs("automations").items():
+                with naming(pack.files.get(("automations", name))):
+                    self.automations.create(self.principal, {**doc, "pack": pack.name})
+                plan.steps.append(f"create automation rule {name}")
         keys: pack_data.Keys = {}
         self._load_data(pack, keys, plan, have)
         self._save(conn, pack, keys)
@@ -293,6 +301,10 @@ class Installer:
 
     def _remove_items(self, shipped: dict[str, Any], plan: Plan) -> None:
         snap = self.designer.snapshot()
+        for auto in shipped.get("automations", {}):
+            if any(a["name"] == auto for a in snap.data.get("automations", [])):
+                self.automations.delete(self.principal, auto)
+                plan.steps.append(f"delete automation rule {auto}")
         for board in shipped.get("dashboards", {}):
             if any(d["name"] == board for d in snap.data.get("dashboards", [])):
                 self.designer.delete_dashboard(self.principal, board)
@@ -317,7 +329,7 @@ class Installer:
 def current_layer(designer: Designer, snap: Any, pack: Pack) -> dict[str, Any]:
     """The tenant's documents of a pack's items as they are now (comparable form)."""
     layer: dict[str, Any] = {"objects": {}, "roles": {}, "layouts": {}, "dashboards": {},
-                             "processes": {}}
+                             "processes": {}, "automations": {}}
     for name in pack.docs("objects"):
         if snap.object(name) is not None:
             layer["objects"][name] = comparable(designer.object_doc(snap, name))
@@ -336,6 +348,10 @@ def current_layer(designer: Designer, snap: Any, pack: Pack) -> dict[str, Any]:
     for name in pack.docs("processes"):
         if name in procs:
             layer["processes"][name] = comparable(procs[name])
+    autos = {a["name"]: a for a in snap.data.get("automations", [])}
+    for name in pack.docs("automations"):
+        if name in autos:
+            layer["automations"][name] = comparable(autos[name])
     return layer
 
 

@@ -24,7 +24,8 @@ _DROP = ("pack", "generated")
 def export_pack(tenant: Tenant, out: str | Path, manifest: dict[str, Any],
                 objects: Iterable[str] | None = None) -> Path:
     """Write the objects (default: all), the roles' permissions on them, their stored
-    layouts and the dashboards over them to ``out`` (a new or empty folder)."""
+    layouts, the dashboards and automation rules over them to ``out`` (a new or empty
+    folder)."""
     raise_problems("pack.yaml", manifest_problems(manifest))
     root = Path(out)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -56,6 +57,13 @@ def export_pack(tenant: Tenant, out: str | Path, manifest: dict[str, Any],
     for board in snap.data.get("dashboards", []):
         if all(c["object"] in chosen for c in board["charts"]):
             files[f"dashboards/{board['name']}.yaml"] = _clean(dict(board))
+    for auto in snap.data.get("automations", []):  # webhook secrets stay in the tenant
+        made = {a["object"] for a in auto["actions"] if a["type"] == "create"}
+        if {auto["object"], *made} <= chosen:
+            doc = _clean(comparable(auto))
+            doc["actions"] = [{k: v for k, v in a.items() if k != "secret"}
+                              for a in doc["actions"]]
+            files[f"automations/{auto['name']}.yaml"] = doc
     for rel, doc in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ def upgrade_documents(inst: Installer, conn: sa.Connection, cur: InstalledPack, 
     _layouts(inst, conn, old, layer, pack, plan, choose, kept)
     _dashboards(inst, conn, old, layer, pack, plan, choose, kept)
     _processes(inst, conn, old, layer, pack, plan, choose, kept)
+    _automations(inst, old, layer, pack, plan, choose, kept)
     return kept
 
 
@@ -185,3 +186,29 @@ def _processes(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
         if name not in after and name in present:
             inst.processes.delete(inst.principal, name)
             plan.steps.append(f"delete approval process {name}")
+
+
+def _automations(inst: Installer, old: Mapping[str, Any], layer: Mapping[str, Any], pack: Pack,
+                 plan: Plan, choose: str, kept: Kept) -> None:
+    """Automation rules merge like processes; a changed rule gets a new version."""
+    before, after = old.get("automations", {}), pack.docs("automations")
+    snap = inst.designer.snapshot()
+    present = {a["name"]: a for a in snap.data.get("automations", [])}
+    for name, doc in after.items():
+        if name not in present:
+            inst.automations.create(inst.principal, {**doc, "pack": pack.name})
+            plan.steps.append(f"create automation rule {name}")
+            continue
+        if name not in before:
+            raise ConflictError(f"the tenant already has an automation rule '{name}'")
+        ours = comparable(present[name])
+        merged = merge_document("automation", name, before[name], doc, ours,
+                                layer.get("automations", {}).get(name, ours), choose)
+        _settle(merged.conflicts, plan, choose, kept)
+        if merged.changed:
+            inst.automations.update(inst.principal, name, _patch(merged.doc, ours))
+            plan.steps.append(f"change automation rule {name}")
+    for name in before:
+        if name not in after and name in present:
+            inst.automations.delete(inst.principal, name)
+            plan.steps.append(f"delete automation rule {name}")

@@ -9,6 +9,7 @@ from . import (
     admin,
     approvals,
     auth,
+    automations,
     docs,
     files,
     imports,
@@ -23,7 +24,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports):
+               approvals, jobs, files, imports, automations):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]
