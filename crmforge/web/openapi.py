@@ -12,7 +12,7 @@ from typing import Any
 from ..metadata.model import Snapshot
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
-from .openapi_automations import automation_paths
+from .openapi_automations import automation_paths, automation_schemas
 from .openapi_conventions import api_version, finish
 from .openapi_files import file_paths
 from .openapi_imports import import_paths
@@ -355,6 +355,7 @@ def _static_schemas() -> dict[str, Any]:
         **_object_document_schema(),
         **_object_document_schema("layout", "LayoutDocument", "Layout_"),
         **process_schemas(),
+        **automation_schemas(),
     }
 
 

@@ -1,6 +1,6 @@
 """The OpenAPI paths of automation rules (DESIGN §9, second part): the rule documents and
 their run log. The rule schema comes from the JSON Schema file the server validates with,
-its references expanded in place, so the document needs no components of its own."""
+its references expanded in place, as one component (``AutomationRule``)."""
 
 from __future__ import annotations
 
@@ -60,12 +60,23 @@ RUN = {"type": "object", "properties": {
     "at": {"type": "string", "format": "date-time"}}}
 
 
+def automation_schemas() -> dict[str, Any]:
+    """The components: a rule and a run-log entry, each named once, so generated clients
+    get one model per shape (an inline schema used by several operations would become
+    several models of the same name)."""
+    return {"AutomationRule": rule_schema(), "AutomationRun": RUN}
+
+
+RULE_REF = {"$ref": "#/components/schemas/AutomationRule"}
+RUN_REF = {"$ref": "#/components/schemas/AutomationRun"}
+
+
 def automation_paths() -> dict[str, Any]:
     tag = ["Automation rules"]
-    doc = _json(rule_schema())
+    doc = _json(RULE_REF)
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     items = _json({"type": "object", "properties": {"items": {"type": "array",
-                                                              "items": rule_schema()}}})
+                                                              "items": RULE_REF}}})
     return {
         "/api/v1/meta/automations": {
             "get": {"tags": tag, "operationId": "list_automations",
@@ -101,9 +112,9 @@ def automation_paths() -> dict[str, Any]:
                                                "maximum": 500}}],
                     "responses": {"200": {"description": "Run log", **_json({
                         "type": "object", "properties": {"items": {"type": "array",
-                                                                   "items": RUN}}})},
+                                                                   "items": RUN_REF}}})},
                                   "404": ERROR}}},
     }
 
 
-__all__ = ["automation_paths", "rule_schema"]
+__all__ = ["automation_paths", "automation_schemas", "rule_schema"]

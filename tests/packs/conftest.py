@@ -166,7 +166,7 @@ class PackWorld:
     def tasks(self, who: str, obj: str, rid: int) -> list[dict[str, Any]]:
         r = self.get(who, "/api/v1/approvals/tasks")
         assert r.status_code == 200, r.json
-        return [t for t in r.json["items"] if t["object"] == obj and t["record"] == rid]
+        return [t for t in r.json["items"] if t["object"] == obj and t["record_id"] == rid]
 
     def act(self, who: str, obj: str, rid: int, action: str, comment: str = "ok"
             ) -> dict[str, Any]:

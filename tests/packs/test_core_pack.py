@@ -90,7 +90,7 @@ def _order(client: FlaskClient, world: dict[str, Any], discount: int) -> int:
 
 def _task(client: FlaskClient, headers: dict[str, str], record: int) -> str:
     items = client.get("/api/v1/approvals/tasks", headers=headers).json["items"]
-    found = [t for t in items if t.get("record") == record]
+    found = [t for t in items if t.get("record_id") == record]
     assert found, items
     return str(found[0]["id"])
 

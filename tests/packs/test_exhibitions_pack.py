@@ -288,8 +288,8 @@ def test_certificate_review(people: dict[str, dict[str, str]], client: FlaskClie
                         headers=h["seller1"])
         assert r.status_code == 201 and r.json["tasks"][0]["assignee"] == "svc", r.json
     tasks = _inbox(client, h["svc"])
-    assert sorted(t["record"] for t in tasks) == sorted(c["id"] for c in certs)
-    by_record = {t["record"]: t["id"] for t in tasks}
+    assert sorted(t["record_id"] for t in tasks) == sorted(c["id"] for c in certs)
+    by_record = {t["record_id"]: t["id"] for t in tasks}
     for cert, action in zip(certs, ("approve", "reject"), strict=True):
         r = client.post(f"/api/v1/approvals/tasks/{by_record[cert['id']]}/{action}", json={},
                         headers=h["svc"])
