@@ -6,10 +6,13 @@ them inside its change, which validates and publishes the result."""
 from __future__ import annotations
 
 import copy
+import re
+from typing import Any
 
 from ..core.errors import Conflict
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
 from ..metadata.model import Snapshot
+from ..metadata.refactor import rename_name
 from ..metadata.validation import SEARCHABLE, UNIQUE_CAPABLE, prepare_object
 from .designer_documents import Data
 
@@ -73,7 +76,7 @@ def validate_renamed(doc: Data, data: Data, base: Snapshot, object_name: str,
 
 def retarget(data: Data, old: str, new: str) -> None:
     """Every reference to object ``old`` by name now names ``new``: role permissions,
-    lookups, roll-ups, approval processes and dashboard charts."""
+    lookups, roll-ups, approval processes, dashboard charts and automation rules."""
     for role in data.get("roles", []):
         perms = role.get("permissions", {})
         if old in perms:
@@ -91,6 +94,12 @@ def retarget(data: Data, old: str, new: str) -> None:
                 f["target"] = new
             if f.get("type") == "rollup" and f.get("child") == old:
                 f["child"] = new
+    for rule in data.get("automations", []):  # a rule's object and the objects it creates
+        if rule.get("object") == old:
+            rule["object"] = new
+        for action in rule.get("actions", []):
+            if isinstance(action, dict) and action.get("object") == old:
+                action["object"] = new
 
 
 def retarget_field(data: Data, object_name: str, old: str, new: str) -> None:
@@ -102,6 +111,51 @@ def retarget_field(data: Data, object_name: str, old: str, new: str) -> None:
         for f in e["doc"]["fields"]:
             if f.get("type") == "rollup" and f.get("child") == object_name and f.get("field") == old:
                 f["field"] = new
+    for rule in data.get("automations", []):
+        _rename_in_rule(rule, object_name, old, new)
+
+
+def _rename_in_rule(rule: Data, object_name: str, old: str, new: str) -> None:
+    """A renamed field followed through an automation rule: on the rule's own object its
+    watched fields, date field, condition, merge fields, recipients and updates; on an
+    object the rule creates, the keys of the values it sets."""
+    def merge(text: Any) -> Any:
+        if isinstance(text, dict):
+            return {k: merge(v) for k, v in text.items()}
+        if isinstance(text, str):
+            return re.sub(r"\{\{\s*" + re.escape(old) + r"\s*\}\}", "{{ " + new + " }}", text)
+        return text
+
+    def expr(text: Any) -> Any:
+        return rename_name(text, old, new) if isinstance(text, str) else text
+
+    own = rule.get("object") == object_name
+    if own:
+        rule["fields"] = [new if n == old else n for n in rule.get("fields", [])]
+        if rule.get("date_field") == old:
+            rule["date_field"] = new
+        if "condition" in rule:
+            rule["condition"] = expr(rule["condition"])
+    for action in rule.get("actions", []):
+        if not isinstance(action, dict):
+            continue
+        if own:
+            for key in ("message", "subject", "body"):
+                if key in action:
+                    action[key] = merge(action[key])
+            to = action.get("to")
+            if isinstance(to, dict) and to.get("field") == old:
+                to["field"] = new
+            for key in ("set", "values"):
+                if isinstance(action.get(key), dict):
+                    action[key] = {k: expr(v) for k, v in action[key].items()}
+            if "owner" in action:
+                action["owner"] = expr(action["owner"])
+        if action.get("type") == "update" and own and isinstance(action.get("set"), dict):
+            action["set"] = {new if k == old else k: v for k, v in action["set"].items()}
+        if action.get("type") == "create" and action.get("object") == object_name \
+                and isinstance(action.get("values"), dict):
+            action["values"] = {new if k == old else k: v for k, v in action["values"].items()}
 
 
 __all__ = ["apply_field_patch", "carry_ids", "retarget", "retarget_field",

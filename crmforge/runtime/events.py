@@ -172,11 +172,13 @@ def consume(tenant: Tenant, consumer: EventConsumer, batch: int = 100) -> int:
     handled = 0
     while True:
         with tenant.write() as conn:
+            # The cursor row, made by whichever process comes first (two at once must not
+            # collide), then locked: the other waits for this batch and starts after it.
+            conn.execute(tenant.dialect.insert(cursors).values(
+                consumer=consumer.name, last_id=0).on_conflict_do_nothing(
+                index_elements=[cursors.c.consumer]))
             last = conn.execute(sa.select(cursors.c.last_id).where(
-                cursors.c.consumer == consumer.name).with_for_update()).scalar()
-            if last is None:
-                conn.execute(cursors.insert().values(consumer=consumer.name, last_id=0))
-                last = 0
+                cursors.c.consumer == consumer.name).with_for_update()).scalar_one()
             rows = conn.execute(sa.select(outbox).where(outbox.c.id > last)
                                 .order_by(outbox.c.id).limit(batch)).all()
             if not rows:

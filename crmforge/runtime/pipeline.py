@@ -110,12 +110,15 @@ def prepare_new(ctx: Ctx, data: Any, lang: str = "en",
     return prepare(ctx, data, None, lang, known)
 
 
-def create(ctx: Ctx, prepared: Sequence[dict[str, Any]]) -> list[int]:
+def create(ctx: Ctx, prepared: Sequence[dict[str, Any]],
+           owner: tuple[int, int | None] | None = None) -> list[int]:
     """Steps 3-8 for new records whose values ``prepare_new`` returned: written together
-    (one insert, one history insert); their ids."""
+    (one insert, one history insert); their ids. ``owner``: the (user, department) that
+    owns them from the start, when the writer is not to (a rule creating a follow-up for
+    the record's owner), instead of a transfer right after."""
     if not prepared:
         return []
-    ids, rows, now = writes.insert_rows(ctx, prepared)
+    ids, rows, now = writes.insert_rows(ctx, prepared, owner)
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
     stored = [f for f in ctx.obj.fields if f.stored]
     obj = ctx.obj

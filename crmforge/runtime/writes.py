@@ -297,19 +297,22 @@ def _next_number(ctx: Ctx, f: FieldDef) -> str:
     return kind.render(f, value)
 
 
-def insert_rows(ctx: Ctx, prepared: Sequence[dict[str, Any]]
+def insert_rows(ctx: Ctx, prepared: Sequence[dict[str, Any]],
+                owner: tuple[int, int | None] | None = None
                 ) -> tuple[list[int], list[dict[str, Any]], Any]:
     """The row write of new records (pipeline step 3): autonumbers and system fields
-    added, one executemany. Returns their ids, the rows as written, and the time."""
+    added, one executemany. ``owner``: (user, department) owning them instead of the
+    writer. Returns their ids, the rows as written, and the time."""
     now = utcnow()
     p = ctx.principal
+    owner_id, department_id = owner if owner is not None else (p.user_id, p.department_id)
     autonumbers = [f for f in ctx.obj.fields if f.type == "autonumber"]
     rows = []
     for values in prepared:
         row = dict(values)
         for f in autonumbers:
             row[f.name] = _next_number(ctx, f)
-        row.update(owner_id=p.user_id, department_id=p.department_id, created_at=now,
+        row.update(owner_id=owner_id, department_id=department_id, created_at=now,
                    created_by=p.user_id, updated_at=now, updated_by=p.user_id, version=1)
         rows.append(row)
     keys = set().union(*rows)  # same keys in every row so one executemany carries them

@@ -16,11 +16,13 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from ...core.errors import NotFound, ValidationFailed
+from ...core.ids import parse_id
 from ...metadata.model import Snapshot
 from ...rules import Resolver
 from ...runtime import pipeline
@@ -152,15 +154,12 @@ def _create(firing: Firing, index: int) -> str:
     record = firing.record() or {}
     owner = owner_expr.evaluate(record, firing.resolver()) if owner_expr is not None \
         else record.get("owner_id")
-    [new_id] = pipeline.create(ctx, [pipeline.prepare_new(ctx, payload)])
-    if owner is not None:
-        dept = firing.conn.execute(sa.select(users.c.department_id).where(
-            users.c.id == owner, users.c.active)).first()
-        if dept is not None:
-            row = firing.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == new_id)).one()
-            pipeline.write_update(ctx, row, {"owner_id": int(owner),
-                                             "department_id": dept.department_id},
-                                  pipeline.TRANSFER)
+    owner_id = parse_id(owner) if isinstance(owner, (int, Decimal)) else None
+    found = None if owner_id is None else firing.conn.execute(
+        sa.select(users.c.department_id).where(users.c.id == owner_id, users.c.active)).first()
+    [new_id] = pipeline.create(  # owned by them from the start: no transfer afterwards
+        ctx, [pipeline.prepare_new(ctx, payload)],
+        owner=(owner_id, found.department_id) if owner_id is not None and found else None)
     return f"created {target.name} {new_id}"
 
 
