@@ -31,8 +31,10 @@ def upgrade_documents(inst: Installer, conn: sa.Connection, cur: InstalledPack, 
     _roles(inst, conn, old, layer, pack, plan, choose, kept)
     _layouts(inst, conn, old, layer, pack, plan, choose, kept)
     _dashboards(inst, conn, old, layer, pack, plan, choose, kept)
-    _processes(inst, conn, old, layer, pack, plan, choose, kept)
-    _automations(inst, old, layer, pack, plan, choose, kept)
+    _versioned(inst, "processes", "process", "approval process", inst.processes, old, layer,
+               pack, plan, choose, kept)
+    _versioned(inst, "automations", "automation", "automation rule", inst.automations, old,
+               layer, pack, plan, choose, kept)
     return kept
 
 
@@ -160,55 +162,31 @@ def _dashboards(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
             plan.steps.append(f"delete dashboard {name}")
 
 
-def _processes(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
+def _versioned(inst: Installer, kind: str, doc_kind: str, what: str, service: Any,
+               old: Mapping[str, Any],
                layer: Mapping[str, Any], pack: Pack, plan: Plan, choose: str,
                kept: Kept) -> None:
-    """Processes merge like other documents; a changed process gets a new version, and
-    approvals already running finish on the version they started with."""
-    before, after = old.get("processes", {}), pack.docs("processes")
+    """Processes and automation rules (``kind``, called ``what`` in the plan) merge like
+    other documents through their own service; a changed one gets a new version, and what
+    already runs (an approval) finishes on the version it started with."""
+    before, after = old.get(kind, {}), pack.docs(kind)
     snap = inst.designer.snapshot()
-    present = {p["name"]: p for p in snap.data.get("processes", [])}
+    present = {p["name"]: p for p in snap.data.get(kind, [])}
     for name, doc in after.items():
         if name not in present:
-            inst.processes.create(inst.principal, {**doc, "pack": pack.name})
-            plan.steps.append(f"create approval process {name}")
+            service.create(inst.principal, {**doc, "pack": pack.name})
+            plan.steps.append(f"create {what} {name}")
             continue
         if name not in before:
-            raise ConflictError(f"the tenant already has a process '{name}'")
+            raise ConflictError(f"the tenant already has the {what} '{name}'")
         ours = comparable(present[name])
-        merged = merge_document("process", name, before[name], doc, ours,
-                                layer.get("processes", {}).get(name, ours), choose)
+        merged = merge_document(doc_kind, name, before[name], doc, ours,
+                                layer.get(kind, {}).get(name, ours), choose)
         _settle(merged.conflicts, plan, choose, kept)
         if merged.changed:
-            inst.processes.update(inst.principal, name, _patch(merged.doc, ours))
-            plan.steps.append(f"change approval process {name}")
+            service.update(inst.principal, name, _patch(merged.doc, ours))
+            plan.steps.append(f"change {what} {name}")
     for name in before:
         if name not in after and name in present:
-            inst.processes.delete(inst.principal, name)
-            plan.steps.append(f"delete approval process {name}")
-
-
-def _automations(inst: Installer, old: Mapping[str, Any], layer: Mapping[str, Any], pack: Pack,
-                 plan: Plan, choose: str, kept: Kept) -> None:
-    """Automation rules merge like processes; a changed rule gets a new version."""
-    before, after = old.get("automations", {}), pack.docs("automations")
-    snap = inst.designer.snapshot()
-    present = {a["name"]: a for a in snap.data.get("automations", [])}
-    for name, doc in after.items():
-        if name not in present:
-            inst.automations.create(inst.principal, {**doc, "pack": pack.name})
-            plan.steps.append(f"create automation rule {name}")
-            continue
-        if name not in before:
-            raise ConflictError(f"the tenant already has an automation rule '{name}'")
-        ours = comparable(present[name])
-        merged = merge_document("automation", name, before[name], doc, ours,
-                                layer.get("automations", {}).get(name, ours), choose)
-        _settle(merged.conflicts, plan, choose, kept)
-        if merged.changed:
-            inst.automations.update(inst.principal, name, _patch(merged.doc, ours))
-            plan.steps.append(f"change automation rule {name}")
-    for name in before:
-        if name not in after and name in present:
-            inst.automations.delete(inst.principal, name)
-            plan.steps.append(f"delete automation rule {name}")
+            service.delete(inst.principal, name)
+            plan.steps.append(f"delete {what} {name}")

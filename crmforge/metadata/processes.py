@@ -9,15 +9,12 @@ module checks everything else and reports every problem keyed by JSON path.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.errors import ValidationFailed
 from ..core.names import NAME_PATTERN
-from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
-from .validation import Problems
+from .validation import Problems, object_document
 
 MODES = ("single", "any", "all", "sequential")
 #: The key of ``on_approve`` / ``on_reject`` that transfers the record's owner: its
@@ -39,27 +36,8 @@ def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None
     Returns a normalized copy (``mode`` defaults to ``single``). Expressions are only
     checked for syntax here; ``crmforge.workflow.definitions`` compiles them.
     """
-    if not isinstance(doc, Mapping):
-        raise ValidationFailed("a process must be a JSON object", {"$": ["not an object"]})
-    problems = Problems()
-    for error in document_schema("process").iter_errors(doc):
-        problems.add(error.json_path, error.message)
-    problems.raise_if_any("the process")
-    out = copy.deepcopy(dict(doc))
-    out.pop("version", None)
-    name = out["name"]
-    if not NAME_PATTERN.fullmatch(name) or "__" in name:
-        problems.add("$.name", "a process name has lowercase ASCII letters, digits and '_'")
-    known = process_docs(snapshot)
-    if existing is None and name in known:
-        problems.add("$.name", f"a process named '{name}' already exists")
-    if existing is not None and name != existing:
-        problems.add("$.name", "processes cannot be renamed; create a new process instead")
-    obj = snapshot.object(out["object"])
-    if obj is None:
-        problems.add("$.object", f"no object named '{out['object'][:40]}'")
-        problems.raise_if_any("the process")
-    assert obj is not None
+    out, problems, obj = object_document(doc, "process", "a process", "processes",
+                                         process_docs(snapshot), existing, snapshot)
     roles = {r["name"] for r in snapshot.data.get("roles", [])}
     for i, role in enumerate(out.get("submitters", {}).get("roles", [])):
         if role not in roles:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.errors import ValidationFailed
 from ..core.ids import new_meta_id
-from ..core.names import name_problem
+from ..core.names import NAME_PATTERN, name_problem
 from .fieldtypes import COMMON_OPTIONS, FIELD_TYPES
 from .jsonschemas import document_schema
 from .model import ObjectDef, Snapshot
@@ -56,6 +56,40 @@ class Problems:
             ordered = dict(sorted(self.items.items()))
             first_path, first = next(iter(ordered.items()))
             raise ValidationFailed(f"{what} is not valid: {first_path}: {first[0]}", ordered)
+
+
+def object_document(doc: Any, schema: str, what: str, plural: str,
+                    known: Mapping[str, Any], existing: str | None, snapshot: Snapshot
+                    ) -> tuple[dict[str, Any], Problems, ObjectDef]:
+    """The checks every named document about one object starts with (an approval process,
+    an automation rule): an object, its JSON Schema, a free name that never changes, an
+    object that exists. Returns a copy without its version, the problems so far, and the
+    object; refuses at once what later checks could not read. ``what`` names one ("an
+    automation rule"), ``plural`` many ("rules")."""
+    if not isinstance(doc, Mapping):
+        raise ValidationFailed(f"{what} must be a JSON object", {"$": ["not an object"]})
+    problems = Problems()
+    for error in document_schema(schema).iter_errors(doc):
+        problems.add(error.json_path, error.message)
+    problems.raise_if_any(f"the {what.split(' ', 1)[1]}")
+    out = copy.deepcopy(dict(doc))
+    out.pop("version", None)
+    name = out["name"]
+    noun = what.split(" ", 1)[1]
+    if not NAME_PATTERN.fullmatch(name) or "__" in name:
+        problems.add("$.name", f"a {noun.split()[-1]} name has lowercase ASCII letters, "
+                               "digits and '_'")
+    if existing is None and name in known:
+        problems.add("$.name", f"{what} named '{name}' already exists")
+    if existing is not None and name != existing:
+        problems.add("$.name", f"{plural} cannot be renamed; create a new "
+                               f"{noun.split()[-1]} instead")
+    obj = snapshot.object(out["object"])
+    if obj is None:
+        problems.add("$.object", f"no object named '{out['object'][:40]}'")
+        problems.raise_if_any(f"the {noun}")
+    assert obj is not None
+    return out, problems, obj
 
 
 def expression_names(expression: str) -> set[str]:

@@ -12,7 +12,6 @@ users, and compiles every expression.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,11 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from ...core.errors import ValidationFailed
-from ...core.names import NAME_PATTERN
-from ...metadata.jsonschemas import document_schema
 from ...metadata.model import ObjectDef, Snapshot
-from ...metadata.validation import Problems
+from ...metadata.validation import Problems, object_document
 from ...rules import ExpressionContext, T, check_expression
 from ...rules.context import SYSTEM_FIELD_TYPES
 from ...security.tables import users
@@ -55,28 +51,8 @@ def is_date_field(obj: ObjectDef, name: str) -> bool:
 def prepare_automation(doc: Any, snapshot: Snapshot, conn: sa.Connection | None = None, *,
                        existing: str | None = None) -> Data:
     """A normalized copy of a valid rule, or ValidationFailed with every problem."""
-    if not isinstance(doc, Mapping):
-        raise ValidationFailed("an automation rule must be a JSON object",
-                               {"$": ["not an object"]})
-    problems = Problems()
-    for error in document_schema("automation").iter_errors(doc):
-        problems.add(error.json_path, error.message)
-    problems.raise_if_any("the automation rule")
-    out = copy.deepcopy(dict(doc))
-    out.pop("version", None)
-    name = out["name"]
-    if not NAME_PATTERN.fullmatch(name) or "__" in name:
-        problems.add("$.name", "a rule name has lowercase ASCII letters, digits and '_'")
-    known = automation_docs(snapshot)
-    if existing is None and name in known:
-        problems.add("$.name", f"an automation rule named '{name}' already exists")
-    if existing is not None and name != existing:
-        problems.add("$.name", "rules cannot be renamed; create a new rule instead")
-    obj = snapshot.object(out["object"])
-    if obj is None:
-        problems.add("$.object", f"no object named '{out['object'][:40]}'")
-        problems.raise_if_any("the automation rule")
-    assert obj is not None
+    out, problems, obj = object_document(doc, "automation", "an automation rule", "rules",
+                                         automation_docs(snapshot), existing, snapshot)
     out.setdefault("enabled", True)
     _check_trigger(problems, out, obj)
     record = ExpressionContext.for_object(obj, snapshot)
