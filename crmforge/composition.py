@@ -9,6 +9,7 @@ worker) wires it through here.
 
 from __future__ import annotations
 
+from .integrations import webhooks
 from .runtime import Instance, event_jobs
 from .runtime.hooks import Wiring
 from .workflow import auto_submit
@@ -16,7 +17,8 @@ from .workflow import auto_submit
 
 def wiring() -> Wiring:
     """The hooks and event consumers of a fully working instance."""
-    return Wiring(after_save=(auto_submit,), consumers=(), events_hint=event_jobs.hint)
+    return Wiring(after_save=(auto_submit,), consumers=(webhooks.event_consumer,),
+                  events_hint=event_jobs.hint)
 
 
 def wire(instance: Instance) -> Instance:

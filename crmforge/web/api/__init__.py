@@ -19,11 +19,12 @@ from . import (
     packs,
     processes,
     records,
+    webhooks,
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports):
+               approvals, jobs, files, imports, webhooks):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]
