@@ -38,6 +38,7 @@ from .core import clock
 from .integrations import webhooks
 from .runtime import Instance, Tenant, job_kinds, jobs
 from .runtime.instance import job_queue, tenant_due
+from .workflow import mail_outbox
 from .workflow.tables import ensure_tables, tasks
 from .workflow.timeouts import run_due
 
@@ -48,7 +49,8 @@ SWEEP_EVERY = float(os.environ.get("CRMFORGE_SWEEP_SECONDS", "15") or 15)
 
 #: Every kind of job, and its handler: the runtime's own, and those defined above it.
 HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({**job_kinds.HANDLERS,
-                                                         **webhooks.HANDLERS})
+                                                         **webhooks.HANDLERS,
+                                                         **mail_outbox.HANDLERS})
 
 #: Work of a tenant that falls due at a time, besides approval timers: (queue what is due
 #: at a naive UTC time, when the next is due). The timer loop runs both for due tenants
@@ -56,6 +58,7 @@ HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({**job_kinds.HANDLERS,
 DUE_WORK: tuple[tuple[Callable[[Tenant, dt.datetime], object],
                       Callable[[Tenant], dt.datetime | None]], ...] = (
     (webhooks.run_due, webhooks.next_due),
+    (mail_outbox.run_due, mail_outbox.next_due),
 )
 
 

@@ -1,7 +1,7 @@
 """Sending deliveries: the ``webhook_deliveries`` job, retries and disabling.
 
-A job is submitted after the consumer commits new deliveries (``kick``; one queued per
-tenant and process at a time) and by the periodic work when a retry falls due
+A job is submitted after the consumer commits new deliveries (``kick``, unless one
+this process queued has not started yet) and by the periodic work when a retry falls due
 (``run_due``, ``next_due``). A run claims due deliveries in id order, a few at a time
 (``sending``: a conditional update, so two runners never send the same one), sends each
 (``delivery.post``) and records the outcome. Sending happens outside every record write:
@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import logging
 import os
-import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 from ...runtime import jobs
 from ...runtime.instance import Tenant
 from ...security.tables import users
+from ...workflow.background import Kicker
 from ...workflow.notify import deliver_pending, notify
 from . import consumer, delivery, sealing, signing
 from .documents import url_problem
@@ -62,11 +62,6 @@ BATCH = 20
 #: Attempts per job run; what remains is left to the next run, queued at once.
 PER_RUN = 500
 
-#: Tenant key -> the ``webhook_deliveries`` job this process last queued for it.
-_queued: dict[str, int] = {}
-_queued_lock = threading.Lock()
-
-
 def keep_days() -> int:
     """Days finished deliveries stay in the log (``CRMFORGE_WEBHOOK_LOG_DAYS``, 30)."""
     raw = os.environ.get("CRMFORGE_WEBHOOK_LOG_DAYS", "")
@@ -74,35 +69,13 @@ def keep_days() -> int:
 
 
 # -- the job ----------------------------------------------------------------------------------
-def kick(tenant: Tenant) -> None:
-    """Deliveries wait: make sure a job will send them. A job this process queued that
-    has not started yet will (a running one may have made its last claim already), so
-    a stream of events queues few jobs; the job's row tells, whichever process runs it."""
-    store = jobs.JobStore(tenant)
-    with _queued_lock:
-        last = _queued.get(tenant.key)
-    try:
-        if last is not None and store.get(last).status == jobs.QUEUED:
-            return
-        job_id = store.create(KIND, {}, by="system")
-        with _queued_lock:
-            _queued[tenant.key] = job_id
-        tenant.after_commit(lambda: _dispatch(tenant, job_id))
-    except Exception:  # the deliveries are committed: the periodic work finds them
-        log.exception("could not queue the webhook deliveries of tenant %s", tenant.name)
-
-
-def _dispatch(tenant: Tenant, job_id: int) -> None:
-    """To the instance's queue (whose handlers include this kind), else a thread."""
-    if tenant.dispatch is not None:
-        tenant.dispatch(tenant, job_id)
-    else:
-        jobs.local_dispatch(tenant, job_id, {KIND: handle})
-
-
 def handle(ctx: jobs.JobContext) -> None:
     if run(ctx.tenant) >= PER_RUN:
         kick(ctx.tenant)
+
+
+#: Deliveries wait: make sure a job will send them (``workflow.background.Kicker``).
+kick = Kicker(KIND, handle)
 
 
 def run(tenant: Tenant, limit: int = PER_RUN) -> int:
