@@ -9,6 +9,7 @@ worker) wires it through here.
 
 from __future__ import annotations
 
+from .integrations import webhooks
 from .runtime import Instance, event_jobs
 from .runtime.hooks import UNWIRED, Wiring
 from .workflow import auto_submit
@@ -17,7 +18,8 @@ from .workflow.automation import AutomationConsumer
 
 def wiring() -> Wiring:
     """The hooks and event consumers of a fully working instance."""
-    return Wiring(after_save=(auto_submit,), consumers=(AutomationConsumer(),),
+    return Wiring(after_save=(auto_submit,),
+                  consumers=(AutomationConsumer(), webhooks.event_consumer),
                   events_hint=event_jobs.hint)
 
 

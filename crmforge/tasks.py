@@ -15,8 +15,9 @@ itself (payload, progress, checkpoint) is a row of the tenant's database
 - Periodic work, every ``SWEEP_EVERY`` seconds: the sweep re-dispatches jobs that were
   queued or abandoned by a dead process (found in the control database's index, so idle
   tenants are never opened), and the timer loop runs approval reminders and escalations
-  of the tenants whose next due time has come (the same index tells which), and the scan
-  of automation date rules (``workflow.automation.dates``).
+  of the tenants whose next due time has come (the same index tells which), queues the
+  work that falls due with them (``DUE_WORK``: webhook retries, e-mail retries), and scans
+  automation date rules (``workflow.automation.dates``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -35,8 +36,10 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from .core import clock
+from .integrations import webhooks
 from .runtime import Instance, Tenant, job_kinds, jobs
 from .runtime.instance import job_queue, tenant_due
+from .workflow import mail_outbox
 from .workflow.automation import run_date_rules
 from .workflow.tables import ensure_tables, tasks
 from .workflow.timeouts import run_due
@@ -47,7 +50,18 @@ log = logging.getLogger("crmforge.tasks")
 SWEEP_EVERY = float(os.environ.get("CRMFORGE_SWEEP_SECONDS", "15") or 15)
 
 #: Every kind of job, and its handler: the runtime's own, and those defined above it.
-HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType(dict(job_kinds.HANDLERS))
+HANDLERS: Mapping[str, jobs.Handler] = MappingProxyType({**job_kinds.HANDLERS,
+                                                         **webhooks.HANDLERS,
+                                                         **mail_outbox.HANDLERS})
+
+#: Work of a tenant that falls due at a time, besides approval timers: (queue what is due
+#: at a naive UTC time, when the next is due). The timer loop runs both for due tenants
+#: and keeps the earliest next time in the control database's index.
+DUE_WORK: tuple[tuple[Callable[[Tenant, dt.datetime], object],
+                      Callable[[Tenant], dt.datetime | None]], ...] = (
+    (webhooks.run_due, webhooks.next_due),
+    (mail_outbox.run_due, mail_outbox.next_due),
+)
 
 
 def _now() -> dt.datetime:
@@ -140,7 +154,8 @@ class Queue:
 
     def timers(self, now: dt.datetime | None = None) -> int:
         """Approval reminders and escalations of the tenants whose next due time has come
-        (or is not known yet); then their next due time. How many tenants were run."""
+        (or is not known yet), and their ``DUE_WORK``; then their next due time. How many
+        tenants were run."""
         at = now or _now()
         with self.instance.control.connect() as conn:
             known = {r.tenant: r.next_due for r in conn.execute(sa.select(tenant_due))}
@@ -150,6 +165,8 @@ class Queue:
             try:
                 tenant = self.instance.tenant(name)
                 run_due(tenant, at.replace(tzinfo=dt.UTC))
+                for run_work, _ in DUE_WORK:
+                    run_work(tenant, at)
                 self._store_next_due(tenant)
             except Exception:  # one tenant's failure must not stop the others' timers
                 log.exception("approval timers of tenant %s failed", name)
@@ -161,7 +178,8 @@ class Queue:
             open_rows = sa.select(sa.func.min(tasks.c.remind_at), sa.func.min(tasks.c.escalate_at)
                                   ).where(tasks.c.status == "open")
             remind, escalate = conn.execute(open_rows).one()
-        due = min((t for t in (remind, escalate) if t is not None), default=None)
+        later = [next_due(tenant) for _, next_due in DUE_WORK]
+        due = min((t for t in (remind, escalate, *later) if t is not None), default=None)
         with self.instance.control.begin() as conn:
             conn.execute(tenant_due.delete().where(tenant_due.c.tenant == tenant.name))
             conn.execute(tenant_due.insert().values(

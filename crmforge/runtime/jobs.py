@@ -308,10 +308,11 @@ def local_dispatch(tenant: Tenant, job_id: int, handlers: Mapping[str, Handler])
                 time.sleep(0.5)
 
     thread = threading.Thread(target=work, name=f"job-{tenant.name}-{job_id}", daemon=True)
-    with _threads_lock:
+    with _threads_lock:  # started under the lock: another dispatch's clean-up (or a
+        # ``wait_local``) must never see it listed but not alive yet, and drop it
         _threads[:] = [t for t in _threads if t.is_alive()]
         _threads.append(thread)
-    thread.start()
+        thread.start()
 
 
 def running_locally() -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_webhooks import webhook_paths
+
 ERROR = {"$ref": "#/components/responses/Error"}
 OBJ: dict[str, Any] = {"type": "object"}
 ITEMS: dict[str, Any] = {"type": "object", "properties": {"items": {"type": "array",
@@ -203,7 +205,7 @@ def metadata_extra_paths() -> dict[str, Any]:
 
 def extra_paths() -> dict[str, Any]:
     return {**admin_paths(), **credential_paths(), **record_extra_paths(),
-            **metadata_extra_paths()}
+            **metadata_extra_paths(), **webhook_paths()}
 
 
 __all__ = ["extra_paths"]

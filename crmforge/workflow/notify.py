@@ -1,10 +1,10 @@
 """In-app notifications and their e-mails.
 
 A notification is a row written in the same transaction as the action that caused it, so
-nobody is told about an approval that was rolled back. E-mail goes out after the commit
-(DESIGN §4, step 6) from the rows still marked ``pending``: a crash between commit and
-delivery leaves them pending for the next delivery run, nothing is lost or sent twice by
-the same run. SMTP settings come from ``CRMFORGE_SMTP_HOST``, ``CRMFORGE_SMTP_PORT`` and
+nobody is told about an approval that was rolled back. Its e-mail is queued in the same
+transaction (``mail_outbox``) and sent after the commit (DESIGN §4, step 6) by the
+``email`` job, with retries: ``deliver_pending`` (called once the action commits) queues
+that job. SMTP settings come from ``CRMFORGE_SMTP_HOST``, ``CRMFORGE_SMTP_PORT`` and
 ``CRMFORGE_SMTP_FROM``; without a host, no e-mail is queued. ``CRMFORGE_SMTP_SECURITY``
 (``starttls``, ``ssl`` or ``none``; by default ``ssl`` on port 465, ``starttls`` on 587,
 else ``none``) encrypts the connection, verified against the system's certificates or
@@ -18,14 +18,14 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..runtime.context import utcnow
 from ..runtime.instance import Tenant
-from . import people
+from . import mail_outbox, people
+from .mail_templates import plain_html
 from .tables import notifications
 
 
@@ -77,48 +77,29 @@ def smtp_settings() -> SmtpSettings | None:
 
 def notify(conn: sa.Connection, user_id: int, kind: str, subject: str, body: str, *,
            instance_id: int | None = None, task_id: int | None = None) -> None:
-    mail = "pending" if smtp_settings() and people.email_of(conn, user_id) else "none"
-    conn.execute(notifications.insert().values(
+    """Tell a user in the app, and by e-mail when SMTP is configured and the user has an
+    address (queued in this transaction; ``deliver_pending`` after the commit)."""
+    address = people.email_of(conn, user_id) if smtp_settings() else None
+    nid = int(conn.execute(notifications.insert().values(
         user_id=user_id, kind=kind, subject=subject[:300], body=body, instance_id=instance_id,
-        task_id=task_id, created_at=utcnow(), email_status=mail))
+        task_id=task_id, created_at=utcnow(), email_status="pending" if address else "none")
+        .returning(notifications.c.id)).scalar_one())
+    if address:
+        mail_outbox.enqueue(conn, [{
+            "notification_id": nid, "user_id": user_id, "to_address": address,
+            "subject": " ".join(subject.split())[:300], "text": body,
+            "html": plain_html(body), "kind": kind}])
 
 
-def deliver_pending(tenant: Tenant, limit: int = 200) -> int:
-    """Send the e-mails of pending notifications; returns how many were sent."""
-    settings = smtp_settings()
-    if settings is None:
+def deliver_pending(tenant: Tenant) -> int:
+    """After a commit that queued e-mail: make sure the ``email`` job will send it (and
+    whatever else is due). Nothing is sent here, so no request waits for a mail server.
+    Returns 1 when a job was asked for, else 0."""
+    due = mail_outbox.next_due(tenant)
+    if due is None or due > utcnow():
         return 0
-    sender = settings.sender
-    with tenant.read() as conn:
-        rows = conn.execute(sa.select(notifications).where(
-            notifications.c.email_status == "pending").order_by(notifications.c.id)
-            .limit(limit)).all()
-        to = {r.id: people.email_of(conn, r.user_id) for r in rows}
-    if not rows:
-        return 0
-    done: dict[int, str] = {}
-    try:
-        with settings.connect() as smtp:
-            for r in rows:
-                address = to.get(r.id)
-                if not address:
-                    done[r.id] = "none"
-                    continue
-                msg = EmailMessage()
-                msg["From"], msg["To"], msg["Subject"] = sender, address, r.subject
-                msg.set_content(r.body)
-                try:
-                    smtp.send_message(msg)
-                    done[r.id] = "sent"
-                except smtplib.SMTPException:
-                    done[r.id] = "failed"
-    except (OSError, smtplib.SMTPException):
-        return 0  # the server is unreachable: everything stays pending for the next run
-    with tenant.write() as conn:
-        for nid, status in done.items():
-            conn.execute(notifications.update().where(notifications.c.id == nid)
-                         .values(email_status=status))
-    return sum(1 for s in done.values() if s == "sent")
+    mail_outbox.kick(tenant)
+    return 1
 
 
 def inbox(conn: sa.Connection, user_id: int, unread: bool = False, limit: int = 100

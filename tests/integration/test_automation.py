@@ -26,7 +26,7 @@ from crmforge.runtime import events
 from crmforge.runtime.records import RecordService
 from crmforge.security.principal import SYSTEM
 from crmforge.workflow.automation import delivery, scan_date_rules
-from crmforge.workflow.tables import notifications
+from crmforge.workflow.mail_outbox import email_outbox
 
 from .automation_world import (
     build,
@@ -154,11 +154,11 @@ def test_email_is_queued_in_the_rules_transaction(client: FlaskClient, admin: di
     deal = record(client, h["sam"], "deal", title="Lab", contact_email="buyer@example.test")
     change(client, h["sam"], "deal", deal, stage="won")
     settle(client)
-    with tenant_of(client).read() as conn:
-        rows = conn.execute(sa.select(notifications).where(
-            notifications.c.kind == "email")).all()
-    assert [(r.subject, r.body, r.email_status) for r in rows] == [
-        ("赢单：Lab / Won: Lab", "Lab is Won.", "pending")]
+    with tenant_of(client).read() as conn:  # the mail outbox: sent after commit, retried
+        rows = conn.execute(sa.select(email_outbox).order_by(email_outbox.c.id)).all()
+    assert [(r.to_address, r.subject, r.text) for r in rows] == [
+        ("sam@example.test", "赢单：Lab / Won: Lab", "Lab is Won."),
+        ("buyer@example.test", "赢单：Lab / Won: Lab", "Lab is Won.")]
     [run] = runs(client, admin, "won_mail")
     assert run["status"] == "ok" and "buyer@example.test" in run["message"]
 

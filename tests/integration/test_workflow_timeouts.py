@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
 from crmforge.core import clock
-from crmforge.runtime import Instance
+from crmforge.runtime import Instance, jobs
 from crmforge.web import create_app
 from crmforge.workflow.timeouts import run_due
 
@@ -67,9 +67,11 @@ def test_reminder_escalation_and_mail(client: FlaskClient, admin: dict[str, str]
     tenant = client.application.extensions["crmforge"].tenant("default")
     deal = new_deal(client, h["sam"])
     inst = submit(client, h["sam"], deal["id"])
+    assert jobs.wait_local()  # e-mail goes out from a job after the commit
     assert any("alice@example.test" in to for to, _ in smtp.messages)
     assert run_due(tenant, START + dt.timedelta(hours=3)) == {"reminded": 0, "escalated": 0}
     assert run_due(tenant, START + dt.timedelta(hours=5)) == {"reminded": 1, "escalated": 0}
+    assert jobs.wait_local()
     assert run_due(tenant, START + dt.timedelta(hours=6))["reminded"] == 0  # once only
     kinds = [n["kind"] for n in client.get("/api/v1/notifications", headers=h["alice"]).json["items"]]
     assert kinds == ["reminder", "task"]
@@ -215,18 +217,21 @@ def test_mail_over_starttls_with_login(client: FlaskClient, admin: dict[str, str
         monkeypatch.setenv("CRMFORGE_SMTP_FROM", "approvals@example.test")
         h = build(client, admin, process({"name": "review", "approvers": {"users": ["alice"]}}))
         submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert jobs.wait_local()
         assert logins == [(b"crm", b"mail-secret")]
         assert any("alice@example.test" in to for to, _ in box.messages)
-        # a wrong password: nothing sent, the mail stays pending for the next run
+        # a wrong password: nothing sent, the mail is tried again later (test_email_jobs)
         monkeypatch.setenv("CRMFORGE_SMTP_PASSWORD", "wrong")
         before = len(box.messages)
         submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert jobs.wait_local()
         assert len(box.messages) == before
         # a password is never sent in the clear
         monkeypatch.setenv("CRMFORGE_SMTP_SECURITY", "none")
         monkeypatch.setenv("CRMFORGE_SMTP_PASSWORD", "mail-secret")
         count = len(logins)
         submit(client, h["sam"], new_deal(client, h["sam"])["id"])
+        assert jobs.wait_local()
         assert len(logins) == count and len(box.messages) == before
     finally:
         controller.stop()

@@ -1,6 +1,7 @@
 """The dependency rule of DESIGN §1, made executable: a layer imports only layers below it.
 
-core <- metadata <- rules <- security <- runtime <- workflow <- installer <- tasks <- web, cli
+core <- metadata <- rules <- security <- runtime <- workflow <- integrations <- installer <- tasks
+<- web, cli
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "crmforge"
-ORDER = ["core", "metadata", "rules", "security", "runtime", "workflow", "installer", "tasks",
-         "web"]
+ORDER = ["core", "metadata", "rules", "security", "runtime", "workflow", "integrations",
+         "installer", "tasks", "web"]
 RANK = {name: i for i, name in enumerate(ORDER)} | {"cli": len(ORDER)}
 
 

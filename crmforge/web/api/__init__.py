@@ -20,11 +20,12 @@ from . import (
     packs,
     processes,
     records,
+    webhooks,
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations):
+               approvals, jobs, files, imports, automations, webhooks):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

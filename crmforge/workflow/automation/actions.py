@@ -190,28 +190,15 @@ def _email(firing: Firing, action: Mapping[str, Any]) -> str:
         values = merge.for_user(uid)
         address = conn.execute(sa.select(users.c.email).where(users.c.id == uid)).scalar()
         done.append(delivery.send_to_user(
-            conn, uid, address, templates.both(action["subject"], values, " / "),
-            templates.both(action["body"], values, "\n\n"), _merge_values(merge, values)))
-    skipped = []
+            firing.tenant, conn, uid, address,
+            templates.both(action["subject"], values, " / "),
+            templates.both(action["body"], values, "\n\n")))
     for address in recipients.addresses(to, merge.record, obj):
         values = merge.system()
-        sent = delivery.send_to_address(
-            conn, address, templates.both(action["subject"], values, " / "),
-            templates.both(action["body"], values, "\n\n"), _merge_values(merge, values))
-        if sent is None:
-            skipped.append(address)
-        else:
-            done.append(sent)
-    if skipped and not done:
-        raise NotFound("no mail outbox for external addresses yet: " + ", ".join(skipped))
-    note = f"; not sent to {', '.join(skipped)} (no mail outbox yet)" if skipped else ""
-    return ("; ".join(done) or "nobody to e-mail") + note
-
-
-def _merge_values(merge: recipients.Merge, values: templates.Values) -> dict[str, str]:
-    names = [f.name for f in merge.obj.fields] + sorted(templates.SPECIAL)
-    return {n: values.text(n, "en") for n in names
-            if values.visible is None or n in values.visible}
+        done.append(delivery.send_to_address(
+            firing.tenant, conn, address, templates.both(action["subject"], values, " / "),
+            templates.both(action["body"], values, "\n\n")))
+    return "; ".join(done) or "nobody to e-mail"
 
 
 def _webhook(firing: Firing, action: Mapping[str, Any]) -> str:

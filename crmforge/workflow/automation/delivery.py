@@ -1,12 +1,9 @@
 """What leaves the platform: e-mail (queued in the rule's transaction) and webhook calls
 (sent after it commits, retried from the periodic step).
 
-E-mail: ``crmforge.workflow.mail.send_email(conn, to, subject, body, merge)`` queues a
-message in the caller's transaction. Until that module is part of the platform, users get
-the message as a notification of kind ``email``, which ``notify.deliver_pending`` e-mails
-(SMTP configured, the user has an address); an external address cannot be served that
-way and is reported in the run log. ``send_email`` is looked up when called, so the rule
-engine uses the mail outbox as soon as it exists, with nothing to change here.
+E-mail: ``crmforge.workflow.mail.send_email`` queues the message in the rule's transaction
+(the mail outbox), sent after commit by the ``email`` job with retries; users and external
+addresses alike.
 
 Webhook calls: never inside a write. The action stores the call (body, HMAC-SHA256
 signature computed then, so the secret is not copied) in ``sys_automation_webhooks``;
@@ -20,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import json
 import logging
 import urllib.error
@@ -32,7 +28,7 @@ import sqlalchemy as sa
 
 from ...runtime.context import utcnow
 from ...runtime.instance import Tenant
-from ..notify import notify
+from .. import mail
 from .tables import ensure_tables, runs, webhook_calls
 
 log = logging.getLogger("crmforge.automation")
@@ -46,33 +42,28 @@ BATCH = 50
 
 
 # -- e-mail ---------------------------------------------------------------------------------
-def _mail_module() -> Any | None:
-    try:
-        module = importlib.import_module("crmforge.workflow.mail")
-    except ImportError:
-        return None
-    return module if hasattr(module, "send_email") else None
+#: The rule's texts are rendered already (merge fields as each recipient may read them), so
+#: the mail templates only carry them: a value that looks like a template stays text.
+_AS_IS = ({"en": "{{ subject }}"}, {"en": "{{ body }}"})
 
 
-def send_to_user(conn: sa.Connection, user_id: int, address: str | None, subject: str,
-                 body: str, merge: Mapping[str, Any]) -> str:
-    """Queue an e-mail to a user; how it went, for the run log."""
-    mail = _mail_module()
-    if mail is not None and address:
-        mail.send_email(conn, address, subject, body, dict(merge))
-        return f"queued for {address}"
-    notify(conn, user_id, "email", subject, body)
-    return f"queued for user {user_id}"
+def send_to_user(tenant: Tenant, conn: sa.Connection, user_id: int, address: str | None,
+                 subject: str, body: str) -> str:
+    """Queue an e-mail to a user (the mail outbox: sent after commit, with retries); how it
+    went, for the run log. A user without an address gets nothing."""
+    if not address:
+        return f"user {user_id} has no e-mail address"
+    queued = mail.send_email(tenant, conn, [user_id], *_AS_IS,
+                             {"subject": subject, "body": body}, lang="en")
+    return f"queued for user {user_id}" if queued else "no SMTP server configured"
 
 
-def send_to_address(conn: sa.Connection, address: str, subject: str, body: str,
-                    merge: Mapping[str, Any]) -> str | None:
-    """Queue an e-mail to an external address; None when no mail outbox exists yet."""
-    mail = _mail_module()
-    if mail is None:
-        return None
-    mail.send_email(conn, address, subject, body, dict(merge))
-    return f"queued for {address}"
+def send_to_address(tenant: Tenant, conn: sa.Connection, address: str, subject: str,
+                    body: str) -> str:
+    """Queue an e-mail to an external address; how it went, for the run log."""
+    queued = mail.send_email(tenant, conn, [address], *_AS_IS,
+                             {"subject": subject, "body": body}, lang="en")
+    return f"queued for {address}" if queued else "no SMTP server configured"
 
 
 # -- webhooks -------------------------------------------------------------------------------
