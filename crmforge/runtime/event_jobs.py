@@ -1,46 +1,44 @@
-"""Consumers of record events run as a durable job (``events``), woken after commit.
+"""Consumers of record events run as a durable job (``events``).
 
-A commit that added events calls ``hint`` (the wiring's ``events_hint``), which submits
-one ``events`` job unless this process already has one queued: under a stream of writes
-one job drains many of them. The job hands the outbox to every consumer of the tenant's
-wiring from its cursor (``events.consume``); what a consumer does not finish (a crash, a
-failure) stays past its cursor for the next run, so an event is never lost, and the job's
-retries come from the job machinery (``jobs.run``). Events committed by a process that
-died before its hint wait for the tenant's next event, or ``drain`` (the job worker calls
-it at start and on its periodic sweep).
+A transaction that adds events calls ``hint`` (the wiring's ``events_hint``) just before
+it commits, holding the outbox lock: unless an ``events`` job is already queued (not yet
+running), it records one in the same transaction, dispatched once the transaction
+commits. Under a stream of writes one queued job drains many of them. The job first
+waits for the writers inserting events at that moment (``events.barrier``): a writer that
+saw it queued is committed before it reads, so no event is left waiting for a job that
+already ran. It then hands the outbox to every consumer of the tenant's wiring from its
+cursor (``events.consume``); what a consumer does not finish (a crash, a failure) stays
+past its cursor for the job's retry or the next run, so an event is never lost.
 """
 
 from __future__ import annotations
 
-import logging
+import sqlalchemy as sa
 
 from . import events, jobs
 from .instance import Tenant
-
-log = logging.getLogger("crmforge.events")
 
 KIND = "events"
 
 
 def hint(tenant: Tenant) -> None:
-    """Events wait: make sure a job will hand them to the consumers."""
-    if tenant.events_queued:
-        return
-    tenant.events_queued = True
-    from .job_kinds import submit  # job_kinds lists this module's handler
+    """Events are about to commit: make sure a job will hand them to the consumers."""
+    store = jobs.JobStore(tenant)
+    with tenant.write() as conn:  # the events' own transaction
+        queued = conn.execute(sa.select(jobs.job_rows.c.id).where(
+            jobs.job_rows.c.kind == KIND, jobs.job_rows.c.status == jobs.QUEUED)
+            .limit(1)).first()
+    if queued is None:
+        from .job_kinds import dispatch  # job_kinds lists this module's handler
 
-    try:
-        submit(tenant, KIND, {}, by="system")
-    except Exception:  # the write committed; the next hint or the sweep runs them
-        tenant.events_queued = False
-        log.exception("could not queue the events of tenant %s", tenant.name)
+        job_id = store.create(KIND, {}, by="system")
+        tenant.after_commit(lambda: dispatch(tenant, job_id))
 
 
 def handle(ctx: jobs.JobContext) -> None:
     """Run every consumer over the events past its cursor."""
-    tenant = ctx.tenant
-    tenant.events_queued = False  # a commit from now on queues the next run
-    drain(tenant)
+    events.barrier(ctx.tenant)
+    drain(ctx.tenant)
 
 
 def drain(tenant: Tenant) -> int:

@@ -2,12 +2,14 @@
 
 A write that somebody listens to (a webhook, an automation rule) adds one row per event to
 ``sys_events`` in the write's own transaction: a rolled-back write leaves no event, a
-committed one always has its event. Nothing is sent from inside the transaction. Once it
-commits, the tenant's ``wiring.events_hint`` (from the composition root) is told that
-events wait; consumers then read the outbox in id order from their own cursor
+committed one always has its event. The rows are inserted last, just before the commit,
+under a lock that orders the tenant's outbox writers (``Dialect.lock_outbox``), so event
+ids follow commit order. In the same moment the tenant's ``wiring.events_hint`` (from the
+composition root) makes sure a job will hand them on; nothing is sent from inside the
+transaction. Consumers read the outbox in id order from their own cursor
 (``sys_event_cursors``), each in short transactions that move the cursor with the work
-they did, so an event is handled once per consumer and in the order the writes committed
-their events, which is in particular the order of the writes of each record.
+they did, so an event is handled once per consumer and in commit order, which is in
+particular the order of the writes of each record.
 
 What listens is decided by the composition root: it gives every tenant its consumers
 (``Tenant.wiring.consumers``); each says which (event, object) pairs it wants, so a write
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -127,7 +131,8 @@ class EventConsumer(Protocol):
 
 
 def emit(ctx: Ctx, events: Sequence[RecordEvent]) -> None:
-    """Add ``events`` to the outbox in the write's transaction, those somebody wants."""
+    """Add ``events`` (those somebody wants) to the outbox of the write's transaction. They
+    are inserted last, just before the commit (``flush``)."""
     consumers = ctx.tenant.wiring.consumers
     if not consumers or not events:
         return
@@ -135,28 +140,57 @@ def emit(ctx: Ctx, events: Sequence[RecordEvent]) -> None:
         c.wants(ctx.tenant, ctx.snapshot, e.name.value, e.obj) for c in consumers)]
     if not wanted:
         return
-    _tables.ensure(ctx.tenant)
     from .context import utcnow  # (context imports this module: no import at the top)
 
     now = utcnow()
     p = ctx.principal
     cause = ctx.cause
-    ctx.conn.execute(outbox.insert(), [{
+    rows = [{
         "event": e.name.value, "object": e.obj.name, "object_id": e.obj.id,
         "record_id": e.record_id, "record_version": e.version, "occurred_at": now,
         "actor_id": p.user_id, "actor": p.label,
         "changes": _json({k: list(v) for k, v in e.changes.items()}) if e.changes else None,
         "reason": cause.reason[:200] if cause else None, "depth": cause.depth if cause else 0,
-        "detail": _json(dict(e.detail)) if e.detail else None} for e in wanted])
-    ctx.tenant.after_commit(_hint(ctx.tenant))
+        "detail": _json(dict(e.detail)) if e.detail else None} for e in wanted]
+    pending = _pending.get(ctx.conn)
+    if pending is None:
+        pending = _pending[ctx.conn] = []
+        tenant, conn = ctx.tenant, ctx.conn
+        tenant.before_commit(lambda: _flush(tenant, conn))
+    pending.extend(rows)
 
 
-def _hint(tenant: Tenant) -> Callable[[], None]:
-    def run() -> None:
-        hint = tenant.wiring.events_hint
-        if hint is not None:
-            hint(tenant)
-    return run
+#: Events of open write transactions, inserted when each is about to commit.
+_pending: weakref.WeakKeyDictionary[sa.Connection, list[dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _flush(tenant: Tenant, conn: sa.Connection) -> None:
+    """Insert a transaction's events, last: under the outbox lock (held to the commit), so
+    that event ids follow commit order and no reader ever sees an event before an earlier
+    one that is still to commit; a cursor by id then misses nothing. Held only from here
+    to the commit, the lock costs other writers little."""
+    rows = _pending.pop(conn, None)
+    if not rows:
+        return
+    _tables.ensure(tenant)
+    tenant.dialect.lock_outbox(conn, outbox_key(tenant))
+    conn.execute(outbox.insert(), rows)
+    hint = tenant.wiring.events_hint
+    if hint is not None:  # in the transaction: what it queues commits with the events
+        hint(tenant)
+
+
+def outbox_key(tenant: Tenant) -> int:
+    """The tenant's key of the outbox lock: stable across processes (a CRC, not hash())."""
+    return zlib.crc32(tenant.name.encode()) - 2**31
+
+
+def barrier(tenant: Tenant) -> None:
+    """Wait until the writers now inserting events have committed: a consumer that starts
+    after a writer saw it queued reads that writer's events (``event_jobs.handle``)."""
+    with tenant.write() as conn:
+        tenant.dialect.lock_outbox(conn, outbox_key(tenant))
 
 
 def _json(value: Any) -> str:
@@ -209,5 +243,5 @@ def detail_json(row: Any) -> dict[str, Any]:
 
 
 __all__ = ["EVENT_NAMES", "MAX_DEPTH", "Cause", "EventConsumer", "EventName", "RecordEvent",
-           "changes_json", "consume", "cursors", "detail_json", "emit", "ensure_tables",
-           "outbox", "pending"]
+           "barrier", "changes_json", "consume", "cursors", "detail_json", "emit",
+           "ensure_tables", "outbox", "outbox_key", "pending"]

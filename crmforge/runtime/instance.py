@@ -145,11 +145,18 @@ def _finish_read(conn: sa.Connection) -> None:
 
 
 class _OpenWrite:
-    """A tenant's open write transaction and what is to run once it commits."""
+    """A tenant's open write transaction, what is to run last inside it, and what is to
+    run once it commits."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self.before_commit: list[Callable[[], object]] = []
         self.after_commit: list[Callable[[], object]] = []
+
+    def finish(self) -> None:
+        """Run the work registered to run last (it may register more)."""
+        while self.before_commit:
+            self.before_commit.pop(0)()
 
 
 def max_open_tenants() -> int:
@@ -197,8 +204,6 @@ class Tenant:
         self.file_store: Callable[[], BlobStore] | None = None
         #: The hooks of the layers above (set by the instance from the composition root).
         self.wiring: Wiring = UNWIRED
-        #: An ``events`` job of this tenant is queued in this process (``event_jobs``).
-        self.events_queued = False
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -261,6 +266,7 @@ class Tenant:
                 try:
                     with conn.begin():
                         yield conn
+                        current.finish()
                 finally:
                     _open_writes.reset(token)
         except sa.exc.OperationalError as exc:
@@ -282,6 +288,7 @@ class Tenant:
         try:
             try:
                 yield conn
+                current.finish()
             except BaseException:
                 meta_store.forget_version(conn)
                 if conn.in_transaction():
@@ -299,6 +306,14 @@ class Tenant:
             _open_writes.reset(token)
         for job in current.after_commit:
             job()
+
+    def before_commit(self, job: Callable[[], object]) -> None:
+        """Run ``job`` last inside the open write transaction, just before it commits
+        (what must be written after everything else, such as the outbox's events)."""
+        joined = (_open_writes.get() or {}).get(self.key)
+        if joined is None:
+            raise RuntimeError("before_commit needs an open write transaction")
+        joined.before_commit.append(job)
 
     def after_commit(self, job: Callable[[], object]) -> None:
         """Run ``job`` once the open write transaction commits (at once when none is

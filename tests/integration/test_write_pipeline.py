@@ -12,6 +12,7 @@ the event, and the hook (which only an approval's own update switches off, by na
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -334,3 +335,48 @@ def test_events_keep_the_order_of_each_records_writes(
         assert hours == [1, 2, 3], world.events
     # a second consumer starts from the beginning, the first one has nothing left
     assert events.consume(instance.tenant("default"), world) == 0
+
+
+def test_a_slow_commit_is_never_overtaken_by_the_cursor(
+        instance: Instance, backend: str, world: Recorder) -> None:
+    """Two writers: the first inserts its event and is slow to commit, the second commits
+    meanwhile. A consumer reading in between must not move its cursor past the first
+    writer's event (it would never see it): the outbox lock orders them."""
+    tenant = instance.tenant("default")
+    svc = RecordService(tenant)
+    acct = svc.create(SYSTEM, "account", {"name": "Acme"})["id"]
+    other = svc.create(SYSTEM, "account", {"name": "Other"})["id"]
+    svc.create(SYSTEM, "visit", {"subject": "warm-up", "account": acct})
+    assert events.consume(tenant, world) == 1
+    inserted, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            with tenant.write():
+                svc.create(SYSTEM, "visit", {"subject": "slow", "account": acct})
+                tenant.before_commit(lambda: (inserted.set(), release.wait(10)))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def quick() -> None:
+        try:
+            # another parent: the two writes share no row (a roll-up locks its parent)
+            svc.create(SYSTEM, "visit", {"subject": "quick", "account": other})
+        except BaseException as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=slow)
+    first.start()
+    assert inserted.wait(10), errors
+    second = threading.Thread(target=quick)
+    second.start()
+    second.join(0.5)  # on PostgreSQL it waits for the lock; on SQLite for the write lock
+    events.consume(tenant, world)  # in between: must not skip the slow writer's event
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    events.consume(tenant, world)
+    subjects = [e[3]["subject"][1] for e in world.events if e[0] == "record.created"]
+    assert subjects == ["warm-up", "slow", "quick"], subjects

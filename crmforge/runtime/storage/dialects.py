@@ -119,6 +119,12 @@ class Dialect:
         error is something else."""
         return None
 
+    def lock_outbox(self, conn: sa.Connection, key: int) -> None:
+        """Hold, until ``conn``'s transaction ends, the lock that orders a tenant's event
+        outbox (``key``): writers take it just before inserting their events, so events
+        get their ids in the order their transactions commit, and a reader that sees an
+        event sees every event before it. SQLite has one writer at a time already."""
+
     def dispose_engine(self, engine: sa.Engine) -> None:
         """Close the connections of an engine ``create_engine`` made (a tenant closed)."""
         engine.dispose()
@@ -257,6 +263,10 @@ class SQLiteDialect(Dialect):
             driver.execute("BEGIN")
 
         return engine
+
+
+#: The first key of the event outbox's advisory lock (the second names the tenant).
+OUTBOX_LOCK = 0x43524D46  # "CRMF"
 
 
 class PostgresDialect(Dialect):
@@ -413,6 +423,11 @@ class PostgresDialect(Dialect):
 
     def insert(self, table: sa.Table) -> Any:
         return pg_insert(table)
+
+    def lock_outbox(self, conn: sa.Connection, key: int) -> None:
+        # A transaction-level advisory lock: released by the commit, after the commit is
+        # visible, so the next holder's events can only get later ids and later commits.
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK, key)))
 
     def insert_rows(self, conn: sa.Connection, table: sa.Table,
                     rows: list[dict[str, Any]]) -> list[int]:
