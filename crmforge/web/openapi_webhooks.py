@@ -73,7 +73,8 @@ PAYLOAD: dict[str, Any] = {
                    "description": "as the webhook's owner may see it; null when deleted "
                                   "or not visible to the owner"},
         "changes": {"type": "object", "additionalProperties": {
-            "type": "array", "minItems": 2, "maxItems": 2},
+            "type": "array", "items": {}, "minItems": 2, "maxItems": 2,
+            "description": "[old, new] in JSON values"},
             "description": "{\"<field>\": [old, new]}, fields the owner may read"}}}
 
 
