@@ -40,7 +40,7 @@ bp = Blueprint("pages", __name__)
 #: The type of a library file follows its URL's suffix. bpmn-js's "embedded" font sheet
 #: carries its icon font inline, so no font files need serving.
 MIMETYPES = {".js": "text/javascript", ".css": "text/css"}
-PUBLIC_ENDPOINTS = frozenset({"pages.asset"})
+PUBLIC_ENDPOINTS = frozenset({"pages.asset", "pages.favicon"})
 
 
 @bp.record_once
@@ -152,6 +152,13 @@ def asset(name: str) -> Response:
         abort(404)
     return send_from_directory(path.parent, path.name, max_age=3600,
                                mimetype=MIMETYPES.get(Path(name).suffix))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for ``/favicon.ico`` on their own; the icon is an SVG in the static
+    folder (pages also link it)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 @bp.get("/")

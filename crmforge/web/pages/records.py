@@ -270,9 +270,17 @@ def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
     return _render(page, record, record_id)
 
 
-@bp.post("/records/<object_name>/<int:record_id>/delete")
-def record_delete(object_name: str, record_id: int) -> Response:
+@bp.route("/records/<object_name>/<int:record_id>/delete", methods=["GET", "POST"])
+def record_delete(object_name: str, record_id: int) -> Response | str:
+    """GET asks (the record named, what happens to it, a way back); POST moves it to the
+    recycle bin. The question is a page of its own, so it needs no script."""
     page = page_for(object_name)
+    if request.method == "GET":
+        record = page.service().get(page.principal, object_name, record_id)
+        title = record.get(page.obj.title_field) if page.obj.title_field in page.readable \
+            else None
+        return render_template("confirm_delete.html", page=page, rid=record_id,
+                               title=str(title) if title else f"#{record_id}")
     page.service().delete(page.principal, object_name, record_id)
     flash("deleted", "ok")
     return redirect(url_for("pages.record_list", object_name=object_name), 303)
