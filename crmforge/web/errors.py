@@ -47,19 +47,20 @@ def register(app: Flask) -> None:
         return envelope(exc.status, exc.code, exc.message, exc.fields, exc.details)
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> tuple[Response, int] | tuple[str, int]:
+    def _http(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
         page = _as_page(app, status)
         if page is not None:
-            return page
-        limit = request.max_content_length if has_request_context() else None
-        message = {413: "the request body is larger than the limit of "
-                        f"{limit or app.config['MAX_CONTENT_LENGTH']} bytes"
-                   }.get(status, exc.description or "")
-        response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
+            response = app.make_response(page)
+        else:
+            limit = request.max_content_length if has_request_context() else None
+            message = {413: "the request body is larger than the limit of "
+                            f"{limit or app.config['MAX_CONTENT_LENGTH']} bytes"
+                       }.get(status, exc.description or "")
+            response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
         # The exception's own headers say what to do next (a 405's ``Allow``, a 401's
         # ``WWW-Authenticate``, a 429's ``Retry-After``); only its HTML content type is
-        # replaced by the envelope's.
+        # replaced by the envelope's (or the page's).
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
