@@ -11,6 +11,7 @@ record cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,7 @@ from ..core.errors import NotFound, ValidationFailed
 from ..metadata.fieldtypes import ConversionError
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
+from ..security import sharing
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
 from ..security.principal import Principal
@@ -226,3 +228,48 @@ def draft_state(tenant: Tenant, principal: Principal, object_name: str, draft: M
                     values[f.name] = None
         return {"states": {n: s for n, s in states.items() if n in readable},
                 "values": values}
+
+
+@dataclass(frozen=True)
+class EditLimit:
+    """What a stored record's approval lock or status rules leave a person to do, so its
+    page offers no control that the save would refuse. ``reason`` is ``"approval"`` (locked
+    while in approval) or ``"status"`` (the status rules of ``state``, the stored value of
+    the status field); ``editable`` the fields that may still change (empty: none)."""
+
+    reason: str
+    state: str | None
+    editable: frozenset[str]
+    updatable: bool
+    deletable: bool
+
+
+def edit_limit(tenant: Tenant, principal: Principal, object_name: str, rid: Any,
+               permissions: PermissionEngine | None = None) -> EditLimit | None:
+    """The record's lock or status limits (None when they allow every change and delete).
+
+    Asks the permission engine's ``status_denial``, the check every write makes, field by
+    field: a field is editable when changing it alone would be allowed, so the page and
+    the save cannot disagree."""
+    with tenant.read() as conn:
+        ctx = open_ctx(tenant, permissions or default_engine, conn, principal, object_name)
+        t = ctx.table
+        row = conn.execute(sa.select(t).where(
+            t.c.id == record_id(rid), t.c.deleted_at.is_(None),
+            ctx.access.visibility(ctx.obj, t))).first()
+        if row is None:
+            raise NotFound(f"no {ctx.obj.name} record {rid}")
+        lock = sharing.lock_of(conn, ctx.obj.id, row.id)
+        values: dict[str, Any] = dict(row._mapping)
+        deny = ctx.access.status_denial
+        names = [f.name for f in ctx.obj.fields if f.kind.writable]
+        editable = frozenset(n for n in names
+                             if deny(ctx.obj, values, "update", [n], lock) is None)
+        updatable = deny(ctx.obj, values, "update", names, lock) is None
+        deletable = deny(ctx.obj, values, "delete", (), lock) is None
+        if updatable and deletable:
+            return None
+        rules = ctx.obj.options.get("status_rules") or {}
+        state = values.get(rules["field"]) if rules.get("field") in values else None
+        return EditLimit("approval" if lock is not None else "status",
+                         None if state is None else str(state), editable, updatable, deletable)

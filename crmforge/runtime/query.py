@@ -20,11 +20,27 @@ import sqlalchemy as sa
 
 from ..core.errors import BadRequest
 from ..core.filters import Condition, ListQuery, SortKey
-from ..metadata.fieldtypes import ConversionError
+from ..metadata.fieldtypes import ConversionError, FormulaType, RollupType
 from ..metadata.model import FieldDef, ObjectDef
 from .cursors import CursorSeal
 from .fields import lookup_field
 from .storage.dialects import Dialect
+
+
+def filter_operators(f: FieldDef) -> frozenset[str]:
+    """The filter operators of a field. A stored formula has a column of its result type,
+    so it takes that type's operators (``gte`` on a currency formula, ``contains`` on a
+    text one); a dated roll-up (min/max of dates) takes the date type's, a numeric one the
+    number's. A formula computed on read has no column: none (the caller explains why).
+    Declared here rather than on the field types because only storage knows that a derived
+    value is a plain column once stored."""
+    kind = f.kind
+    if isinstance(kind, FormulaType):
+        return kind.result(f).operators if f.stored else frozenset()
+    if isinstance(kind, RollupType):
+        dated = kind.dated(f)
+        return dated.operators if dated is not None else kind.operators
+    return kind.operators
 
 
 def _field(obj: ObjectDef, name: str, purpose: str, readable: frozenset[str]) -> FieldDef:
@@ -63,7 +79,7 @@ def column(table: sa.Table, name: str, cols: Columns | None) -> Any:
 def condition_sql(obj: ObjectDef, table: sa.Table, cond: Condition, dialect: Dialect,
                   readable: frozenset[str], cols: Columns | None = None) -> Any:
     f = _field(obj, cond.field, "filter", readable)
-    if cond.op not in f.kind.operators:
+    if cond.op not in filter_operators(f):
         raise BadRequest(f"'{cond.op}' does not apply to the {f.type} field '{f.name}'",
                          {f.name: [f"operator '{cond.op}' not supported"]})
     col = column(table, f.name, cols)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, has_request_context, jsonify, request
@@ -28,6 +29,18 @@ def envelope(status: int, code: str, message: str, fields: dict[str, list[str]] 
     return jsonify({"error": body}), status
 
 
+#: Where a page layer registers how it shows an error as a page (``app.extensions``): the
+#: browser asked for a page, so a JSON envelope would show as raw text. Called with the
+#: status and, for unexpected errors, the request id; ``None`` means "not a page".
+PAGE_ERRORS = "crmforge.page_errors"
+PageErrors = Callable[[int, str | None], "tuple[str, int] | None"]
+
+
+def _as_page(app: Flask, status: int, rid: str | None = None) -> tuple[str, int] | None:
+    render: PageErrors | None = app.extensions.get(PAGE_ERRORS)
+    return render(status, rid) if render is not None and has_request_context() else None
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CRMError)
     def _crm(exc: CRMError) -> tuple[Response, int]:
@@ -36,22 +49,29 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        limit = request.max_content_length if has_request_context() else None
-        message = {413: "the request body is larger than the limit of "
-                        f"{limit or app.config['MAX_CONTENT_LENGTH']} bytes"
-                   }.get(status, exc.description or "")
-        response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
+        page = _as_page(app, status)
+        if page is not None:
+            response = app.make_response(page)
+        else:
+            limit = request.max_content_length if has_request_context() else None
+            message = {413: "the request body is larger than the limit of "
+                            f"{limit or app.config['MAX_CONTENT_LENGTH']} bytes"
+                       }.get(status, exc.description or "")
+            response, status = envelope(status, _HTTP_CODES.get(status, "error"), message)
         # The exception's own headers say what to do next (a 405's ``Allow``, a 401's
         # ``WWW-Authenticate``, a 429's ``Retry-After``); only its HTML content type is
-        # replaced by the envelope's.
+        # replaced by the envelope's (or the page's).
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response, status
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> tuple[Response, int]:
+    def _unexpected(exc: Exception) -> tuple[Response, int] | tuple[str, int]:
         rid = request_id()
         log.exception("unexpected error")  # the log line carries the request id too
+        page = _as_page(app, 500, rid)
+        if page is not None:
+            return page
         return envelope(500, "internal_error", "an unexpected error occurred; it has been "
                         f"logged with request id {rid}", details={"request_id": rid})

@@ -13,6 +13,7 @@ from typing import Any
 from ..metadata.fieldtypes import PicklistType, json_schema
 from ..metadata.model import FieldDef, ObjectDef
 from ..runtime.fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
+from ..runtime.query import filter_operators
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -175,7 +176,7 @@ def list_parameters(obj: ObjectDef, readable: frozenset[str]) -> list[dict[str, 
     candidates = [*SYSTEM_FIELD_DEFS.values(),
                   *(f for f in obj.fields if f.name in readable and f.stored)]
     for f in candidates:
-        for op in sorted(f.kind.operators):
+        for op in sorted(filter_operators(f)):
             name = f.name if op == "eq" else f"{f.name}__{op}"
             if name == "total":
                 continue  # the count flag; filter a field named total with total__eq

@@ -128,7 +128,9 @@ def test_manager_creates_a_record_with_the_form(world: Server, browser: Any) -> 
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("button", name="Save")).to_be_visible()
 
-    page.get_by_role("button", name="Delete (to the recycle bin)").click()
+    page.get_by_role("link", name="Delete (to the recycle bin)").click()
+    expect(page.locator("#delete-question")).to_contain_text("moves to the recycle bin")
+    page.get_by_role("button", name="Yes, move it to the recycle bin").click()
     expect(page.locator(".flash")).to_have_text("Moved to the recycle bin.")
     expect(page.get_by_role("cell", name="First order")).to_have_count(0)
     page.get_by_role("link", name="Recycle bin").click()

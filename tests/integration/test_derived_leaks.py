@@ -188,6 +188,9 @@ def test_no_derived_value_leaks(instance, app, world: dict[str, Any]) -> None:
             for query, matches in ((f"{name}={value}", pid not in masked_rows),
                                    (f"{name}__in={value},-1", pid not in masked_rows),
                                    (f"{name}__ne={value}", pid in masked_rows),
+                                   (f"{name}__gte={value}", pid not in masked_rows),
+                                   (f"{name}__between={value},{value}",
+                                    pid not in masked_rows),
                                    (f"{name}__isnull=true", pid in masked_rows)):
                 found = _ok(c.get(f"/api/v1/records/parent?{query}&limit=100&total=true",
                                   headers=user), 200)

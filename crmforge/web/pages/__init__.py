@@ -26,11 +26,12 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ...core.errors import CRMError, Unauthorized
 from ...security import engine as permissions
-from .. import vendor
+from .. import errors, vendor
 from ..context import current_principal, current_tenant
 from . import i18n
 
@@ -39,13 +40,14 @@ bp = Blueprint("pages", __name__)
 #: The type of a library file follows its URL's suffix. bpmn-js's "embedded" font sheet
 #: carries its icon font inline, so no font files need serving.
 MIMETYPES = {".js": "text/javascript", ".css": "text/css"}
-PUBLIC_ENDPOINTS = frozenset({"pages.asset"})
+PUBLIC_ENDPOINTS = frozenset({"pages.asset", "pages.favicon"})
 
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     assert isinstance(state.app, Flask)
     i18n.install(state.app)
+    state.app.extensions[errors.PAGE_ERRORS] = _page_error
 
 
 @bp.before_request
@@ -62,6 +64,34 @@ def _signed_in() -> Response | None:
 @bp.errorhandler(CRMError)
 def _error(exc: CRMError) -> tuple[str, int]:
     return render_template("error.html", error=exc), exc.status
+
+
+#: Addresses that are never pages, even when no route matches them.
+NOT_PAGES = ("/api/", "/admin/", "/healthz", "/readyz", "/metrics")
+
+
+def _page_error(status: int, rid: str | None) -> tuple[str, int] | None:
+    """An HTTP error (unknown address, wrong method, unreadable request) or an unexpected
+    fault as a page in the user's language, when a page was asked for: one of these views,
+    or an address no route matches outside the API and the designer. A browser shows a JSON
+    envelope as raw text, so pages never answer one."""
+    if request.blueprint != bp.name and (request.url_rule is not None
+                                         or request.path.startswith(NOT_PAGES)):
+        return None
+    texts = {
+        400: gettext("The request could not be read; go back and try again."),
+        404: gettext("There is no such page."),
+        405: gettext("This address does not accept this kind of request."),
+        413: gettext("The request is larger than the server accepts."),
+        500: gettext("Something went wrong on our side; it has been logged with request id "
+                     "%(id)s.", id=rid or "-"),
+    }
+    error = CRMError(texts.get(status) or gettext("The request could not be completed."))
+    error.status = status
+    try:
+        return render_template("error.html", error=error), status
+    except Exception:  # the error page itself failed: the JSON envelope, then
+        return None
 
 
 def navigation() -> list[dict[str, Any]]:
@@ -122,6 +152,13 @@ def asset(name: str) -> Response:
         abort(404)
     return send_from_directory(path.parent, path.name, max_age=3600,
                                mimetype=MIMETYPES.get(Path(name).suffix))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for ``/favicon.ico`` on their own; the icon is an SVG in the static
+    folder (pages also link it)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 @bp.get("/")

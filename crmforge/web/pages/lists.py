@@ -21,6 +21,7 @@ from ...core.filters import OPERATORS, RESERVED_PARAMS, parse_list_query, parse_
 from ...metadata.processes import process_docs
 from ...runtime import ListViews
 from ...runtime.list_views import normalize_query
+from ...runtime.query import filter_operators
 from ..context import current_tenant
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
@@ -125,7 +126,7 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     filters = [{"key": k, "value": v, "href": _href(object_name, _params(drop={k, "cursor"}))}
                for k, v in request.args.items(multi=True) if k not in NOT_FILTERS]
     filterable = [(f.name, f.label(page.lang)) for f in page.obj.fields
-                  if f.name in page.readable and f.stored and f.kind.operators]
+                  if f.name in page.readable and f.stored and filter_operators(f)]
     next_href = _href(object_name, _params(cursor=result["next_cursor"])) \
         if result.get("next_cursor") else None
     export = None

@@ -30,13 +30,37 @@ RELATED_LIMIT = 20
 OPTIONS_LIMIT = 20
 
 
-def editable_fields(page: Page, creating: bool) -> list[str]:
-    """Form fields the user may edit: on the layout, writable for them, and the object
-    allows the operation at all."""
+def editable_fields(page: Page, creating: bool,
+                    limit: forms.EditLimit | None = None) -> list[str]:
+    """Form fields the user may edit: on the layout, writable for them, the object allows
+    the operation at all, and the record's lock or status (``limit``) lets them change."""
     if not page.may("create" if creating else "update"):
         return []
     return [n for n in page.layout.form_fields if n in page.writable
-            and forms.has_input(page.obj, n)]
+            and forms.has_input(page.obj, n)
+            and (limit is None or limit.updatable or n in limit.editable)]
+
+
+def _limit(page: Page, rid: int | None) -> forms.EditLimit | None:
+    return None if rid is None else forms.edit_limit(current_tenant(), page.principal,
+                                                     page.obj.name, rid)
+
+
+def lock_notice(page: Page, limit: forms.EditLimit | None, editable: list[str]
+                ) -> dict[str, Any] | None:
+    """Why a record is (partly) read-only, for the page: the lock's kind, the status in the
+    page's language and the fields that may still change, named by their labels."""
+    if limit is None:
+        return None
+    state = limit.state
+    rules = page.obj.options.get("status_rules") or {}
+    f = page.obj.field(str(rules.get("field") or ""))
+    if f is not None and state is not None and f.type == "picklist":
+        state = f.choice_label(state, page.lang)
+    return {"reason": limit.reason, "state": state or "", "updatable": limit.updatable,
+            "deletable": limit.deletable,
+            "fields": ", ".join(page.label(n) for n in editable) if not limit.updatable
+            else ""}
 
 
 def form_sections(page: Page, form: Any, record: dict[str, Any], editable: list[str],
@@ -97,7 +121,8 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
             errors: dict[str, list[str]] | None = None, message: str | None = None,
             status: int = 200) -> tuple[str, int]:
     creating = rid is None
-    editable = editable_fields(page, creating)
+    limit = _limit(page, rid)
+    editable = editable_fields(page, creating, limit)
     cls = forms.form_class(page.obj, editable, page.lang)
     if form is None:
         form = cls(data=forms.form_data(page.obj, record))
@@ -126,7 +151,8 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         sections=sections, values=states["values"], errors=general, message=message,
         status=status, picklist_deps=_picklist_deps(page, record, editable),
         history=history, related=related, approval=approval, attachments=files,
-        file_inputs=file_inputs), status
+        file_inputs=file_inputs, lock=lock_notice(page, limit, editable),
+        deletable=limit is None or limit.deletable), status
 
 
 def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
@@ -184,7 +210,12 @@ def _related(page: Page, rid: int) -> list[dict[str, Any]]:
 
 def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     creating = rid is None
-    editable = editable_fields(page, creating)
+    limit = _limit(page, rid)
+    editable = editable_fields(page, creating, limit)
+    if not editable and limit is not None and rid is not None and page.may("update"):
+        # Locked meanwhile (or a stale tab): the page again, saying why, nothing written.
+        return _render(page, page.service().get(page.principal, page.obj.name, rid), rid,
+                       status=409)
     if not editable:
         raise Forbidden(f"you may not {'create' if creating else 'update'} "
                         f"{page.obj.label(page.lang)} records")
@@ -239,9 +270,17 @@ def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
     return _render(page, record, record_id)
 
 
-@bp.post("/records/<object_name>/<int:record_id>/delete")
-def record_delete(object_name: str, record_id: int) -> Response:
+@bp.route("/records/<object_name>/<int:record_id>/delete", methods=["GET", "POST"])
+def record_delete(object_name: str, record_id: int) -> Response | str:
+    """GET asks (the record named, what happens to it, a way back); POST moves it to the
+    recycle bin. The question is a page of its own, so it needs no script."""
     page = page_for(object_name)
+    if request.method == "GET":
+        record = page.service().get(page.principal, object_name, record_id)
+        title = record.get(page.obj.title_field) if page.obj.title_field in page.readable \
+            else None
+        return render_template("confirm_delete.html", page=page, rid=record_id,
+                               title=str(title) if title else f"#{record_id}")
     page.service().delete(page.principal, object_name, record_id)
     flash("deleted", "ok")
     return redirect(url_for("pages.record_list", object_name=object_name), 303)

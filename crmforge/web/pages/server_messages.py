@@ -105,6 +105,43 @@ TEMPLATES: tuple[str, ...] = (
     "'sort' takes at most %(n)s fields",
     "'%(key)s' takes at most %(n)s values",
     "the request contains a NUL character, which no value may hold",
+    # Refusals a page meets on odd addresses and forms (tests/integration/test_pages_no_500).
+    "expected a record id, got %(kind)s",
+    "expected a record id",
+    "no object named '%(name)s'",
+    "no record %(id)s",
+    "no dashboard named '%(name)s'",
+    "no list view %(id)s of %(object)s",
+    "no list view %(id)s",
+    "the view needs a name",
+    "a view's name has at most %(n)s characters",
+    "no task %(id)s",
+    "no approval %(id)s submitted by you",
+    "no approval %(id)s",
+    "no approval action '%(action)s'",
+    "no approval process of %(object)s applies to this record (entry criteria not met)",
+    "no attachment %(id)s on this record",
+    "no file field named '%(field)s'",
+    "you may not %(operation)s %(object)s records",
+    "the CSRF token is missing or invalid (%(reason)s); send it in the X-CSRF-Token header "
+    "or the csrf_token form field",
+    # A list's address (crmforge/runtime/query.py, crmforge/core/filters.py).
+    "filter on '%(field)s': %(reason)s",
+    "cannot filter by '%(field)s': no such field",
+    "cannot sort by '%(field)s': no such field",
+    "cannot filter by '%(field)s': it is computed and not stored",
+    "cannot sort by '%(field)s': it is computed and not stored",
+    "cannot sort by the %(type)s field '%(field)s'",
+    "'%(op)s' does not apply to the %(type)s field '%(field)s'",
+    "unknown filter operator '%(op)s' in '%(key)s'",
+    "'%(key)s' takes true or false",
+    "'%(key)s' takes two comma-separated values",
+    "'%(key)s' takes at least one value",
+    "'limit' must be a whole number",
+    "'limit' must be between 1 and %(n)s",
+    "'total' takes true, false or estimate; filter a field named total with total__eq",
+    "the cursor is not valid for this list",
+    "'%(object)s' has no searchable fields",
     # Files (crmforge/runtime/files).
     "the file is larger than the limit of %(limit)s",
     "the file is empty",
@@ -169,13 +206,19 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(compiled)
 
 
+#: Placeholders holding another service message (a filter's conversion error), translated
+#: in turn.
+NESTED = frozenset({"reason"})
+
+
 def translated(message: object) -> str:
     """``message`` in the page's language when it is one of the known templates."""
     text = str(message)
     for pattern, template in _patterns():
         m = pattern.fullmatch(text)
         if m is not None:
-            return str(gettext(template, **m.groupdict()))
+            values = {k: translated(v) if k in NESTED else v for k, v in m.groupdict().items()}
+            return str(gettext(template, **values))
     return text
 
 
