@@ -21,13 +21,22 @@ from .instance import Tenant
 KIND = "events"
 
 
+#: Whether an ``events`` job waits to start: asked by every write that adds events, so
+#: its SQL is compiled once per dialect (constants inlined) and sent as is.
+_QUEUED = sa.select(jobs.job_rows.c.id).where(
+    jobs.job_rows.c.kind == KIND, jobs.job_rows.c.status == jobs.QUEUED).limit(1)
+_QUEUED_SQL: dict[str, str] = {}
+
+
 def hint(tenant: Tenant) -> None:
     """Events are about to commit: make sure a job will hand them to the consumers."""
     store = jobs.JobStore(tenant)
     with tenant.write() as conn:  # the events' own transaction
-        queued = conn.execute(sa.select(jobs.job_rows.c.id).where(
-            jobs.job_rows.c.kind == KIND, jobs.job_rows.c.status == jobs.QUEUED)
-            .limit(1)).first()
+        sql = _QUEUED_SQL.get(conn.dialect.name)
+        if sql is None:
+            sql = _QUEUED_SQL[conn.dialect.name] = str(_QUEUED.compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        queued = conn.exec_driver_sql(sql).first()
     if queued is None:
         from .job_kinds import dispatch  # job_kinds lists this module's handler
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 import sqlalchemy as sa
 
 from ..metadata.model import ObjectDef, Snapshot
@@ -194,7 +195,12 @@ def barrier(tenant: Tenant) -> None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON, by orjson where it knows the values (every event of a create carries
+    the record's fields), else by the standard library."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def consume(tenant: Tenant, consumer: EventConsumer, batch: int = 100) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -61,6 +62,23 @@ def _resolved_problem(url: str) -> str | None:
     return None
 
 
+_shared: httpx.Client | None = None
+_shared_lock = threading.Lock()
+
+
+def _client() -> httpx.Client:
+    """The process's one HTTP client (thread-safe): making one per delivery builds a TLS
+    context each time and opens a new connection each time, which held deliveries to a
+    few dozen a second; shared, connections to a receiver are kept alive and reused."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = httpx.Client(follow_redirects=False, trust_env=False,
+                                   limits=httpx.Limits(max_connections=50,
+                                                       max_keepalive_connections=20))
+        return _shared
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     """POST ``body`` to ``url``; never raises for what the network or receiver does."""
     started = time.monotonic()
@@ -73,9 +91,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         return Outcome(False, error=refused, duration_ms=took())
     limit = timeout()
     try:
-        with httpx.Client(timeout=httpx.Timeout(limit), follow_redirects=False,
-                          trust_env=False) as client, \
-                client.stream("POST", url, content=body, headers=headers) as answer:
+        with _client().stream("POST", url, content=body, headers=headers,
+                              timeout=httpx.Timeout(limit)) as answer:
             raw = b""
             deadline = time.monotonic() + limit
             for chunk in answer.iter_bytes():
