@@ -26,6 +26,7 @@ from crmforge.workflow import mail, mail_outbox
 from crmforge.workflow.notify import deliver_pending, notify
 from crmforge.workflow.tables import ensure_tables, notifications
 
+from .automation_world import build, change, record, rule, settle
 from .test_workflow_timeouts import _self_signed
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -251,3 +252,27 @@ def test_the_periodic_work_sends_a_due_retry(client: FlaskClient, admin: dict[st
         assert [m["Subject"] for _, m in smtp.messages] == ["Later"]
     finally:
         instance.set_dispatcher(None)
+
+
+def test_an_email_rule_reaches_the_smtp_server(client: FlaskClient, admin: dict[str, str],
+                                               smtp: Box) -> None:
+    """The whole chain: a record's change fires an automation rule after commit, the rule
+    queues its e-mail in its own transaction, the ``email`` job sends it over STARTTLS with
+    sign-in, merge fields rendered as the recipient may read the record."""
+    h = build(client, admin)
+    rule(client, admin, {
+        "name": "won_mail", "object": "deal", "when": "updated", "fields": ["stage"],
+        "condition": "stage == 'won'",
+        "actions": [{"type": "email", "to": {"owner": True, "field": "contact_email"},
+                     "subject": {"zh": "赢单：{{ title }}", "en": "Won: {{ title }}"},
+                     "body": {"en": "{{ title }} is {{ stage }}."}}]})
+    deal = record(client, h["sam"], "deal", title="Lab", contact_email="buyer@example.test")
+    change(client, h["sam"], "deal", deal, stage="won")
+    settle(client)
+    assert jobs.wait_local()
+    got = {tuple(to): msg for to, msg in smtp.messages}
+    assert set(got) == {("sam@example.test",), ("buyer@example.test",)}, got
+    for msg in got.values():
+        assert msg["Subject"] == "赢单：Lab / Won: Lab"
+        assert "Lab is Won." in msg.get_body(("plain",)).get_content()
+    assert smtp.logins and set(smtp.logins) == {b"crm"}
