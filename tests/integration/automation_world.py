@@ -61,6 +61,15 @@ CONTRACT: dict[str, Any] = {
 }
 
 
+#: A rule that e-mails the owner and the deal's contact when the deal is won.
+WON_MAIL: dict[str, Any] = {
+    "name": "won_mail", "object": "deal", "when": "updated", "fields": ["stage"],
+    "condition": "stage == 'won'",
+    "actions": [{"type": "email", "to": {"owner": True, "field": "contact_email"},
+                 "subject": {"zh": "赢单：{{ title }}", "en": "Won: {{ title }}"},
+                 "body": {"en": "{{ title }} is {{ stage }}."}}]}
+
+
 def build(client: FlaskClient, admin: dict[str, str]) -> dict[str, dict[str, str]]:
     """The objects, a seller role that cannot read ``secret``, a manager role, users."""
     for doc in (DEAL, TASK, CONTACT, CONTRACT):

@@ -29,6 +29,7 @@ from crmforge.workflow.automation import delivery, scan_date_rules
 from crmforge.workflow.mail_outbox import email_outbox
 
 from .automation_world import (
+    WON_MAIL,
     build,
     change,
     get,
@@ -145,12 +146,7 @@ def test_email_is_queued_in_the_rules_transaction(client: FlaskClient, admin: di
     monkeypatch.setenv("CRMFORGE_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("CRMFORGE_SMTP_PORT", "1")  # never reached: the test reads the queue
     h = build(client, admin)
-    rule(client, admin, {
-        "name": "won_mail", "object": "deal", "when": "updated", "fields": ["stage"],
-        "condition": "stage == 'won'",
-        "actions": [{"type": "email", "to": {"owner": True, "field": "contact_email"},
-                     "subject": {"zh": "赢单：{{ title }}", "en": "Won: {{ title }}"},
-                     "body": {"en": "{{ title }} is {{ stage }}."}}]})
+    rule(client, admin, WON_MAIL)
     deal = record(client, h["sam"], "deal", title="Lab", contact_email="buyer@example.test")
     change(client, h["sam"], "deal", deal, stage="won")
     settle(client)

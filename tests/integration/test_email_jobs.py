@@ -26,7 +26,7 @@ from crmforge.workflow import mail, mail_outbox
 from crmforge.workflow.notify import deliver_pending, notify
 from crmforge.workflow.tables import ensure_tables, notifications
 
-from .automation_world import build, change, record, rule, settle
+from .automation_world import WON_MAIL, build, change, record, rule, settle
 from .test_workflow_timeouts import _self_signed
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -260,12 +260,7 @@ def test_an_email_rule_reaches_the_smtp_server(client: FlaskClient, admin: dict[
     queues its e-mail in its own transaction, the ``email`` job sends it over STARTTLS with
     sign-in, merge fields rendered as the recipient may read the record."""
     h = build(client, admin)
-    rule(client, admin, {
-        "name": "won_mail", "object": "deal", "when": "updated", "fields": ["stage"],
-        "condition": "stage == 'won'",
-        "actions": [{"type": "email", "to": {"owner": True, "field": "contact_email"},
-                     "subject": {"zh": "赢单：{{ title }}", "en": "Won: {{ title }}"},
-                     "body": {"en": "{{ title }} is {{ stage }}."}}]})
+    rule(client, admin, WON_MAIL)
     deal = record(client, h["sam"], "deal", title="Lab", contact_email="buyer@example.test")
     change(client, h["sam"], "deal", deal, stage="won")
     settle(client)
