@@ -11,8 +11,10 @@ have looked already. The job row says its state, whichever process runs it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 
 from ..runtime import jobs
 from ..runtime.instance import Tenant
@@ -50,4 +52,23 @@ class Kicker:
             jobs.local_dispatch(tenant, job_id, {self.kind: self.handler})
 
 
-__all__ = ["Kicker"]
+def earliest(pending: dt.datetime | None, claimed: dt.datetime | None,
+             stale_after: dt.timedelta) -> dt.datetime | None:
+    """When an outbox (webhook deliveries, e-mail) next needs its job: its first due
+    attempt, or the moment its oldest claim counts as abandoned, whichever comes first."""
+    stale = None if claimed is None else claimed + stale_after
+    return min((t for t in (pending, stale) if t is not None), default=None)
+
+
+def queue_if_due(tenant: Tenant, at: dt.datetime,
+                 next_due: Callable[[Tenant], dt.datetime | None],
+                 kick: Callable[[Tenant], None]) -> bool:
+    """Queue the outbox's job when something is due at ``at`` (naive UTC); whether it did."""
+    due = next_due(tenant)
+    if due is None or due > at:
+        return False
+    kick(tenant)
+    return True
+
+
+__all__ = ["Kicker", "earliest", "queue_if_due"]

@@ -26,7 +26,7 @@ from ..core import clock
 from ..runtime import jobs
 from ..runtime.instance import Tenant
 from ..runtime.lazy_tables import LazyTables
-from .background import Kicker
+from .background import Kicker, earliest, queue_if_due
 from .tables import notifications
 
 KIND = "email"
@@ -190,17 +190,12 @@ def next_due(tenant: Tenant) -> dt.datetime | None:
             o.c.status == PENDING)).scalar()
         claimed = conn.execute(sa.select(sa.func.min(o.c.claimed_at)).where(
             o.c.status == SENDING)).scalar()
-    stale = None if claimed is None else claimed + STALE_CLAIM
-    return min((t for t in (pending, stale) if t is not None), default=None)
+    return earliest(pending, claimed, STALE_CLAIM)
 
 
 def run_due(tenant: Tenant, at: dt.datetime) -> bool:
     """Queue an ``email`` job when a message is due at ``at`` (naive UTC)."""
-    due = next_due(tenant)
-    if due is None or due > at:
-        return False
-    kick(tenant)
-    return True
+    return queue_if_due(tenant, at, next_due, kick)
 
 
 HANDLERS = {KIND: handle}

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from ...runtime import jobs
 from ...runtime.instance import Tenant
 from ...security.tables import users
-from ...workflow.background import Kicker
+from ...workflow.background import Kicker, earliest, queue_if_due
 from ...workflow.notify import deliver_pending, notify
 from . import consumer, delivery, sealing, signing
 from .documents import url_problem
@@ -237,17 +237,12 @@ def next_due(tenant: Tenant) -> dt.datetime | None:
             d.c.status.in_([PENDING, RETRYING]), _active(), _unblocked())).scalar()
         claimed = conn.execute(sa.select(sa.func.min(d.c.claimed_at)).where(
             d.c.status == SENDING)).scalar()
-    stale = None if claimed is None else claimed + STALE_CLAIM
-    return min((t for t in (found, stale) if t is not None), default=None)
+    return earliest(found, claimed, STALE_CLAIM)
 
 
 def run_due(tenant: Tenant, at: dt.datetime) -> bool:
     """Queue a run when something is due at ``at`` (naive UTC); whether one was."""
-    due = next_due(tenant)
-    if due is None or due > at:
-        return False
-    kick(tenant)
-    return True
+    return queue_if_due(tenant, at, next_due, kick)
 
 
 __all__ = ["DELAYS", "KIND", "MAX_ATTEMPTS", "body_of", "handle", "keep_days", "kick",
