@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from crmforge.core import clock
 from crmforge.runtime import Instance
 from crmforge.web import create_app
 
@@ -86,3 +89,18 @@ def error_of(response: Any) -> dict[str, Any]:
     assert {"code", "message", "fields"} <= set(body["error"]), body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return dict(body["error"])
+
+
+#: The moment tests that move the clock start from (a Monday, 09:00 UTC).
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def frozen() -> Iterator[list[dt.datetime]]:
+    """The platform's clock held at ``START``; a test moves it by setting ``frozen[0]``."""
+    now = [START]
+    clock.set_clock(lambda: now[0])
+    try:
+        yield now
+    finally:
+        clock.set_clock(None)

@@ -20,7 +20,6 @@ import yaml
 from flask.testing import FlaskClient
 
 from crmforge import tasks
-from crmforge.core import clock
 from crmforge.installer.apply import Installer
 from crmforge.runtime import events
 from crmforge.runtime.records import RecordService
@@ -41,7 +40,7 @@ from .automation_world import (
     settle,
     tenant_of,
 )
-from .conftest import error_of
+from .conftest import START, error_of
 
 FOLLOW_UP: dict[str, Any] = {
     "name": "big_deal_follow_up", "object": "deal", "when": "created",
@@ -344,17 +343,6 @@ def test_webhook_is_signed_sent_after_commit_and_retried(
     assert delivery.deliver_due(tenant, later + dt.timedelta(hours=1)) == 0  # once only
 
 
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def frozen() -> Iterator[list[dt.datetime]]:
-    now = [START]
-    clock.set_clock(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.set_clock(None)
 
 
 def _at(frozen: list[dt.datetime], day: dt.date, hour: int = 9) -> dt.datetime:

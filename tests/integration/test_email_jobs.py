@@ -19,7 +19,6 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from flask.testing import FlaskClient
 
 from crmforge import tasks
-from crmforge.core import clock
 from crmforge.core.errors import ValidationFailed
 from crmforge.runtime import Instance, jobs
 from crmforge.workflow import mail, mail_outbox
@@ -27,9 +26,9 @@ from crmforge.workflow.notify import deliver_pending, notify
 from crmforge.workflow.tables import ensure_tables, notifications
 
 from .automation_world import WON_MAIL, build, change, record, rule, settle
+from .conftest import START
 from .test_workflow_timeouts import _self_signed
 
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 SUBJECT = {"zh": "合同 {{ title }} 已签署", "en": "Contract {{ title }} signed"}
 BODY = {"zh": "{{ name }}，您好：\n合同金额 {{ amount }} 元。",
         "en": "Dear {{ name }},\nthe contract is worth {{ amount }}.{% if vip %} (VIP){% endif %}"}
@@ -79,16 +78,6 @@ def smtp(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Box]:
         yield box
     finally:
         controller.stop()
-
-
-@pytest.fixture
-def frozen() -> Iterator[list[dt.datetime]]:
-    now = [START]
-    clock.set_clock(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.set_clock(None)
 
 
 def _parts(msg: Message) -> tuple[str, str]:

@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from crmforge.core import clock
 from crmforge.integrations import webhooks
 from crmforge.integrations.webhooks import runner
 from crmforge.integrations.webhooks.store import deliveries
@@ -24,7 +23,7 @@ from crmforge.integrations.webhooks.store import webhooks as webhook_rows
 from crmforge.runtime import Instance
 from crmforge.runtime.events import outbox
 
-from .conftest import error_of
+from .conftest import START, error_of
 from .webhook_world import (
     SECRET,
     Receiver,
@@ -36,8 +35,6 @@ from .webhook_world import (
     settle,
 )
 
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
 
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,16 +45,6 @@ def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 def receiver() -> Iterator[Receiver]:
     with receiving() as r:
         yield r
-
-
-@pytest.fixture
-def frozen() -> Iterator[list[dt.datetime]]:
-    now = [START]
-    clock.set_clock(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.set_clock(None)
 
 
 def _tenant(client: FlaskClient) -> Any:

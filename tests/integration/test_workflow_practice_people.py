@@ -4,28 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
 from flask.testing import FlaskClient
 
-from crmforge.core import clock
-
-from .conftest import error_of
+from .conftest import START, error_of
 from .workflow_world import act, build, inbox, new_deal, process, state, submit
 
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 SINGLE = {"name": "review", "approvers": {"users": ["alice"]}}
-
-
-@pytest.fixture
-def frozen() -> Iterator[list[dt.datetime]]:
-    now = [START]
-    clock.set_clock(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.set_clock(None)
 
 
 def _kinds(client: FlaskClient, who: dict[str, str]) -> list[str]:

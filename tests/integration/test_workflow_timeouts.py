@@ -13,14 +13,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
-from crmforge.core import clock
 from crmforge.runtime import Instance, jobs
 from crmforge.web import create_app
 from crmforge.workflow.timeouts import run_due
 
+from .conftest import START
 from .workflow_world import act, build, inbox, new_deal, process, state, submit
-
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 class Inbox:
@@ -47,16 +45,6 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield box
     finally:
         controller.stop()
-
-
-@pytest.fixture
-def frozen() -> Iterator[list[dt.datetime]]:
-    now = [START]
-    clock.set_clock(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.set_clock(None)
 
 
 def test_reminder_escalation_and_mail(client: FlaskClient, admin: dict[str, str], smtp: Inbox,
