@@ -82,6 +82,9 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (on Debian: apt-get install chromium)")
+    # CI runs these beside the whole suite on two cores: an assertion waits as long as
+    # an action does, so a loaded machine is slow rather than red.
+    sync_api.expect.set_options(timeout=15_000)
     with sync_api.sync_playwright() as p:
         # launch() gives the browser a fresh temporary profile folder (user-data-dir) of
         # its own; each test user gets a separate context (own cookies).

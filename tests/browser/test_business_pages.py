@@ -143,6 +143,24 @@ def test_manager_creates_a_record_with_the_form(world: Server, browser: Any) -> 
     context.close()
 
 
+def test_values_typed_before_the_scripts_ran_are_computed_once_they_run(
+        world: Server, browser: Any) -> None:
+    """On a slow line the form shows before its deferred scripts run, and people type at
+    once. Those keystrokes fire no event htmx hears; when the scripts arrive the form asks
+    the server anyway. The scripts are held back here until the typing is done."""
+    context, page, dialogs = _sign_in(browser, world, "mia", "/records/purchase")
+    held: list[Any] = []
+    page.route("**/assets/htmx.js", lambda route: held.append(route))
+    page.goto(world.url + "/records/purchase/new", wait_until="commit")
+    page.get_by_label("Quantity").fill("4")
+    page.get_by_label("Price").fill("2.50")
+    assert len(held) == 1 and page.evaluate("typeof window.htmx") == "undefined"
+    held[0].continue_()
+    expect(page.locator("#value-total")).to_have_text("10.00")
+    assert dialogs == []
+    context.close()
+
+
 def test_sales_user_sees_neither_hidden_fields_nor_others_records(world: Server,
                                                                   browser: Any) -> None:
     status, body = world.api("POST", "/api/v1/records/purchase",

@@ -153,3 +153,18 @@ def test_the_wizard_in_chinese(world: Server, browser: Any) -> None:
     assert stored["腾讯"]["employees"] == 20 and stored["华为"]["note"] == "重点"
     assert dialogs == []
     context.close()
+
+
+def test_the_first_step_waits_for_its_script(world: Server, browser: Any) -> None:
+    """Until the wizard's script listens, "Next" is disabled: a click sent natively would
+    put the file's name in the address and upload nothing."""
+    context, page, _ = sign_in_page(browser, world, "admin", ADMIN_PASSWORD, "/recycle-bin")
+    held: list[Any] = []
+    page.route("**/static/imports.js", lambda route: held.append(route))
+    page.goto(world.url + "/imports", wait_until="commit")
+    next_step = page.get_by_role("button", name="Next: map the columns")
+    expect(next_step).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    expect(next_step).to_be_enabled()
+    context.close()

@@ -65,3 +65,27 @@
     document.querySelectorAll("form.record-form").forEach(apply);
   });
 })();
+
+// Input typed before the deferred scripts ran fired no event htmx could hear. Once htmx
+// has processed the page, a form that was already edited asks the server once, so the
+// live values and field states never wait for the next keystroke.
+(function () {
+  "use strict";
+  function edited(form) {
+    return Array.from(form.elements).find(function (el) {
+      if (el.type === "checkbox" || el.type === "radio") { return el.checked !== el.defaultChecked; }
+      if (el.tagName === "SELECT") {
+        return Array.from(el.options).some(function (o) { return o.selected !== o.defaultSelected; });
+      }
+      return el.type !== "file" && "defaultValue" in el && el.value !== el.defaultValue;
+    });
+  }
+  if (!window.htmx) { return; }
+  window.htmx.onLoad(function (elt) {
+    if (elt !== document.body) { return; }
+    document.querySelectorAll("form").forEach(function (form) {
+      const field = edited(form);
+      if (field) { field.dispatchEvent(new Event("change", { bubbles: true })); }
+    });
+  });
+})();

@@ -162,6 +162,10 @@
     const first = map.querySelector("select[data-column]");
     if (first) { first.focus(); }
   }
+  // The button stays disabled until this script listens: a click before that would have
+  // sent the form natively, with the file's name in the address and nothing uploaded.
+  const next = document.getElementById("import-next");
+  if (next) { next.disabled = false; }
   upload.addEventListener("submit", async function (event) {
     event.preventDefault();
     showProblem("");
