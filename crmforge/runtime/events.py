@@ -3,8 +3,8 @@
 A write that somebody listens to (a webhook, an automation rule) adds one row per event to
 ``sys_events`` in the write's own transaction: a rolled-back write leaves no event, a
 committed one always has its event. The rows are inserted last, just before the commit,
-under a lock that orders the tenant's outbox writers (``Dialect.lock_outbox``), so event
-ids follow commit order. In the same moment the tenant's ``wiring.events_hint`` (from the
+under a lock that orders the tenant's outbox writers (``Dialect.append_outbox``), so
+event ids follow commit order. In the same moment the tenant's ``wiring.events_hint`` (from the
 composition root) makes sure a job will hand them on; nothing is sent from inside the
 transaction. Consumers read the outbox in id order from their own cursor
 (``sys_event_cursors``), each in short transactions that move the cursor with the work
@@ -175,11 +175,13 @@ def _flush(tenant: Tenant, conn: sa.Connection) -> None:
     if not rows:
         return
     _tables.ensure(tenant)
-    tenant.dialect.lock_outbox(conn, outbox_key(tenant))
-    conn.execute(outbox.insert(), rows)
     hint = tenant.wiring.events_hint
-    if hint is not None:  # in the transaction: what it queues commits with the events
-        hint(tenant)
+    if hint is not None:
+        hint.ready(tenant)
+    waiting = tenant.dialect.append_outbox(conn, outbox_key(tenant), outbox, rows,
+                                           hint.waiting if hint is not None else None)
+    if hint is not None and not waiting:  # in the transaction: commits with the events
+        hint.queue(tenant)
 
 
 def outbox_key(tenant: Tenant) -> int:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 if TYPE_CHECKING:
     from .context import Ctx
     from .events import EventConsumer
@@ -26,6 +28,22 @@ AfterSave = Callable[["Ctx", int, bool], None]
 
 
 @dataclass(frozen=True)
+class EventsHint:
+    """How a transaction that adds events makes sure a job will hand them on.
+
+    Split in two so the database can answer ``waiting`` together with the events'
+    insert (``Dialect.append_outbox``: one round trip on PostgreSQL), which every
+    listened-to write pays; ``queue`` runs only when nothing is waiting yet."""
+
+    #: Makes what ``waiting`` reads exist (a tenant's first events; cheap once done).
+    ready: Callable[[Tenant], None]
+    #: Whose first row, if any, says the consumers' job already waits to start.
+    waiting: sa.Select[tuple[int]]
+    #: Queue that job, in the events' transaction (so it commits with them).
+    queue: Callable[[Tenant], None]
+
+
+@dataclass(frozen=True)
 class Wiring:
     """The hooks of the layers above the runtime, as one immutable value."""
 
@@ -33,8 +51,9 @@ class Wiring:
     after_save: tuple[AfterSave, ...] = ()
     #: What handles record events after commit (webhooks, automation rules).
     consumers: tuple[EventConsumer, ...] = ()
-    #: Told after a commit that added events (wakes the consumers); None: the sweep does.
-    events_hint: Callable[[Tenant], None] | None = None
+    #: Asked by a transaction that adds events (wakes the consumers); None: nothing
+    #: wakes them (a test or a tool drains the outbox itself).
+    events_hint: EventsHint | None = None
 
 
 #: The wiring of an instance nobody wired.
@@ -46,4 +65,4 @@ def after_save(ctx: Ctx, record_id: int, created: bool) -> None:
         fn(ctx, record_id, created)
 
 
-__all__ = ["UNWIRED", "AfterSave", "Wiring", "after_save"]
+__all__ = ["UNWIRED", "AfterSave", "EventsHint", "Wiring", "after_save"]

@@ -73,6 +73,11 @@ job_rows = sa.Table(
 _tables = LazyTables(jobs_metadata)
 
 
+def ensure_tables(tenant: Tenant) -> None:
+    """Create the tenant's job table unless it exists (once per tenant and process)."""
+    _tables.ensure(tenant)
+
+
 def stale_after() -> float:
     """Seconds without a heartbeat after which a running job counts as abandoned
     (``CRMFORGE_JOB_STALE_S``, default 60)."""
@@ -342,5 +347,5 @@ def job_id(value: Any) -> int:
 
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "MAX_ATTEMPTS", "QUEUED", "RUNNING",
-           "Cancelled", "Handler", "Job", "JobContext", "JobStore", "job_id", "local_dispatch",
-           "run", "running_locally", "stale_after", "wait_local"]
+           "Cancelled", "Handler", "Job", "JobContext", "JobStore", "ensure_tables",
+           "job_id", "local_dispatch", "run", "running_locally", "stale_after", "wait_local"]

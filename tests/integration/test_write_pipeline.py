@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from crmforge.composition import wiring
-from crmforge.runtime import Instance, RecordService, events, jobs
+from crmforge.runtime import Instance, RecordService, event_jobs, events, jobs
 from crmforge.runtime.context import Ctx
 from crmforge.runtime.hooks import Wiring
 from crmforge.security.principal import SYSTEM
@@ -380,3 +380,35 @@ def test_a_slow_commit_is_never_overtaken_by_the_cursor(
     events.consume(tenant, world)
     subjects = [e[3]["subject"][1] for e in world.events if e[0] == "record.created"]
     assert subjects == ["warm-up", "slow", "quick"], subjects
+
+
+def test_one_waiting_job_serves_a_stream_of_writes(instance: Instance, world: Recorder) -> None:
+    """The events' transaction asks whether an ``events`` job waits (with the insert, in
+    one round trip on PostgreSQL) and queues one only when none does: three writes, one
+    job; once it has started, the next write queues the next one. A write that rolls back
+    queues nothing."""
+    instance.wire(Wiring(consumers=(world,), events_hint=event_jobs.hint))
+    tenant = instance.tenant("default")
+    dispatched: list[int] = []
+    tenant.dispatch = lambda t, job_id: dispatched.append(job_id)
+    svc = RecordService(tenant)
+    acct = svc.create(SYSTEM, "account", {"name": "Acme"})["id"]
+
+    def waiting() -> list[int]:
+        with tenant.read() as conn:
+            return list(conn.execute(sa.select(jobs.job_rows.c.id).where(
+                jobs.job_rows.c.kind == event_jobs.KIND,
+                jobs.job_rows.c.status == jobs.QUEUED)).scalars())
+
+    for n in range(3):
+        svc.create(SYSTEM, "visit", {"subject": f"v{n}", "account": acct})
+    assert len(dispatched) == 1 and waiting() == dispatched
+    assert jobs.JobStore(tenant).claim(dispatched[0]) is not None  # the worker took it
+    assert waiting() == []
+    with pytest.raises(RuntimeError), tenant.write():
+        svc.create(SYSTEM, "visit", {"subject": "gone", "account": acct})
+        raise RuntimeError("rolled back")
+    assert waiting() == [] and len(dispatched) == 1
+    svc.create(SYSTEM, "visit", {"subject": "next", "account": acct})
+    assert len(dispatched) == 2 and waiting() == dispatched[1:]
+    tenant.dispatch = None

@@ -125,6 +125,17 @@ class Dialect:
         get their ids in the order their transactions commit, and a reader that sees an
         event sees every event before it. SQLite has one writer at a time already."""
 
+    def append_outbox(self, conn: sa.Connection, key: int, table: sa.Table,
+                      rows: list[dict[str, Any]], waiting: sa.Select[Any] | None) -> bool:
+        """Insert a transaction's events (``rows``, all with the same keys, into the
+        outbox ``table``) under the outbox lock (``lock_outbox``), then ask ``waiting``
+        whether the consumers' job already waits; whether it found a row (False when
+        there is no question). Every write somebody listens to pays for this, so a
+        dialect may send the three in one round trip."""
+        self.lock_outbox(conn, key)
+        conn.execute(table.insert(), rows)
+        return waiting is not None and conn.execute(waiting).first() is not None
+
     def dispose_engine(self, engine: sa.Engine) -> None:
         """Close the connections of an engine ``create_engine`` made (a tenant closed)."""
         engine.dispose()
@@ -291,6 +302,8 @@ class PostgresDialect(Dialect):
         #: What each connection's read transaction probed at its start (``probed``).
         self._probed: weakref.WeakKeyDictionary[sa.Connection, tuple[Any, ...]] = \
             weakref.WeakKeyDictionary()
+        #: The outbox's one statement and its fixed values, compiled once (``append_outbox``).
+        self._outbox_sql: dict[tuple[str, tuple[str, ...], Any], tuple[str, dict[str, Any]]] = {}
 
     def shared_engine(self, url: str) -> sa.Engine:
         """The process's one pool for every tenant on this server (and the control
@@ -430,6 +443,48 @@ class PostgresDialect(Dialect):
         # visible, so the next holder's events can only get later ids and later commits.
         # One statement object for every write (no construction or cache-key work).
         conn.execute(_OUTBOX_LOCK_SQL, {"space": OUTBOX_LOCK, "key": key})
+
+    def append_outbox(self, conn: sa.Connection, key: int, table: sa.Table,
+                      rows: list[dict[str, Any]], waiting: sa.Select[Any] | None) -> bool:
+        """A single event (most writes) in one statement: the lock in a materialized CTE
+        the insert selects from (so it is held before the row takes its id), the question
+        in its RETURNING. Each statement cost a listened-to create about 80 us, mostly
+        the round trip; three of them made it 1.34x a quiet one. Sent to psycopg as
+        compiled once per table, columns and question, with the values as parameters. A
+        batch keeps the three statements: there they cost little per row."""
+        if len(rows) != 1:
+            return super().append_outbox(conn, key, table, rows, waiting)
+        import psycopg
+
+        sql, defaults = self._outbox_statement(conn, table, tuple(rows[0]), waiting)
+        params = {**defaults, **rows[0], "outbox_space": OUTBOX_LOCK, "outbox_key": key}
+        raw = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+        try:
+            # Prepared: planning this statement took longer than running it. Its tables
+            # are the system's own, never changed by a metadata version.
+            found = raw.execute(sql, params, prepare=prepared_statements() or None).fetchone()
+        except psycopg.Error as exc:  # as SQLAlchemy reports it: a refusal stays a 503
+            raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        return found is not None and found[0] is not None
+
+    def _outbox_statement(self, conn: sa.Connection, table: sa.Table, keys: tuple[str, ...],
+                          waiting: sa.Select[Any] | None) -> tuple[str, dict[str, Any]]:
+        cache_key = (table.name, keys, waiting)
+        found = self._outbox_sql.get(cache_key)
+        if found is None:
+            lock = sa.select(sa.func.pg_advisory_xact_lock(
+                sa.bindparam("outbox_space", type_=sa.Integer),
+                sa.bindparam("outbox_key", type_=sa.Integer)).label("locked")) \
+                .cte("outbox_lock").prefix_with("MATERIALIZED")
+            values = sa.select(*(sa.bindparam(k, type_=table.c[k].type) for k in keys)) \
+                .select_from(lock)
+            stmt = table.insert().from_select(list(keys), values)
+            stmt = stmt.returning(sa.null() if waiting is None else waiting.scalar_subquery())
+            compiled = stmt.compile(dialect=conn.dialect)
+            defaults = {k: v for k, v in compiled.params.items()
+                        if k not in keys and not k.startswith("outbox_")}
+            found = self._outbox_sql.setdefault(cache_key, (str(compiled), defaults))
+        return found
 
     def insert_rows(self, conn: sa.Connection, table: sa.Table,
                     rows: list[dict[str, Any]]) -> list[int]:
