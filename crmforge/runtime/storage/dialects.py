@@ -10,6 +10,7 @@ most a few seconds for its lock instead of queueing every reader behind it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -48,6 +49,13 @@ def busy_timeout_s() -> float:
         return max(0.0, float(os.environ.get("CRMFORGE_SQLITE_BUSY_TIMEOUT", "30")))
     except ValueError:
         return 30.0
+
+
+@functools.lru_cache(maxsize=64)
+def _inlined_sql(stmt: sa.Select[Any], dialect: sa.Dialect) -> str:
+    """``stmt`` compiled once per database with its constants inlined: a question every
+    listened-to write asks costs no construction or cache-key work (about 40 us each)."""
+    return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 class Dialect:
@@ -134,7 +142,9 @@ class Dialect:
         dialect may send the three in one round trip."""
         self.lock_outbox(conn, key)
         conn.execute(table.insert(), rows)
-        return waiting is not None and conn.execute(waiting).first() is not None
+        if waiting is None:
+            return False
+        return conn.exec_driver_sql(_inlined_sql(waiting, conn.dialect)).first() is not None
 
     def dispose_engine(self, engine: sa.Engine) -> None:
         """Close the connections of an engine ``create_engine`` made (a tenant closed)."""
