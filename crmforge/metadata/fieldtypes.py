@@ -9,6 +9,7 @@ this module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -107,9 +108,10 @@ class TextType(FieldType):
                 value = "true" if value else "false"
             else:
                 raise ConversionError(f"expected text, got {_type_name(value)}")
-        if len(value) > self.length(f):
-            raise ConversionError(f"is longer than {self.length(f)} characters")
-        if "\x00" in value or not _encodable(value):  # PostgreSQL refuses NUL; JSON allows
+        if len(value) > (limit := self.length(f)):
+            raise ConversionError(f"is longer than {limit} characters")
+        # PostgreSQL refuses NUL; JSON allows it. ASCII text (most) is always encodable.
+        if "\x00" in value or (not value.isascii() and not _encodable(value)):
             raise ConversionError("contains a NUL character or an unpaired surrogate")
         pattern = f.options.get("pattern")
         if pattern and value and not _pattern(pattern).fullmatch(value):
@@ -246,12 +248,24 @@ class IntegerType(FieldType):
         return result
 
 
+@functools.lru_cache(maxsize=32)
+def _quantum(scale: int) -> Decimal:
+    """``Decimal("0.01")`` for scale 2: the step values of a scale are rounded to."""
+    return Decimal(1).scaleb(-scale)
+
+
 def _check_range(f: FieldDef, value: Decimal) -> None:
     lo, hi = f.options.get("min"), f.options.get("max")
-    if lo is not None and value < Decimal(str(lo)):
+    if lo is not None and value < _bound(lo):
         raise ConversionError(f"must be at least {lo}")
-    if hi is not None and value > Decimal(str(hi)):
+    if hi is not None and value > _bound(hi):
         raise ConversionError(f"must be at most {hi}")
+
+
+@functools.lru_cache(maxsize=256)
+def _bound(limit: int | float | Decimal) -> Decimal:
+    """A field's ``min`` or ``max`` as a Decimal (as written: 0.1 is 0.1, not the float)."""
+    return Decimal(str(limit))
 
 
 class DecimalType(FieldType):
@@ -274,26 +288,30 @@ class DecimalType(FieldType):
             return None
         if isinstance(value, bool):
             raise ConversionError("expected a number, got a boolean")
-        if isinstance(value, (int, Decimal, str)):
-            text = str(value).strip()
-        elif isinstance(value, float):
-            text = repr(value)
+        if type(value) is Decimal:  # already a number (an import's converted cell)
+            d = value
         else:
-            raise ConversionError(f"expected a number, got {_type_name(value)}")
-        try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise ConversionError(f"'{text[:40]}' is not a number") from None
+            if isinstance(value, (int, Decimal, str)):
+                text = str(value).strip()
+            elif isinstance(value, float):
+                text = repr(value)
+            else:
+                raise ConversionError(f"expected a number, got {_type_name(value)}")
+            try:
+                d = Decimal(text)
+            except InvalidOperation:
+                raise ConversionError(f"'{text[:40]}' is not a number") from None
         if not d.is_finite():
             raise ConversionError("must be a finite number")
         if d.adjusted() >= MAX_DIGITS:  # also "1e20", whose digits tuple is just (1,)
             raise ConversionError(f"has more than {MAX_DIGITS} significant digits")
-        q = Decimal(1).scaleb(-self.scale(f))
+        q = _quantum(self.scale(f))
         rounded = d.quantize(q)
         if rounded != d and not lenient:
             raise ConversionError(f"has more than {self.scale(f)} decimal places")
         if rounded != d:
-            raise ConversionError(f"'{text[:40]}' has more than {self.scale(f)} decimal places")
+            raise ConversionError(
+                f"'{str(value).strip()[:40]}' has more than {self.scale(f)} decimal places")
         if len(rounded.as_tuple().digits) > MAX_DIGITS:
             raise ConversionError(f"has more than {MAX_DIGITS} significant digits")
         _check_range(f, rounded)
@@ -304,7 +322,7 @@ class DecimalType(FieldType):
             return None
         d = value if isinstance(value, Decimal) else Decimal(str(value))
         # format "f": str() would write 0.00000001 as "1E-8" and zero at scale 8 as "0E-8"
-        return format(d.quantize(Decimal(1).scaleb(-self.scale(f))), "f")
+        return format(d.quantize(_quantum(self.scale(f))), "f")
 
     def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
         s = f.options.get("scale")

@@ -49,8 +49,10 @@ class FieldDef:
     def from_doc(cls, doc: Mapping[str, Any], *, owned: bool = False) -> FieldDef:
         return cls(str(doc["id"]), str(doc["name"]), str(doc["type"]), _freeze(doc, owned=owned))
 
-    @property
+    @cached_property
     def kind(self) -> FieldType:
+        """The field's type (the registry's entry): looked up once per definition, since
+        every value written or shown asks for it."""
         return FIELD_TYPES[self.type]
 
     @cached_property

@@ -131,6 +131,14 @@ class EventConsumer(Protocol):
         consumer's cursor past them: what it writes commits with the cursor."""
 
 
+def wanted(ctx: Ctx, name: EventName, obj: ObjectDef) -> bool:
+    """Whether some consumer wants events ``name`` of ``obj``: asked before a batch's
+    events are built, so a write nobody listens to builds none (a 10,000-row import
+    would otherwise describe every row's values to throw them away)."""
+    return any(c.wants(ctx.tenant, ctx.snapshot, name.value, obj)
+               for c in ctx.tenant.wiring.consumers)
+
+
 def emit(ctx: Ctx, events: Sequence[RecordEvent]) -> None:
     """Add ``events`` (those somebody wants) to the outbox of the write's transaction. They
     are inserted last, just before the commit (``flush``)."""
@@ -252,4 +260,4 @@ def detail_json(row: Any) -> dict[str, Any]:
 
 __all__ = ["EVENT_NAMES", "MAX_DEPTH", "Cause", "EventConsumer", "EventName", "RecordEvent",
            "barrier", "changes_json", "consume", "cursors", "detail_json", "emit",
-           "ensure_tables", "outbox", "outbox_key", "pending"]
+           "ensure_tables", "outbox", "outbox_key", "pending", "wanted"]

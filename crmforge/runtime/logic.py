@@ -31,10 +31,16 @@ def apply(ctx: Ctx, values: dict[str, Any], sent: frozenset[str], existing: Any,
     """Check conditional states and rules, and add stored formula values to ``values``."""
     rules = ObjectRules.for_object(ctx.obj, ctx.snapshot)
     before: dict[str, Any] = dict(existing._mapping) if existing is not None else {}
-    if existing is None:
-        values.update(_rollup_start(ctx))
-    record = {**before, **_system_values(ctx, existing), **values}
     shape = _shape(ctx.obj, rules)
+    if existing is None and shape.rollups:
+        values.update(_rollup_start(ctx))
+    if shape.static is not None and not shape.logic:
+        # Nothing reads the whole record: static checks look at the values sent only
+        # (an import's rows take this path, so it builds no record per row).
+        _readonly(ctx, values, sent, before, shape.locked, errors)
+        _required(ctx, values, values, existing, shape.static, errors, shape)
+        return
+    record = {**before, **_system_values(ctx, existing), **values}
     locked: AbstractSet[str]
     if shape.static is not None:  # no conditional field: the same states for every record
         states, locked = shape.static, shape.locked
@@ -103,6 +109,7 @@ class _Shape:
     locked: frozenset[str]
     required: tuple[str, ...]
     logic: bool  # any formula, validation rule, or broken expression to report
+    rollups: bool  # any roll-up field (a new record starts its counts and sums at 0)
 
 
 _shapes: weakref.WeakKeyDictionary[ObjectRules, _Shape] = weakref.WeakKeyDictionary()
@@ -118,7 +125,8 @@ def _shape(obj: ObjectDef, rules: ObjectRules) -> _Shape:
             static, frozenset(n for n, s in (static or {}).items() if s["readonly"]),
             tuple(f.name for f in obj.fields
                   if f.kind.writable and (f.required or f.type == "master_detail")),
-            bool(rules.formula_order or rules.broken or obj.options.get("validation_rules")))
+            bool(rules.formula_order or rules.broken or obj.options.get("validation_rules")),
+            any(f.type == "rollup" for f in obj.fields))
         _shapes[rules] = found
     return found
 

@@ -120,16 +120,11 @@ def create(ctx: Ctx, prepared: Sequence[dict[str, Any]],
         return []
     ids, rows, now = writes.insert_rows(ctx, prepared, owner)
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
-    stored = [f for f in ctx.obj.fields if f.stored]
     obj = ctx.obj
-    writes.record_history(ctx, [
-        writes.history_entry(ctx, obj, rid, 1, "create",
-                             [(f, None, row[f.name]) for f in stored
-                              if row.get(f.name) is not None], now)
-        for rid, row in zip(ids, rows, strict=True)])
+    writes.record_history(ctx, writes.created_entries(ctx, obj, ids, rows, now))
     propagation.created(ctx, obj, rows)
     trigger_host.after_save(ctx, "create", [(rid, None) for rid in ids])
-    if ctx.tenant.wiring.consumers:
+    if events.wanted(ctx, EventName.CREATED, obj):
         events.emit(ctx, [RecordEvent(EventName.CREATED, obj, rid, 1, _set(ctx, row))
                           for rid, row in zip(ids, rows, strict=True)])
     if ctx.tenant.wiring.after_save:

@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
-from ..metadata.fieldtypes import AutonumberType, ConversionError
+from ..metadata.fieldtypes import AutonumberType, ConversionError, FieldType
 from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..rules import ObjectRules
 from ..rules.object_rules import ALL
@@ -133,16 +133,14 @@ def conceal(ctx: Ctx, errors: dict[str, list[str]]) -> None:
 
 
 _HIDDEN, _COMPUTED, _DENIED, _WRITE = "hidden", "computed", "denied", "write"
-_field_access: weakref.WeakKeyDictionary[Any, dict[str, dict[str, tuple[FieldDef, str]]]] = \
-    weakref.WeakKeyDictionary()
 
 
 def _fields_for(ctx: Ctx) -> dict[str, tuple[FieldDef, str]]:
     """Field name -> (field, what the writer may do with it), per access and object: the
-    checks of ``_convert`` in the order it makes them (hidden, computed, read-only)."""
-    per_object = _field_access.get(ctx.access)
-    if per_object is None:
-        per_object = _field_access.setdefault(ctx.access, {})
+    checks of ``_convert`` in the order it makes them (hidden, computed, read-only). Kept
+    in the access's own ``derived`` values: asked once per record written."""
+    per_object: dict[str, dict[str, tuple[FieldDef, str]]] = \
+        ctx.access.derived.setdefault(_fields_for, {})
     found = per_object.get(ctx.obj.id)
     if found is None:
         readable = ctx.access.readable(ctx.obj)
@@ -363,6 +361,27 @@ def history_entry(ctx: Ctx, obj: ObjectDef, rid: int, version: int, action: str,
             "actor": ctx.principal.label, "at": at or utcnow()}
 
 
+def created_entries(ctx: Ctx, obj: ObjectDef, ids: Sequence[int],
+                    rows: Sequence[Mapping[str, Any]], at: Any) -> list[dict[str, Any]]:
+    """The history entries of new records: ``history_entry(..., "create", [every stored
+    field set, from None])`` for each, the same rows, built from the object's stored
+    fields looked at once rather than once per record (an import writes one per row)."""
+    plan = [(f, f.id, f.name, None if type(f.kind).to_json is FieldType.to_json
+             else f.kind.to_json) for f in obj.fields if f.stored]
+    out: list[dict[str, Any]] = []
+    for rid, row in zip(ids, rows, strict=True):
+        values = {}
+        for f, fid, name, to_json in plan:
+            value = row.get(name)
+            if value is not None:
+                values[fid] = [None, value if to_json is None else to_json(f, value)]
+        entry = history_entry(ctx, obj, rid, 1, "create", (), at)
+        if values:
+            entry.update(field=MANY_FIELDS, new_value=_compact_json(values))
+        out.append(entry)
+    return out
+
+
 def _compact_json(values: dict[str, Any]) -> str:
     """``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``, the same text,
     by orjson (five times faster; history is written for every record of an import)."""
@@ -375,4 +394,4 @@ def _compact_json(values: dict[str, Any]) -> str:
 def record_history(ctx: Ctx, entries: Sequence[dict[str, Any]]) -> None:
     """Insert history entries, unless the operation records its own (a backfill run)."""
     if entries and ctx.record_history:
-        ctx.conn.execute(history.insert(), list(entries))
+        ctx.tenant.dialect.insert_many(ctx.conn, history, entries)

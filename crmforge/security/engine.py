@@ -51,6 +51,9 @@ class Access:
         self._probes: dict[tuple[str, str, bool], bool] = {}
         self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
         self._writable: dict[str, frozenset[str]] = {}
+        #: What other layers work out from this access and keep for its lifetime (the
+        #: writer's plan of fields per object), keyed by who works it out.
+        self.derived: dict[Any, Any] = {}
 
     def _any(self, kind: str, obj: ObjectDef, write: bool, query: sa.Select[Any]) -> bool:
         if self._conn is None:

@@ -175,6 +175,10 @@ class Converter:
                 else _decimal(raw, percent)
         if kind == "date":
             return lambda raw: _iso_date(raw) or _date(raw, self.date_order)
+        if kind == "boolean":
+            return _boolean
+        if kind == "picklist":
+            return lambda raw: self._choice(f, raw if type(raw) is str else text_of(raw))
         return lambda raw: self.value(f, raw)
 
     def value(self, f: FieldDef, raw: Any) -> Any:
