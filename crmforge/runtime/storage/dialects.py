@@ -70,9 +70,12 @@ class _InsertPlan:
     positional: bool
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
-    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The rows as the driver takes them. A value that is the same object as the
-        row before's (the write's time in every row) is processed once."""
+    def params(self, rows: Sequence[Mapping[str, Any]], *,
+               positional: bool | None = None) -> list[Any]:
+        """The rows as the driver takes them (tuples in ``columns`` order when
+        ``positional``, default the statement's style). A value that is the same object
+        as the row before's (the write's time in every row) is processed once."""
+        positional = self.positional if positional is None else positional
         names = tuple(k for k, _ in self.columns)
         get = operator.itemgetter(*names)
         procs = [(i, p, [_UNSET, None]) for i, (_, p) in enumerate(self.columns) if p]
@@ -89,8 +92,7 @@ class _InsertPlan:
                         last[0], last[1] = v, proc(v)
                     values[i] = last[1]
                 values = tuple(values)  # (SQLAlchemy takes tuples or dicts only)
-            out.append(values if self.positional
-                       else dict(zip(names, values, strict=True)))
+            out.append(values if positional else dict(zip(names, values, strict=True)))
         return out
 
 
@@ -564,6 +566,35 @@ class PostgresDialect(Dialect):
                         if k not in keys and not k.startswith("outbox_")}
             found = self._outbox_sql.setdefault(cache_key, (str(compiled), defaults))
         return found
+
+    #: From how many rows ``insert_many`` sends them by COPY rather than an executemany.
+    COPY_FROM = 50
+
+    def insert_many(self, conn: sa.Connection, table: sa.Table,
+                    rows: Sequence[Mapping[str, Any]]) -> None:
+        """Many rows by ``COPY ... FROM STDIN``: one stream the server parses as data, not
+        a statement per row (an import's records and their history; about a third of
+        an executemany's time). Values go through the column types' bind processors
+        first, as they would for an INSERT; psycopg writes them in COPY's text format.
+        A refusal (a unique index) is raised as SQLAlchemy raises the INSERT's."""
+        plan = _insert_plan(table, tuple(rows[0]), conn.dialect) if rows else None
+        if len(rows) < self.COPY_FROM or plan is None:
+            super().insert_many(conn, table, rows)
+            return
+        import psycopg
+        from psycopg import sql
+
+        target = sql.Identifier(*((table.schema,) if table.schema else ()), table.name)
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            target, sql.SQL(", ").join(sql.Identifier(k) for k, _ in plan.columns))
+        raw = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+        try:
+            with raw.cursor() as cur, cur.copy(stmt) as copy:
+                for values in plan.params(rows, positional=True):
+                    copy.write_row(values)
+        except psycopg.Error as exc:  # as SQLAlchemy reports an INSERT's refusal
+            raise sa.exc.DBAPIError.instance(stmt.as_string(raw), None, exc,
+                                             psycopg.Error) from exc
 
     def insert_rows(self, conn: sa.Connection, table: sa.Table,
                     rows: list[dict[str, Any]]) -> list[int]:
