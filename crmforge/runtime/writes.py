@@ -368,6 +368,8 @@ def created_entries(ctx: Ctx, obj: ObjectDef, ids: Sequence[int],
     fields looked at once rather than once per record (an import writes one per row)."""
     plan = [(f, f.id, f.name, None if type(f.kind).to_json is FieldType.to_json
              else f.kind.to_json) for f in obj.fields if f.stored]
+    blank = history_entry(ctx, obj, 0, 1, "create", (), at)  # every record's but these:
+    written = {**blank, "field": MANY_FIELDS}
     out: list[dict[str, Any]] = []
     for rid, row in zip(ids, rows, strict=True):
         values = {}
@@ -375,10 +377,8 @@ def created_entries(ctx: Ctx, obj: ObjectDef, ids: Sequence[int],
             value = row.get(name)
             if value is not None:
                 values[fid] = [None, value if to_json is None else to_json(f, value)]
-        entry = history_entry(ctx, obj, rid, 1, "create", (), at)
-        if values:
-            entry.update(field=MANY_FIELDS, new_value=_compact_json(values))
-        out.append(entry)
+        out.append({**written, "record_id": rid, "new_value": _compact_json(values)} if values
+                   else {**blank, "record_id": rid})
     return out
 
 
