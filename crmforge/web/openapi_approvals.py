@@ -142,7 +142,12 @@ def approval_paths() -> dict[str, Any]:
             "delete": {"tags": p, "operationId": "delete_process",
                        "responses": {"204": {"description": "Removed"}, "409": ERROR}}},
         "/api/v1/meta/processes/{name}/bpmn": {"parameters": [name], "get": {
-            "tags": p, "operationId": "export_process", "summary": "The compiled BPMN 2.0 XML",
+            "tags": p, "operationId": "export_process", "summary": "The process as BPMN 2.0 XML",
+            "description": "The approval steps as drawn (a gateway with the entry criteria "
+                           "before a conditional step), with diagram interchange and the "
+                           "exact settings in crmforge:step / crmforge:process attributes; "
+                           "importing it gives back the same process. The engine's own "
+                           "elements are not included.",
             "responses": {"200": {"description": "BPMN with diagram interchange",
                                   "content": {"application/xml": {"schema": {"type": "string"}}}},
                           "404": ERROR}}},

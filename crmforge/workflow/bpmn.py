@@ -71,6 +71,7 @@ class _Builder:
                                         isExecutable="true", name=label)
         self.shapes: dict[str, tuple[str, int, int]] = {}   # id -> (kind, x, y) of the centre
         self.flows: list[tuple[str, str, str]] = []          # (id, source, target)
+        self.defaults: set[str] = set()  # the gateways' default flows (a skipped step)
 
     def node(self, tag: str, kind: str, node_id: str, x: int, y: int, name: str | None = None
              ) -> Any:
@@ -91,6 +92,7 @@ class _Builder:
             cond.text = condition
         if default:
             self.process.find(f"*[@id='{source}']").set("default", flow_id)
+            self.defaults.add(flow_id)
         self.flows.append((flow_id, source, target))
         return flow_id
 
@@ -126,14 +128,17 @@ class _Builder:
         for flow_id, source, target in self.flows:
             edge = etree.SubElement(plane, _q("BPMNEdge", BPMNDI), id=flow_id + "_di",
                                     bpmnElement=flow_id)
-            for x, y in self._route(source, target):
+            for x, y in self._route(source, target, flow_id in self.defaults):
                 etree.SubElement(edge, _q("waypoint", DI), x=str(x), y=str(y))
 
-    def _route(self, source: str, target: str) -> list[tuple[int, int]]:
+    def _route(self, source: str, target: str, skip: bool = False) -> list[tuple[int, int]]:
         sk, sx, sy = self.shapes[source]
         tk, tx, ty = self.shapes[target]
         sw, sh = _SIZES[sk]
         tw, th = _SIZES[tk]
+        if skip and sy == ty and tx > sx:  # over the skipped step, not through it
+            lane = sy - 90
+            return [(sx, sy - sh // 2), (sx, lane), (tx, lane), (tx, ty - th // 2)]
         if sy == ty and tx > sx:
             return [(sx + sw // 2, sy), (tx - tw // 2, ty)]
         if tx < sx:  # a return to an earlier step: under the main line, then up
@@ -200,10 +205,61 @@ def compile_process(doc: Mapping[str, Any]) -> bytes:
     return b.finish()
 
 
+def drawn_process(doc: Mapping[str, Any]) -> bytes:
+    """The process as a person draws it, for export and the diagram editor: start, each
+    step's approval task (behind a gateway when the step has entry criteria, whose default
+    flow skips it), approved. The engine's own elements (the task that finds approvers,
+    the gateways that route votes back or to rejection) stay in ``compile_process``; they
+    mean nothing to a modeler, and their data references are not BPMN another tool reads
+    without warnings. Our ``crmforge:step`` and ``crmforge:process`` attributes carry the
+    exact settings, so importing the file gives back the same document."""
+    name = str(doc["name"])
+    b = _Builder(name, _label(doc))
+    rest = {k: v for k, v in doc.items() if k not in ("name", "object", "steps", "version")}
+    b.process.set(_q("process", CRMFORGE), json.dumps(rest, ensure_ascii=False, sort_keys=True))
+    y = 200
+    b.node("startEvent", "event", "start", 100, y, "Submitted")
+    x, last, skips = 100, "start", list[str]()
+    for step in doc["steps"]:
+        s = str(step["name"])
+        entry = last
+        if step.get("criteria"):
+            x += 130
+            entry = "gw_" + s
+            b.node("exclusiveGateway", "gateway", entry, x, y, None)
+            b.flow(last, entry)
+            for skipped in skips:  # a skipped earlier step goes on to this one
+                b.flow(skipped, entry, default=True)
+            skips = []
+        x += 160
+        task = b.node("userTask", "task", task_id(s), x, y, _label(step))
+        task.set(_q("step", CRMFORGE), json.dumps(dict(step), ensure_ascii=False, sort_keys=True))
+        mode = str(step.get("mode", "single"))
+        if mode != "single":
+            loop = etree.SubElement(task, _q("multiInstanceLoopCharacteristics"))
+            if mode == "sequential":
+                loop.set("isSequential", "true")
+        if entry != last:
+            b.flow(entry, task_id(s), str(step["criteria"]))
+            skips.append(entry)
+        else:
+            b.flow(last, task_id(s))
+            for skipped in skips:
+                b.flow(skipped, task_id(s), default=True)
+            skips = []
+        last = task_id(s)
+    x += 160
+    b.node("endEvent", "event", END_APPROVED, x, y, "Approved")
+    b.flow(last, END_APPROVED)
+    for skipped in skips:
+        b.flow(skipped, END_APPROVED, default=True)
+    return b.finish()
+
+
 def _label(doc: Mapping[str, Any]) -> str:
     labels = doc.get("label") or {}
     return str(labels.get("en") or labels.get("zh") or doc["name"])
 
 
 __all__ = ["END_APPROVED", "END_REJECTED", "END_RETURNED", "SUBMITTER", "compile_process",
-           "completion_condition", "process_id", "step_of_task", "task_id"]
+           "completion_condition", "drawn_process", "process_id", "step_of_task", "task_id"]

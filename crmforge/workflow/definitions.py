@@ -180,7 +180,9 @@ class ProcessService:
         self.designer.change(principal, f"delete process {name}", edit)
 
     def bpmn(self, name: str) -> bytes:
-        return bpmn.compile_process(self.get(name))
+        """The process as BPMN 2.0 for people and other modelers (``drawn_process``): the
+        approval steps a person drew, not the engine's own elements."""
+        return bpmn.drawn_process(self.get(name))
 
 
 def object_of(doc: Mapping[str, Any], snap: Snapshot) -> ObjectDef:

@@ -159,6 +159,7 @@ def test_bpmn_import_export_and_removal(client: FlaskClient, admin: dict[str, st
     r = c.get("/admin/processes/imported/bpmn")
     assert r.status_code == 200 and r.mimetype == "application/xml"
     assert r.data == ProcessService(instance.tenant("default")).bpmn("imported")
+    assert b"task_review" in r.data and b"scriptTask" not in r.data  # the steps drawn only
     assert "attachment" in c.get("/admin/processes/imported/bpmn?download=1").headers[
         "Content-Disposition"]
 
