@@ -16,7 +16,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from crmforge.core.errors import Conflict, NotFound, ValidationFailed
-from crmforge.workflow.importer import import_bpmn
+from crmforge.workflow.importer import read_bpmn
 
 from . import bp
 from .base import admin, designer, lang
@@ -64,15 +64,19 @@ def process_diagram(name: str) -> Response | tuple[str, int]:
     xml = request.form.get("bpmn") or ""
     object_name = current["object"] if current else (request.form.get("object") or "").strip()
     try:
-        doc = import_bpmn(xml.encode(), name, object_name)
+        imported = read_bpmn(xml.encode(), name, object_name)
+        doc = imported.doc
         if current is None:
             service().create(admin(), doc)
         else:  # what the diagram no longer holds goes away
             gone = {k: None for k in current if k not in doc and k != "version"}
             service().update(admin(), name, {**gone, **doc})
     except (ValidationFailed, Conflict) as exc:
-        general = [f"{k}: {'; '.join(v)}" for k, v in exc.fields.items()] or [exc.message]
+        general = [m for k, v in exc.fields.items()  # each refused element on its own
+                   for m in (v if k == "bpmn" else [f"{k}: {'; '.join(v)}"])] or [exc.message]
         return _render(name, object_name, xml or None, current, general=general,
                        status=exc.status)
     flash(gettext("Diagram saved."), "ok")
+    for left_out in imported.warnings:
+        flash(left_out.message, "warn")
     return redirect(url_for("admin_ui.process_diagram", name=name), 303)

@@ -19,7 +19,7 @@ from crmforge.core.errors import Conflict, NotFound, ValidationFailed
 from crmforge.metadata.model import Snapshot
 from crmforge.web.context import current_tenant
 from crmforge.workflow.definitions import ProcessService
-from crmforge.workflow.importer import import_bpmn
+from crmforge.workflow.importer import read_bpmn
 
 from . import bp
 from .base import admin, designer, lang
@@ -93,15 +93,22 @@ def import_process() -> Response | tuple[str, int]:
     upload = request.files.get("file")
     try:
         xml = upload.read() if upload is not None else b""
-        doc = import_bpmn(xml, form["import_name"], form["import_object"])
-        created = service().create(admin(), doc)
+        imported = read_bpmn(xml, form["import_name"], form["import_object"])
+        created = service().create(admin(), imported.doc)
     except (ValidationFailed, Conflict) as exc:
         errors, general = _refused(exc, {}, {"bpmn": "file"})
         for key in ("name", "object"):
             if key in errors:
                 errors["import_" + key] = errors.pop(key)
+        # What the imported document got wrong (an unknown user, role or field) has no
+        # input on this form: it is listed above it, not lost.
+        shown = ("file", "import_name", "import_object")
+        general = [*general, *(m for k, v in errors.items() if k not in shown for m in v)]
+        errors = {k: v for k, v in errors.items() if k in shown}
         return render_list(form, errors, general, exc.status)
     flash(gettext("Process imported."), "ok")
+    for left_out in imported.warnings:  # shown translated (server_messages)
+        flash(left_out.message, "warn")
     return redirect(url_for("admin_ui.process", name=created["name"]), 303)
 
 

@@ -62,6 +62,14 @@ def process_schemas() -> dict[str, Any]:
             "bpmn": {"type": "string"},
             "completed": {"type": "array", "items": {"type": "string"}},
             "active": {"type": "array", "items": {"type": "string"}}}}}}
+    out["BpmnWarning"] = {
+        "type": "object", "description": "An element of an imported BPMN file the process "
+        "does without (not run, or ignored), named", "required": ["element", "type", "message"],
+        "properties": {"element": {"type": "string", "description": "the element's id"},
+                       "type": {"type": "string", "description": "its BPMN type, "
+                                "e.g. serviceTask"},
+                       "name": {"type": ["string", "null"]},
+                       "message": {"type": "string"}}}
     out["ApprovalField"] = {"type": "object", "description": "A field the step shows",
                             "properties": {"name": {"type": "string"},
                                            "label": {"type": "string"},
@@ -124,11 +132,24 @@ def approval_paths() -> dict[str, Any]:
         "/api/v1/meta/processes/import": {"post": {
             "tags": p, "operationId": "import_process",
             "summary": "Create a process from a BPMN file (bpmn-js / Camunda Modeler)",
+            "description": "The user tasks become steps. Elements the engine cannot run (a "
+                           "sub-process or call activity, parallel or inclusive branches, "
+                           "boundary or waiting events, loops, ${...} expressions, conditions "
+                           "that lead elsewhere than an approval task) refuse the file with "
+                           "422, each named in fields.bpmn; elements it does without (service "
+                           "and script tasks, lanes, annotations, vendor extensions) are "
+                           "named in the answer's warnings.",
             "requestBody": {"required": True, **_json({
                 "type": "object", "required": ["name", "object", "bpmn"],
                 "properties": {"name": {"type": "string"}, "object": {"type": "string"},
                                "bpmn": {"type": "string"}}})},
-            "responses": {"201": {"description": "Stored", **doc}, "422": ERROR}}},
+            "responses": {"201": {"description": "Stored: the process document and the "
+                                                 "elements of the file it does without",
+                                  **_json({"allOf": [_ref("ProcessDocument"), {
+                                      "type": "object", "required": ["warnings"],
+                                      "properties": {"warnings": {
+                                          "type": "array", "items": _ref("BpmnWarning")}}}]})},
+                          "422": ERROR}}},
         "/api/v1/meta/processes/{name}": {
             "parameters": [name],
             "get": {"tags": p, "operationId": "get_process",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -241,3 +242,44 @@ def test_designer_edits_step_fields_copies_and_approval_rules(
                "steps-0-fields": "notes:everything"})
     assert r.status_code == 422 and "deal_approval" in r.text
     assert _stored(instance, "deal_approval")["version"] == 1
+
+
+CORPUS = Path(__file__).parents[1] / "unit" / "workflow" / "data" / "corpus"
+
+
+def _import(c: FlaskClient, name: str, xml: bytes) -> Any:
+    return c.post("/admin/processes/import", data={
+        "csrf_token": csrf_token(c.get("/admin/processes").text), "import_name": name,
+        "import_object": "deal", "file": (io.BytesIO(xml), f"{name}.bpmn")},
+        content_type="multipart/form-data")
+
+
+def test_an_import_names_what_it_leaves_out_and_what_it_refuses_in_chinese(
+        client: FlaskClient, admin: dict[str, str], instance: Instance) -> None:
+    _setup(client, admin)
+    c = browser_session(instance)
+    assert c.get("/admin/processes?lang=zh").status_code == 200
+    r = _import(c, "contract", (CORPUS / "crmforge_modeler_extras.bpmn").read_bytes())
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["Location"]).text
+    warnings = re.findall(r'<p class="flash warn" role="status">([^<]*)</p>', page)
+    assert len(warnings) == 7
+    assert any("(Archive) 不会执行：审批直接越过它继续" in w for w in warnings), warnings
+    assert all("is not run" not in w and "is ignored" not in w for w in warnings)
+    r = _import(c, "approvals", (CORPUS / "spiff_Approvals.bpmn").read_bytes())
+    assert r.status_code == 422
+    beside = _error_beside(r.text, "file")
+    assert "(Approvals.Gateway4) 无法执行：不支持并行分支和包容分支" in beside
+    assert "(Approvals.First_Approval_Wins) 无法执行：不支持子流程" in beside
+    assert "approvals" not in {p["name"] for p in ProcessService(
+        instance.tenant("default")).list()}
+
+
+def test_an_import_refused_for_its_content_says_why(client: FlaskClient, admin: dict[str, str],
+                                                    instance: Instance) -> None:
+    _setup(client, admin)
+    c = browser_session(instance)
+    xml = (CORPUS / "crmforge_modeler_extras.bpmn").read_bytes()
+    r = _import(c, "contract", xml.replace(b'assignee="admin"', b'assignee="nobody_here"'))
+    assert r.status_code == 422
+    assert "no user &#39;nobody_here&#39;" in r.text or "no user 'nobody_here'" in r.text

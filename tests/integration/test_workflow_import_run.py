@@ -20,6 +20,9 @@ def test_imported_diagram_runs(client: FlaskClient, admin: dict[str, str]) -> No
         "name": "purchase", "object": "deal", "bpmn": CAMUNDA.read_text()}, headers=admin)
     assert r.status_code == 201, r.json
     assert [s["name"] for s in r.json["steps"]] == ["activity_teamlead", "activity_board"]
+    assert [(w["element"], w["type"]) for w in r.json["warnings"]] == [
+        ("Activity_TeamLead", "userTask")]  # its Camunda input/output mapping is not run
+    assert "inputOutput" in r.json["warnings"][0]["message"]
     small = new_deal(client, h["sam"], amount="5000")
     inst = submit(client, h["sam"], small["id"])
     assert act(client, h["alice"], "approve")["state"] == "approved"  # board skipped: <= 10k

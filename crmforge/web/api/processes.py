@@ -10,7 +10,7 @@ from ...core.errors import BadRequest
 from ...security import engine as permissions
 from ...security.principal import Principal
 from ...workflow.definitions import ProcessService
-from ...workflow.importer import import_bpmn
+from ...workflow.importer import read_bpmn
 from ..context import current_principal, current_tenant
 from .util import json_body
 
@@ -37,14 +37,16 @@ def create_process() -> tuple[dict[str, Any], int]:
 
 @bp.post("/meta/processes/import")
 def import_process() -> tuple[dict[str, Any], int]:
-    """``{"name", "object", "bpmn": "<xml>"}``: a hand-made BPMN diagram as a process."""
+    """``{"name", "object", "bpmn": "<xml>"}``: a hand-made BPMN diagram as a process; the
+    answer is the process with ``warnings``, each element of the file it does without."""
     p = _admin()
     body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("bpmn"), str):
         raise BadRequest('send {"name", "object", "bpmn": "<BPMN XML>"}')
-    doc = import_bpmn(body["bpmn"].encode(), str(body.get("name") or ""),
-                      str(body.get("object") or ""))
-    return ProcessService(current_tenant()).create(p, doc), 201
+    imported = read_bpmn(body["bpmn"].encode(), str(body.get("name") or ""),
+                         str(body.get("object") or ""))
+    created = ProcessService(current_tenant()).create(p, imported.doc)
+    return {**created, "warnings": [w.as_json() for w in imported.warnings]}, 201
 
 
 @bp.get("/meta/processes/<name>")

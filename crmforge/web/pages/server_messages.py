@@ -190,6 +190,27 @@ TEMPLATES: tuple[str, ...] = (
     "the file has no header row",
     "the workbook unpacks to more than 2 GB; split it",
     "the workbook has no visible worksheet",
+    # BPMN import: elements refused or left out (crmforge/workflow/importer.py).
+    "%(element)s is not run: the approval goes straight on past it",
+    "%(element)s is ignored: it changes nothing the engine runs",
+    "%(element)s is imported as a plain event: its trigger or result is not run",
+    "%(element)s: its extension %(extension)s is not run",
+    "%(element)s is ignored: only one process of a file is imported",
+    "%(element)s cannot be run: sub-processes and call activities are not supported; draw "
+    "their tasks in the main process",
+    "%(element)s cannot be run: parallel and inclusive branches are not supported",
+    "%(element)s cannot be run: boundary and waiting events are not supported",
+    "%(element)s cannot be run: a task repeated in a loop is not supported",
+    "%(element)s uses the expression %(expression)s, which is not CRMForge's: name approvers "
+    "and write conditions without ${...}",
+    "%(element)s has a completion condition the engine cannot run: %(expression)s; use the "
+    "step's mode and pass rate",
+    "%(element)s has a condition that does not lead to an approval task: only a step's entry "
+    "criteria are kept",
+    "%(element)s is not reached from the start event",
+    "the file holds more than one process with approval tasks: %(names)s; import one per file",
+    "the BPMN file cannot be imported: %(reason)s",
+    "the BPMN process has no user task to turn into a step",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
