@@ -116,6 +116,23 @@ def create(ctx: Ctx, prepared: Sequence[dict[str, Any]],
     (one insert, one history insert); their ids. ``owner``: the (user, department) that
     owns them from the start, when the writer is not to (a rule creating a follow-up for
     the record's owner), instead of a transfer right after."""
+    return [rid for rid, _ in create_rows(ctx, prepared, owner)]
+
+
+def create_one(ctx: Ctx, values: dict[str, Any]) -> tuple[int, Mapping[str, Any] | None]:
+    """``create`` of one record: its id, and its row as written (every column) when nothing
+    after the insert changed it, so the answer needs no read back (on PostgreSQL a round
+    trip, a fifth of a create); None when something did."""
+    rid, row = create_rows(ctx, [values])[0]
+    if writes.was_rewritten(ctx.conn, ctx.obj.id, rid):
+        return rid, None
+    return rid, {**{c.name: None for c in ctx.table.c}, **row, "id": rid}
+
+
+def create_rows(ctx: Ctx, prepared: Sequence[dict[str, Any]],
+                owner: tuple[int, int | None] | None = None
+                ) -> list[tuple[int, dict[str, Any]]]:
+    """``create``, answering each record's id and row as inserted."""
     if not prepared:
         return []
     ids, rows, now = writes.insert_rows(ctx, prepared, owner)
@@ -130,7 +147,7 @@ def create(ctx: Ctx, prepared: Sequence[dict[str, Any]],
     if ctx.tenant.wiring.after_save:
         for rid in ids:
             hooks.after_save(ctx, rid, True)
-    return ids
+    return list(zip(ids, rows, strict=True))
 
 
 # -- update ---------------------------------------------------------------------------------
@@ -203,5 +220,6 @@ def _json(f: Any, value: Any) -> Any:
     return None if value is None else f.kind.to_json(f, value)
 
 
-__all__ = ["APPROVAL", "PLAIN", "TRANSFER", "Switches", "create", "delete", "prepare_new",
+__all__ = ["APPROVAL", "PLAIN", "TRANSFER", "Switches", "create", "create_one", "create_rows",
+           "delete", "prepare_new",
            "restore", "status", "update", "write_update"]

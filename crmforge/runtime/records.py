@@ -44,6 +44,15 @@ from .statements import NOW, RID, kept, now_param, rid_param
 from .systables import history
 
 
+class _Written:
+    """A row as inserted, shaped like a fetched one for ``_out`` (``row._mapping``)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Mapping[str, Any]) -> None:
+        self._mapping = mapping
+
+
 class RecordService:
     def __init__(self, tenant: Tenant, permissions: PermissionEngine | None = None) -> None:
         self.tenant = tenant
@@ -253,9 +262,11 @@ class RecordService:
         """Create a record; validation rule messages come in ``lang`` (zh or en)."""
         with self.tenant.write(promote=True) as conn:
             ctx = self._ctx(conn, principal, object_name, "create")
-            rid = pipeline.create(ctx, [pipeline.prepare_new(ctx, data, lang)])[0]
+            rid, written = pipeline.create_one(ctx, pipeline.prepare_new(ctx, data, lang))
             # The creator gets back what they wrote even when their scope does not reach
             # the new record (scope "none"): only readable fields, as always.
+            if written is not None:
+                return self._out(ctx, _Written(written))
             t = ctx.table
             return self._out(ctx, conn.execute(sa.select(t).where(t.c.id == rid)).one())
 

@@ -35,6 +35,8 @@ def _soft_delete(ctx: Ctx, obj: ObjectDef, rows: Sequence[Any], batch: str, now:
     ids = [r.id for r in rows]
     ctx.conn.execute(table.update().where(table.c.id.in_(ids)).values(
         deleted_at=now, deleted_batch=batch))
+    for rid in ids:
+        writes.rewritten(ctx.conn, obj.id, rid)
     ctx.conn.execute(recycle_bin.insert(), [
         {"object_id": obj.id, "record_id": r.id, "title": _title(obj, r), "batch": batch,
          "is_root": root, "deleted_at": now, "deleted_by": ctx.principal.user_id,

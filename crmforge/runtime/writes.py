@@ -335,7 +335,24 @@ def update_row(ctx: Ctx, row: Any, changed: dict[str, Any]) -> tuple[int, Any]:
                     updated_by=ctx.principal.user_id))
     if result.rowcount != 1:
         raise Conflict("the record changed meanwhile; reload and try again")
+    rewritten(ctx.conn, ctx.obj.id, row.id)
     return new_version, now
+
+
+#: The records each open write transaction changed after writing them (``rewritten``).
+_rewritten: weakref.WeakKeyDictionary[sa.Connection, set[tuple[str, int]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def rewritten(conn: sa.Connection, object_id: str, rid: int) -> None:
+    """Note that record ``rid`` changed in ``conn``'s transaction (an update, a move to the
+    recycle bin): a create answers from the values it inserted only when nothing after the
+    insert (an after-save trigger, an approval submitted and decided at once) changed them."""
+    _rewritten.setdefault(conn, set()).add((object_id, int(rid)))
+
+
+def was_rewritten(conn: sa.Connection, object_id: str, rid: int) -> bool:
+    return (object_id, int(rid)) in _rewritten.get(conn, ())
 
 
 #: The ``field`` of a history entry that holds all the fields a write changed.
