@@ -241,6 +241,11 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     steers_lists = True
 
+    def __init__(self) -> None:
+        #: What each connection's read transaction probed as it began (``probed``).
+        self._probed: weakref.WeakKeyDictionary[sa.Connection, tuple[Any, ...]] = \
+            weakref.WeakKeyDictionary()
+
     def walk_index(self, stmt: sa.Select[Any], table: sa.Table, index: str) -> sa.Select[Any]:
         """The planner may use no other index for ``table`` (the names come from metadata,
         quoted like any identifier); with "" it reads the table itself, in id order."""
@@ -342,8 +347,13 @@ class SQLiteDialect(Dialect):
                 with contextlib.suppress(Exception):  # statistics are an optimisation only
                     dbapi_conn.execute("PRAGMA optimize")
 
+        probe_sql = _literal_sql(engine, sa.select(*read_probe), None) if read_probe else None
+        probed = self._probed
+        missing = threading.Event()  # a table of the probe is not there (an older tenant)
+
         @event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
+            probed.pop(conn, None)
             if conn.get_execution_options().get(WRITE_OPTION):
                 # Through SQLAlchemy: a busy database raises its OperationalError here,
                 # which Tenant.write turns into a 503.
@@ -351,10 +361,23 @@ class SQLiteDialect(Dialect):
                 return
             # A read's BEGIN (deferred) takes no lock and cannot fail on one: straight to
             # the driver, without the execution machinery every request would pay for.
+            # Its first statement, the read probe, fixes the transaction's snapshot: the
+            # versions it reads are the ones the rest of the transaction sees.
             driver: Any = conn.connection.driver_connection
             driver.execute("BEGIN")
+            if probe_sql is None or missing.is_set():
+                return
+            try:
+                row = driver.execute(probe_sql).fetchone()
+            except sqlite3.OperationalError:  # no such table: the caller asks itself
+                missing.set()
+                return
+            probed[conn] = tuple(row)
 
         return engine
+
+    def probed(self, conn: sa.Connection) -> tuple[Any, ...] | None:
+        return self._probed.get(conn)
 
 
 #: The first key of the event outbox's advisory lock (the second names the tenant).
