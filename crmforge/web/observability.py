@@ -19,12 +19,12 @@ access logs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
 import time
-import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
@@ -128,13 +128,25 @@ def _sample(inst: Instance) -> None:
     JOBS.labels("running").set(jobs.running_locally())
 
 
+@functools.lru_cache(maxsize=4096)
+def _counted(method: str, route: str, status: int) -> Any:
+    """The request counter's child for these labels, looked up once (``labels`` takes a
+    lock and builds its key on every call; routes and statuses are few)."""
+    return REQUESTS.labels(method, route, str(status))
+
+
+@functools.lru_cache(maxsize=4096)
+def _timed(method: str, route: str) -> Any:
+    return LATENCY.labels(method, route)
+
+
 def register(app: Flask) -> None:
     inst: Instance = app.extensions["crmforge"]
 
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _SANE_ID.match(incoming) else os.urandom(16).hex()
         g.started = time.perf_counter()
 
     @app.after_request
@@ -147,8 +159,8 @@ def register(app: Flask) -> None:
             return response
         seconds = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(seconds)
+        _counted(request.method, route, response.status_code).inc()
+        _timed(request.method, route).observe(seconds)
         if not access_log.isEnabledFor(logging.INFO):
             return response
         tenant = g.get("tenant")

@@ -28,6 +28,11 @@ def install(app: Flask) -> None:
         limit = UPLOAD_LIMITS.get(request.endpoint or "")
         if limit is not None:
             request.max_content_length = limit()
+        if not request.query_string and not request.content_type:
+            # the common read: nothing but the path to look at (no query, no form)
+            if "\x00" in request.path:
+                raise BadRequest("the request contains a NUL character, which no value may hold")
+            return
         texts = [request.path, *(t for pair in request.args.items(multi=True) for t in pair)]
         if request.mimetype in FORM_TYPES:
             texts += [t for pair in request.form.items(multi=True) for t in pair]

@@ -58,6 +58,10 @@ COMMON = {
 }
 
 
+#: Every header this module sets (one look at an answer tells whether it set any).
+_NAMES = ("Content-Security-Policy", *COMMON)
+
+
 def policy_for(path: str, mimetype: str | None) -> str:
     """The Content-Security-Policy of an answer: by what it is, not only by its path
     (an HTML error page under /records/ is a page; a JSON error under /admin/ is data)."""
@@ -69,10 +73,18 @@ def policy_for(path: str, mimetype: str | None) -> str:
 
 
 def install(app: Flask) -> None:
+    every = [(name, value) for name, value in COMMON.items()]
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy_for(request.path, response.mimetype))
-        for name, value in COMMON.items():
+        policy = ("Content-Security-Policy", policy_for(request.path, response.mimetype))
+        # Most answers set none of these themselves: add them at once (each setdefault
+        # searches the header list again; this runs on every answer).
+        if not any(name in headers for name in _NAMES):
+            headers.extend([policy, *every])
+            return response
+        headers.setdefault(*policy)
+        for name, value in every:
             headers.setdefault(name, value)
         return response
