@@ -17,14 +17,15 @@ from .forms import label_of
 MODES = ("single", "any", "all", "sequential")
 #: The inputs of one step row (``steps-<i>-<input>``).
 STEP_INPUTS = ("original", "name", "label_zh", "label_en", "criteria", "mode", "pass_rate",
-               "users", "role", "field", "manager", "department_head", "chosen_by_previous",
+               "parallel", "users", "role", "field", "manager", "department_head", "chosen_by_previous",
                "fields", "cc_users")
 FLAGS = ("manager", "department_head", "chosen_by_previous")
 UPDATES = ("on_approve", "on_reject")
 #: Blank field-update rows offered under the stored ones.
 BLANK_UPDATES = 2
 #: Step keys the form edits; the others (a timeout...) are kept from the stored step.
-_EDITED = frozenset({"name", "label", "criteria", "mode", "pass_rate", "approvers", "fields"})
+_EDITED = frozenset({"name", "label", "criteria", "mode", "pass_rate", "parallel", "approvers",
+                     "fields"})
 #: How a process treats an approver who already approved an earlier step (decision 0026).
 REPEATED = ("never_skip", "adjacent", "first")
 
@@ -101,6 +102,8 @@ def step_doc(row: Mapping[str, str], stored: Mapping[str, Any] | None) -> dict[s
     step["mode"] = _text(row, "mode") or "single"
     if _text(row, "pass_rate"):
         step["pass_rate"] = _pass_rate(_text(row, "pass_rate"))
+    if _text(row, "parallel"):  # steps next to each other with one group run at once
+        step["parallel"] = _text(row, "parallel")
     approvers: dict[str, Any] = {}
     users = [u.strip() for u in _text(row, "users").split(",") if u.strip()]
     if users:
@@ -166,6 +169,7 @@ def process_values(doc: Mapping[str, Any]) -> dict[str, str]:
                "criteria": str(step.get("criteria") or ""),
                "mode": str(step.get("mode", "single")),
                "pass_rate": str(step["pass_rate"]) if "pass_rate" in step else "",
+               "parallel": str(step.get("parallel") or ""),
                "users": ", ".join(approvers.get("users", [])),
                "role": str(approvers.get("role", "")), "field": str(approvers.get("field", "")),
                "fields": ", ".join(f"{k}:{v}" for k, v in (step.get("fields") or {}).items()),
@@ -214,7 +218,7 @@ def _input_of(path: str, values: Mapping[str, str]) -> str | None:
         if part == "approvers":
             return f"steps-{i}-{sub}" if sub in ("users", "role", "field", *FLAGS) \
                 else f"steps-{i}-approvers"
-        if part in ("name", "criteria", "mode", "pass_rate"):
+        if part in ("name", "criteria", "mode", "pass_rate", "parallel"):
             return f"steps-{i}-{part}"
         return None
     for key in UPDATES:

@@ -45,6 +45,7 @@ def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None
     seen: set[str] = set()
     for i, step in enumerate(out["steps"]):
         _check_step(problems, f"$.steps[{i}]", step, i, obj, roles, seen)
+    _check_parallel(problems, out["steps"])
     for key in ("on_approve", "on_reject"):
         for field in out.get(key, {}):
             if field != OWNER_UPDATE:
@@ -97,6 +98,44 @@ def _check_step(problems: Problems, path: str, step: dict[str, Any], index: int,
         timeout["escalate_to"] = "manager"
 
 
+def parallel_groups(steps: list[Any]) -> list[tuple[str | None, list[Any]]]:
+    """The steps as they run: each alone, or a parallel group (steps next to each other
+    naming the same ``parallel`` group), in order."""
+    units: list[tuple[str | None, list[Any]]] = []
+    for step in steps:
+        group = step.get("parallel") or None
+        if group is not None and units and units[-1][0] == group:
+            units[-1][1].append(step)
+        else:
+            units.append((group, [step]))
+    return units
+
+
+def _check_parallel(problems: Problems, steps: list[Any]) -> None:
+    """A group's steps stand next to each other, two at least; nobody in a group, or just
+    after one, is chosen by "the previous approver" (there are several)."""
+    met: set[str] = set()
+    after_group = False
+    index = 0
+    for group, members in parallel_groups(steps):
+        if group is not None:
+            path = f"$.steps[{index}].parallel"
+            if group in met:
+                problems.add(path, f"the steps of the parallel group '{group}' must stand next "
+                                   "to each other")
+            elif len(members) < 2:
+                problems.add(path, f"the parallel group '{group}' needs two steps or more")
+            met.add(group)
+        for k, step in enumerate(members):
+            if (group is not None or (after_group and k == 0)) \
+                    and step["approvers"].get("chosen_by_previous"):
+                problems.add(f"$.steps[{index + k}].approvers.chosen_by_previous",
+                             "a step in or right after a parallel group has no single "
+                             "previous approver to choose")
+        after_group = group is not None
+        index += len(members)
+
+
 def _check_cc(problems: Problems, path: str, cc: dict[str, Any], obj: ObjectDef,
               roles: set[str]) -> None:
     """A copy (抄送) names somebody: users, a role or a user field (users exist and the
@@ -131,5 +170,5 @@ def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -
         problems.add(path, f"'{field}' is a {f.type} field and computed")
 
 
-__all__ = ["ESCALATE_KEYWORDS", "MODES", "OWNER_UPDATE", "REPEATED_APPROVER", "prepare_process",
-           "process_docs"]
+__all__ = ["ESCALATE_KEYWORDS", "MODES", "OWNER_UPDATE", "REPEATED_APPROVER", "parallel_groups",
+           "prepare_process", "process_docs"]

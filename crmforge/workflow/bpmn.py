@@ -147,8 +147,37 @@ class _Builder:
         return [(sx, sy + sh // 2), (sx, ty), (tx - tw // 2, ty)]
 
 
+def groups_of(steps: Sequence[Mapping[str, Any]]) -> list[tuple[str | None, list[str]]]:
+    """The steps as they run, by name: each alone, or a parallel group (steps next to each
+    other naming the same ``parallel`` group), in order."""
+    units: list[tuple[str | None, list[str]]] = []
+    for step in steps:
+        group = step.get("parallel") or None
+        if group is not None and units and units[-1][0] == group:
+            units[-1][1].append(str(step["name"]))
+        else:
+            units.append((group, [str(step["name"])]))
+    return units
+
+
+def return_targets(steps: Sequence[Mapping[str, Any]], step: str) -> list[str]:
+    """The earlier steps an approver of ``step`` may return a record to: none from inside
+    a parallel group (the other branches would wait at the join for ever; the record goes
+    back to its submitter instead), and never into a group."""
+    earlier: list[str] = []
+    for group, names in groups_of(steps):
+        if step in names:
+            return [] if group is not None else earlier
+        if group is None:
+            earlier.extend(names)
+    return earlier
+
+
 def compile_process(doc: Mapping[str, Any]) -> bytes:
-    """The BPMN document of a (validated) process document."""
+    """The BPMN document of a (validated) process document. A parallel group is a
+    parallel split into its steps' chains and a join after them; rejecting or returning
+    anywhere ends the whole process (terminate end events), the other branches' tasks
+    are cancelled."""
     name = str(doc["name"])
     b = _Builder(name, _label(doc))
     rest = {k: v for k, v in doc.items() if k not in ("name", "object", "steps", "version")}
@@ -156,104 +185,180 @@ def compile_process(doc: Mapping[str, Any]) -> bytes:
     y, x = 200, 100
     b.node("startEvent", "event", "start", x, y, "Submitted")
     steps: Sequence[Mapping[str, Any]] = doc["steps"]
-    entries = ["gw_" + s["name"] for s in steps]
-    x_end = 100 + 160 * 4 * len(steps) + 160
-    for i, step in enumerate(steps):
-        s = str(step["name"])
-        mode = str(step.get("mode", "single"))
-        nxt = entries[i + 1] if i + 1 < len(steps) else END_APPROVED
-        base = 100 + 160 * (4 * i + 1)
-        b.node("exclusiveGateway", "gateway", entries[i], base, y, None)
-        if i == 0:
-            b.flow("start", entries[0])
-        prep = b.node("scriptTask", "task", "prep_" + s, base + 160, y, "Find approvers")
-        etree.SubElement(prep, _q("script")).text = f"prepare_step('{s}')"
-        task = b.node("userTask", "task", task_id(s), base + 320, y, _label(step))
-        task.set(_q("step", CRMFORGE), json.dumps(dict(step), ensure_ascii=False, sort_keys=True))
-        loop = etree.SubElement(task, _q("multiInstanceLoopCharacteristics"))
-        if mode == "sequential":
-            loop.set("isSequential", "true")
-        etree.SubElement(loop, _q("loopDataInputRef")).text = "approvers_" + s
-        etree.SubElement(loop, _q("loopDataOutputRef")).text = "votes_" + s
-        etree.SubElement(loop, _q("inputDataItem"), id="approver", name="approver")
-        etree.SubElement(loop, _q("outputDataItem"), id="vote", name="vote")
-        cond = etree.SubElement(loop, _q("completionCondition"))
-        cond.set(_q("type", XSI), "bpmn:tFormalExpression")
-        cond.text = completion_condition(mode, s, "pass_rate" in step)
-        decide = "decide_" + s
-        b.node("exclusiveGateway", "gateway", decide, base + 480, y, None)
-        criteria = step.get("criteria")
-        skip_target = nxt
-        if criteria:
-            b.flow(entries[i], "prep_" + s, str(criteria))
-            b.flow(entries[i], skip_target, None, default=True)
-        else:
-            b.flow(entries[i], "prep_" + s, None, default=True)
-        b.flow("prep_" + s, task_id(s))
-        b.flow(task_id(s), decide)
-        b.flow(decide, nxt, f"returned_{s} == 0 and approved_{s} >= needed_{s}")
-        b.flow(decide, END_RETURNED, f"returned_{s} >= 1 and return_to_{s} == '{SUBMITTER}'")
-        for earlier in steps[:i]:
-            e = str(earlier["name"])
-            b.flow(decide, "gw_" + e, f"returned_{s} >= 1 and return_to_{s} == '{e}'")
-        b.flow(decide, END_REJECTED, None, default=True)
+    by_name = {str(st["name"]): st for st in steps}
+    units = groups_of(steps)
+    entries = [("split_" + g) if g is not None else "gw_" + names[0] for g, names in units]
+    parallel = any(g is not None for g, _ in units)
+    column, lowest = 0, y
+    b.flow("start", entries[0])
+    for u, (group, names) in enumerate(units):
+        after = entries[u + 1] if u + 1 < len(units) else END_APPROVED
+        nxt = after
+        if group is not None:
+            b.node("parallelGateway", "gateway", entries[u], 100 + 160 * (4 * column + 1) - 80,
+                   y, None)
+            nxt = "join_" + group
+        for k, s in enumerate(names):
+            step = by_name[s]
+            row_y = y + 160 * k
+            lowest = max(lowest, row_y)
+            if group is not None:
+                b.flow(entries[u], "gw_" + s)
+            _compile_step(b, steps, step, 100 + 160 * (4 * column + 1), row_y, nxt)
+        column += 1
+        if group is not None:
+            b.node("parallelGateway", "gateway", nxt, 100 + 160 * (4 * column) + 40, y, None)
+            b.flow(nxt, after)
+    x_end = 100 + 160 * 4 * column + 160
     b.node("endEvent", "event", END_APPROVED, x_end, y, "Approved")
-    b.node("endEvent", "event", END_REJECTED, x_end, y + 200, "Rejected")
-    b.node("endEvent", "event", END_RETURNED, x_end, y + 300, "Returned")
+    rejected = b.node("endEvent", "event", END_REJECTED, x_end, lowest + 200, "Rejected")
+    returned = b.node("endEvent", "event", END_RETURNED, x_end, lowest + 300, "Returned")
+    if parallel:  # one branch's refusal ends every branch
+        for end in (rejected, returned):
+            etree.SubElement(end, _q("terminateEventDefinition"), id=end.get("id") + "_end")
     # Flows into the end events were created before the nodes; order does not matter to
     # BPMN, but the diagram needs both ends placed, which they now are.
     return b.finish()
 
 
+def _compile_step(b: _Builder, steps: Sequence[Mapping[str, Any]], step: Mapping[str, Any],
+                  base: int, y: int, nxt: str) -> None:
+    """One step's chain at (``base``, ``y``): entry gateway (criteria), the task finding
+    approvers, the multi-instance approval task, the gateway routing its votes."""
+    s = str(step["name"])
+    mode = str(step.get("mode", "single"))
+    entry = "gw_" + s
+    b.node("exclusiveGateway", "gateway", entry, base, y, None)
+    prep = b.node("scriptTask", "task", "prep_" + s, base + 160, y, "Find approvers")
+    etree.SubElement(prep, _q("script")).text = f"prepare_step('{s}')"
+    task = b.node("userTask", "task", task_id(s), base + 320, y, _label(step))
+    task.set(_q("step", CRMFORGE), json.dumps(dict(step), ensure_ascii=False, sort_keys=True))
+    loop = etree.SubElement(task, _q("multiInstanceLoopCharacteristics"))
+    if mode == "sequential":
+        loop.set("isSequential", "true")
+    etree.SubElement(loop, _q("loopDataInputRef")).text = "approvers_" + s
+    etree.SubElement(loop, _q("loopDataOutputRef")).text = "votes_" + s
+    etree.SubElement(loop, _q("inputDataItem"), id="approver", name="approver")
+    etree.SubElement(loop, _q("outputDataItem"), id="vote", name="vote")
+    cond = etree.SubElement(loop, _q("completionCondition"))
+    cond.set(_q("type", XSI), "bpmn:tFormalExpression")
+    cond.text = completion_condition(mode, s, "pass_rate" in step)
+    decide = "decide_" + s
+    b.node("exclusiveGateway", "gateway", decide, base + 480, y, None)
+    criteria = step.get("criteria")
+    if criteria and nxt.startswith("join_"):
+        # A parallel join waits for a token on every flow into it: a branch reaches it
+        # by one flow, whether its step ran or was skipped.
+        merge = "merge_" + s
+        b.node("exclusiveGateway", "gateway", merge, base + 560, y, None)
+        b.flow(merge, nxt)
+        nxt = merge
+    if criteria:
+        b.flow(entry, "prep_" + s, str(criteria))
+        b.flow(entry, nxt, None, default=True)
+    else:
+        b.flow(entry, "prep_" + s, None, default=True)
+    b.flow("prep_" + s, task_id(s))
+    b.flow(task_id(s), decide)
+    b.flow(decide, nxt, f"returned_{s} == 0 and approved_{s} >= needed_{s}")
+    b.flow(decide, END_RETURNED, f"returned_{s} >= 1 and return_to_{s} == '{SUBMITTER}'")
+    for e in return_targets(steps, s):
+        b.flow(decide, "gw_" + e, f"returned_{s} >= 1 and return_to_{s} == '{e}'")
+    b.flow(decide, END_REJECTED, None, default=True)
+
+
 def drawn_process(doc: Mapping[str, Any]) -> bytes:
     """The process as a person draws it, for export and the diagram editor: start, each
     step's approval task (behind a gateway when the step has entry criteria, whose default
-    flow skips it), approved. The engine's own elements (the task that finds approvers,
-    the gateways that route votes back or to rejection) stay in ``compile_process``; they
-    mean nothing to a modeler, and their data references are not BPMN another tool reads
-    without warnings. Our ``crmforge:step`` and ``crmforge:process`` attributes carry the
-    exact settings, so importing the file gives back the same document."""
+    flow skips it), a parallel group as a split into its steps and a join after them,
+    approved. The engine's own elements (the task that finds approvers, the gateways that
+    route votes back or to rejection) stay in ``compile_process``; they mean nothing to a
+    modeler, and their data references are not BPMN another tool reads without warnings.
+    Our ``crmforge:step`` and ``crmforge:process`` attributes carry the exact settings, so
+    importing the file gives back the same document."""
     name = str(doc["name"])
     b = _Builder(name, _label(doc))
     rest = {k: v for k, v in doc.items() if k not in ("name", "object", "steps", "version")}
     b.process.set(_q("process", CRMFORGE), json.dumps(rest, ensure_ascii=False, sort_keys=True))
     y = 200
     b.node("startEvent", "event", "start", 100, y, "Submitted")
-    x, last, skips = 100, "start", list[str]()
-    for step in doc["steps"]:
-        s = str(step["name"])
-        entry = last
-        if step.get("criteria"):
-            x += 130
-            entry = "gw_" + s
-            b.node("exclusiveGateway", "gateway", entry, x, y, None)
-            b.flow(last, entry)
-            for skipped in skips:  # a skipped earlier step goes on to this one
-                b.flow(skipped, entry, default=True)
-            skips = []
-        x += 160
-        task = b.node("userTask", "task", task_id(s), x, y, _label(step))
-        task.set(_q("step", CRMFORGE), json.dumps(dict(step), ensure_ascii=False, sort_keys=True))
-        mode = str(step.get("mode", "single"))
-        if mode != "single":
-            loop = etree.SubElement(task, _q("multiInstanceLoopCharacteristics"))
-            if mode == "sequential":
-                loop.set("isSequential", "true")
-        if entry != last:
-            b.flow(entry, task_id(s), str(step["criteria"]))
-            skips.append(entry)
-        else:
-            b.flow(last, task_id(s))
-            for skipped in skips:
-                b.flow(skipped, task_id(s), default=True)
-            skips = []
-        last = task_id(s)
+    by_name = {str(st["name"]): st for st in doc["steps"]}
+    x = 100
+    # Flows waiting for the next element: (source, whether it is its gateway's default).
+    pending: list[tuple[str, bool]] = [("start", False)]
+
+    def goes_to(target: str) -> None:
+        for source, default in pending:
+            b.flow(source, target, default=default)
+        pending.clear()
+
+    for group, names in groups_of(doc["steps"]):
+        if group is None:
+            x = _drawn_step(b, by_name[names[0]], x, y, pending, goes_to)
+            continue
+        x += 130
+        split, join = "split_" + group, "join_" + group
+        b.node("parallelGateway", "gateway", split, x, y, None)
+        goes_to(split)
+        widest = x
+        for k, s in enumerate(names):
+            branch: list[tuple[str, bool]] = [(split, False)]
+
+            def into(target: str, branch: list[tuple[str, bool]] = branch) -> None:
+                for source, default in branch:
+                    b.flow(source, target, default=default)
+                branch.clear()
+
+            row_y = y + 160 * k
+            end_x = _drawn_step(b, by_name[s], x, row_y, branch, into)
+            if len(branch) > 1:  # the task and its skip meet before the join
+                end_x += 130
+                b.node("exclusiveGateway", "gateway", "merge_" + s, end_x, row_y, None)
+                into("merge_" + s)
+                branch.append(("merge_" + s, False))
+            widest = max(widest, end_x)
+            pending.extend(branch)
+        x = widest + 130
+        b.node("parallelGateway", "gateway", join, x, y, None)
+        goes_to(join)
+        pending.append((join, False))
     x += 160
     b.node("endEvent", "event", END_APPROVED, x, y, "Approved")
-    b.flow(last, END_APPROVED)
-    for skipped in skips:
-        b.flow(skipped, END_APPROVED, default=True)
+    goes_to(END_APPROVED)
     return b.finish()
+
+
+def _drawn_step(b: _Builder, step: Mapping[str, Any], x: int, y: int,
+                pending: list[tuple[str, bool]], goes_to: Any) -> int:
+    """One step of ``drawn_process`` after ``x``: its entry gateway (criteria) and task;
+    leaves in ``pending`` the flows that go on from it. Returns the x it reached."""
+    s = str(step["name"])
+    if step.get("criteria"):
+        x += 130
+        entry = "gw_" + s
+        b.node("exclusiveGateway", "gateway", entry, x, y, None)
+        goes_to(entry)
+        x += 160
+        _drawn_task(b, step, x, y)
+        b.flow(entry, task_id(s), str(step["criteria"]))
+        pending.extend([(task_id(s), False), (entry, True)])
+        return x
+    x += 160
+    _drawn_task(b, step, x, y)
+    goes_to(task_id(s))
+    pending.append((task_id(s), False))
+    return x
+
+
+def _drawn_task(b: _Builder, step: Mapping[str, Any], x: int, y: int) -> None:
+    s = str(step["name"])
+    task = b.node("userTask", "task", task_id(s), x, y, _label(step))
+    task.set(_q("step", CRMFORGE), json.dumps(dict(step), ensure_ascii=False, sort_keys=True))
+    mode = str(step.get("mode", "single"))
+    if mode != "single":
+        loop = etree.SubElement(task, _q("multiInstanceLoopCharacteristics"))
+        if mode == "sequential":
+            loop.set("isSequential", "true")
 
 
 def _label(doc: Mapping[str, Any]) -> str:
@@ -262,4 +367,5 @@ def _label(doc: Mapping[str, Any]) -> str:
 
 
 __all__ = ["END_APPROVED", "END_REJECTED", "END_RETURNED", "SUBMITTER", "compile_process",
-           "completion_condition", "drawn_process", "process_id", "step_of_task", "task_id"]
+           "completion_condition", "drawn_process", "groups_of", "process_id", "return_targets",
+           "step_of_task", "task_id"]

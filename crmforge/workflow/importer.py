@@ -147,7 +147,8 @@ _KEPT = {"startEvent", "endEvent", "userTask", "sequenceFlow", "exclusiveGateway
          "documentation"}
 #: Ids our own exports used for the engine's elements (files exported before the export
 #: showed only the steps drawn): known, so neither refused nor warned about.
-_OWN = re.compile(r"(start|end_approved|end_rejected|end_returned|(gw|prep|decide)_.+|flow_\d+)")
+_OWN = re.compile(r"(start|end_approved|end_rejected|end_returned"
+                  r"|(gw|prep|decide|split|join|merge)_.+|flow_\d+)")
 _EXPRESSION = re.compile(r"[$#]\{")
 #: A completion condition that ends a step at the first vote (``any``).
 _FIRST_VOTE = re.compile(r"^\s*[$#]\{\s*nrOfCompletedInstances\s*(>=|==)\s*1\s*\}\s*$")
@@ -159,7 +160,8 @@ EXTENSION = "%s: its extension %s is not run"
 OTHER_PROCESS = "%s is ignored: only one process of a file is imported"
 NO_SUB = ("%s cannot be run: sub-processes and call activities are not supported; draw "
           "their tasks in the main process")
-NO_BRANCHES = "%s cannot be run: parallel and inclusive branches are not supported"
+NO_BRANCHES = ("%s cannot be run: branches drawn in another modeler are not imported; mark "
+               "parallel steps as one parallel group in the designer")
 NO_EVENTS = "%s cannot be run: boundary and waiting events are not supported"
 NO_LOOP = "%s cannot be run: a task repeated in a loop is not supported"
 NO_EXPRESSION = ("%s uses the expression %s, which is not CRMForge's: name approvers and "
@@ -306,6 +308,8 @@ def _steps(process: Any, review: _Review) -> list[dict[str, Any]]:
     for el in process:
         if _local(el) == "userTask" and el.get("id") not in seen:
             review.unreached(el)
+    if review.own:  # our export lists the steps in their order (branches side by side)
+        order = [el for el in process if _local(el) == "userTask" and el in order]
     taken: set[str] = set()
     return [_step(task, into, by_id, taken) for task in order]
 

@@ -257,7 +257,7 @@ class ApprovalService:
             return
         if action == "return":
             to = body.get("to") or bpmn.SUBMITTER
-            earlier = run.steps[:run.steps.index(trow.step)] if trow.step in run.steps else []
+            earlier = bpmn.return_targets(run.definition["steps"], trow.step)
             if to != bpmn.SUBMITTER and to not in earlier:
                 raise ValidationFailed(f"return to '{bpmn.SUBMITTER}' or an earlier step "
                                        f"({', '.join(earlier) or 'none'})", {"to": ["not earlier"]})

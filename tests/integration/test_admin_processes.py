@@ -269,7 +269,7 @@ def test_an_import_names_what_it_leaves_out_and_what_it_refuses_in_chinese(
     r = _import(c, "approvals", (CORPUS / "spiff_Approvals.bpmn").read_bytes())
     assert r.status_code == 422
     beside = _error_beside(r.text, "file")
-    assert "(Approvals.Gateway4) 无法执行：不支持并行分支和包容分支" in beside
+    assert "(Approvals.Gateway4) 无法执行：不导入其他建模工具绘制的分支" in beside
     assert "(Approvals.First_Approval_Wins) 无法执行：不支持子流程" in beside
     assert "approvals" not in {p["name"] for p in ProcessService(
         instance.tenant("default")).list()}
@@ -283,3 +283,27 @@ def test_an_import_refused_for_its_content_says_why(client: FlaskClient, admin: 
     r = _import(c, "contract", xml.replace(b'assignee="admin"', b'assignee="nobody_here"'))
     assert r.status_code == 422
     assert "no user &#39;nobody_here&#39;" in r.text or "no user 'nobody_here'" in r.text
+
+
+def test_the_form_runs_steps_in_a_parallel_group(client: FlaskClient, admin: dict[str, str],
+                                                 instance: Instance) -> None:
+    _setup(client, admin)
+    c = browser_session(instance)
+    three = _form(**{"steps-0-parallel": "reviews", "steps-1-parallel": "reviews",
+                     "steps-2-original": "", "steps-2-name": "ceo", "steps-2-mode": "single",
+                     "steps-2-users": "admin"})
+    r = _post(c, "/admin/processes/new", {"name": "par", "object": "deal", **three})
+    assert r.status_code == 303, r.text
+    stored = _stored(instance, "par")
+    assert [s.get("parallel") for s in stored["steps"]] == ["reviews", "reviews", None]
+    page = c.get("/admin/processes/par")
+    assert 'name="steps-0-parallel"' in page.text and 'value="reviews"' in page.text
+    diagram = c.get("/admin/processes/par/bpmn").data
+    assert b"split_reviews" in diagram and b"join_reviews" in diagram
+    c.get("/admin/processes?lang=zh")
+    alone = {**three, "steps-1-parallel": ""}
+    r = _post(c, "/admin/processes/par", {**alone, "steps-0-original": "review",
+                                          "steps-1-original": "board",
+                                          "steps-2-original": "ceo"})
+    assert r.status_code == 422
+    assert "并行组“reviews”至少需要两个步骤" in _error_beside(r.text, "steps-0-parallel")

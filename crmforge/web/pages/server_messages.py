@@ -198,7 +198,11 @@ TEMPLATES: tuple[str, ...] = (
     "%(element)s is ignored: only one process of a file is imported",
     "%(element)s cannot be run: sub-processes and call activities are not supported; draw "
     "their tasks in the main process",
-    "%(element)s cannot be run: parallel and inclusive branches are not supported",
+    "%(element)s cannot be run: branches drawn in another modeler are not imported; mark "
+    "parallel steps as one parallel group in the designer",
+    "the steps of the parallel group '%(group)s' must stand next to each other",
+    "the parallel group '%(group)s' needs two steps or more",
+    "a step in or right after a parallel group has no single previous approver to choose",
     "%(element)s cannot be run: boundary and waiting events are not supported",
     "%(element)s cannot be run: a task repeated in a loop is not supported",
     "%(element)s uses the expression %(expression)s, which is not CRMForge's: name approvers "

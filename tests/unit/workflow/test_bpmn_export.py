@@ -31,6 +31,13 @@ MADE: list[dict[str, Any]] = [
          {"name": "legal", "mode": "any", "criteria": "region == 'EU'",
           "approvers": {"users": ["lee", "kim"]}},
          {"name": "board", "mode": "sequential", "approvers": {"users": ["ceo", "cfo"]}}]},
+    {"name": "parallel_reviews", "object": "deal", "steps": [
+        {"name": "manager", "approvers": {"manager": True}},
+        {"name": "legal", "parallel": "reviews", "criteria": "amount > 1000",
+         "approvers": {"role": "legal"}},
+        {"name": "finance", "parallel": "reviews", "mode": "all",
+         "approvers": {"users": ["fay", "fox"]}},
+        {"name": "ceo", "approvers": {"users": ["ceo"]}}]},
     {"name": "only_big", "object": "deal",
      "steps": [{"name": "big", "criteria": "amount > 5", "approvers": {"manager": True}}]},
 ]
