@@ -28,45 +28,48 @@ def _parallel() -> dict[str, Any]:
     return process(MANAGER, LEGAL, FINANCE, CEO)
 
 
+def _past_the_manager(client: FlaskClient, admin: dict[str, str], proc: dict[str, Any],
+                      **deal: Any) -> tuple[dict[str, dict[str, str]], int]:
+    """The world with ``proc``, a deal submitted and approved by the manager: the group's
+    turn. Returns the headers per user and the instance id."""
+    h = build(client, admin, proc)
+    record = new_deal(client, h["sam"], **deal)
+    inst = submit(client, h["sam"], record["id"])
+    act(client, h["dave"], "approve")
+    return h, int(inst["id"])
+
+
 def test_both_branches_decide_at_once_and_the_join_waits_for_both(
         client: FlaskClient, admin: dict[str, str]) -> None:
-    h = build(client, admin, _parallel())
-    deal = new_deal(client, h["sam"])
-    inst = submit(client, h["sam"], deal["id"])
-    act(client, h["dave"], "approve")
+    h, iid = _past_the_manager(client, admin, _parallel())
     assert len(inbox(client, h["alice"])) == 1 and len(inbox(client, h["bob"])) == 1
     act(client, h["bob"], "approve")
     assert inbox(client, h["carol"]) == []  # the join waits for legal
-    assert state(client, admin, inst["id"]) == "running"
+    assert state(client, admin, iid) == "running"
     act(client, h["alice"], "approve")
     act(client, h["carol"], "approve")
-    assert state(client, admin, inst["id"]) == "approved"
+    assert state(client, admin, iid) == "approved"
 
 
 def test_one_branch_rejecting_ends_the_approval_and_cancels_the_other(
         client: FlaskClient, admin: dict[str, str]) -> None:
-    h = build(client, admin, _parallel())
-    deal = new_deal(client, h["sam"])
-    inst = submit(client, h["sam"], deal["id"])
-    act(client, h["dave"], "approve")
+    h, iid = _past_the_manager(client, admin, _parallel())
     act(client, h["alice"], "reject", comment="no")
-    assert state(client, admin, inst["id"]) == "rejected"
+    assert state(client, admin, iid) == "rejected"
     assert inbox(client, h["bob"]) == [] and inbox(client, h["carol"]) == []
-    detail = client.get(f"/api/v1/approvals/{inst['id']}", headers=admin).json
+    detail = client.get(f"/api/v1/approvals/{iid}", headers=admin).json
     assert {t["step"]: t["status"] for t in detail["tasks"]}["finance"] == "cancelled"
 
 
 def test_a_branch_skipped_by_its_criteria_does_not_hold_the_join(
         client: FlaskClient, admin: dict[str, str]) -> None:
     legal = {**LEGAL, "criteria": "amount > 1000000"}
-    h = build(client, admin, process(MANAGER, legal, FINANCE, CEO))
-    deal = new_deal(client, h["sam"], amount="5000")
-    inst = submit(client, h["sam"], deal["id"])
-    act(client, h["dave"], "approve")
+    h, iid = _past_the_manager(client, admin, process(MANAGER, legal, FINANCE, CEO),
+                               amount="5000")
     assert inbox(client, h["alice"]) == []
     act(client, h["bob"], "approve")
     act(client, h["carol"], "approve")
-    assert state(client, admin, inst["id"]) == "approved"
+    assert state(client, admin, iid) == "approved"
 
 
 def test_returns_go_to_the_submitter_from_a_branch_and_never_into_one(
