@@ -150,3 +150,29 @@ def test_a_file_field_has_a_link_and_an_upload_control(project: tuple[Server, in
         expect(page.get_by_text("Saved.")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_file_chosen_before_the_script_ran_is_uploaded_once_it_runs(
+        project: tuple[Server, int], browser: Any) -> None:
+    """On a slow line the page shows before its deferred script runs; a file chosen then
+    fires a change event nobody hears. When the script arrives it sends the file anyway
+    (the script is held back here until the file is chosen). Runs after the test above on
+    the same record, so a file is already there and is replaced."""
+    server, rid = project
+    context, page, _ = sign_in_page(browser, server, "admin", ADMIN_PASSWORD,
+                                    f"/records/project/{rid}?lang=en")
+    try:
+        held: list[Any] = []
+        page.route("**/static/files.js",  # the first load's script only
+                   lambda route: route.continue_() if held else held.append(route))
+        page.goto(server.url + f"/records/project/{rid}?lang=en", wait_until="commit")
+        page.get_by_label("Choose a file for Plan").set_input_files(
+            {"name": "early.pdf", "mimeType": "application/pdf",
+             "buffer": b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"})
+        assert len(held) == 1
+        with page.expect_navigation():
+            held[0].continue_()
+        link = page.locator("#fld-proposal").get_by_role("link", name="early.pdf")
+        expect(link).to_be_visible()
+    finally:
+        context.close()

@@ -59,7 +59,14 @@
     }
   });
 
-  function start() { document.querySelectorAll("[data-dropzone]").forEach(setUp); }
+  function start() {
+    document.querySelectorAll("[data-dropzone]").forEach(setUp);
+    // Files chosen before this script ran (their change event found nobody listening) are
+    // sent now, as they would have been then.
+    document.querySelectorAll("input[type=file][data-autosubmit]").forEach(function (input) {
+      if (input.files && input.files.length) { send(input, input.files); }
+    });
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
