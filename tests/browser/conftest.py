@@ -112,6 +112,9 @@ def sign_in_page(browser: Any, server: Server, user: str, password: str, start: 
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(server.url + start)
+    # The address changes when the page starts to arrive; its deferred scripts have run
+    # only once it has loaded (tests that type before that test the pages' catch-up).
+    page.wait_for_load_state("load")
     return context, page, dialogs
 
 
