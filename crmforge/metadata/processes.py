@@ -9,7 +9,7 @@ module checks everything else and reports every problem keyed by JSON path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.names import NAME_PATTERN
@@ -98,7 +98,7 @@ def _check_step(problems: Problems, path: str, step: dict[str, Any], index: int,
         timeout["escalate_to"] = "manager"
 
 
-def parallel_groups(steps: list[Any]) -> list[tuple[str | None, list[Any]]]:
+def parallel_groups(steps: Sequence[Any]) -> list[tuple[str | None, list[Any]]]:
     """The steps as they run: each alone, or a parallel group (steps next to each other
     naming the same ``parallel`` group), in order."""
     units: list[tuple[str | None, list[Any]]] = []

@@ -339,8 +339,9 @@ def update_row(ctx: Ctx, row: Any, changed: dict[str, Any]) -> tuple[int, Any]:
     return new_version, now
 
 
-#: The records each open write transaction changed after writing them (``rewritten``).
-_rewritten: weakref.WeakKeyDictionary[sa.Connection, set[tuple[str, int]]] = \
+#: The records each open write transaction changed after writing them (``rewritten``),
+#: keyed by the transaction: the notes end with it.
+_rewritten: weakref.WeakKeyDictionary[sa.RootTransaction, set[tuple[str, int]]] = \
     weakref.WeakKeyDictionary()
 
 
@@ -348,11 +349,14 @@ def rewritten(conn: sa.Connection, object_id: str, rid: int) -> None:
     """Note that record ``rid`` changed in ``conn``'s transaction (an update, a move to the
     recycle bin): a create answers from the values it inserted only when nothing after the
     insert (an after-save trigger, an approval submitted and decided at once) changed them."""
-    _rewritten.setdefault(conn, set()).add((object_id, int(rid)))
+    transaction = conn.get_transaction()
+    if transaction is not None:
+        _rewritten.setdefault(transaction, set()).add((object_id, int(rid)))
 
 
 def was_rewritten(conn: sa.Connection, object_id: str, rid: int) -> bool:
-    return (object_id, int(rid)) in _rewritten.get(conn, ())
+    transaction = conn.get_transaction()
+    return transaction is None or (object_id, int(rid)) in _rewritten.get(transaction, ())
 
 
 #: The ``field`` of a history entry that holds all the fields a write changed.

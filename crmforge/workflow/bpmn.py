@@ -18,6 +18,8 @@ from typing import Any
 
 from lxml import etree
 
+from ..metadata.processes import parallel_groups
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC = "http://www.omg.org/spec/DD/20100524/DC"
@@ -148,16 +150,10 @@ class _Builder:
 
 
 def groups_of(steps: Sequence[Mapping[str, Any]]) -> list[tuple[str | None, list[str]]]:
-    """The steps as they run, by name: each alone, or a parallel group (steps next to each
-    other naming the same ``parallel`` group), in order."""
-    units: list[tuple[str | None, list[str]]] = []
-    for step in steps:
-        group = step.get("parallel") or None
-        if group is not None and units and units[-1][0] == group:
-            units[-1][1].append(str(step["name"]))
-        else:
-            units.append((group, [str(step["name"])]))
-    return units
+    """The step names as they run (``metadata.processes.parallel_groups``): each alone, or
+    a parallel group, in order."""
+    return [(group, [str(s["name"]) for s in members])
+            for group, members in parallel_groups(list(steps))]
 
 
 def return_targets(steps: Sequence[Mapping[str, Any]], step: str) -> list[str]:

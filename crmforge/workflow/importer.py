@@ -137,12 +137,11 @@ def read_bpmn(xml: bytes, name: str, object_name: str) -> Imported:
 # -- what the engine cannot run, and what it does without ---------------------------------
 _NOT_RUN = {"task", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask",
             "businessRuleTask", "intermediateThrowEvent"}
-_IGNORED = {"textAnnotation", "association", "group", "dataObject", "dataObjectReference",
-            "dataStoreReference", "laneSet", "property", "ioSpecification", "extensionElements",
-            "category", "dataInputAssociation", "dataOutputAssociation"}
 _SUB = {"subProcess", "adHocSubProcess", "transaction", "callActivity"}
 _BRANCHES = {"parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 _EVENTS = {"boundaryEvent", "intermediateCatchEvent"}
+#: What the engine runs (or reads: documentation); every other element not named above is
+#: ignored with a warning naming it (lanes, annotations, data objects, ...).
 _KEPT = {"startEvent", "endEvent", "userTask", "sequenceFlow", "exclusiveGateway",
          "documentation"}
 #: Ids our own exports used for the engine's elements (files exported before the export
