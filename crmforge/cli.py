@@ -193,6 +193,30 @@ def tenant_list(instance_dir: str) -> None:
     inst.dispose()
 
 
+@tenant.command("reindex")
+@click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--tenant", "tenant_name", default=None,
+              help="Only this tenant (default: every tenant).")
+def tenant_reindex(instance_dir: str, tenant_name: str | None) -> None:
+    """Rebuild record indexes an earlier CRMForge shaped differently (list indexes now end
+    with the scope columns); each tenant in one transaction."""
+    from .runtime.storage.migrate import reshape_indexes
+
+    def work(inst: Instance) -> dict[str, list[str]]:
+        names = [tenant_name] if tenant_name else inst.tenant_names()
+        done = {}
+        for name in names:
+            t = inst.tenant(name)
+            with t.write() as conn:
+                tables = t.schema(t.snapshot(conn)).tables.values()
+                done[name] = reshape_indexes(conn, t.dialect, tables)
+        return done
+
+    for name, rebuilt in _with_instance(instance_dir, work).items():
+        click.echo(f"{name}: {len(rebuilt)} indexes rebuilt" +
+                   (f" ({', '.join(rebuilt)})" if rebuilt else ""))
+
+
 @main.command()
 @click.option("--instance", "instance_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--tenant", "tenant_name", default="default", show_default=True)

@@ -127,8 +127,12 @@ def _condition_fraction(cond: Condition, index_stat: list[int] | None) -> float 
     index, or None when that needs a sample."""
     if cond.op not in ("eq", "in"):
         return RANGE_FRACTION
-    if index_stat is None or index_stat[1] >= ANALYSIS_LIMIT:
-        return None  # no statistics, or a bounded ANALYZE's floor for a common value
+    # A bounded ANALYZE reads about ANALYSIS_LIMIT entries of each index: when they held
+    # only a few values (rows per value above a quarter of the limit), its figure for a
+    # common value is a floor, not an average. That holds for an index with columns after
+    # the field (storage.tables.SCOPE_COLUMNS) as for a single-column one.
+    if index_stat is None or index_stat[1] * 4 >= ANALYSIS_LIMIT:
+        return None  # no statistics, or a floor: count in a sample
     per_value = index_stat[1] / index_stat[0]
     values = len(cond.value) if cond.op == "in" and isinstance(cond.value, (list, tuple)) else 1
     return min(1.0, per_value * values)
@@ -203,7 +207,9 @@ def _cached_sample(conn: sa.Connection, dialect: Dialect, obj: ObjectDef, table:
     if clause_key is None:
         return _sample(conn, dialect, obj, table, conditions, readable, cols, where)
     key = (str(conn.engine.url), table.name, clause_key.key,
-           repr([b.effective_value for b in clause_key.bindparams]),
+           # a value taken when the statement runs (the time of temporary access) is
+           # the same parameter on every request: its name stands for it
+           repr([b.key if b.callable else b.effective_value for b in clause_key.bindparams]),
            repr([(c.field, c.op, c.value) for c in conditions]))
     now = time.monotonic()
     with _sampled_lock:

@@ -105,7 +105,7 @@ class RecordService:
              formulas: FormulaReader | None = None) -> dict[str, Any]:
         """A record as JSON: readable fields only, formulas computed or masked. Pass one
         ``formulas`` reader for a whole page so its plan and related rows are shared."""
-        m = row._mapping
+        m = row if isinstance(row, Mapping) else row._mapping  # a kept read gives a mapping
         readable = ctx.access.readable(ctx.obj)
         wanted = set(fields) if fields is not None else None
         out: dict[str, Any] = {"id": m["id"], "version": m["version"]}
@@ -137,9 +137,13 @@ class RecordService:
         # objects the user cannot list; the visibility predicate decides.
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, None)
-            row = self._fetch(ctx, rid)
+            found = record_id(rid)
+            row = self.tenant.dialect.first(conn, self._lookup(ctx, deleted=False),
+                                            {RID: found, NOW: utcnow()})
+            if row is None:
+                raise NotFound(f"no {ctx.obj.name} record {found}")
             out = self._out(ctx, row, fields)
-        self._audit(principal, ctx.obj.id, "read", [row.id])
+        self._audit(principal, ctx.obj.id, "read", [found])
         return out
 
     def _audit(self, principal: Principal, object_id: str, action: str, ids: list[int]) -> None:

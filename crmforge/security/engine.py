@@ -10,6 +10,8 @@ list of ids that grows with the data), so reads filter in the database.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,54 @@ from .principal import Principal
 from .tables import department_closure, shares, temporary_access, user_roles
 
 WRITE_OPERATIONS = frozenset({"update", "delete", "transfer", "share", "submit"})
+
+#: The time temporary access is measured against, taken when a statement runs: a kept
+#: predicate (below) holds this parameter, never the time it was built at.
+_NOW = sa.bindparam("visibility_now", type_=sa.DateTime(),
+                    callable_=lambda: clock.now().replace(tzinfo=None))
+
+
+class _Shape:
+    """The visibility of one principal for one table and direction: the share and
+    temporary branches, the one statement probing both, and the predicate for each answer
+    of that probe (filled as answers are met)."""
+
+    def __init__(self, branches: dict[str, sa.Select[Any]]) -> None:
+        self.branches = branches
+        self.probe = sa.select(*(sa.exists(q).label(k) for k, q in branches.items()))
+        self.predicates: dict[frozenset[str], Any] = {}
+
+
+class _Shapes:
+    """Visibility shapes kept per snapshot and per principal, table and direction.
+
+    Building the predicate costs a list request more than its SQL does on SQLite; it
+    depends only on the snapshot (the plan), the principal's id, department and roles, and
+    which share and temporary branches can match (probed per request, a key within the
+    shape). Per snapshot object, like compiled tables: a rolled-back publish lends nothing.
+    Each snapshot keeps at most ``LIMIT`` shapes, a fresh dict replacing a full one (never
+    mutated under a reader)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._by_snapshot: weakref.WeakKeyDictionary[Snapshot, dict[Any, _Shape]] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, snapshot: Snapshot, key: Any) -> _Shape | None:
+        kept = self._by_snapshot.get(snapshot)
+        return None if kept is None else kept.get(key)
+
+    def put(self, snapshot: Snapshot, key: Any, shape: _Shape) -> None:
+        with self._lock:
+            kept = self._by_snapshot.get(snapshot)
+            if kept is None or len(kept) >= self.LIMIT:
+                kept = {}
+            self._by_snapshot[snapshot] = {**kept, key: shape}
+
+
+_shapes = _Shapes()
 
 
 @dataclass(frozen=True)
@@ -48,20 +98,25 @@ class Access:
         # predicate when the principal has none for the object (one indexed probe each):
         # an OR over subqueries that can match nothing still costs the planner its indexes.
         self._conn = conn
-        self._probes: dict[tuple[str, str, bool], bool] = {}
+        self._probes: dict[tuple[str, bool, tuple[str, ...]], frozenset[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
         self._writable: dict[str, frozenset[str]] = {}
         #: What other layers work out from this access and keep for its lifetime (the
         #: writer's plan of fields per object), keyed by who works it out.
         self.derived: dict[Any, Any] = {}
 
-    def _any(self, kind: str, obj: ObjectDef, write: bool, query: sa.Select[Any]) -> bool:
-        if self._conn is None:
-            return True
-        key = (kind, obj.id, write)
-        if key not in self._probes:
-            self._probes[key] = self._conn.execute(query.limit(1)).first() is not None
-        return self._probes[key]
+    def _have(self, obj: ObjectDef, write: bool, shape: _Shape) -> frozenset[str]:
+        """Which branches of ``shape`` (share, temporary) can match anything for the
+        principal: one statement for all of them, asked once per object and direction."""
+        if self._conn is None or not shape.branches:
+            return frozenset(shape.branches)
+        key = (obj.id, write, tuple(shape.branches))
+        found = self._probes.get(key)
+        if found is None:
+            row = self._conn.execute(shape.probe).one()
+            found = frozenset(k for k, hit in zip(shape.branches, row, strict=True) if hit)
+            self._probes[key] = found
+        return found
 
     @property
     def unrestricted(self) -> bool:
@@ -130,30 +185,45 @@ class Access:
             return sa.true()
         p = self.principal
         g = self.grant(obj)
-        parts: list[Any] = []
         write = write or op is not None
         scope_ops = (op,) if op is not None else ("update", "delete") if write else ("read",)
-        if g is not None and any(o in g.operations for o in scope_ops):
-            scope = g.scope_for(write=write, op=op)
-            if scope == "all":
-                return sa.true()
-            parts.extend(self.scope_parts(scope, table))
-            hierarchy = self.hierarchy_part(g, table, write=write, op=op)
-            if hierarchy is not None:
-                parts.append(hierarchy)
-            shared = self._shared(obj, write)
-            if not probe or self._any("share", obj, write, shared):
-                parts.append(table.c.id.in_(shared))
-        if not write:
-            at = now if now is not None else clock.now().replace(tzinfo=None)
-            temporary = sa.select(temporary_access.c.record_id).where(
-                temporary_access.c.object_id == obj.id,
-                temporary_access.c.user_id == p.user_id,
-                sa.or_(temporary_access.c.expires_at.is_(None),
-                       temporary_access.c.expires_at > at))
-            if not probe or self._any("temporary", obj, write, temporary):
-                parts.append(table.c.id.in_(temporary))
-        return sa.or_(*parts) if parts else sa.false()
+        scoped = g is not None and any(o in g.operations for o in scope_ops)
+        if scoped and g is not None and g.scope_for(write=write, op=op) == "all":
+            return sa.true()
+        # Kept only for the tables of the compiled schema (one per snapshot and object):
+        # aliases are made per statement, and a key holding one would never be met again.
+        kept = now is None and probe and self._conn is not None and type(table) is sa.Table
+        key = (p.user_id, p.department_id, p.roles, table, write, op)
+        shape = _shapes.get(self.snapshot, key) if kept else None
+        if shape is None:
+            branches: dict[str, sa.Select[Any]] = {}
+            if scoped:
+                branches["share"] = self._shared(obj, write)
+            if not write:
+                at = now if now is not None else _NOW if kept else \
+                    clock.now().replace(tzinfo=None)
+                branches["temporary"] = sa.select(temporary_access.c.record_id).where(
+                    temporary_access.c.object_id == obj.id,
+                    temporary_access.c.user_id == p.user_id,
+                    sa.or_(temporary_access.c.expires_at.is_(None),
+                           temporary_access.c.expires_at > at))
+            shape = _Shape(branches)
+            if kept:
+                _shapes.put(self.snapshot, key, shape)
+        have = self._have(obj, write, shape) if probe else frozenset(shape.branches)
+        predicate = shape.predicates.get(have)
+        if predicate is None:
+            parts: list[Any] = []
+            if scoped and g is not None:
+                parts.extend(self.scope_parts(g.scope_for(write=write, op=op), table))
+                hierarchy = self.hierarchy_part(g, table, write=write, op=op)
+                if hierarchy is not None:
+                    parts.append(hierarchy)
+            parts.extend(table.c.id.in_(q) for k, q in shape.branches.items() if k in have)
+            predicate = sa.or_(*parts) if parts else sa.false()
+            if kept:  # a fresh dict: readers of the old one see it unchanged
+                shape.predicates = {**shape.predicates, have: predicate}
+        return predicate
 
     def scope_parts(self, scope: str, table: sa.Table) -> list[Any]:
         p = self.principal

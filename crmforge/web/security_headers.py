@@ -60,6 +60,7 @@ COMMON = {
 
 #: Every header this module sets (one look at an answer tells whether it set any).
 _NAMES = ("Content-Security-Policy", *COMMON)
+_LOWER = frozenset(n.lower() for n in _NAMES)
 
 
 def policy_for(path: str, mimetype: str | None) -> str:
@@ -79,12 +80,14 @@ def install(app: Flask) -> None:
     def _security_headers(response: Response) -> Response:
         headers = response.headers
         policy = ("Content-Security-Policy", policy_for(request.path, response.mimetype))
-        # Most answers set none of these themselves: add them at once (each setdefault
-        # searches the header list again; this runs on every answer).
-        if not any(name in headers for name in _NAMES):
+        # Most answers set none of these themselves: add them at once. One pass over the
+        # few headers an answer has (a miss of ``name in headers`` raises and catches an
+        # exception inside werkzeug; this runs on every answer).
+        present = {name.lower() for name, _ in headers}
+        if not present & _LOWER:
             headers.extend([policy, *every])
             return response
-        headers.setdefault(*policy)
-        for name, value in every:
-            headers.setdefault(name, value)
+        for name, value in (policy, *every):
+            if name.lower() not in present:
+                headers.add(name, value)
         return response

@@ -153,3 +153,36 @@ def test_serve_refuses_a_setting_that_does_not_parse(tmp_path: Path) -> None:
     r = run("serve", "--instance", str(inst), "--port", str(_free_port()),
             env={"CRMFORGE_TRUSTED_PROXIES": "several"})
     assert r.returncode == 2 and "CRMFORGE_TRUSTED_PROXIES" in r.stderr
+
+
+def test_tenant_reindex_rebuilds_indexes_of_an_earlier_shape(tmp_path: Path) -> None:
+    import sqlite3
+
+    inst = tmp_path / "inst"
+    assert run("init", "--instance", str(inst), "--admin-password", "Very-good-1").returncode == 0
+    from crmforge.composition import wire
+    from crmforge.runtime import Designer, Instance
+    from crmforge.security import SYSTEM
+
+    opened = wire(Instance.open(inst))
+    try:
+        Designer(opened.tenant("default")).create_object(SYSTEM, {"name": "item", "fields": [
+            {"name": "title", "type": "text", "indexed": True}]})
+    finally:
+        opened.dispose()
+    db = sqlite3.connect(inst / "tenants" / "default.db")
+    name, = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                       "AND tbl_name = 'obj_item' AND sql LIKE '%(title%'").fetchone()
+    db.executescript(f"DROP INDEX {name}; CREATE INDEX {name} ON obj_item (title);")
+    db.close()
+    r = run("tenant", "reindex", "--instance", str(inst))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"default: 1 indexes rebuilt ({name})"
+    db = sqlite3.connect(inst / "tenants" / "default.db")
+    columns = [row[2] for row in db.execute(f"PRAGMA index_info({name})")]
+    db.close()
+    assert columns == ["title", "id", "owner_id", "department_id"]
+    again = run("tenant", "reindex", "--instance", str(inst), "--tenant", "default")
+    assert again.stdout.strip() == "default: 0 indexes rebuilt"
+    missing = run("tenant", "reindex", "--instance", str(inst), "--tenant", "nope")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")

@@ -93,3 +93,52 @@ def test_the_service_answers_a_scope_none_creator_too(instance: Instance, client
     made = client.post("/api/v1/records/account", json={"name": "Blind"}, headers=d)
     assert made.status_code == 201 and made.json["name"] == "Blind"
     assert client.get(f"/api/v1/records/account/{made.json['id']}", headers=d).status_code == 404
+
+
+def test_a_read_at_the_driver_answers_what_sqlalchemy_reads(
+        instance: Instance, client: FlaskClient, h: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite runs a kept single-record read at the driver (``Dialect.first``): every field
+    type comes back as SQLAlchemy's own execution gives it, which a listener on the
+    statements forces."""
+    import sqlalchemy as sa
+
+    from crmforge.runtime.storage import dialects
+
+    tenant = instance.tenant("default")
+    account = client.post("/api/v1/records/account", json={"name": "ACME"}, headers=h).json
+    values = {"title": "Line 1", "notes": "tab\there", "qty": 3, "rate": "12.50",
+              "amount": "1000.10", "share": "12.5", "due": "2026-02-28",
+              "at": "2026-03-01T08:30:00Z", "flag": True, "stage": "won", "tags": ["a", "b"],
+              "ref": account["id"], "account": account["id"], "email": "a@example.com"}
+    made = client.post("/api/v1/records/item", json=values, headers=h).json
+    url = f"/api/v1/records/item/{made['id']}"
+    ran: list[Any] = []
+    real_row = dialects._ReadPlan.row
+    monkeypatch.setattr(dialects._ReadPlan, "row", lambda plan, raw: ran.append(raw) or
+                        real_row(plan, raw))
+    rows: list[dict[str, Any]] = []
+    real_first = type(tenant.dialect).first
+
+    def first(self: Any, *args: Any) -> Any:
+        found = real_first(self, *args)
+        rows.append({k: (type(v), v) for k, v in (found or {}).items()})
+        return found
+
+    monkeypatch.setattr(type(tenant.dialect), "first", first)
+    direct = client.get(url, headers=h).json
+    assert len(ran) == (1 if tenant.dialect.name == "sqlite" else 0)  # the driver ran it
+    seen: list[str] = []
+
+    def listen(*args: Any) -> None:
+        seen.append(args[2])
+
+    sa.event.listen(tenant.engine, "before_cursor_execute", listen)
+    try:
+        through = client.get(url, headers=h).json
+    finally:
+        sa.event.remove(tenant.engine, "before_cursor_execute", listen)
+    assert any("FROM obj_" in s for s in seen)  # SQLAlchemy ran the read this time
+    assert len(rows) == 2 and rows[0] == rows[1] and rows[0]  # same values, same types
+    assert direct == through == made
+    assert client.get("/api/v1/records/item/999999", headers=h).status_code == 404

@@ -152,21 +152,23 @@ def _indexes(tenant: Tenant, table: str) -> dict[str, list[str]]:
 def test_composite_indexes_follow_the_document(tenant: Tenant) -> None:
     designer = Designer(tenant)
     designer.create_object(SYSTEM, DEAL)
-    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "title"]]
+    scope = ["id", "owner_id", "department_id"]  # every non-unique index ends with them
+    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "title", *scope]]
     designer.update_object(SYSTEM, "deal", {"indexes": [["stage", "title"], ["amount", "stage"]]})
-    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"], ["stage", "title"]]
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage", *scope],
+                                                              ["stage", "title", *scope]]
     before = set(_indexes(tenant, "obj_deal"))
     designer.update_field(SYSTEM, "deal", "title", {"name": "headline"})
     assert set(_indexes(tenant, "obj_deal")) == before  # names come from field ids
-    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"],
-                                                             ["stage", "headline"]]
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage", *scope],
+                                                             ["stage", "headline", *scope]]
     assert designer.object_doc(designer.snapshot(), "deal")["indexes"] == [
         ["stage", "headline"], ["amount", "stage"]]
     designer.update_field(SYSTEM, "deal", "amount", {"type": "decimal"})
-    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage"],
-                                                             ["stage", "headline"]]
+    assert sorted(_indexes(tenant, "obj_deal").values()) == [["amount", "stage", *scope],
+                                                             ["stage", "headline", *scope]]
     designer.remove_field(SYSTEM, "deal", "amount")
-    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "headline"]]
+    assert list(_indexes(tenant, "obj_deal").values()) == [["stage", "headline", *scope]]
     designer.update_object(SYSTEM, "deal", {"indexes": None})
     assert _indexes(tenant, "obj_deal") == {}
 
@@ -241,3 +243,32 @@ def test_total_takes_estimate_and_nothing_else() -> None:
     assert not parse_list_query([("total", "estimate")]).total
     with pytest.raises(CRMError):
         parse_list_query([("total", "roughly")])
+
+
+def _shapes(tenant: Tenant, table: str) -> dict[str, list[str]]:
+    with tenant.engine.connect() as conn:
+        return {str(ix["name"]): [str(c) for c in ix["column_names"]]
+                for ix in sa.inspect(conn).get_indexes(table)}
+
+
+def test_indexes_of_an_earlier_shape_are_rebuilt(records: RecordService, tenant: Tenant) -> None:
+    """A tenant made before list indexes carried the scope columns gets them from
+    ``reshape_indexes``; nothing else changes, and a second run finds nothing to do."""
+    from crmforge.runtime.storage.migrate import reshape_indexes
+
+    current = _shapes(tenant, "obj_item")
+    title_ix = next(n for n, cols in current.items() if cols[0] == "title")
+    assert current[title_ix] == ["title", "id", "owner_id", "department_id"]
+    with tenant.engine.begin() as conn:  # what an earlier CRMForge made
+        conn.exec_driver_sql(f"DROP INDEX {title_ix}")
+        conn.exec_driver_sql(f"CREATE INDEX {title_ix} ON obj_item (title)")
+    before = [i for page in _pages(records, 50, status="open", sort="title") for i in page]
+    with tenant.write() as conn:
+        tables = tenant.schema(tenant.snapshot(conn)).tables.values()
+        assert reshape_indexes(conn, tenant.dialect, tables) == [title_ix]
+    assert _shapes(tenant, "obj_item") == current
+    with tenant.write() as conn:
+        assert reshape_indexes(conn, tenant.dialect,
+                               tenant.schema(tenant.snapshot(conn)).tables.values()) == []
+    after = [i for page in _pages(records, 50, status="open", sort="title") for i in page]
+    assert after == before and len(after) > 1000

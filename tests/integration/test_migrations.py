@@ -554,12 +554,14 @@ def test_rollback_to_a_missing_version(designer: Designer, tenant: Tenant,
     refused(tenant, NotFound, lambda: designer.rollback(SYSTEM, 999))
 
 
+SCOPE = ("id", "owner_id", "department_id")
+
 # -- indexes -------------------------------------------------------------------------------------
 
 
 def test_indexes_come_from_field_options(designer: Designer, tenant: Tenant) -> None:
     """unique -> a unique index, indexed and references -> an index, named by field id so
-    renames never touch them."""
+    renames never touch them; non-unique ones end with the scope columns."""
     designer.create_object(SYSTEM, {"name": "other", "fields": [{"name": "t", "type": "text"}]})
     designer.create_object(SYSTEM, {"name": "thing", "fields": [
         {"name": "code", "type": "text", "unique": True},
@@ -571,22 +573,22 @@ def test_indexes_come_from_field_options(designer: Designer, tenant: Tenant) -> 
                                                         "plain")}
     ix = indexes(tenant, "obj_thing")
     assert ix["uq_" + ids["code"]] == (("code",), True)
-    assert ix["ix_" + ids["region"]] == (("region",), False)
-    assert ix["ix_" + ids["other"]] == (("other",), False)
-    assert ix["ix_" + ids["boss"]] == (("boss",), False)
+    assert ix["ix_" + ids["region"]] == (("region", *SCOPE), False)
+    assert ix["ix_" + ids["other"]] == (("other", *SCOPE), False)
+    assert ix["ix_" + ids["boss"]] == (("boss", *SCOPE), False)
     assert not any(ids["plain"] in name for name in ix)
 
     designer.update_field(SYSTEM, "thing", "code", {"name": "ref"})
     assert indexes(tenant, "obj_thing")["uq_" + ids["code"]] == (("ref",), True)
     designer.update_field(SYSTEM, "thing", "ref", {"unique": None, "indexed": True})
     ix = indexes(tenant, "obj_thing")
-    assert "uq_" + ids["code"] not in ix and ix["ix_" + ids["code"]] == (("ref",), False)
+    assert "uq_" + ids["code"] not in ix and ix["ix_" + ids["code"]] == (("ref", *SCOPE), False)
     designer.update_field(SYSTEM, "thing", "plain", {"unique": True})
     assert indexes(tenant, "obj_thing")["uq_" + ids["plain"]] == (("plain",), True)
     designer.remove_field(SYSTEM, "thing", "region")
     assert "ix_" + ids["region"] not in indexes(tenant, "obj_thing")
     designer.restore_field(SYSTEM, "thing", "region")
-    assert indexes(tenant, "obj_thing")["ix_" + ids["region"]] == (("region",), False)
+    assert indexes(tenant, "obj_thing")["ix_" + ids["region"]] == (("region", *SCOPE), False)
 
 
 def test_unique_index_survives_a_type_change(designer: Designer, tenant: Tenant,

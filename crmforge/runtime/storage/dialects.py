@@ -114,6 +114,77 @@ def _insert_plan(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) ->
     return _InsertPlan(str(compiled), positional, columns)
 
 
+@dataclass(frozen=True)
+class _ReadPlan:
+    """A SELECT kept across requests, compiled once for the driver: its SQL, per
+    positional parameter either the name of a per-request value and its bind processor
+    or the statement's own constant (processed once), and per result column its name and
+    result processor."""
+
+    sql: str
+    binds: tuple[tuple[str | None, Any, Callable[[Any], Any] | None], ...]
+    columns: tuple[str, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for name, constant, proc in self.binds:
+            if name is None:
+                out.append(constant)
+            else:
+                value = params[name]
+                out.append(proc(value) if proc is not None and value is not None else value)
+        return tuple(out)
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        values = list(raw)
+        for i, proc in self.results:
+            values[i] = proc(values[i])
+        return dict(zip(self.columns, values, strict=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_plan(stmt: sa.Select[Any], dialect: sa.Dialect) -> _ReadPlan | None:
+    """The driver-level plan of ``stmt``, or None when it has what the plan does not
+    model (expanding or computed parameters, unnamed columns): SQLAlchemy runs it then."""
+    compiled = stmt.compile(dialect=dialect)
+    if not compiled.positional or compiled.positiontup is None \
+            or getattr(compiled, "_post_compile_expanded_state", None) is not None \
+            or compiled.literal_execute_params or compiled.post_compile_params:
+        return None
+    binds: list[tuple[str | None, Any, Callable[[Any], Any] | None]] = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.callable is not None:
+            return None
+        if bind.required:  # a value given per request (the record id, the time)
+            binds.append((name, None, proc))
+        else:
+            value = bind.value
+            binds.append((None, proc(value) if proc is not None and value is not None
+                          else value, None))
+    columns: list[str] = []
+    results: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, column in enumerate(stmt.selected_columns):
+        label = getattr(column, "name", None)
+        if not isinstance(label, str) or label in columns:
+            return None
+        columns.append(label)
+        proc = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if proc is not None:
+            results.append((i, proc))
+    return _ReadPlan(str(compiled), tuple(binds), tuple(columns), tuple(results))
+
+
+def _listened(conn: sa.Connection) -> bool:
+    """Whether anyone listens to ``conn``'s statements (tests counting them, tracing):
+    a statement run at the driver would pass them by, so SQLAlchemy runs it then."""
+    dispatch = conn.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute
+                or dispatch.before_execute or dispatch.after_execute)
+
+
 class Dialect:
     name = "generic"
     #: Whether list pages need ``runtime.plans`` to steer the planner to the sort index.
@@ -172,6 +243,14 @@ class Dialect:
             conn.execute(table.insert(), list(rows))
             return
         conn.exec_driver_sql(plan.sql, plan.params(rows))
+
+    def first(self, conn: sa.Connection, stmt: sa.Select[Any],
+              params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The first row of a kept statement (``runtime.statements``) as a mapping of
+        column names to values, or None. A dialect may run it at the driver, where most of
+        a single-record read's own cost was SQLAlchemy's execution machinery."""
+        row = conn.execute(stmt, dict(params)).first()
+        return None if row is None else cast(Mapping[str, Any], row._mapping)
 
     def insert_rows(self, conn: sa.Connection, table: sa.Table,
                     rows: list[dict[str, Any]]) -> list[int]:
@@ -256,6 +335,24 @@ class SQLiteDialect(Dialect):
 
     def insert(self, table: sa.Table) -> Any:
         return sqlite_insert(table)
+
+    def first(self, conn: sa.Connection, stmt: sa.Select[Any],
+              params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """At the driver, on the transaction's own connection: a quarter of what
+        SQLAlchemy's execution costs (5 us against 24 us for a permission-filtered lookup
+        by id). Anything unusual (someone listening to statements, a statement the plan
+        does not model, a driver error, which SQLAlchemy then reports its own way) goes the
+        usual way."""
+        plan = None if _listened(conn) else _read_plan(stmt, conn.dialect)
+        if plan is not None:
+            try:
+                raw = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    plan.sql, plan.values(params)).fetchone()
+            except (sqlite3.Error, KeyError):
+                pass
+            else:
+                return None if raw is None else plan.row(raw)
+        return super().first(conn, stmt, params)
 
     def insert_rows(self, conn: sa.Connection, table: sa.Table,
                     rows: list[dict[str, Any]]) -> list[int]:

@@ -20,7 +20,7 @@ from ...metadata.diff import Change
 from ...metadata.fieldtypes import ConversionError
 from ...metadata.model import FieldDef, ObjectDef, composite_index_name
 from .dialects import Dialect
-from .tables import field_column, system_columns
+from .tables import field_column, index_columns, system_columns
 
 BATCH = 5000
 REPORT_LIMIT = 100
@@ -42,7 +42,8 @@ def _create_indexes(op: Operations, table: str, f: FieldDef, column: str) -> Non
     for name, unique in _index_specs(f):
         if unique:
             _refuse_repeats(op.get_bind(), table, f, column)
-        op.create_index(name, table, [column], unique=unique)
+        op.create_index(name, table, [column] if unique else index_columns([column]),
+                        unique=unique)
 
 
 def _refuse_repeats(conn: sa.Connection, table: str, f: FieldDef, column: str) -> None:
@@ -77,7 +78,8 @@ def create_object_table(op: Operations, obj: ObjectDef) -> None:
     for f in obj.stored_fields():
         _create_indexes(op, obj.table, f, f.name)
     for fields in obj.composite_indexes:
-        op.create_index(composite_index_name(fields), obj.table, [f.name for f in fields])
+        op.create_index(composite_index_name(fields), obj.table,
+                        index_columns(f.name for f in fields))
 
 
 def apply_changes(conn: sa.Connection, dialect: Dialect, changes: Iterable[Change]) -> None:
@@ -126,7 +128,7 @@ def _apply(conn: sa.Connection, op: Operations, ch: Change) -> None:
         _convert(conn, op, ch)
     elif k == "create_index":
         assert ch.index and ch.index_columns
-        op.create_index(ch.index, ch.table, list(ch.index_columns))
+        op.create_index(ch.index, ch.table, index_columns(ch.index_columns))
     elif k == "drop_index":
         assert ch.index
         if ch.index in {ix["name"] for ix in sa.inspect(conn).get_indexes(ch.table)}:
@@ -199,3 +201,28 @@ def _convert(conn: sa.Connection, op: Operations, ch: Change) -> None:
     op.drop_column(ch.table, ch.column)
     op.alter_column(ch.table, temp, new_column_name=ch.column)
     _create_indexes(op, ch.table, new, ch.column)
+
+
+def reshape_indexes(conn: sa.Connection, dialect: Dialect,
+                    tables: Iterable[sa.Table]) -> list[str]:
+    """Rebuild the indexes of ``tables`` whose columns differ from what the current code
+    declares (an earlier CRMForge made list indexes without the scope columns, decision
+    0031); returns their names. In the caller's transaction: all or none."""
+    tables = list(tables)
+    if not tables:
+        return []
+    inspector = sa.inspect(conn)
+    rebuilt: list[str] = []
+    for table in tables:
+        found = {ix["name"]: list(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            wanted = [c.name for c in index.columns]
+            if str(index.name) not in found or found[str(index.name)] == wanted:
+                continue  # a missing index is the designer's business, not a shape to mend
+            if not rebuilt:
+                dialect.prepare_ddl(conn)
+            op = _ops(conn)
+            op.drop_index(str(index.name), table_name=table.name)
+            op.create_index(str(index.name), table.name, wanted, unique=bool(index.unique))
+            rebuilt.append(str(index.name))
+    return rebuilt

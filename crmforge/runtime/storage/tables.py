@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +39,27 @@ def field_column(f: FieldDef, name: str | None = None) -> sa.Column[Any]:
     return sa.Column(name or f.name, col_type, nullable=True)
 
 
+#: Columns every non-unique index ends with, after the fields it is declared on (decision
+#: 0031). ``id`` completes the list order ``(field, id)``, so a walk of the index needs no
+#: sort; ``owner_id`` and ``department_id`` let a scoped reader's visibility test run on the
+#: index entry, so SQLite reads a table row only for entries the reader may see (a walk for
+#: a reader who sees a quarter of the rows otherwise reads four times as many rows).
+SCOPE_COLUMNS = ("id", "owner_id", "department_id")
+
+
+def index_columns(columns: Iterable[str]) -> list[str]:
+    """The columns of a non-unique index declared on ``columns`` (field indexes, reference
+    indexes and composite indexes alike): the same in created tables and in migrations."""
+    return [*columns, *SCOPE_COLUMNS]
+
+
 def field_indexes(table: sa.Table, f: FieldDef, column: str | None = None) -> list[sa.Index]:
     """Index names come from the immutable field id, so renames never touch them."""
     col = table.c[column or f.name]
     if f.unique:
         return [sa.Index("uq_" + f.id, col, unique=True)]
     if f.indexed or f.kind.expression_type == "reference":
-        return [sa.Index("ix_" + f.id, col)]
+        return [sa.Index("ix_" + f.id, col, *(table.c[c] for c in SCOPE_COLUMNS))]
     return []
 
 
@@ -89,7 +104,8 @@ def compile_snapshot(tenant_key: str, snapshot: Snapshot) -> CompiledSchema:
             field_indexes(t, f)
         system_indexes(t, obj)
         for fields in obj.composite_indexes:
-            sa.Index(composite_index_name(fields), *(t.c[f.name] for f in fields))
+            sa.Index(composite_index_name(fields),
+                     *(t.c[c] for c in index_columns(f.name for f in fields)))
         tables[obj.name] = t
     compiled = CompiledSchema(snapshot.version, md, tables)
     with _lock:
