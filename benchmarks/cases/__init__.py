@@ -23,6 +23,7 @@ from . import (
     list_page,
     list_scoped,
     many_tenants,
+    page_render,
     read_scaling,
 )
 from .common import Context
@@ -40,6 +41,7 @@ CASES: dict[str, Case] = {
     events_overhead.NAME: events_overhead.run,
     import_rows.NAME: import_rows.run,
     export_xlsx.NAME: export_xlsx.run,
+    page_render.NAME: page_render.run,
     add_field_online.NAME: add_field_online.run,
     approvals.NAME: approvals.run,
     read_scaling.NAME: read_scaling.run,
