@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -360,3 +361,80 @@ def test_rules_refuse_bad_writes_in_both_languages(power: Instance, client: Flas
     paid = find(client, admin, "power_bill", status="paid", period="2026-09",
                 power_customer=find(client, admin, "power_customer", name="张伟")["id"])
     patch(client, admin, "power_bill", paid, 403, consumption="1")
+
+
+# -- arrears ---------------------------------------------------------------------------------
+def test_arrears_are_what_is_left_to_pay(power: Instance, client: FlaskClient,
+                                         admin: dict[str, str]) -> None:
+    """A customer's arrears add the balances of their open bills, so partial payments
+    count (they used to add the bills' full amounts), and follow each new payment; the
+    dashboard's balance chart shows the same figures, hand-computed here."""
+    from crmforge.runtime.aggregates import distribution
+    from crmforge.security.accounts import principal_of
+
+    steel = find(client, admin, "power_customer", name="鹭岛钢构有限公司")
+    # September paid in full; October 72,900 kWh x 0.6125 = 44,651.25 with 20,000 paid.
+    assert Decimal(steel["arrears"]) == Decimal("24651.25")
+    october = find(client, admin, "power_bill", power_customer=steel["id"], period="2026-10")
+    create(client, admin, "power_payment", power_bill=october["id"], paid_on="2026-11-28",
+           amount="4651.25", channel="bank")
+    steel = find(client, admin, "power_customer", name="鹭岛钢构有限公司")
+    assert Decimal(steel["arrears"]) == Decimal("20000.00")
+    assert Decimal(find(client, admin, "power_bill", id=october["id"])["balance"]) == \
+        Decimal("20000.00")
+    tenant = power.tenant("default")
+    with tenant.read() as conn:
+        me = principal_of(conn, "admin")
+    bills = [r for r in _all(client, admin, "power_bill")]
+    expected: dict[str, Decimal] = {}
+    for b in bills:
+        expected[b["status"]] = expected.get(b["status"], Decimal(0)) + Decimal(b["balance"])
+    charted = {g["value"]: Decimal(str(g["total"])).quantize(Decimal("0.01"))
+               for g in distribution(tenant, me, "power_bill", "status", "balance")}
+    assert charted == {k: v.quantize(Decimal("0.01")) for k, v in expected.items()}
+    assert charted["overdue"] == Decimal("20000.00") + Decimal("71.76") + \
+        Decimal(find(client, admin, "power_bill", period="2026-08")["balance"])
+
+
+def _all(client: FlaskClient, who: dict[str, str], obj: str) -> list[dict[str, Any]]:
+    r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
+    assert r.status_code == 200, r.json
+    return list(r.json["items"])
+
+
+def test_an_upgrade_from_1_0_mends_the_arrears_of_installed_tenants(
+        instance: Instance, client: FlaskClient, admin: dict[str, str], tmp_path: Path) -> None:
+    """Version 1.0 added the bills' full amounts; upgrading to 1.1 stores each bill's
+    balance and recomputes every customer's arrears from the balances."""
+    import shutil
+    import time
+
+    from crmforge.installer import Installer
+    from crmforge.security.accounts import principal_of
+
+    old = tmp_path / "utilities"
+    shutil.copytree(PACKS / "utilities", old)
+    for path, new, was in (
+            ("pack.yaml", "version: 1.1.0", "version: 1.0.0"),
+            ("objects/power_bill.yaml", "currency, stored: true, expression: \"amount - ",
+             "currency, expression: \"amount - "),
+            ("objects/power_customer.yaml", "field: balance, filter", "field: amount, filter")):
+        text = (old / path).read_text(encoding="utf-8")
+        assert new in text, path
+        (old / path).write_text(text.replace(new, was), encoding="utf-8")
+    install(instance, "core")
+    tenant = instance.tenant("default")
+    with tenant.read() as conn:
+        installer = Installer(tenant, principal_of(conn, "admin"))
+    assert installer.install(old).applied
+    steel = find(client, admin, "power_customer", name="鹭岛钢构有限公司")
+    assert Decimal(steel["arrears"]) == Decimal("44651.25")  # the wrong figure of 1.0
+    plan = installer.upgrade(PACKS / "utilities")
+    assert plan.applied and not plan.conflicts
+    deadline = time.monotonic() + 30  # stored formulas and roll-ups are backfilled by jobs
+    while True:
+        steel = find(client, admin, "power_customer", name="鹭岛钢构有限公司")
+        if Decimal(steel["arrears"] or 0) == Decimal("24651.25") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert Decimal(steel["arrears"]) == Decimal("24651.25")
