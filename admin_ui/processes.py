@@ -16,7 +16,8 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from crmforge.core.errors import Conflict, NotFound, ValidationFailed
-from crmforge.metadata.model import Snapshot
+from crmforge.metadata.model import ObjectDef, Snapshot
+from crmforge.metadata.processes import OWNER_UPDATE, RELATED
 from crmforge.web.context import current_tenant
 from crmforge.workflow.definitions import ProcessService
 from crmforge.workflow.importer import read_bpmn
@@ -121,8 +122,7 @@ def render_process(doc: dict[str, Any] | None, values: dict[str, str], *,
     obj = snap.object(values.get("object", ""))
     user_fields = [(f.name, f"{f.label(language)} ({f.name})")
                    for f in (obj.fields if obj else []) if f.type == "user"]
-    writable = [(f.name, f"{f.label(language)} ({f.name})")
-                for f in (obj.fields if obj else []) if f.kind.writable]
+    writable = update_targets(obj, snap, language) if obj else []
     roles = sorted((str(r["name"]), str(r["name"])) for r in snap.data.get("roles", []))
     return render_template(
         "admin/process.html", proc=doc, title=process_label(doc) if doc else None,
@@ -130,6 +130,24 @@ def render_process(doc: dict[str, Any] | None, values: dict[str, str], *,
         modes=MODES, roles=roles, user_fields=user_fields, writable=writable,
         objects=object_choices(snap), object_label=obj.label(language) if obj else "",
         status=status), status
+
+
+def update_targets(obj: ObjectDef, snap: Snapshot, language: str) -> list[tuple[str, str]]:
+    """What an approval may set, as (key, label) choices: the object's writable fields and
+    its owner, then the same of each record one of its lookups points to
+    (``<lookup>.<field>``, metadata.processes.related_update)."""
+    def own(target: ObjectDef, prefix: str, lead: str) -> list[tuple[str, str]]:
+        fields = [(prefix + f.name, f"{lead}{f.label(language)} ({prefix}{f.name})")
+                  for f in target.fields if f.kind.writable]
+        return [*fields, (prefix + OWNER_UPDATE, f"{lead}{gettext('Owner')} "
+                                                 f"({prefix}{OWNER_UPDATE})")]
+
+    choices = own(obj, "", "")
+    for f in obj.fields:
+        target = snap.object(f.target or "") if f.type in ("lookup", "master_detail") else None
+        if target is not None:
+            choices += own(target, f.name + RELATED, f"{f.label(language)} → ")
+    return choices
 
 
 @bp.route("/processes/new", methods=["GET", "POST"])

@@ -13,13 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.names import NAME_PATTERN
-from .model import ObjectDef, Snapshot
+from .model import FieldDef, ObjectDef, Snapshot
 from .validation import Problems, object_document
 
 MODES = ("single", "any", "all", "sequential")
 #: The key of ``on_approve`` / ``on_reject`` that transfers the record's owner: its
 #: expression gives a user id or a username (a system field name, so never a field's).
 OWNER_UPDATE = "owner_id"
+#: Separates a lookup from the field of the record it points to in an update key
+#: (``investor.broker``): approving may change that record too (``related_update``).
+RELATED = "."
 #: How an approver who already approved an earlier step is treated (decision 0026).
 REPEATED_APPROVER = ("never_skip", "adjacent", "first")
 #: Escalation targets besides a username.
@@ -48,7 +51,11 @@ def prepare_process(doc: Any, snapshot: Snapshot, *, existing: str | None = None
     _check_parallel(problems, out["steps"])
     for key in ("on_approve", "on_reject"):
         for field in out.get(key, {}):
-            if field != OWNER_UPDATE:
+            if RELATED in field:
+                found = related_update(obj, field, snapshot)
+                if isinstance(found, str):
+                    problems.add(f"$.{key}.{field}", found)
+            elif field != OWNER_UPDATE:
                 _check_writable(problems, f"$.{key}.{field}", obj, field)
     if "cc" in out:
         _check_cc(problems, "$.cc", out["cc"], obj, roles)
@@ -162,6 +169,33 @@ def _check_role_and_field(problems: Problems, path: str, people: dict[str, Any],
             problems.add(path + ".field", f"'{field}' is a {f.type} field, not a user field")
 
 
+def related_update(obj: ObjectDef, key: str, snapshot: Snapshot
+                   ) -> tuple[FieldDef, ObjectDef, str] | str:
+    """An update key ``<lookup>.<field>`` (or ``<lookup>.owner_id``): the lookup field of
+    ``obj``, the object it points to and the field to set there; or why the key is wrong.
+
+    Approving a request often has to change another record: an approved client
+    reassignment moves the client to the new broker, not only the request. One hop only,
+    through a lookup the process's object has, so what an approval may change is read off
+    its own document."""
+    lookup_name, _, field = key.partition(RELATED)
+    lookup = obj.field(lookup_name)
+    if lookup is None:
+        return f"'{obj.name}' has no field '{lookup_name[:40]}'"
+    target = snapshot.object(lookup.target or "") \
+        if lookup.kind.expression_type == "reference" else None
+    if target is None or lookup.type not in ("lookup", "master_detail"):
+        return f"'{lookup_name}' is no lookup: only a record a lookup points to can be updated"
+    if field == OWNER_UPDATE:
+        return lookup, target, field
+    f = target.field(field)
+    if f is None:
+        return f"'{target.name}' has no field '{field[:40]}'"
+    if not f.kind.writable:
+        return f"'{field}' of '{target.name}' is a {f.type} field and computed"
+    return lookup, target, field
+
+
 def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -> None:
     f = obj.field(field)
     if f is None:
@@ -170,5 +204,5 @@ def _check_writable(problems: Problems, path: str, obj: ObjectDef, field: str) -
         problems.add(path, f"'{field}' is a {f.type} field and computed")
 
 
-__all__ = ["ESCALATE_KEYWORDS", "MODES", "OWNER_UPDATE", "REPEATED_APPROVER", "parallel_groups",
-           "prepare_process", "process_docs"]
+__all__ = ["ESCALATE_KEYWORDS", "MODES", "OWNER_UPDATE", "RELATED", "REPEATED_APPROVER",
+           "parallel_groups", "prepare_process", "process_docs", "related_update"]

@@ -19,9 +19,11 @@ from ..metadata.model import ObjectDef, Snapshot
 from ..metadata.processes import (
     ESCALATE_KEYWORDS,
     OWNER_UPDATE,
+    RELATED,
     REPEATED_APPROVER,
     prepare_process,
     process_docs,
+    related_update,
 )
 from ..metadata.validation import Problems
 from ..rules import ExpressionContext, T, check_expression
@@ -59,7 +61,13 @@ def check_semantics(doc: Data, snapshot: Snapshot, conn: sa.Connection) -> None:
             problems.add(f"$.steps[{i}].timeout.escalate_to", f"no user '{escalate[:40]}'")
     for key in ("on_approve", "on_reject"):
         for field, source in doc.get(key, {}).items():
-            _update(problems, f"$.{key}.{field}", obj, field, source, record)
+            target, name = obj, field
+            if RELATED in field:  # checked by prepare_process; typed on the target here
+                found = related_update(obj, field, snapshot)
+                if isinstance(found, str):
+                    continue
+                _, target, name = found
+            _update(problems, f"$.{key}.{field}", target, name, source, record)
     _cc(problems, "$.cc", doc.get("cc"), conn)
     for i, step in enumerate(doc["steps"]):
         _cc(problems, f"$.steps[{i}].cc", step.get("cc"), conn)

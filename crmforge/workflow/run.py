@@ -26,7 +26,7 @@ from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.ids import parse_id
 from ..metadata.fieldtypes import ConversionError
 from ..metadata.model import ObjectDef
-from ..metadata.processes import OWNER_UPDATE
+from ..metadata.processes import OWNER_UPDATE, RELATED, related_update
 from ..rules import ExpressionContext, compile_expression
 from ..rules.compiler import Resolver
 from ..runtime import events, pipeline
@@ -276,46 +276,60 @@ class Run:
 
     def apply_updates(self, updates: Mapping[str, str]) -> None:
         """Field updates on approve / reject through the write pipeline as the system; an
-        ``owner_id`` entry transfers the record (its department follows the new owner's)."""
+        ``owner_id`` entry transfers the record (its department follows the new owner's).
+        A ``<lookup>.<field>`` entry changes the record that lookup points to, the same way
+        (``metadata.processes.related_update``). Every expression is evaluated on the
+        record as it was approved, before any of the updates."""
         if not updates:
             return
         obj, ctx = self.ctx.obj, self.ctx
         record = self.record()
         octx = ExpressionContext.for_object(obj, ctx.snapshot)
-        payload: dict[str, Any] = {}
-        owner: Any = None
+        own: dict[str, Any] = {}
+        related: dict[str, tuple[ObjectDef, dict[str, Any]]] = {}
         for name, source in updates.items():
             value = compile_expression(source, octx).evaluate(record, self.resolver())
-            if name == OWNER_UPDATE:
-                owner = value
-                continue
-            f = obj.field(name)
-            if f is None:
-                continue
-            # An expression's number is a Decimal: the field's own kind converts it first;
-            # what it cannot convert goes as it is, for the pipeline to report on the field.
-            with contextlib.suppress(ConversionError):
-                if value is not None:
-                    value = f.kind.to_json(f, f.kind.to_python(f, value, lenient=True))
-            payload[name] = value
-        if payload:
-            row = self.conn.execute(sa.select(ctx.table).where(ctx.table.c.id == record["id"])).one()
-            pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
-        if OWNER_UPDATE in updates:
-            self.transfer_owner(owner)
+            target, field, values = obj, name, own
+            if RELATED in name:
+                found = related_update(obj, name, ctx.snapshot)
+                if isinstance(found, str):  # the object changed since the process was saved
+                    raise ValidationFailed(f"the approval cannot update '{name}': {found}",
+                                           {name: [found]})
+                lookup, target, field = found
+                values = related.setdefault(lookup.name, (target, {}))[1]
+            if field != OWNER_UPDATE and target.field(field) is None:
+                continue  # a field removed since the process was saved
+            values[field] = value if field == OWNER_UPDATE else _as_field(target, field, value)
+        self._write(ctx, record["id"], own)
+        for lookup_name, (target, values) in related.items():
+            rid = record.get(lookup_name)
+            if rid is not None:  # a request without that record changes nothing there
+                self._write(ctx.other(target), int(rid), values)
         self._record = None
 
-    def transfer_owner(self, ref: Any) -> None:
-        """Give the record to the user an ``owner_id`` update names (id or username)."""
+    def _write(self, ctx: Ctx, rid: int, values: Mapping[str, Any]) -> None:
+        payload = {k: v for k, v in values.items() if k != OWNER_UPDATE}
+        if payload:
+            row = self.conn.execute(sa.select(ctx.table).where(
+                ctx.table.c.id == rid, ctx.table.c.deleted_at.is_(None))).first()
+            if row is None:
+                raise NotFound(f"the {ctx.obj.name} record {rid} the approval updates is gone")
+            pipeline.update(ctx, row, payload, switches=pipeline.APPROVAL)
+        if OWNER_UPDATE in values:
+            self.transfer_owner(values[OWNER_UPDATE], ctx, rid)
+
+    def transfer_owner(self, ref: Any, ctx: Ctx | None = None, rid: int | None = None) -> None:
+        """Give the record (default: the approved one) to the user an ``owner_id`` update
+        names (id or username)."""
         if isinstance(ref, Decimal) and ref == ref.to_integral_value():
             ref = int(ref)
         uid = people.user_by_ref(self.conn, ref)
         if uid is None:
             raise ValidationFailed(f"the new owner '{str(ref)[:40]}' is no active user "
                                    "(新负责人不是在职用户)", {OWNER_UPDATE: ["no active user"]})
-        ctx = self.ctx
+        ctx = ctx or self.ctx
         row = self.conn.execute(sa.select(ctx.table).where(
-            ctx.table.c.id == self.row.record_id)).one()
+            ctx.table.c.id == (rid if rid is not None else self.row.record_id))).one()
         if row.owner_id == uid:
             return
         dept = self.conn.execute(sa.select(users.c.department_id).where(
@@ -355,3 +369,15 @@ def running(row: Any) -> None:
 
 
 __all__ = ["Run", "access_reason", "encode_record", "load_instance", "running"]
+
+
+def _as_field(obj: ObjectDef, name: str, value: Any) -> Any:
+    """An expression's value in the field's own form: a number is a Decimal, so the
+    field's kind converts it first; what it cannot convert goes as it is, for the pipeline
+    to report on the field."""
+    f = obj.field(name)
+    if f is None or value is None:
+        return value
+    with contextlib.suppress(ConversionError):
+        value = f.kind.to_json(f, f.kind.to_python(f, value, lenient=True))
+    return value

@@ -307,3 +307,28 @@ def test_the_form_runs_steps_in_a_parallel_group(client: FlaskClient, admin: dic
                                           "steps-2-original": "ceo"})
     assert r.status_code == 422
     assert "并行组“reviews”至少需要两个步骤" in _error_beside(r.text, "steps-0-parallel")
+
+
+def test_the_form_offers_owner_and_lookup_targets_as_updates(
+        client: FlaskClient, admin: dict[str, str], instance: Instance) -> None:
+    """An approval may set the object's fields and owner, and those of a record a lookup
+    points to: the form offers them, and a process saved with them keeps them."""
+    _setup(client, admin)
+    account = {"name": "account", "label": {"en": "Account", "zh": "客户"}, "fields": [
+        {"name": "name", "type": "text", "label": {"en": "Name", "zh": "名称"}}]}
+    assert client.post("/api/v1/meta/objects", json=account, headers=admin).status_code == 201
+    r = client.post("/api/v1/meta/objects/deal/fields", headers=admin, json={
+        "name": "account", "type": "lookup", "target": "account",
+        "label": {"en": "Account", "zh": "客户"}})
+    assert r.status_code == 201, r.json
+    c = browser_session(instance)
+    page = c.get("/admin/processes/new?name=deal_approval&object=deal")
+    for key in ("owner_id", "account.name", "account.owner_id"):
+        assert f'<option value="{key}"' in page.text, key
+    assert "Account → Name (account.name)" in page.text
+    r = _post(c, "/admin/processes/new", {"name": "deal_approval", "object": "deal", **_form(
+        **{"on_approve-1-field": "account.owner_id", "on_approve-1-expr": "'admin'"})})
+    assert r.status_code == 303, r.text
+    assert _stored(instance, "deal_approval")["on_approve"]["account.owner_id"] == "'admin'"
+    page = c.get("/admin/processes/deal_approval")
+    assert re.search(r'<option value="account.owner_id"[^>]*selected', page.text)

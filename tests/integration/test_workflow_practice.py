@@ -140,6 +140,56 @@ def test_field_updates_type_check_and_transfer_the_owner(client: FlaskClient,
     assert any(e["field"] == "owner_id" for e in history["items"]), history
 
 
+def test_an_approval_updates_and_transfers_the_record_a_lookup_points_to(
+        client: FlaskClient, admin: dict[str, str]) -> None:
+    """``<lookup>.<field>`` and ``<lookup>.owner_id`` in ``on_approve`` change the record
+    the lookup points to (an approved reassignment moves the client itself); keys naming
+    no lookup, no field or a computed field, and expressions of the wrong type, are
+    refused when the process is saved; a request without that record changes nothing."""
+    h = build(client, admin, None)
+    account = {"name": "account", "label": {"en": "Account"}, "fields": [
+        {"name": "name", "type": "text", "required": True},
+        {"name": "tier", "type": "text"},
+        {"name": "name_len", "type": "formula", "result_type": "integer",
+         "expression": "len(name)"}]}
+    assert client.post("/api/v1/meta/objects", json=account, headers=admin).status_code == 201
+    r = client.post("/api/v1/meta/objects/deal/fields", headers=admin,
+                    json={"name": "account", "type": "lookup", "target": "account"})
+    assert r.status_code == 201, r.json
+    step = {"name": "review", "approvers": {"users": ["alice"]}}
+    for key, source in (("nothing.tier", "'gold'"), ("title.tier", "'gold'"),
+                        ("account.missing", "'gold'"), ("account.name_len", "1"),
+                        ("account.tier", "amount > 0"), ("account.owner_id", "amount > 0")):
+        r = client.post("/api/v1/meta/processes", headers=admin,
+                        json=process(step, on_approve={key: source}))
+        assert r.status_code == 422, (key, r.json)
+        assert f"$.on_approve.{key}" in error_of(r)["fields"], (key, error_of(r))
+    good = process(step, on_approve={"status": "'approved'", "account.tier": "'gold ' + title",
+                                     "account.owner_id": "'bob'"})
+    r = client.post("/api/v1/meta/processes", json=good, headers=admin)
+    assert r.status_code == 201, r.json
+    r = client.patch("/api/v1/admin/roles/seller", headers=admin, json={"permissions": {
+        "deal": {"operations": ["create", "read", "update", "submit"], "scope": "own"},
+        "account": {"operations": ["read"], "scope": "all"}}})
+    assert r.status_code == 200, r.json
+    acme = client.post("/api/v1/records/account", json={"name": "ACME"}, headers=admin).json
+    deal = new_deal(client, h["sam"], account=acme["id"], title="Renewal")
+    submit(client, h["sam"], deal["id"])
+    assert act(client, h["alice"], "approve")["state"] == "approved"
+    after = client.get(f"/api/v1/records/account/{acme['id']}", headers=admin).json
+    bob = client.get("/api/v1/admin/users/bob", headers=admin).json["id"]
+    assert after["tier"] == "gold Renewal" and after["owner_id"] == bob
+    assert client.get(f"/api/v1/records/deal/{deal['id']}", headers=admin).json[
+        "status"] == "approved"
+    history = client.get(f"/api/v1/records/account/{acme['id']}/history", headers=admin).json
+    assert {"tier", "owner_id"} <= {e["field"] for e in history["items"]}, history
+    lone = new_deal(client, h["sam"], title="No account")
+    submit(client, h["sam"], lone["id"])
+    assert act(client, h["alice"], "approve")["state"] == "approved"
+    assert client.get(f"/api/v1/records/account/{acme['id']}", headers=admin).json[
+        "version"] == after["version"]
+
+
 def test_comment_rules_status_rules_and_resubmission(client: FlaskClient,
                                                      admin: dict[str, str]) -> None:
     h = build(client, admin, process({"name": "review", "approvers": {"users": ["alice"]}},

@@ -75,6 +75,10 @@ def sec(pack_world: PackWorld) -> PackWorld:
     for obj, by_key in owners.items():
         for key, owner in by_key.items():
             w.transfer(obj, w.key(obj, key), owner)
+    for key in ("b_wang", "b_li", "b_sun"):  # each sample broker is one of the users
+        user = w.get("admin", f"/api/v1/admin/users/broker_{key[2:]}").json
+        r = w.update("admin", "sec_broker", w.key("sec_broker", key), {"broker_user": user["id"]})
+        assert r.status_code == 200, r.json
     return w
 
 
@@ -233,13 +237,15 @@ def test_reassignment_is_approved_by_the_branch_manager_and_compliance(sec: Pack
         ("approved", _today(), _today())
     assert w.update("mgr_ljz", "client_assignment", request["id"],
                     {"reason": "rebalance"}).status_code == 403  # approved as it was
-    # What the approval authorises: the branch manager moves the client and the account.
-    assert w.record("broker_li", "investor", client["id"]).status_code == 404
-    for obj, rid in (("investor", client["id"]), ("sec_account", account["id"])):
-        r = w.post("mgr_ljz", f"/api/v1/records/{obj}/{rid}/transfer", {"owner": "broker_li"})
-        assert r.status_code == 200, r.json
-    assert w.record("broker_li", "investor", client["id"]).json["name"] == "孙悦"
+    # The approval moved the client: the new broker serves and owns them.
+    moved = w.record("broker_li", "investor", client["id"])
+    assert moved.status_code == 200 and moved.json["name"] == "孙悦"
+    assert moved.json["broker"] == w.key("sec_broker", "b_li")
     assert w.record("broker_wang", "investor", client["id"]).status_code == 404
+    # The branch manager then moves the account it authorises.
+    r = w.post("mgr_ljz", f"/api/v1/records/sec_account/{account['id']}/transfer",
+               {"owner": "broker_li"})
+    assert r.status_code == 200, r.json
     assert "31880009001" in w.titles("broker_li", "sec_account", "account_no")
     assert "31880009001" not in w.titles("broker_wang", "sec_account", "account_no")
     assert w.update("mgr_ljz", "client_assignment", request["id"],
