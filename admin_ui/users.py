@@ -61,11 +61,12 @@ def refusal(exc: ValidationFailed | Conflict) -> tuple[dict[str, list[str]], lis
 
 def matches(user: Mapping[str, Any], words: str, titles: Mapping[str, str]) -> bool:
     """Whether every word of the filter is in the user's name, display name, department
-    or roles (case does not matter)."""
+    or roles, by name or title (``titles``; case does not matter)."""
     haystack = " ".join([str(user["username"]), str(user.get("display_name") or ""),
                          str(user.get("department") or ""),
                          titles.get(str(user.get("department")), ""),
-                         *(user.get("roles") or [])]).lower()
+                         *(user.get("roles") or []),
+                         *(titles.get(r, "") for r in user.get("roles") or [])]).lower()
     return all(w in haystack for w in words.lower().split())
 
 
@@ -86,12 +87,13 @@ def render_users(values: Mapping[str, Any] | None = None,
     docs, depts = _tenant_docs()
     titles = {str(d["name"]): department_title(d, language) for d in depts}
     words = (request.args.get("q") or "").strip()
-    shown = [u for u in docs if matches(u, words, titles)]
+    roles = _role_options(language)
+    shown = [u for u in docs if matches(u, words, {**titles, **dict(roles)})]
     return render_template(
         "admin/users.html", users=shown, total=len(docs), q=words, titles=titles,
-        departments=department_choices(depts, language), roles=_role_options(language),
-        values=values or {}, errors=errors or {}, general=general or [],
-        status=status), status
+        departments=department_choices(depts, language), roles=roles,
+        role_titles=dict(roles), values=values or {}, errors=errors or {},
+        general=general or [], status=status), status
 
 
 def _chosen_roles(values: Mapping[str, Any]) -> list[str]:
