@@ -62,6 +62,7 @@ def _designer_link() -> dict[str, Any]:
 
 from . import (  # noqa: E402,F401  (views register on bp)
     automations,
+    departments,
     explain,
     expressions,
     fields,
@@ -72,4 +73,5 @@ from . import (  # noqa: E402,F401  (views register on bp)
     processes,
     roles,
     status_rules,
+    users,
 )

@@ -1,4 +1,5 @@
-"""The ``crmforge`` command line (DESIGN §9): init, serve, tenant create, backup, restore."""
+"""The ``crmforge`` command line (DESIGN §9): init, serve, tenant create, user add,
+backup, restore."""
 
 from __future__ import annotations
 
@@ -215,6 +216,110 @@ def tenant_reindex(instance_dir: str, tenant_name: str | None) -> None:
     for name, rebuilt in _with_instance(instance_dir, work).items():
         click.echo(f"{name}: {len(rebuilt)} indexes rebuilt" +
                    (f" ({', '.join(rebuilt)})" if rebuilt else ""))
+
+
+@main.group()
+def user() -> None:
+    """Manage a tenant's users (the designer's Users page does the same in a browser)."""
+
+
+def _user_options(f: Any) -> Any:
+    f = click.option("--tenant", "tenant_name", default="default", show_default=True)(f)
+    return click.option("--instance", "instance_dir", required=True,
+                        type=click.Path(file_okay=False))(f)
+
+
+def _role_names(inst: Instance, tenant_name: str) -> list[str]:
+    from .runtime import Designer
+
+    return [str(r["name"]) for r in Designer(inst.tenant(tenant_name)).roles()]
+
+
+@user.command("add")
+@click.argument("username")
+@_user_options
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--password", default=None,
+              help="The user's password; generated and shown once when omitted.")
+def user_add(username: str, instance_dir: str, tenant_name: str, is_admin: bool,
+             password: str | None) -> None:
+    """Add a user to a tenant (checked and audited as the designer and the API do)."""
+    import secrets
+
+    from .security import people
+    from .security.principal import SYSTEM
+
+    chosen = password if password is not None else secrets.token_urlsafe(12) + "9!"
+
+    def work(inst: Instance) -> None:
+        known = _role_names(inst, tenant_name)
+        with inst.tenant(tenant_name).write() as conn:
+            people.add_user(conn, SYSTEM, {"username": username, "password": chosen,
+                                           "is_admin": is_admin}, known)
+
+    _with_instance(instance_dir, _explained(work))
+    click.echo(f"created user '{username}' in tenant '{tenant_name}'"
+               + (" (administrator)" if is_admin else ""))
+    if password is None:
+        click.echo(f"password (shown once): {chosen}")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@_user_options
+@click.option("--password", default=None,
+              help="The new password; generated and shown once when omitted.")
+def user_reset_password(username: str, instance_dir: str, tenant_name: str,
+                        password: str | None) -> None:
+    """Set a new password, unlock the account and end the user's sessions."""
+    import secrets
+
+    from .security import people
+    from .security.principal import SYSTEM
+
+    chosen = password if password is not None else secrets.token_urlsafe(12) + "9!"
+
+    def work(inst: Instance) -> int:
+        with inst.tenant(tenant_name).write() as conn:
+            return people.reset_password(conn, SYSTEM, username, chosen)
+
+    revoked = _with_instance(instance_dir, _explained(work))
+    click.echo(f"new password set for '{username}'; account unlocked, "
+               f"{revoked} sessions and tokens ended")
+    if password is None:
+        click.echo(f"password (shown once): {chosen}")
+
+
+@user.command("list")
+@_user_options
+def user_list(instance_dir: str, tenant_name: str) -> None:
+    """List a tenant's users: name, department, roles and state."""
+    from .security import org
+
+    def work(inst: Instance) -> list[dict[str, Any]]:
+        with inst.tenant(tenant_name).read() as conn:
+            return org.list_users(conn)
+
+    for u in _with_instance(instance_dir, work):
+        state = "inactive" if not u["active"] else "locked" if u["locked"] else "active"
+        click.echo("\t".join([u["username"], u["department"] or "-",
+                              ",".join(u["roles"]) or "-",
+                              state + (", admin" if u["is_admin"] else "")]))
+
+
+def _explained(work: Callable[[Instance], T]) -> Callable[[Instance], T]:
+    """``work`` with a refusal's field messages added to its message (``the password must
+    ...: must mix letters with digits or symbols``) before ``_with_instance`` prints it."""
+    def run(inst: Instance) -> T:
+        try:
+            return work(inst)
+        except CRMError as exc:
+            detail = "; ".join(m for msgs in exc.fields.values() for m in msgs
+                               if m not in exc.message)
+            if detail:
+                exc.message = f"{exc.message} ({detail})"
+            raise
+    return run
 
 
 @main.command()

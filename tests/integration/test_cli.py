@@ -186,3 +186,63 @@ def test_tenant_reindex_rebuilds_indexes_of_an_earlier_shape(tmp_path: Path) -> 
     assert again.stdout.strip() == "default: 0 indexes rebuilt"
     missing = run("tenant", "reindex", "--instance", str(inst), "--tenant", "nope")
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+
+
+def _token(inst: Path, username: str, password: str) -> int:
+    """The status of a sign-in with these credentials, straight against the instance."""
+    from crmforge.runtime import Instance
+    from crmforge.web import create_app
+
+    opened = Instance.open(str(inst))
+    try:
+        client = create_app(opened, {"TESTING": True}).test_client()
+        return client.post("/api/v1/auth/token",
+                           json={"username": username, "password": password}).status_code
+    finally:
+        opened.dispose()
+
+
+def test_user_add_reset_password_and_list(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    made = run("user", "add", "carol", "--instance", str(inst), "--password", "Carol-pass-1")
+    assert made.returncode == 0, made.stderr
+    assert "shown once" not in made.stdout and "Carol-pass-1" not in made.stdout
+    assert _token(inst, "carol", "Carol-pass-1") == 200
+    boss = run("user", "add", "boss", "--instance", str(inst), "--admin")
+    assert boss.returncode == 0, boss.stderr
+    generated = boss.stdout.split("password (shown once): ")[1].strip()
+    assert _token(inst, "boss", generated) == 200
+    listed = run("user", "list", "--instance", str(inst)).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["admin", "boss", "carol"]
+    assert listed[1].endswith("active, admin") and listed[2].endswith("\tactive")
+
+    for _ in range(5):  # lock carol out
+        assert _token(inst, "carol", "Wrong-pass-1") == 401
+    assert "locked" in run("user", "list", "--instance", str(inst)).stdout
+    reset = run("user", "reset-password", "carol", "--instance", str(inst),
+                "--password", "Carol-new-2")
+    assert reset.returncode == 0, reset.stderr
+    assert _token(inst, "carol", "Carol-new-2") == 200  # unlocked, new password
+    assert _token(inst, "carol", "Carol-pass-1") == 401
+
+
+def test_user_refusals_change_nothing(tmp_path: Path) -> None:
+    inst = tmp_path / "inst"
+    run("init", "--instance", str(inst), "--admin-password", "Very-good-1")
+    for args, words in ((("add", "admin", "--password", "Another-1"), "already exists"),
+                        (("add", "weak", "--password", "short1"), "the password"),
+                        (("add", " spaced", "--password", "Spaced-pass-1"), "username"),
+                        (("reset-password", "ghost", "--password", "Ghost-pass-1"),
+                         "no user named 'ghost'"),
+                        (("reset-password", "admin", "--password", "onlyletters"),
+                         "must mix letters"),
+                        (("list", "--tenant", "nope"), "nope")):
+        r = run("user", *args, "--instance", str(inst))
+        assert r.returncode == 2 and r.stderr.startswith("error:"), (args, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+    listed = run("user", "list", "--instance", str(inst)).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["admin"]
+    assert _token(inst, "admin", "Very-good-1") == 200
+    missing = run("user", "list", "--instance", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "not a CRMForge instance" in missing.stderr

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ...core.errors import BadRequest, NotFound, ValidationFailed
+from ...core.errors import BadRequest, NotFound
 from ...runtime import Designer, masking
 from ...runtime.context import open_ctx, record_id
-from ...security import accounts, audit, org
+from ...security import audit, org, people
 from ...security import engine as permissions
 from ...security.engine import Decision
 from ...security.explain import explain
@@ -48,21 +48,9 @@ def create_user() -> tuple[dict[str, Any], int]:
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("send {\"username\", \"password\", \"department\", \"roles\"}")
-    if not isinstance(body.get("username"), str):
-        raise ValidationFailed("the username is not valid",
-                               {"username": ["1-150 characters, no spaces around"]})
     known = _role_names()
     with current_tenant().write() as conn:
-        dept = org.department_id(conn, body["department"]) if body.get("department") else None
-        uid = accounts.create_user(conn, str(body.get("username") or ""),
-                                   str(body.get("password") or ""),
-                                   department_id=dept, is_admin=body.get("is_admin") is True)
-        org.set_roles(conn, uid, body.get("roles") or [], known)
-        doc = org.update_user(conn, body["username"],  # checks these as a change would
-                              {k: body[k] for k in ("display_name", "email", "login_hours",
-                                                    "ip_ranges") if k in body}, known)
-        audit.admin_action(conn, p, "create user", body["username"],
-                           {k: v for k, v in body.items() if k != "password"})
+        doc = people.add_user(conn, p, body, known)
     return doc, 201
 
 
@@ -81,9 +69,7 @@ def update_user(username: str) -> dict[str, Any]:
         raise BadRequest("send the fields to change")
     known = _role_names()
     with current_tenant().write() as conn:
-        doc = org.update_user(conn, username, body, known)
-        audit.admin_action(conn, p, "change user", username,
-                           {k: v for k, v in body.items() if k != "password"})
+        doc = people.change_user(conn, p, username, body, known)
     return doc
 
 
@@ -92,8 +78,8 @@ def deactivate_user(username: str) -> tuple[str, int]:
     """Users are deactivated, never deleted: their records and history keep their name."""
     p = _admin()
     with current_tenant().write() as conn:
-        org.update_user(conn, username, {"active": False}, [])
-        audit.admin_action(conn, p, "deactivate user", username)
+        people.change_user(conn, p, username, {"active": False}, [],
+                           action="deactivate user")
     return "", 204
 
 
@@ -110,8 +96,7 @@ def create_department() -> tuple[dict[str, Any], int]:
     p = _admin()
     body = json_body()
     with current_tenant().write() as conn:
-        doc = org.create_department(conn, body)
-        audit.admin_action(conn, p, "create department", doc["name"], body)
+        doc = people.add_department(conn, p, body)
     return doc, 201
 
 
@@ -127,8 +112,7 @@ def update_department(name: str) -> dict[str, Any]:
     p = _admin()
     body = json_body()
     with current_tenant().write() as conn:
-        doc = org.update_department(conn, name, body)
-        audit.admin_action(conn, p, "change department", name, body)
+        doc = people.change_department(conn, p, name, body)
     return doc
 
 
@@ -136,8 +120,7 @@ def update_department(name: str) -> dict[str, Any]:
 def delete_department(name: str) -> tuple[str, int]:
     p = _admin()
     with current_tenant().write() as conn:
-        org.delete_department(conn, name)
-        audit.admin_action(conn, p, "delete department", name)
+        people.remove_department(conn, p, name)
     return "", 204
 
 

@@ -215,6 +215,21 @@ TEMPLATES: tuple[str, ...] = (
     "the file holds more than one process with approval tasks: %(names)s; import one per file",
     "the BPMN file cannot be imported: %(reason)s",
     "the BPMN process has no user task to turn into a step",
+    # Users and departments in the designer (crmforge/security/passwords.py, org.py).
+    "must have at least %(n)s characters",
+    "must have at most %(n)s characters",
+    "must not start or end with spaces",
+    "must mix letters with digits or symbols",
+    "already taken",
+    "1-150 characters, no spaces around",
+    "no role named %(names)s",
+    "a department named '%(name)s' already exists",
+    "a department name has lowercase ASCII letters, digits and '_'",
+    "a department cannot move below itself",
+    "the department has sub-departments; move or remove them first",
+    "the department has members; move them first",
+    "the new password must differ from the old one",
+    "same as before",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
