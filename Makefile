@@ -45,8 +45,11 @@ node_modules/.installed: $(wildcard package.json package-lock.json)
 
 # -- run --------------------------------------------------------------------------------------
 # The first run creates the instance with a random admin password, shown once.
-# PACKS="core exhibitions" installs those industry packs (once) before serving.
+# PACKS="core exhibitions" installs those industry packs (once) before serving;
+# SAMPLE_USERS=1 also makes each pack's sample organisation (its users' password is shown
+# once; packs without one are refused).
 PACKS ?=
+SAMPLE_USERS ?=
 run: setup
 	@set -e; \
 	if [ ! -f instance/crmforge.json ]; then \
@@ -59,7 +62,8 @@ run: setup
 	fi
 	@for p in $(PACKS); do \
 	    if ! $(VENV)/bin/crmforge pack list --instance instance | cut -f1 | grep -qx "$$p"; then \
-	        $(VENV)/bin/crmforge pack install "$$p" --instance instance || exit 1; \
+	        $(VENV)/bin/crmforge pack install "$$p" --instance instance \
+	            $(if $(SAMPLE_USERS),--sample-users) || exit 1; \
 	    fi; \
 	done
 	$(VENV)/bin/crmforge serve --instance instance --host 127.0.0.1 --port 5000

@@ -501,6 +501,9 @@ def _run_pack(instance_dir: str, tenant_name: str, as_json: bool, work: Any) -> 
         click.echo("  records: " + ", ".join(f"{n} {o}" for o, n in plan.records.items()))
     for c in plan.conflicts:
         click.echo(f"  conflict: {c['message']}")
+    if plan.sample_users and plan.applied:
+        click.echo(f"  sample users: {', '.join(plan.sample_users)}")
+        click.echo(f"  their password (shown only this once): {plan.sample_password}")
 
 
 def _ddl(change: dict[str, Any]) -> str:
@@ -518,10 +521,14 @@ def _ddl(change: dict[str, Any]) -> str:
 @pack.command("install")
 @click.argument("ref")
 @_pack_options
+@click.option("--sample-users", is_flag=True,
+              help="Also make the pack's sample organisation: departments and users in its "
+                   "roles owning the sample records, sharing one password shown once.")
 def pack_install(ref: str, instance_dir: str, tenant_name: str, dry_run: bool,
-                 as_json: bool) -> None:
+                 as_json: bool, sample_users: bool) -> None:
     """Install the pack REF (a name or a folder) on a tenant: all or nothing."""
-    _run_pack(instance_dir, tenant_name, as_json, lambda i: i.install(ref, dry_run=dry_run))
+    _run_pack(instance_dir, tenant_name, as_json,
+              lambda i: i.install(ref, dry_run=dry_run, sample_users=sample_users))
 
 
 @pack.command("upgrade")

@@ -30,7 +30,7 @@ from ..security.principal import Principal
 from ..workflow.automation import AutomationService
 from ..workflow.definitions import ProcessService
 from . import data as pack_data
-from . import state
+from . import sample_org, state
 from .documents import comparable, creation_order, first_pass, role_order, with_rules
 from .loader import Pack
 from .registry import find
@@ -59,12 +59,19 @@ class Plan:
     records: dict[str, int] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     applied: bool = False
+    #: The sample organisation's users and their shared password (asked for only).
+    sample_users: list[str] = field(default_factory=list)
+    sample_password: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "pack": self.pack, "version": self.version,
-                "from_version": self.from_version, "applied": self.applied,
-                "steps": self.steps, "metadata": self.metadata, "records": self.records,
-                "conflicts": self.conflicts}
+        out = {"action": self.action, "pack": self.pack, "version": self.version,
+               "from_version": self.from_version, "applied": self.applied,
+               "steps": self.steps, "metadata": self.metadata, "records": self.records,
+               "conflicts": self.conflicts}
+        if self.sample_users:  # shown once: the plan is the only place it is written
+            out.update(sample_users=self.sample_users,
+                       sample_password=self.sample_password if self.applied else None)
+        return out
 
 
 @contextmanager
@@ -110,10 +117,18 @@ class Installer:
         return ref if isinstance(ref, Pack) else find(ref, self.instance_dir)
 
     # -- operations -------------------------------------------------------------------------
-    def install(self, ref: str | Path | Pack, *, dry_run: bool = False) -> Plan:
+    def install(self, ref: str | Path | Pack, *, dry_run: bool = False,
+                sample_users: bool = False) -> Plan:
+        """Install a pack; with ``sample_users`` also its sample organisation (departments,
+        users in its roles owning the sample records; ``sample_org``), refused when the
+        pack ships none."""
         pack = self._pack(ref)
+        if sample_users and pack.sample is None:
+            raise ValidationFailed(f"pack '{pack.name}' ships no sample users",
+                                   {"sample_users": ["this pack has no sample organisation"]})
         plan = Plan("install", pack.name, pack.version)
-        return self._run(plan, lambda conn: self._install(conn, pack, plan), dry_run)
+        return self._run(plan, lambda conn: self._install(conn, pack, plan, sample_users),
+                         dry_run)
 
     def upgrade(self, ref: str | Path | Pack, *, dry_run: bool = False,
                 on_conflict: str = "report") -> Plan:
@@ -146,7 +161,8 @@ class Installer:
         return plan
 
     # -- install ----------------------------------------------------------------------------
-    def _install(self, conn: sa.Connection, pack: Pack, plan: Plan) -> None:
+    def _install(self, conn: sa.Connection, pack: Pack, plan: Plan,
+                 sample_users: bool = False) -> None:
         have = state.installed(conn)
         if pack.name in have:
             raise Conflict(f"pack '{pack.name}' {have[pack.name].version} is installed; "
@@ -180,6 +196,12 @@ class Installer:
                 plan.steps.append(f"create automation rule {name}")
         keys: pack_data.Keys = {}
         self._load_data(pack, keys, plan, have)
+        if sample_users and pack.sample is not None:
+            made = sample_org.make(conn, pack.sample, self.records, self.principal,
+                                   self.tenant.snapshot(conn), keys)
+            plan.sample_users, plan.sample_password = made.usernames, made.password
+            plan.steps.append(f"add {len(pack.sample.departments)} sample departments and "
+                              f"{len(made.usernames)} sample users owning sample records")
         self._save(conn, pack, keys)
 
     def create_objects(self, objects: dict[str, dict[str, Any]], pack: Pack,

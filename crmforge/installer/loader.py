@@ -22,6 +22,8 @@ import yaml
 
 from ..core.errors import ValidationFailed
 from ..metadata.packs import manifest_problems, schema_problems
+from . import sample_org
+from .sample_org import SampleOrg
 
 #: Folders of documents, in the order they are applied.
 DOCUMENT_FOLDERS = ("objects", "rules", "roles", "layouts", "processes", "dashboards",
@@ -41,6 +43,8 @@ class Pack:
     data: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     #: Which file each document came from, for messages: (folder, name) -> relative path.
     files: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The sample organisation (``sample/organisation.yaml``), made only on request.
+    sample: SampleOrg | None = None
 
     @property
     def name(self) -> str:
@@ -94,6 +98,13 @@ def load_pack(path: str | Path) -> Pack:
         if rows is not None:
             pack.data[file.stem] = rows
     _check_references(pack, problems)
+    org_file = root / sample_org.FILE
+    if org_file.is_file():
+        doc = _read(org_file, root, problems)
+        if doc is not _UNREADABLE:
+            pack.sample, found = sample_org.parse(doc, pack.data)
+            for p, message in found.items():
+                problems.add(sample_org.FILE, p, message)
     if problems.items:
         first = next(iter(problems.items))
         raise ValidationFailed(f"pack {pack.manifest.get('name', root.name)} is not valid: "

@@ -92,6 +92,33 @@ def create_user(
     return int(pk[0])
 
 
+def create_users(conn: sa.Connection, specs: list[Mapping[str, Any]], password: str) -> list[int]:
+    """Create several users sharing one password (a pack's sample organisation): the
+    policy is checked and the password hashed once, which is most of a user's cost.
+    ``specs``: ``{"username", "display_name", "department_id"}`` each; a taken or invalid
+    username refuses them all (the caller's transaction rolls back)."""
+    check_policy(password)
+    hashed = hash_password(password)
+    made = []
+    for spec in specs:
+        username = spec["username"]
+        if not isinstance(username, str) or not 1 <= len(username) <= 150 \
+                or username.strip() != username:
+            raise ValidationFailed("the username is not valid",
+                                   {"username": ["1-150 characters, no spaces around"]})
+        if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+            raise Conflict(f"a user named '{username}' already exists",
+                           {"username": ["already taken"]})
+        result = conn.execute(users.insert().values(
+            username=username, password_hash=hashed, is_admin=False, active=True,
+            department_id=spec.get("department_id"), display_name=spec.get("display_name"),
+            failed_logins=0, created_at=_now()))
+        pk = result.inserted_primary_key
+        assert pk is not None
+        made.append(int(pk[0]))
+    return made
+
+
 # -- audit -------------------------------------------------------------------------------
 def audit_signin(conn: sa.Connection, username: str, user_id: int | None, ok: bool,
                  reason: str, remote_addr: str | None, channel: str | None = None) -> None:

@@ -60,7 +60,14 @@ def _pack_paths() -> dict[str, Any]:
                                  "steps": {"type": "array", "items": {"type": "string"}},
                                  "metadata": {"type": "array", "items": {"type": "object"}},
                                  "records": {"type": "object"},
-                                 "conflicts": {"type": "array", "items": {"type": "object"}}}})
+                                 "conflicts": {"type": "array", "items": {"type": "object"}},
+                                 "sample_users": {"type": "array", "items": {"type": "string"},
+                                                  "description": "Sample users made (asked "
+                                                                 "for with sample_users)"},
+                                 "sample_password": {
+                                     "type": ["string", "null"],
+                                     "description": "Their shared password, shown only in "
+                                                    "this answer"}}})
     dry = {"name": "dry_run", "in": "query", "schema": {"type": "boolean"},
            "description": "Only report the plan; change nothing"}
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -76,7 +83,13 @@ def _pack_paths() -> dict[str, Any]:
                      "summary": "Install a pack by name: all or nothing",
                      "requestBody": {"required": True, **_json({
                          "type": "object", "required": ["name"],
-                         "properties": {"name": {"type": "string"}}})},
+                         "properties": {"name": {"type": "string"},
+                                        "sample_users": {
+                                            "type": "boolean", "default": False,
+                                            "description": "Also make the pack's sample "
+                                            "organisation: departments, and users in its "
+                                            "roles owning the sample records (refused when "
+                                            "the pack ships none)"}}})},
                      "responses": {"201": {"description": "Installed", **plan},
                                    "200": {"description": "The dry-run plan", **plan},
                                    "403": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},

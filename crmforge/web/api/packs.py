@@ -49,9 +49,14 @@ def list_packs() -> dict[str, Any]:
 
 @bp.post("/admin/packs")
 def install_pack() -> tuple[dict[str, Any], int]:
-    """Install a pack by name (``?dry_run=true``: the plan only)."""
+    """Install a pack by name (``?dry_run=true``: the plan only); ``"sample_users": true``
+    also makes its sample organisation, whose shared password the answer shows once."""
     installer = _installer()
-    plan = installer.install(_name(json_body()), dry_run=flag("dry_run"))
+    body = json_body()
+    sample = body.get("sample_users", False) if isinstance(body, dict) else False
+    if not isinstance(sample, bool):
+        raise BadRequest("sample_users is true or false")
+    plan = installer.install(_name(body), dry_run=flag("dry_run"), sample_users=sample)
     return plan.to_json(), 200 if not plan.applied else 201
 
 
