@@ -220,3 +220,30 @@ def test_search_page_in_both_languages(world: World, instance: Instance) -> None
     assert "<b>x</b>" not in escaped.text and "&lt;b&gt;x&lt;/b&gt;" in escaped.text
     home = c.get("/", query_string={"lang": "en"})
     assert 'action="/search"' in home.text
+
+
+def test_purge_removes_keys(world: World, instance: Instance) -> None:
+    tenant = instance.tenant("default")
+    rid = world.create("contact", "张三")
+    keep = world.create("contact", "张四")
+    records = RecordService(tenant)
+    records.delete(SYSTEM, "contact", rid)
+    records.purge(SYSTEM, "contact", rid)
+    with tenant.read() as conn:
+        left = conn.execute(sa.select(search_keys.c.record_id)).scalars().all()
+    assert left == [keep]
+    assert _titles(world.search("zhang")) == ["张四"]
+
+
+def test_a_new_title_field_is_searched_after_a_lazy_build(world: World) -> None:
+    world.create("contact", "张三")
+    r = world.client.post("/api/v1/records/contact", headers=world.admin,
+                          json={"name": "Someone", "phone": "李四办公室"})
+    assert r.status_code == 201, r.json
+    assert _titles(world.search("ls")) == []
+    doc = world.client.get("/api/v1/meta/objects/contact", headers=world.admin).json
+    r = world.client.patch("/api/v1/meta/objects/contact", headers=world.admin,
+                           json={**doc, "title_field": "phone"})
+    assert r.status_code == 200, r.json
+    assert _titles(world.search("ls")) == ["李四办公室"]
+    assert _titles(world.search("zs")) == []  # the old title's key no longer matches
