@@ -14,7 +14,8 @@ A create or update, in the write's transaction:
 2. status rules judge the fields the writer changes (update; level 7);
 3. the row write, with the version check on update (``writes.insert_rows``,
    ``writes.update_row``);
-4. files bound to the record, and one history entry;
+4. files bound to the record, one history entry, and the title's pinyin search key
+   (``search_keys``, decision 0032);
 5. derived values of other records (``propagation``: parents' roll-ups, related stored
    formulas), from the graph compiled per metadata version;
 6. after-save triggers;
@@ -33,7 +34,17 @@ from typing import Any
 
 from ..core.errors import BadRequest, Forbidden, ValidationFailed
 from ..security import sharing
-from . import dependent_picklists, events, hooks, logic, propagation, recycle, trigger_host, writes
+from . import (
+    dependent_picklists,
+    events,
+    hooks,
+    logic,
+    propagation,
+    recycle,
+    search_keys,
+    trigger_host,
+    writes,
+)
 from .context import Ctx
 from .events import EventName, RecordEvent
 from .fields import SYSTEM_FIELD_DEFS
@@ -139,6 +150,7 @@ def create_rows(ctx: Ctx, prepared: Sequence[dict[str, Any]],
     file_binding.bind_many(ctx, list(zip(ids, rows, strict=True)), now)
     obj = ctx.obj
     writes.record_history(ctx, writes.created_entries(ctx, obj, ids, rows, now))
+    search_keys.created(ctx, ids, rows)
     propagation.created(ctx, obj, rows)
     trigger_host.after_save(ctx, "create", [(rid, None) for rid in ids])
     if events.wanted(ctx, EventName.CREATED, obj):
@@ -180,6 +192,7 @@ def write_update(ctx: Ctx, row: Any, changed: dict[str, Any],
                if (f := ctx.obj.field(name) or SYSTEM_FIELD_DEFS.get(name)) is not None]
     writes.record_history(ctx, [writes.history_entry(ctx, ctx.obj, row.id, new_version,
                                                      switches.action, changes, now)])
+    search_keys.updated(ctx, row.id, changed)
     propagation.updated(ctx, ctx.obj, [old, {**old, **changed}], [row.id], changed)
     trigger_host.after_save(ctx, "update", [(row.id, old)])
     if ctx.tenant.wiring.consumers:

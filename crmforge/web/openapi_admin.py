@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_search import search_paths
 from .openapi_webhooks import webhook_paths
 
 ERROR = {"$ref": "#/components/responses/Error"}
@@ -205,7 +206,7 @@ def metadata_extra_paths() -> dict[str, Any]:
 
 def extra_paths() -> dict[str, Any]:
     return {**admin_paths(), **credential_paths(), **record_extra_paths(),
-            **metadata_extra_paths(), **webhook_paths()}
+            **metadata_extra_paths(), **webhook_paths(), **search_paths()}
 
 
 __all__ = ["extra_paths"]

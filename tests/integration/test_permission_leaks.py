@@ -173,15 +173,19 @@ def test_no_response_leaks(instance, app, world: dict[str, Any]) -> None:
         user_roles[i] = set(names)
         headers[i] = sign_in(c, tenant, f"u{i}", PASSWORD)
     records: dict[int, tuple[int, str]] = {}
+    titled: set[int] = set()
     for owner in world["records"]:
         owner %= len(world["users"])
         writable = _writable(docs, user_roles[owner])
         if not user_roles[owner]:
             continue  # a user without roles cannot create anything
+        # alpha is the object's title: global search finds it, by pinyin too.
         r = c.post("/api/v1/records/thing", headers=headers[owner],
-                   json=dict.fromkeys(writable, "secret"))
+                   json={f: "秘密 secret" if f == "alpha" else "secret" for f in writable})
         assert r.status_code == 201, r.json
         records[r.json["id"]] = (owner, world["users"][owner][0])
+        if "alpha" in writable:
+            titled.add(r.json["id"])
     for user in headers:
         visible, hidden = _expected(world, docs, user, records, user_roles)
         listing = c.get("/api/v1/records/thing?limit=100", headers=headers[user])
@@ -196,6 +200,13 @@ def test_no_response_leaks(instance, app, world: dict[str, Any]) -> None:
                 # No hidden field leaks, and no readable field is withheld.
                 assert set(item) & set(FIELDS) == set(FIELDS) - hidden, (user, item)
         assert got <= visible and (listing.status_code == 403 or got == visible)
+        # Global search: the visible records with a title, none when the title is hidden.
+        for q in ("secret", "mimi", "mms"):
+            found = c.get("/api/v1/search", headers=headers[user],
+                          query_string={"q": q, "limit": 100})
+            assert found.status_code == 200, found.json
+            ids = {i["id"] for g in found.json["groups"] for i in g["results"]}
+            assert ids == (set() if "alpha" in hidden else visible & titled), (user, q, ids)
         for rid in records:
             r = c.get(f"/api/v1/records/thing/{rid}", headers=headers[user])
             assert r.status_code == (200 if rid in visible else 404)

@@ -20,12 +20,13 @@ from . import (
     packs,
     processes,
     records,
+    search,
     webhooks,
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations, webhooks):
+               approvals, jobs, files, imports, automations, webhooks, search):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

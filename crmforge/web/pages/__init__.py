@@ -175,4 +175,5 @@ from . import (  # noqa: E402,F401  (views register on bp)
     lists,
     mass_actions,
     records,
+    search,
 )
