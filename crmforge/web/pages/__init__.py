@@ -163,13 +163,19 @@ def favicon() -> Response:
 
 @bp.get("/")
 def home() -> str:
+    tenant = current_tenant()
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+    access = permissions.access(current_principal(), snap)
     return render_template("home.html", user=current_principal(),
-                           dashboards=dashboards.visible_dashboards())
+                           dashboards=dashboards.visible_dashboards(),
+                           guides=guides.visible_guides(snap, access))
 
 
 from . import (  # noqa: E402,F401  (views register on bp)
     dashboards,
     delegation,
+    guides,
     imports,
     inbox,
     lists,
