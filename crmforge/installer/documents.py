@@ -96,6 +96,7 @@ def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A stored document without what the platform assigns (ids, versions), so a tenant's
     current document can be compared with the one the install produced."""
     out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("id", "version")}
-    if isinstance(out.get("fields"), list):
-        out["fields"] = [{k: v for k, v in f.items() if k != "id"} for f in out["fields"]]
+    if isinstance(out.get("fields"), list):  # an object's fields; a rule's are names
+        out["fields"] = [{k: v for k, v in f.items() if k != "id"} if isinstance(f, Mapping)
+                         else f for f in out["fields"]]
     return out

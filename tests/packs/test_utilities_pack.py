@@ -66,7 +66,7 @@ def people(power: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[
 def test_installs_every_row_with_layouts_and_statistics(power: Instance, client: FlaskClient,
                                                         admin: dict[str, str]) -> None:
     objects = pack_objects("utilities")
-    assert len(objects) == 14
+    assert len(objects) == 16
     for obj in objects:
         assert total(client, admin, obj) == len(ROWS[obj]) > 0, obj
         layout = client.get(f"/api/v1/meta/objects/{obj}/layout", headers=admin).json
@@ -438,3 +438,30 @@ def test_an_upgrade_from_1_0_mends_the_arrears_of_installed_tenants(
             break
         time.sleep(0.2)
     assert Decimal(steel["arrears"]) == Decimal("24651.25")
+
+
+# -- consultations and outbound notices ------------------------------------------------------
+def test_consultations_and_notices_as_records_and_an_overdue_bill_queues_an_sms(
+        power: Instance, client: FlaskClient, admin: dict[str, str]) -> None:
+    """Consultations and outbound notices (SMS, voice, app) are records with channel and
+    status; a bill turning overdue queues an arrears SMS to its customer (the
+    ``overdue_bill_notice`` rule), with the balance still due in its text."""
+    from tests.integration.automation_world import settle
+
+    open_ones = find(client, admin, "power_consultation", status="open")
+    assert open_ones["channel"] == "app" and open_ones["topic"] == "outage"
+    answered = find(client, admin, "power_consultation", subject="新增充电桩报装流程")
+    assert answered["days_to_answer"] == 1
+    assert total(client, admin, "outbound_notice", status="failed") == 1
+    steel = find(client, admin, "power_customer", name="鹭岛钢构有限公司")
+    october = find(client, admin, "power_bill", power_customer=steel["id"], period="2026-10")
+    before = total(client, admin, "outbound_notice", power_bill=october["id"])
+    zhang_bill = find(client, admin, "power_bill", period="2026-10", status="issued",
+                      power_customer=find(client, admin, "power_customer", name="张伟")["id"])
+    patch(client, admin, "power_bill", zhang_bill, status="overdue")
+    settle(client)
+    notice = find(client, admin, "outbound_notice", power_bill=zhang_bill["id"])
+    assert (notice["kind"], notice["channel"], notice["status"]) == ("arrears", "sms", "queued")
+    assert "2026-10" in notice["content"] and str(Decimal(zhang_bill["balance"])) in notice[
+        "content"]
+    assert total(client, admin, "outbound_notice", power_bill=october["id"]) == before
