@@ -61,6 +61,7 @@ def _designer_link() -> dict[str, Any]:
 
 
 from . import (  # noqa: E402,F401  (views register on bp)
+    apps,
     automations,
     departments,
     explain,

@@ -175,6 +175,8 @@ class Installer:
             r["name"] == n for r in snap.data.get("roles", []))]
         taken += [f"dashboard {n}" for n in pack.docs("dashboards") if any(
             d["name"] == n for d in snap.data.get("dashboards", []))]
+        taken += [f"app {n}" for n in pack.docs("apps") if any(
+            a["name"] == n for a in snap.data.get("apps", []))]
         taken += [f"process {n}" for n in pack.docs("processes") if any(
             p["name"] == n for p in snap.data.get("processes", []))]
         taken += [f"automation {n}" for n in pack.docs("automations") if any(
@@ -194,6 +196,10 @@ class Installer:
                 with naming(pack.files.get(("automations", name))):
                     self.automations.create(self.principal, {**doc, "pack": pack.name})
                 plan.steps.append(f"create automation rule {name}")
+            for name, doc in pack.docs("apps").items():
+                with naming(pack.files.get(("apps", name))):
+                    self.designer.set_app(self.principal, {**doc, "pack": pack.name})
+                plan.steps.append(f"set app {name}")
         keys: pack_data.Keys = {}
         self._load_data(pack, keys, plan, have)
         if sample_users and pack.sample is not None:
@@ -327,6 +333,10 @@ class Installer:
             if any(a["name"] == auto for a in snap.data.get("automations", [])):
                 self.automations.delete(self.principal, auto)
                 plan.steps.append(f"delete automation rule {auto}")
+        for app in shipped.get("apps", {}):
+            if any(a["name"] == app for a in snap.data.get("apps", [])):
+                self.designer.delete_app(self.principal, app)
+                plan.steps.append(f"delete app {app}")
         for board in shipped.get("dashboards", {}):
             if any(d["name"] == board for d in snap.data.get("dashboards", [])):
                 self.designer.delete_dashboard(self.principal, board)
@@ -351,7 +361,7 @@ class Installer:
 def current_layer(designer: Designer, snap: Any, pack: Pack) -> dict[str, Any]:
     """The tenant's documents of a pack's items as they are now (comparable form)."""
     layer: dict[str, Any] = {"objects": {}, "roles": {}, "layouts": {}, "dashboards": {},
-                             "processes": {}, "automations": {}}
+                             "processes": {}, "automations": {}, "apps": {}}
     for name in pack.docs("objects"):
         if snap.object(name) is not None:
             layer["objects"][name] = comparable(designer.object_doc(snap, name))
@@ -370,6 +380,10 @@ def current_layer(designer: Designer, snap: Any, pack: Pack) -> dict[str, Any]:
     for name in pack.docs("processes"):
         if name in procs:
             layer["processes"][name] = comparable(procs[name])
+    apps = {a["name"]: a for a in snap.data.get("apps", [])}
+    for name in pack.docs("apps"):
+        if name in apps:
+            layer["apps"][name] = comparable(apps[name])
     autos = {a["name"]: a for a in snap.data.get("automations", [])}
     for name in pack.docs("automations"):
         if name in autos:

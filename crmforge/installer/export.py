@@ -57,6 +57,10 @@ def export_pack(tenant: Tenant, out: str | Path, manifest: dict[str, Any],
     for board in snap.data.get("dashboards", []):
         if all(c["object"] in chosen for c in board["charts"]):
             files[f"dashboards/{board['name']}.yaml"] = _clean(dict(board))
+    for app in snap.data.get("apps", []):  # an app keeps the exported objects it lists
+        listed = [n for n in app.get("objects", []) if n in chosen]
+        if listed:
+            files[f"apps/{app['name']}.yaml"] = {**_clean(dict(app)), "objects": listed}
     for auto in snap.data.get("automations", []):  # webhook secrets stay in the tenant
         made = {a["object"] for a in auto["actions"] if a["type"] == "create"}
         if {auto["object"], *made} <= chosen:

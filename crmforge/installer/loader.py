@@ -2,8 +2,8 @@
 installed, with every problem named by file and path inside it.
 
 A pack (DESIGN §8) is ``pack.yaml`` plus the folders ``objects/``, ``rules/``, ``roles/``,
-``layouts/``, ``processes/``, ``dashboards/``, ``automations/`` (one YAML or JSON document
-per file) and
+``layouts/``, ``processes/``, ``dashboards/``, ``automations/``, ``apps/`` (one YAML or JSON
+document per file) and
 ``data/`` (``<object>.csv`` sample records). Checks that need the tenant's metadata (does a
 field exist, does an expression compile) happen when the pack is applied, where the
 platform's own validators answer with the same messages the designer shows.
@@ -27,7 +27,7 @@ from .sample_org import SampleOrg
 
 #: Folders of documents, in the order they are applied.
 DOCUMENT_FOLDERS = ("objects", "rules", "roles", "layouts", "processes", "dashboards",
-                    "automations")
+                    "automations", "apps")
 MAX_FILES = 1000
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -157,7 +157,7 @@ def _add_document(pack: Pack, folder: str, file: Path, root: Path, problems: _Pr
         problems.add(rel, path, "YAML reads this key (on, off, yes, no...) as true or false; "
                                 "quote it: \"on\":")
     kind = {"rules": "pack_rules", "dashboards": "dashboard",
-            "automations": "automation"}.get(folder)
+            "automations": "automation", "apps": "app"}.get(folder)
     if kind is not None:
         for p, messages in schema_problems(kind, doc).items():
             for m in messages:

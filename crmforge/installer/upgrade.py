@@ -31,6 +31,7 @@ def upgrade_documents(inst: Installer, conn: sa.Connection, cur: InstalledPack, 
     _roles(inst, conn, old, layer, pack, plan, choose, kept)
     _layouts(inst, conn, old, layer, pack, plan, choose, kept)
     _dashboards(inst, conn, old, layer, pack, plan, choose, kept)
+    _apps(inst, old, layer, pack, plan, choose, kept)
     _versioned(inst, "processes", "process", "approval process", inst.processes, old, layer,
                pack, plan, choose, kept)
     _versioned(inst, "automations", "automation", "automation rule", inst.automations, old,
@@ -160,6 +161,31 @@ def _dashboards(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
         if name not in after and name in present:
             inst.designer.delete_dashboard(inst.principal, name)
             plan.steps.append(f"delete dashboard {name}")
+
+
+def _apps(inst: Installer, old: Mapping[str, Any], layer: Mapping[str, Any], pack: Pack,
+          plan: Plan, choose: str, kept: Kept) -> None:
+    """Apps merge like dashboards: a new one is added, a changed one merged key by key with
+    the tenant's own changes (its object list is one value), a dropped one deleted."""
+    before, after = old.get("apps", {}), pack.docs("apps")
+    snap = inst.designer.snapshot()
+    present = {a["name"]: a for a in snap.data.get("apps", [])}
+    for name, doc in after.items():
+        if name not in before or name not in present:
+            inst.designer.set_app(inst.principal, {**doc, "pack": pack.name})
+            plan.steps.append(f"set app {name}")
+            continue
+        ours = comparable(present[name])
+        merged = merge_document("app", name, before[name], doc, ours,
+                                layer.get("apps", {}).get(name, ours), choose)
+        _settle(merged.conflicts, plan, choose, kept)
+        if merged.changed:
+            inst.designer.set_app(inst.principal, merged.doc)
+            plan.steps.append(f"change app {name}")
+    for name in before:
+        if name not in after and name in present:
+            inst.designer.delete_app(inst.principal, name)
+            plan.steps.append(f"delete app {name}")
 
 
 def _versioned(inst: Installer, kind: str, doc_kind: str, what: str, service: Any,

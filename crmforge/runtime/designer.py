@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ..core import clock
 from ..core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from ..metadata import store as meta_store
+from ..metadata.apps import without_object
 from ..metadata.diff import diff
 from ..metadata.model import Snapshot
 from ..metadata.refactor import rename_field_everywhere
@@ -28,6 +29,7 @@ from ..security import audit
 from ..security import engine as permissions
 from ..security.principal import Principal
 from . import backfill, designer_edits, job_kinds, list_views
+from .designer_apps import AppChanges
 from .designer_documents import Data, DocumentChanges, _entry, _name
 from .files.binding import purge_files
 from .files.tables import stored_files
@@ -88,9 +90,9 @@ _batches: ContextVar[dict[str, _Batch] | None] = ContextVar("crmforge_metadata_b
                                                              default=None)
 
 
-class Designer(DocumentChanges):
+class Designer(DocumentChanges, AppChanges):
     """Metadata operations of one tenant, each one published as a new version (roles,
-    layouts and dashboards: ``DocumentChanges``)."""
+    layouts and dashboards: ``DocumentChanges``; apps: ``AppChanges``)."""
 
     #: Whether a change starts its backfill in the background; off, the caller runs
     #: ``backfill.run(tenant, backfill.plan(old, new))`` itself (tests, scripts).
@@ -301,6 +303,7 @@ class Designer(DocumentChanges):
                 data["objects"].remove(entry)
                 entry.update(removed_at=_now_text(), removed_by=principal.label)
                 data.setdefault("removed_objects", []).append(entry)
+                without_object(data, entry["doc"]["name"])  # apps never name a missing one
 
         self.change(principal, f"remove object {', '.join(names)}", edit)
 

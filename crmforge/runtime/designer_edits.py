@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from ..core.errors import Conflict
+from ..metadata.apps import rename_object
 from ..metadata.fieldtypes import COMMON_OPTIONS, FIELD_TYPES
 from ..metadata.model import Snapshot
 from ..metadata.refactor import rename_name
@@ -76,7 +77,8 @@ def validate_renamed(doc: Data, data: Data, base: Snapshot, object_name: str,
 
 def retarget(data: Data, old: str, new: str) -> None:
     """Every reference to object ``old`` by name now names ``new``: role permissions,
-    lookups, roll-ups, approval processes, dashboard charts and automation rules."""
+    lookups, roll-ups, approval processes, dashboard charts, apps and automation rules."""
+    rename_object(data, old, new)
     for role in data.get("roles", []):
         perms = role.get("permissions", {})
         if old in perms:

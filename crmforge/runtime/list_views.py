@@ -35,7 +35,7 @@ _pk = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 NAME_MAX = 100
 QUERY_MAX = 4000
 #: Parameters of one page of a list, not of its query: never part of a saved view.
-NOT_SAVED = frozenset({"cursor", "lang", "view", "ff", "fo", "fv"})
+NOT_SAVED = frozenset({"cursor", "lang", "view", "ff", "fo", "fv", "app"})
 
 list_views = sa.Table(
     "sys_list_views",

@@ -12,6 +12,7 @@ from typing import Any
 from ..metadata.model import Snapshot
 from .openapi_admin import extra_paths
 from .openapi_approvals import approval_paths, process_schemas
+from .openapi_apps import app_paths, app_schemas
 from .openapi_automations import automation_paths, automation_schemas
 from .openapi_conventions import api_version, finish
 from .openapi_files import file_paths
@@ -369,6 +370,7 @@ def _static_schemas() -> dict[str, Any]:
         **_object_document_schema("layout", "LayoutDocument", "Layout_"),
         **process_schemas(),
         **automation_schemas(),
+        **app_schemas(),
     }
 
 
@@ -383,6 +385,7 @@ def build(tenant_key: str, snapshot: Snapshot,
     schemas = _static_schemas()
     paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
     paths.update(automation_paths())
+    paths.update(app_paths())
     for path, item in extra_paths().items():  # adds operations, never replaces one
         known = paths.setdefault(path, {})
         known.update({k: v for k, v in item.items() if k not in known})

@@ -1,5 +1,6 @@
-"""The top bar of a tenant with many objects: the first few inline, the rest behind
-"More", and the object being viewed always inline."""
+"""The top bar of a tenant with many objects in one app (here the "Other" app, as no app
+lists them): the first few inline, the rest behind "More", and the object being viewed
+always inline."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from .conftest import browser_session
 
 
 def _bar(text: str) -> tuple[list[str], list[str]]:
-    nav = re.search(r'<nav aria-label="[^"]*">(.*?)</nav>', text, re.S)
+    nav = re.search(r'<nav aria-label="[^"]*" class="objects">(.*?)</nav>', text, re.S)
     assert nav
-    more = re.search(r'<li class="nav-more">(.*?)</li>\s*</ul>\s*</details>', nav.group(1), re.S)
+    # The narrow screen's menu repeats every object; the wide bar is what comes before it.
+    bar = nav.group(1).split('<li class="nav-more app-menu"')[0]
+    more = re.search(r'<li class="nav-more app-object">(.*?)</li>\s*</ul>\s*</details>', bar,
+                     re.S)
     hidden = re.findall(r'href="/records/(\w+)"', more.group(0)) if more else []
-    shown = [n for n in re.findall(r'href="/records/(\w+)"', nav.group(1)) if n not in hidden]
+    shown = [n for n in re.findall(r'href="/records/(\w+)"', bar) if n not in hidden]
     return shown, hidden
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint
 from . import (
     admin,
     approvals,
+    apps,
     auth,
     automations,
     docs,
@@ -26,7 +27,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations, webhooks, search):
+               approvals, jobs, files, imports, automations, webhooks, search, apps):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

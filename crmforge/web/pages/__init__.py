@@ -34,6 +34,7 @@ from ...security import engine as permissions
 from .. import errors, vendor
 from ..context import current_principal, current_tenant
 from . import i18n
+from .navigation import app_bar
 
 bp = Blueprint("pages", __name__)
 
@@ -94,20 +95,32 @@ def _page_error(status: int, rid: str | None) -> tuple[str, int] | None:
         return None
 
 
+def _reader() -> tuple[Any, Any] | None:
+    """The snapshot and the signed-in user's permission plan (None without a user, e.g.
+    on an error page); read once per request, as the top bar and the home page both ask."""
+    if "page_reader" in g:
+        return g.page_reader  # type: ignore[no-any-return]
+    try:
+        principal = current_principal()
+        tenant = current_tenant()
+    except CRMError:
+        return None
+    with tenant.read() as conn:
+        snap = tenant.snapshot(conn)
+    g.page_reader = (snap, permissions.access(principal, snap))
+    return g.page_reader  # type: ignore[no-any-return]
+
+
 def navigation() -> list[dict[str, Any]]:
     """The objects the signed-in user may read, labelled in the page's language (none
     when nobody is signed in, e.g. on an error page). Computed once per request: the
     top bar and the home page both ask."""
     if "navigation" in g:
         return list(g.navigation)
-    try:
-        principal = current_principal()
-        tenant = current_tenant()
-    except CRMError:
+    reader = _reader()
+    if reader is None:
         return []
-    with tenant.read() as conn:
-        snap = tenant.snapshot(conn)
-    access = permissions.access(principal, snap)
+    snap, access = reader
     lang = i18n.current_lang()
     items = [{"name": o.name, "label": o.label(lang)}
              for o in snap.objects.values() if access.allowed(o, "read")]
@@ -115,26 +128,22 @@ def navigation() -> list[dict[str, Any]]:
     return list(g.navigation)
 
 
-#: Objects shown in the top bar before the rest go behind "More".
+#: The current app's objects shown in the top bar before the rest go behind "More".
 NAV_INLINE = 8
 
 
-def navigation_groups() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The navigation split for the top bar: the first ``NAV_INLINE`` objects plus the one
-    being viewed, and the rest (each with ``href``, ``label`` and ``current``)."""
-    inline: list[dict[str, Any]] = []
-    more: list[dict[str, Any]] = []
-    for i, item in enumerate(navigation()):
-        href = url_for("pages.record_list", object_name=item["name"])
-        current = request.path == href or request.path.startswith(href + "/")
-        entry = {"href": href, "label": item["label"], "current": current}
-        (inline if i < NAV_INLINE or current else more).append(entry)
-    return inline, more
+def app_navigation() -> dict[str, Any]:
+    """The top bar's apps and the current app's objects (``navigation.app_bar``)."""
+    reader = _reader()
+    if reader is None:
+        return {"apps": [], "current": None, "inline": [], "more": [], "objects": []}
+    snap, access = reader
+    return app_bar(snap, access, i18n.current_lang(), NAV_INLINE)
 
 
 @bp.app_context_processor
 def _page_globals() -> dict[str, Any]:
-    return {"navigation": navigation, "navigation_groups": navigation_groups,
+    return {"navigation": navigation, "app_navigation": app_navigation,
             "lang": i18n.current_lang, "lang_url": lang_url,
             "inbox_count": inbox.open_count}
 

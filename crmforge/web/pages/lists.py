@@ -27,7 +27,8 @@ from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 
 #: Parameters of the page itself, not of the list query.
-PAGE_PARAMS = frozenset({"lang", "ff", "fo", "fv", "view"})
+#: ``app`` names the app the top bar shows (decision 0034).
+PAGE_PARAMS = frozenset({"lang", "ff", "fo", "fv", "view", "app"})
 #: Operators offered by the filter form (``isnull`` takes true or false).
 FILTER_OPERATORS = ("eq", "ne", "contains", "startswith", "lt", "lte", "gt", "gte", "in",
                     "between", "isnull")

@@ -230,6 +230,12 @@ TEMPLATES: tuple[str, ...] = (
     "the department has members; move them first",
     "the new password must differ from the old one",
     "same as before",
+    "no object named '%(value)s'",
+    "'%(value)s' is listed twice",
+    "'%(value)s' only links other objects; it stays out of menus",
+    "an app lists at least one object",
+    "an app named '%(value)s' already exists",
+    "an app name has lowercase ASCII letters, digits and '_'",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
