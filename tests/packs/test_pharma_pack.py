@@ -92,7 +92,7 @@ def test_every_sample_row_is_a_record_and_every_object_has_a_stored_layout(ph: P
     w = ph
     rows = pack_rows(PACK)
     objects = sorted(p.stem for p in (PACKS / PACK / "objects").glob("*.yaml"))
-    assert len(objects) == 17
+    assert len(objects) == 18
     assert set(rows) == set(objects)  # sample data for every object
     assert w.installed == {obj: len(r) for obj, r in rows.items()}
     for obj, obj_rows in rows.items():
