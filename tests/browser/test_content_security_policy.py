@@ -103,7 +103,7 @@ def test_pages_run_under_the_policy(world: dict[str, Any], browser: Any) -> None
         assert columns == 3
         # htmx: the lookup's search asks the server as the user types.
         with page.expect_response(lambda r: "/_options" in r.url):
-            page.locator("input[type=search]").first.fill("First")
+            page.locator("main input[type=search]").first.fill("First")
         page.wait_for_load_state("networkidle")
         assert violations.found == []
 
