@@ -4,6 +4,7 @@ access story holds: each broker sees their own clients, the branch manager their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from crmforge.security.tables import users
 from .conftest import PACKS, install
 from .conftest import sign_in as sign_in_api
 
+PackUsers = Callable[[str], dict[str, str]]
+
 WANG = {"张伟", "刘芳"}
 LI = {"陈建国", "华信养老金管理有限公司"}
 SUN = {"吴敏", "赵磊"}
@@ -35,6 +38,32 @@ def _names(client: FlaskClient, who: dict[str, str], obj: str, field: str = "nam
     r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
     assert r.status_code == 200, r.json
     return {i[field] for i in r.json["items"]}
+
+
+def _item(client: FlaskClient, who: dict[str, str], obj: str, field: str, value: str
+          ) -> dict[str, object]:
+    r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
+    assert r.status_code == 200, r.json
+    found = [i for i in r.json["items"] if i[field] == value]
+    assert len(found) == 1, (obj, value, found)
+    return dict(found[0])
+
+
+def _with_sample(instance: Instance, client: FlaskClient, *packs: str) -> PackUsers:
+    """Install core (unless it is one of ``packs``) and ``packs`` with their sample users;
+    returns a sign-in for those users with the password the last plan showed."""
+    installer = _installer(instance)
+    if "core" not in packs:
+        installer.install(PACKS / "core")
+    password = ""
+    for name in packs:
+        plan = installer.install(PACKS / name, sample_users=True)
+        assert plan.applied and plan.sample_users and plan.sample_password
+        password = plan.sample_password
+
+    def who(name: str) -> dict[str, str]:
+        return sign_in_api(client, username=name, password=password)
+    return who
 
 
 def _usernames(instance: Instance) -> set[str]:
@@ -110,3 +139,32 @@ def test_a_broken_organisation_file_is_named_with_its_path(tmp_path: Path) -> No
     fields = bad.value.fields
     assert "sample/organisation.yaml: $.owners.investor.inv_nobody" in fields
     assert "sample/organisation.yaml: $.users[2].department" in fields
+
+
+# -- core ------------------------------------------------------------------------------------
+N1 = {"华信制造集团", "华信制造（上海）有限公司", "蓝天物流"}
+N2 = {"康泰医药有限公司", "Northwind Traders"}
+S1 = {"东方证券服务中心", "国电能源科技", "联合商贸分销"}
+
+
+def test_core_sample_organisation(instance: Instance, client: FlaskClient) -> None:
+    who = _with_sample(instance, client, "core")
+    rep_n1, rep_s1, mgr_n = who("rep_n1"), who("rep_s1"), who("mgr_n")
+    assert _names(client, rep_n1, "account") == N1
+    assert _names(client, rep_s1, "account") == S1
+    assert _names(client, mgr_n, "account") == N1 | N2  # the region's reps
+    # What hangs off an account is its rep's too.
+    assert _names(client, rep_n1, "opportunity") == {"华信 MES 升级项目", "华信上海工厂设备联网"}
+    assert _names(client, rep_n1, "contact") == {"王建国", "李敏", "赵磊", "何涛"}
+    assert _names(client, rep_s1, "contract") == {"联合商贸网关采购"}
+    assert _names(client, mgr_n, "contract") == {"康泰追溯系统合同", "Northwind licences"}
+    assert _names(client, rep_n1, "lead") == {"郑浩"}
+    # The service desk sees every account without revenue or rating, and its requests.
+    agent = who("agent")
+    assert _names(client, agent, "account") == N1 | N2 | S1
+    huaxin = _item(client, agent, "account", "name", "华信制造集团")
+    assert "annual_revenue" not in huaxin and "rating" not in huaxin
+    assert "annual_revenue" in _item(client, rep_n1, "account", "name", "华信制造集团")
+    assert _names(client, agent, "service_request", "subject") == {
+        "追溯系统扫码枪无法连接", "申请增加 10 个移动用户", "报表导出乱码", "培训需求"}
+    assert client.get("/api/v1/records/service_request", headers=rep_n1).status_code == 403
