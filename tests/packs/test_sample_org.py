@@ -107,11 +107,15 @@ def test_the_sample_organisation_shows_who_sees_what(instance: Instance,
 
 
 def test_sample_users_are_refused_when_names_are_taken_or_the_pack_has_none(
-        instance: Instance, client: FlaskClient) -> None:
+        instance: Instance, client: FlaskClient, tmp_path: Path) -> None:
+    import shutil
+
     install(instance, "core")
     installer = _installer(instance)
+    bare = tmp_path / "pharma"  # a pack without sample/organisation.yaml
+    shutil.copytree(PACKS / "pharma", bare, ignore=shutil.ignore_patterns("sample"))
     with pytest.raises(ValidationFailed) as none:
-        installer.install(PACKS / "pharma", sample_users=True)
+        installer.install(bare, sample_users=True)
     assert "sample_users" in none.value.fields
     admin = sign_in_api(client)
     r = client.post("/api/v1/admin/users", headers=admin, json={
@@ -168,3 +172,27 @@ def test_core_sample_organisation(instance: Instance, client: FlaskClient) -> No
     assert _names(client, agent, "service_request", "subject") == {
         "追溯系统扫码枪无法连接", "申请增加 10 个移动用户", "报表导出乱码", "培训需求"}
     assert client.get("/api/v1/records/service_request", headers=rep_n1).status_code == 403
+
+
+# -- pharma ----------------------------------------------------------------------------------
+SH = {"上海瑞和医院", "上海中山路医院", "静安区中心医院", "益丰大药房（南京西路店）"}
+HZ = {"浙江省第一人民医院", "西溪社区卫生服务中心"}
+
+
+def test_pharma_sample_organisation(instance: Instance, client: FlaskClient) -> None:
+    who = _with_sample(instance, client, "pharma")
+    sh1, sh2, hz, dm = who("rep_sh1"), who("rep_sh2"), who("rep_hz"), who("dm_east")
+    # Terminals and doctors: the territory's (both Shanghai reps), the region's for the manager.
+    assert _names(client, sh1, "hospital") == SH
+    assert _names(client, sh2, "hospital") == SH
+    assert _names(client, hz, "hospital") == HZ
+    assert _names(client, dm, "hospital") == SH | HZ  # not Beijing
+    assert _names(client, hz, "doctor") == {"徐建华", "孙伟"}
+    # Events are the rep's own; the district manager sees the region's.
+    assert _names(client, sh1, "academic_event") == {"瑞和医院心内科高血压管理科室会"}
+    assert _names(client, sh2, "academic_event") == set()
+    assert _names(client, dm, "academic_event") == {"瑞和医院心内科高血压管理科室会",
+                                                    "杭州靶向治疗城市会"}
+    # Costs: hidden from reps, seen by commercial operations.
+    assert "unit_cost" not in _item(client, sh1, "drug", "name", "心安宁")
+    assert "unit_cost" in _item(client, who("ph_ops"), "drug", "name", "心安宁")
