@@ -196,3 +196,36 @@ def test_pharma_sample_organisation(instance: Instance, client: FlaskClient) -> 
     # Costs: hidden from reps, seen by commercial operations.
     assert "unit_cost" not in _item(client, sh1, "drug", "name", "心安宁")
     assert "unit_cost" in _item(client, who("ph_ops"), "drug", "name", "心安宁")
+
+
+# -- exhibitions -----------------------------------------------------------------------------
+SELLER1 = {"华信制造集团", "康泰医药", "星辰电子", "优创机器人"}
+SELLER2 = {"海洋湾产业园", "蓝天物流"}
+
+
+def _count(client: FlaskClient, who: dict[str, str], obj: str) -> int:
+    r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
+    assert r.status_code == 200, r.json
+    return len(r.json["items"])
+
+
+def test_exhibitions_sample_organisation(instance: Instance, client: FlaskClient) -> None:
+    who = _with_sample(instance, client, "exhibitions")
+    s1, s2, mgr, svc = who("seller1"), who("seller2"), who("mgr_east"), who("svc")
+    # Exhibitors (two editions of 华信) and their contracts are the seller's own; the east
+    # manager sees the team's, not the overseas seller's.
+    assert _names(client, s1, "exhibitor") == SELLER1 and _count(client, s1, "exhibitor") == 5
+    assert _names(client, s2, "exhibitor") == SELLER2
+    assert _names(client, mgr, "exhibitor") == SELLER1 | SELLER2
+    assert _names(client, who("seller3"), "exhibitor") == {"Sea Link Trading"}
+    assert (_count(client, s1, "booth_contract"), _count(client, s2, "booth_contract"),
+            _count(client, mgr, "booth_contract")) == (5, 3, 8)
+    assert _count(client, s1, "booth_payment") == 3
+    # Show services see every exhibitor without money (sellers without the credit
+    # limit their manager sets), and no contracts at all.
+    assert _count(client, svc, "exhibitor") == 9
+    assert "credit_limit" not in _item(client, svc, "exhibitor", "name", "蓝天物流")
+    assert "credit_limit" not in _item(client, s2, "exhibitor", "name", "蓝天物流")
+    assert "credit_limit" in _item(client, mgr, "exhibitor", "name", "蓝天物流")
+    assert client.get("/api/v1/records/booth_contract", headers=svc).status_code == 403
+    assert _count(client, svc, "expo_service_order") == 4
