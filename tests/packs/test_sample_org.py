@@ -229,3 +229,30 @@ def test_exhibitions_sample_organisation(instance: Instance, client: FlaskClient
     assert "credit_limit" in _item(client, mgr, "exhibitor", "name", "蓝天物流")
     assert client.get("/api/v1/records/booth_contract", headers=svc).status_code == 403
     assert _count(client, svc, "expo_service_order") == 4
+
+
+# -- utilities -------------------------------------------------------------------------------
+LIANQIAN = {"张伟", "李秀英", "海湾购物广场", "软件园三期（潜在）"}
+TONGAN = {"鹭岛钢构有限公司", "翔安绿野农业合作社"}
+
+
+def test_utilities_sample_organisation(instance: Instance, client: FlaskClient) -> None:
+    who = _with_sample(instance, client, "utilities")
+    reader1, reader2, mgr, cs1 = who("reader1"), who("reader2"), who("mgr"), who("cs1")
+    # Customers: readers and team heads their office's, the hotline every one.
+    assert _names(client, reader1, "power_customer") == LIANQIAN
+    assert _names(client, reader2, "power_customer") == TONGAN
+    assert _names(client, mgr, "power_customer") == LIANQIAN
+    assert _names(client, cs1, "power_customer") == LIANQIAN | TONGAN
+    # Readers see no phone numbers or arrears; nobody but the director sees ID numbers.
+    li = _item(client, reader1, "power_customer", "name", "李秀英")
+    assert not {"mobile", "arrears", "id_number"} & set(li)
+    assert "id_number" not in _item(client, cs1, "power_customer", "name", "李秀英")
+    assert "id_number" in _item(client, who("power_dir"), "power_customer", "name", "李秀英")
+    # Readings are the reader's own; repair tickets the office's.
+    assert (_count(client, reader1, "meter_reading"), _count(client, reader2, "meter_reading")
+            ) == (5, 3)
+    assert _names(client, cs1, "repair_ticket", "summary") == {
+        "家中全部无电", "电表显示异常不走字", "夜间电压偏低灯光闪烁"}
+    assert _names(client, who("eng2"), "repair_ticket", "summary") == {
+        "10kV 进线开关跳闸", "大棚线路被风刮断"}
