@@ -256,3 +256,33 @@ def test_utilities_sample_organisation(instance: Instance, client: FlaskClient) 
         "家中全部无电", "电表显示异常不走字", "夜间电压偏低灯光闪烁"}
     assert _names(client, who("eng2"), "repair_ticket", "summary") == {
         "10kV 进线开关跳闸", "大棚线路被风刮断"}
+
+
+# -- all five in one tenant ------------------------------------------------------------------
+ALL = ("core", "pharma", "securities", "exhibitions", "utilities")
+
+
+def test_every_pack_with_its_sample_users_in_one_tenant(instance: Instance,
+                                                        client: FlaskClient) -> None:
+    import yaml
+
+    files = {p: yaml.safe_load((PACKS / p / "sample" / "organisation.yaml").read_text(
+        encoding="utf-8")) for p in ALL}
+    departments = [d["name"] for doc in files.values() for d in doc["departments"]]
+    assert len(departments) == len(set(departments))  # no pack borrows another's
+    installer = _installer(instance)
+    plans = {p: installer.install(PACKS / p, sample_users=True) for p in ALL}
+    made = [u for plan in plans.values() for u in plan.sample_users]
+    assert len(made) == len(set(made))
+    assert _usernames(instance) == {"admin", *made}
+    for p, plan in plans.items():
+        assert plan.applied and plan.sample_password
+        assert plan.sample_users == [u["username"] for u in files[p]["users"]]
+        first = plan.sample_users[0]
+        headers = sign_in_api(client, username=first, password=plan.sample_password)
+        me = client.get("/api/v1/auth/me", headers=headers)
+        assert me.status_code == 200 and me.json["username"] == first, me.json
+    admin = sign_in_api(client)
+    listed = {d["name"] for d in client.get("/api/v1/admin/departments",
+                                            headers=admin).json["items"]}
+    assert set(departments) <= listed
