@@ -5,12 +5,13 @@ installed layer remembers them as customizations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ..core.errors import Conflict as ConflictError
+from ..security.principal import Principal
 from .documents import comparable, role_order, with_rules
 from .loader import Pack
 from .merge import MISSING, Conflict, merge_document, merge_object
@@ -30,8 +31,10 @@ def upgrade_documents(inst: Installer, conn: sa.Connection, cur: InstalledPack, 
     _objects(inst, conn, old, layer, pack, plan, choose, kept)
     _roles(inst, conn, old, layer, pack, plan, choose, kept)
     _layouts(inst, conn, old, layer, pack, plan, choose, kept)
-    _dashboards(inst, conn, old, layer, pack, plan, choose, kept)
-    _apps(inst, old, layer, pack, plan, choose, kept)
+    _named(inst, old, layer, pack, plan, choose, kept, "dashboards", "dashboard",
+           inst.designer.set_dashboard, inst.designer.delete_dashboard)
+    _named(inst, old, layer, pack, plan, choose, kept, "apps", "app",
+           inst.designer.set_app, inst.designer.delete_app)
     _versioned(inst, "processes", "process", "approval process", inst.processes, old, layer,
                pack, plan, choose, kept)
     _versioned(inst, "automations", "automation", "automation rule", inst.automations, old,
@@ -139,53 +142,32 @@ def _layouts(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
             plan.steps.append(f"change layout of {name}")
 
 
-def _dashboards(inst: Installer, conn: sa.Connection, old: Mapping[str, Any],
-                layer: Mapping[str, Any], pack: Pack, plan: Plan, choose: str,
-                kept: Kept) -> None:
-    before, after = old.get("dashboards", {}), pack.docs("dashboards")
+def _named(inst: Installer, old: Mapping[str, Any], layer: Mapping[str, Any], pack: Pack,
+           plan: Plan, choose: str, kept: Kept, folder: str, kind: str,
+           put: Callable[[Principal, dict[str, Any]], Any],
+           drop: Callable[[Principal, str], Any]) -> None:
+    """Documents kept by name (dashboards, apps): a new one is added, a changed one merged
+    key by key with the tenant's own changes (a list such as an app's objects is one
+    value), a dropped one deleted."""
+    before, after = old.get(folder, {}), pack.docs(folder)
     snap = inst.designer.snapshot()
-    present = {d["name"]: d for d in snap.data.get("dashboards", [])}
+    present = {d["name"]: d for d in snap.data.get(folder, [])}
     for name, doc in after.items():
         if name not in before or name not in present:
-            inst.designer.set_dashboard(inst.principal, {**doc, "pack": pack.name})
-            plan.steps.append(f"set dashboard {name}")
+            put(inst.principal, {**doc, "pack": pack.name})
+            plan.steps.append(f"set {kind} {name}")
             continue
         ours = comparable(present[name])
-        merged = merge_document("dashboard", name, before[name], doc, ours,
-                                layer.get("dashboards", {}).get(name, ours), choose)
+        merged = merge_document(kind, name, before[name], doc, ours,
+                                layer.get(folder, {}).get(name, ours), choose)
         _settle(merged.conflicts, plan, choose, kept)
         if merged.changed:
-            inst.designer.set_dashboard(inst.principal, merged.doc)
-            plan.steps.append(f"change dashboard {name}")
+            put(inst.principal, merged.doc)
+            plan.steps.append(f"change {kind} {name}")
     for name in before:
         if name not in after and name in present:
-            inst.designer.delete_dashboard(inst.principal, name)
-            plan.steps.append(f"delete dashboard {name}")
-
-
-def _apps(inst: Installer, old: Mapping[str, Any], layer: Mapping[str, Any], pack: Pack,
-          plan: Plan, choose: str, kept: Kept) -> None:
-    """Apps merge like dashboards: a new one is added, a changed one merged key by key with
-    the tenant's own changes (its object list is one value), a dropped one deleted."""
-    before, after = old.get("apps", {}), pack.docs("apps")
-    snap = inst.designer.snapshot()
-    present = {a["name"]: a for a in snap.data.get("apps", [])}
-    for name, doc in after.items():
-        if name not in before or name not in present:
-            inst.designer.set_app(inst.principal, {**doc, "pack": pack.name})
-            plan.steps.append(f"set app {name}")
-            continue
-        ours = comparable(present[name])
-        merged = merge_document("app", name, before[name], doc, ours,
-                                layer.get("apps", {}).get(name, ours), choose)
-        _settle(merged.conflicts, plan, choose, kept)
-        if merged.changed:
-            inst.designer.set_app(inst.principal, merged.doc)
-            plan.steps.append(f"change app {name}")
-    for name in before:
-        if name not in after and name in present:
-            inst.designer.delete_app(inst.principal, name)
-            plan.steps.append(f"delete app {name}")
+            drop(inst.principal, name)
+            plan.steps.append(f"delete {kind} {name}")
 
 
 def _versioned(inst: Installer, kind: str, doc_kind: str, what: str, service: Any,
