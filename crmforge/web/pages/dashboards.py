@@ -28,19 +28,13 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
-from .display import Page, choice_label, page_for, shown, titles
+from .display import Page, choice_label, page_for, shown, titles, translated
 from .i18n import current_lang
 
 PROGRESS_RECORDS = 20
 
 
-def _label(text: Any, lang: str, fallback: str) -> str:
-    if isinstance(text, Mapping):
-        return str(text.get(lang) or text.get("en") or text.get("zh") or fallback)
-    return fallback
-
-
-def _readable(access: Access, snap: Snapshot, chart: Mapping[str, Any]) -> bool:
+def chart_visible(access: Access, snap: Snapshot, chart: Mapping[str, Any]) -> bool:
     """Whether the user may see a chart: read its object and every field it uses. A chart
     with a ``filter`` is left out: filters are expressions, which the grouped query cannot
     evaluate yet, and unfiltered numbers under its label would mislead."""
@@ -64,9 +58,9 @@ def visible_dashboards() -> list[dict[str, str]]:
     """The dashboards with at least one chart the user may see, by label."""
     snap, access = _context()
     lang = current_lang()
-    out = [{"name": name, "label": _label(d.get("label"), lang, name)}
+    out = [{"name": name, "label": translated(d.get("label"), lang, name)}
            for name, d in dashboards(snap).items()
-           if any(_readable(access, snap, c) for c in d.get("charts", []))]
+           if any(chart_visible(access, snap, c) for c in d.get("charts", []))]
     return sorted(out, key=lambda d: d["label"].lower())
 
 
@@ -134,7 +128,7 @@ def _chart(page: Page, chart: Mapping[str, Any], index: int) -> dict[str, Any] |
     measure = chart.get("measure")
     default = f"{page.obj.label(page.lang)} · {field}"
     return {"id": f"chart-{index}", "type": chart["type"],
-            "title": _label(chart.get("label"), page.lang, default),
+            "title": translated(chart.get("label"), page.lang, default),
             "measure": page.label(str(measure)) if measure else None, "rows": rows}
 
 
@@ -142,12 +136,12 @@ def _chart(page: Page, chart: Mapping[str, Any], index: int) -> dict[str, Any] |
 def dashboard(name: str) -> str:
     snap, access = _context()
     doc = dashboards(snap).get(name)
-    shown_charts = [c for c in (doc or {}).get("charts", []) if _readable(access, snap, c)]
+    shown_charts = [c for c in (doc or {}).get("charts", []) if chart_visible(access, snap, c)]
     if doc is None or not shown_charts:
         raise NotFound(f"no dashboard named '{name[:40]}'")
     charts = [c for i, chart in enumerate(shown_charts)
               if (c := _chart(_page(snap, access, str(chart["object"])), chart, i)) is not None]
-    return render_template("dashboard.html", title=_label(doc.get("label"), current_lang(), name),
+    return render_template("dashboard.html", title=translated(doc.get("label"), current_lang(), name),
                            charts=charts, crumbs=None)
 
 

@@ -85,6 +85,14 @@ def list_sort(page: Page) -> str:
                     if k.lstrip("+-") in page.readable or k.lstrip("+-") in SYSTEM_COLUMNS)
 
 
+def translated(text: Any, lang: str, fallback: str) -> str:
+    """A document's ``{"zh", "en"}`` text in ``lang`` (then English, then Chinese), or
+    ``fallback`` when it has none: labels and descriptions of dashboards, roles, packs."""
+    if isinstance(text, Mapping):
+        return str(text.get(lang) or text.get("en") or text.get("zh") or fallback)
+    return fallback
+
+
 def choice_label(f: FieldDef, value: Any, lang: str) -> str:
     return f.choice_label(value, lang)
 

@@ -27,7 +27,8 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
-from .dashboards import _label, _readable
+from .dashboards import chart_visible
+from .display import translated
 from .i18n import current_lang
 
 
@@ -62,7 +63,7 @@ def visible_guides(snap: Snapshot, access: Access) -> list[dict[str, str]]:
     with current_tenant().read() as conn:
         rows = conn.execute(sa.select(packs_table.c.name, packs_table.c.label).where(
             packs_table.c.name.in_(names))).all()
-    labels = {r.name: _label(json.loads(r.label), lang, r.name) for r in rows}
+    labels = {r.name: translated(json.loads(r.label), lang, r.name) for r in rows}
     return sorted(({"name": n, "label": labels.get(n, n)} for n in names),
                   key=lambda g: g["label"].lower())
 
@@ -81,17 +82,17 @@ def _role(snap: Snapshot, doc: Mapping[str, Any], lang: str) -> dict[str, Any]:
                        "operations": [_operation(o) for o in grant.get("operations", [])],
                        "scope": _scope(str(grant.get("scope", "own"))),
                        "hidden": hidden, "read_only": read_only})
-    return {"name": doc["name"], "label": _label(doc.get("label"), lang, str(doc["name"])),
-            "description": _label(doc.get("description"), lang, ""), "grants": grants}
+    return {"name": doc["name"], "label": translated(doc.get("label"), lang, str(doc["name"])),
+            "description": translated(doc.get("description"), lang, ""), "grants": grants}
 
 
 def _process(snap: Snapshot, doc: Mapping[str, Any], lang: str) -> dict[str, Any]:
     obj = snap.object(str(doc.get("object")))
     steps: Sequence[Mapping[str, Any]] = doc.get("steps") or []
-    return {"name": doc["name"], "label": _label(doc.get("label"), lang, str(doc["name"])),
-            "description": _label(doc.get("description"), lang, ""),
+    return {"name": doc["name"], "label": translated(doc.get("label"), lang, str(doc["name"])),
+            "description": translated(doc.get("description"), lang, ""),
             "object": obj.label(lang) if obj else str(doc.get("object")),
-            "steps": [_label(s.get("label"), lang, str(s.get("name"))) for s in steps]}
+            "steps": [translated(s.get("label"), lang, str(s.get("name"))) for s in steps]}
 
 
 @bp.get("/guides/<name>")
@@ -114,15 +115,15 @@ def guide(name: str) -> str:
              if r.get("pack") == name and (principal.is_admin or r["name"] in principal.roles)]
     processes = [_process(snap, p, lang) for p in snap.data.get("processes", [])
                  if p.get("pack") == name and p.get("object") in shown]
-    boards = [{"name": n, "label": _label(d.get("label"), lang, n)}
+    boards = [{"name": n, "label": translated(d.get("label"), lang, n)}
               for n, d in dashboards(snap).items() if d.get("pack") == name
-              and any(_readable(access, snap, c) for c in d.get("charts", []))]
+              and any(chart_visible(access, snap, c) for c in d.get("charts", []))]
     return render_template(
         "guide.html", name=name,
-        title=_label(json.loads(row.label) if row is not None else None, lang, name),
-        description=_label(manifest.get("description"), lang, ""),
+        title=translated(json.loads(row.label) if row is not None else None, lang, name),
+        description=translated(manifest.get("description"), lang, ""),
         objects=[{"name": o.name, "label": o.label(lang),
-                  "description": _label(o.options.get("description"), lang, "")}
+                  "description": translated(o.options.get("description"), lang, "")}
                  for o in readable],
         processes=processes, dashboards=boards, roles=roles,
         all_roles=principal.is_admin)
