@@ -108,6 +108,11 @@ class SearchService:
             group = groups.setdefault(h.object, {"object": h.object, "label": h.label,
                                                  "results": []})
             group["results"].append({"id": h.id, "title": h.title})
+        for name, group in groups.items():  # what was shown is audited, as a list page is
+            obj = snap.object(name)
+            if obj is not None:
+                self.tenant.access_log.add(principal, obj.id, "search",
+                                           [r["id"] for r in group["results"]])
         return {"q": term, "count": min(len(hits), n), "groups": list(groups.values())}
 
     def _query(self, ctx: Ctx, title: str, field_id: str, term: str,

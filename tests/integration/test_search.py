@@ -247,3 +247,16 @@ def test_a_new_title_field_is_searched_after_a_lazy_build(world: World) -> None:
     assert r.status_code == 200, r.json
     assert _titles(world.search("ls")) == ["李四办公室"]
     assert _titles(world.search("zs")) == []  # the old title's key no longer matches
+
+
+def test_what_a_search_shows_is_in_the_access_audit(world: World) -> None:
+    """A search reads titles: the records it showed are audited, as a list page's are."""
+    world.create("contact", "张三", "rep_n")
+    world.create("contact", "张三丰", "rep_s")  # another department: never shown to rep_n
+    shown = world.search("zhangsan", "rep_n")
+    ids = [r["id"] for g in shown["groups"] for r in g["results"]]
+    assert len(ids) == 1
+    log = world.client.get("/api/v1/admin/audit/access?user=rep_n",
+                           headers=world.admin).json["items"]
+    searches = [e for e in log if e["action"] == "search"]
+    assert len(searches) == 1 and searches[0]["records"] == ids
