@@ -109,9 +109,9 @@ class SearchService:
                                                  "results": []})
             group["results"].append({"id": h.id, "title": h.title})
         for name, group in groups.items():  # what was shown is audited, as a list page is
-            obj = snap.object(name)
-            if obj is not None:
-                self.tenant.access_log.add(principal, obj.id, "search",
+            shown = snap.object(name)
+            if shown is not None:
+                self.tenant.access_log.add(principal, shown.id, "search",
                                            [r["id"] for r in group["results"]])
         return {"q": term, "count": min(len(hits), n), "groups": list(groups.values())}
 
