@@ -76,6 +76,10 @@ def prepare_app(doc: Any, snapshot: Snapshot, *, existing: str | None = None) ->
         elif is_link_object(obj):
             problems.add(path, f"'{obj_name}' only links other objects; it stays out of menus")
         seen.add(obj_name)
+    board = out.get("dashboard")
+    if board is not None and not any(d.get("name") == board
+                                     for d in snapshot.data.get("dashboards", [])):
+        problems.add("$.dashboard", f"no dashboard named '{str(board)[:40]}'")
     problems.raise_if_any("the app")
     out["label"] = {lang: str(labels[lang]).strip() for lang in LANGS}
     return out

@@ -11,6 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from crmforge.runtime import Instance
+from crmforge.runtime.designer import Designer
+from crmforge.security.accounts import principal_of
 
 from .conftest import browser_session
 
@@ -110,3 +112,33 @@ def test_no_other_app_when_every_object_is_in_one(client: FlaskClient, admin: di
         "objects": ["thing"]}).status_code == 201
     page = bar(browser_session(instance).get("/?lang=en").text)
     assert page["apps"] == ["Stock"] and page["objects"] == ["thing"]
+
+
+def test_an_app_opens_on_its_home_dashboard_for_those_who_may_see_it(
+        instance: Instance, client: FlaskClient, admin: dict[str, str], world: None) -> None:
+    """An app naming a dashboard opens on it (the app stays current there); a reader who
+    may see none of its charts opens the app on its first object; a dashboard that does
+    not exist is refused beside ``$.dashboard``."""
+    for board in ({"name": "stock_home", "label": {"en": "Stock home"}, "charts": [
+                   {"object": "thing", "type": "bar", "field": "title",
+                    "label": {"en": "Things"}}]},
+                  {"name": "place_home", "label": {"en": "Place home"}, "charts": [
+                   {"object": "place", "type": "bar", "field": "title",
+                    "label": {"en": "Places"}}]}):
+        tenant = instance.tenant("default")
+        with tenant.read() as conn:
+            Designer(tenant).set_dashboard(principal_of(conn, "admin"), board)
+    r = client.patch("/api/v1/meta/apps/stock", headers=admin, json={"dashboard": "nothing"})
+    assert r.status_code == 422 and "$.dashboard" in r.json["error"]["fields"], r.json
+    for name, board in (("stock", "stock_home"), ("shop", "place_home")):
+        r = client.patch(f"/api/v1/meta/apps/{name}", headers=admin, json={"dashboard": board})
+        assert r.status_code == 200, r.json
+    page = browser_session(instance).get("/records/loose?lang=en").text
+    assert 'href="/dashboards/stock_home?app=stock"' in page
+    home = browser_session(instance).get("/dashboards/stock_home?app=stock&lang=en")
+    assert home.status_code == 200 and bar(home.text)["current"] == "Stock"
+    ann = browser_session(instance, "ann", PASSWORD).get("/records/thing?lang=en").text
+    # ann reads things, not places: Stock opens on its dashboard of things; Shop's home
+    # charts places, which she may not see, so Shop opens on its first object
+    assert 'href="/dashboards/stock_home?app=stock"' in ann
+    assert 'href="/dashboards/place_home' not in ann

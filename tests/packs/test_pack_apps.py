@@ -66,3 +66,10 @@ def test_install_upgrade_and_uninstall_carry_the_app(instance: Instance, tmp_pat
     plan = installer.uninstall("core")
     assert "delete app sales" in plan.steps
     assert designer.apps() == []
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_pack_app_opens_on_one_of_its_dashboards(name: str) -> None:
+    pack = load_pack(PACKS / name)
+    (app,) = pack.docs("apps").values()
+    assert app.get("dashboard") in pack.docs("dashboards"), app

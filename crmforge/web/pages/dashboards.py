@@ -28,23 +28,10 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
-from .display import Page, choice_label, page_for, shown, titles, translated
+from .display import Page, chart_visible, choice_label, page_for, shown, titles, translated
 from .i18n import current_lang
 
 PROGRESS_RECORDS = 20
-
-
-def chart_visible(access: Access, snap: Snapshot, chart: Mapping[str, Any]) -> bool:
-    """Whether the user may see a chart: read its object and every field it uses. A chart
-    with a ``filter`` is left out: filters are expressions, which the grouped query cannot
-    evaluate yet, and unfiltered numbers under its label would mislead."""
-    if chart.get("filter"):
-        return False
-    obj = snap.object(str(chart.get("object")))
-    if obj is None or not access.allowed(obj, "read"):
-        return False
-    wanted = [chart.get("field"), *([chart["measure"]] if chart.get("measure") else [])]
-    return all(isinstance(n, str) and n in access.readable(obj) for n in wanted)
 
 
 def _context() -> tuple[Snapshot, Access]:

@@ -93,6 +93,19 @@ def translated(text: Any, lang: str, fallback: str) -> str:
     return fallback
 
 
+def chart_visible(access: Access, snap: Snapshot, chart: Mapping[str, Any]) -> bool:
+    """Whether the user may see a chart: read its object and every field it uses. A chart
+    with a ``filter`` is left out: filters are expressions, which the grouped query cannot
+    evaluate yet, and unfiltered numbers under its label would mislead."""
+    if chart.get("filter"):
+        return False
+    obj = snap.object(str(chart.get("object")))
+    if obj is None or not access.allowed(obj, "read"):
+        return False
+    wanted = [chart.get("field"), *([chart["measure"]] if chart.get("measure") else [])]
+    return all(isinstance(n, str) and n in access.readable(obj) for n in wanted)
+
+
 def choice_label(f: FieldDef, value: Any, lang: str) -> str:
     return f.choice_label(value, lang)
 

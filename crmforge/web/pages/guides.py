@@ -27,8 +27,7 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
-from .dashboards import chart_visible
-from .display import translated
+from .display import chart_visible, translated
 from .i18n import current_lang
 
 

@@ -22,7 +22,9 @@ from flask_babel import gettext
 
 from ...metadata.apps import app_docs, is_link_object
 from ...metadata.model import Snapshot
+from ...metadata.packs import dashboards
 from ...security.engine import Access
+from .display import chart_visible
 
 #: The app made of readable objects no app lists.
 OTHER = "_other"
@@ -35,6 +37,18 @@ class NavApp:
     name: str
     label: str
     objects: list[tuple[str, str]] = field(default_factory=list)  # (object, label)
+    #: The app's home dashboard, when it names one and the user may see a chart of it.
+    home: str | None = None
+
+
+def _home(snap: Snapshot, access: Access, name: Any) -> str | None:
+    """An app's dashboard, when the user may see one of its charts (else the app opens on
+    its first object, as an app without a home does)."""
+    board = dashboards(snap).get(str(name)) if name else None
+    if board is None or not any(chart_visible(access, snap, c)
+                                for c in board.get("charts", [])):
+        return None
+    return str(name)
 
 
 def visible_apps(snap: Snapshot, access: Access, lang: str) -> list[NavApp]:
@@ -44,7 +58,8 @@ def visible_apps(snap: Snapshot, access: Access, lang: str) -> list[NavApp]:
     listed: set[str] = set()
     for doc in app_docs(snap):
         labels = doc.get("label") or {}
-        app = NavApp(str(doc["name"]), str(labels.get(lang) or labels.get("en") or doc["name"]))
+        app = NavApp(str(doc["name"]), str(labels.get(lang) or labels.get("en") or doc["name"]),
+                     home=_home(snap, access, doc.get("dashboard")))
         for name in doc.get("objects", []):
             obj = snap.object(str(name))
             listed.add(str(name))
@@ -107,7 +122,8 @@ def app_bar(snap: Snapshot, access: Access, lang: str, inline: int) -> dict[str,
         for o, _ in a.objects:
             counts[o] = counts.get(o, 0) + 1
     entries = [{"name": a.name, "label": a.label, "current": a is now,
-                "href": object_href(a.objects[0][0], a.name, True)} for a in apps]
+                "href": url_for("pages.dashboard", name=a.home, app=a.name) if a.home
+                else object_href(a.objects[0][0], a.name, True)} for a in apps]
     objects: list[dict[str, Any]] = []
     for o, label in now.objects if now else []:
         objects.append({"name": o, "label": label, "current": o == viewed,
