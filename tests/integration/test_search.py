@@ -260,3 +260,38 @@ def test_what_a_search_shows_is_in_the_access_audit(world: World) -> None:
                            headers=world.admin).json["items"]
     searches = [e for e in log if e["action"] == "search"]
     assert len(searches) == 1 and searches[0]["records"] == ids
+
+
+def test_temporary_access_ends_on_time_for_a_kept_visibility(world: World,
+                                                             instance: Instance) -> None:
+    """Lists keep each reader's visibility predicate (security.engine): the time that
+    ends temporary access is taken when each statement runs, never when the predicate was
+    built, so access granted until a moment ends at that moment on the very next list."""
+    import datetime as dt
+
+    from crmforge.core import clock
+    from crmforge.core.filters import parse_list_query
+    from crmforge.security import sharing
+    from crmforge.security.accounts import principal_of
+
+    theirs = world.create("contact", "南区客户", "rep_s")
+    tenant = instance.tenant("default")
+    service = RecordService(tenant)
+    with tenant.write() as conn:
+        rep_n = principal_of(conn, "rep_n")
+        obj_id = tenant.snapshot(conn).object("contact").id
+        until = clock.now().replace(tzinfo=None) + dt.timedelta(hours=1)
+        sharing.grant_temporary_access(conn, obj_id, theirs, int(rep_n.user_id or 0),
+                                       "approval", expires_at=until)
+
+    def seen() -> set[int]:
+        return {r["id"] for r in service.list(rep_n, "contact",
+                                              parse_list_query([("limit", "100")]))["items"]}
+
+    assert theirs in seen() and theirs in seen()  # the second list uses the kept predicate
+    later = clock.now() + dt.timedelta(hours=2)
+    clock.set_clock(lambda: later)
+    try:
+        assert theirs not in seen()
+    finally:
+        clock.set_clock(None)
