@@ -74,6 +74,22 @@ def installed(conn: sa.Connection) -> dict[str, InstalledPack]:
         _text(r.installed_at), r.installed_by, _text(r.updated_at)) for r in rows}
 
 
+def labels(conn: sa.Connection, names: list[str]) -> dict[str, dict[str, str]]:
+    """The zh/en labels of installed packs by name (the pages' guides list them)."""
+    rows = conn.execute(sa.select(packs_table.c.name, packs_table.c.label).where(
+        packs_table.c.name.in_(names))).all()
+    return {r.name: json.loads(r.label) for r in rows}
+
+
+def presented(conn: sa.Connection, name: str) -> tuple[dict[str, str], Any] | None:
+    """An installed pack's label and the description its manifest ships, or None."""
+    row = conn.execute(sa.select(packs_table.c.label, packs_table.c.shipped).where(
+        packs_table.c.name == name)).first()
+    if row is None:
+        return None
+    return json.loads(row.label), json.loads(row.shipped).get("manifest", {}).get("description")
+
+
 def save(conn: sa.Connection, *, name: str, version: str, label: dict[str, str],
          dependencies: dict[str, str], shipped: dict[str, Any], installed: dict[str, Any],
          data_keys: dict[str, list[Any]], actor: str) -> None:

@@ -11,16 +11,14 @@ an administrator's business).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from flask import render_template
 from flask_babel import gettext
 
 from ...core.errors import NotFound
-from ...installer.state import packs_table
+from ...installer import state as pack_state
 from ...metadata.model import ObjectDef, Snapshot
 from ...metadata.packs import dashboards
 from ...security import engine as permissions
@@ -60,10 +58,8 @@ def visible_guides(snap: Snapshot, access: Access) -> list[dict[str, str]]:
         return []
     lang = current_lang()
     with current_tenant().read() as conn:
-        rows = conn.execute(sa.select(packs_table.c.name, packs_table.c.label).where(
-            packs_table.c.name.in_(names))).all()
-    labels = {r.name: translated(json.loads(r.label), lang, r.name) for r in rows}
-    return sorted(({"name": n, "label": labels.get(n, n)} for n in names),
+        found = pack_state.labels(conn, names)
+    return sorted(({"name": n, "label": translated(found.get(n), lang, n)} for n in names),
                   key=lambda g: g["label"].lower())
 
 
@@ -105,10 +101,9 @@ def guide(name: str) -> str:
         readable = [o for o in objects if access.allowed(o, "read")]
         if not readable and not (objects and principal.is_admin):
             raise NotFound(f"no guide named '{name[:40]}'")
-        row = conn.execute(sa.select(packs_table.c.label, packs_table.c.shipped).where(
-            packs_table.c.name == name)).first()
+        pack = pack_state.presented(conn, name)
     lang = current_lang()
-    manifest = json.loads(row.shipped).get("manifest", {}) if row is not None else {}
+    label, description = pack if pack is not None else (None, None)
     shown = {o.name for o in readable}
     roles = [_role(snap, r, lang) for r in snap.data.get("roles", [])
              if r.get("pack") == name and (principal.is_admin or r["name"] in principal.roles)]
@@ -119,8 +114,8 @@ def guide(name: str) -> str:
               and any(chart_visible(access, snap, c) for c in d.get("charts", []))]
     return render_template(
         "guide.html", name=name,
-        title=translated(json.loads(row.label) if row is not None else None, lang, name),
-        description=translated(manifest.get("description"), lang, ""),
+        title=translated(label, lang, name),
+        description=translated(description, lang, ""),
         objects=[{"name": o.name, "label": o.label(lang),
                   "description": translated(o.options.get("description"), lang, "")}
                  for o in readable],
