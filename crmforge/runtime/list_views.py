@@ -137,7 +137,8 @@ class ListViews:
         """The object, or 404 when it does not exist or the principal may not read it."""
         snap = self.tenant.snapshot(conn)
         obj = snap.object(object_name) if isinstance(object_name, str) else None
-        access = self.permissions.access(principal, snap, conn)
+        access = self.permissions.access(principal, snap, conn,
+                                         probe=self.tenant.dialect.probes_visibility)
         if obj is None or not access.allowed(obj, "read"):
             raise NotFound(f"no object named '{str(object_name)[:40]}'")
         return obj, access

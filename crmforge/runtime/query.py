@@ -13,6 +13,7 @@ it, so a list never finds, orders or pages by a value it would not show.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -181,9 +182,26 @@ def encode_cursor(sort: list[tuple[FieldDef, bool]], row: Any, seal: CursorSeal)
     return seal.seal([f.kind.to_json(f, row._mapping[f.name]) for f, _ in sort])
 
 
-def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str,
-               seal: CursorSeal, cols: Columns | None = None) -> Any:
-    """Rows strictly after the cursor's position in the sort order."""
+@dataclass(frozen=True)
+class CursorParts:
+    """Where a page after a cursor lies, in two parts that an index can find.
+
+    ``head``: the rows after the cursor whose first sort value is not NULL, with a bound
+    on that column (``>=`` or ``<=`` the cursor's value) beside the exact test. The bound
+    is what lets the database start its index walk at the cursor: an OR over "greater,
+    NULL, or equal and later" is no index condition on either database, so without it
+    page 1,000 walked the 50,000 entries before it (measured in ``list_page``).
+    ``tail``: the rows after all of those, when NULL sorts last (an ascending first key):
+    they are read only when ``head`` leaves the page short. None when there are none.
+    """
+
+    head: Any
+    tail: Any | None
+
+
+def cursor_parts(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str,
+                 seal: CursorSeal, cols: Columns | None = None) -> CursorParts:
+    """Rows strictly after the cursor's position in the sort order (see ``CursorParts``)."""
     values = seal.open(cursor)
     try:
         if len(values) != len(sort):
@@ -204,12 +222,20 @@ def cursor_sql(table: sa.Table, sort: list[tuple[FieldDef, bool]], cursor: str,
             bound = sa.literal(v, col.type)  # SQLAlchemy refuses `col > True` on booleans
             if desc:
                 after = col < bound
-            elif _nullable(f):
+            elif _nullable(f) and i > 0:
                 after = sa.or_(col > bound, col.is_(None))
-            else:
+            else:  # the first key's NULLs are the tail, below
                 after = col > bound
         clauses.append(sa.and_(*prefix, after))
-    return sa.or_(*clauses)
+    (first, desc), v = sort[0], typed[0]
+    col = column(table, first.name, cols)
+    exact = sa.or_(*clauses)
+    if v is None:  # among the NULLs (ascending) or past them (descending)
+        return CursorParts(sa.and_(col.is_(None), exact) if not desc else exact, None)
+    bound = sa.literal(v, col.type)
+    head = sa.and_(col <= bound if desc else col >= bound, exact)
+    tail = col.is_(None) if not desc and _nullable(first) else None
+    return CursorParts(head, tail)
 
 
 #: Options that constrain new values only: stored values (and so cursors made from them)

@@ -39,7 +39,7 @@ from .cursors import CursorSeal
 from .fields import SYSTEM_FIELD_DEFS, SYSTEM_OUTPUT
 from .formulas import FormulaReader
 from .instance import Tenant
-from .query import cursor_binding, cursor_sql, encode_cursor, order_by, resolve_sort, where_clauses
+from .query import cursor_binding, cursor_parts, encode_cursor, order_by, resolve_sort, where_clauses
 from .statements import NOW, RID, kept, now_param, rid_param
 from .systables import history
 
@@ -216,13 +216,19 @@ class RecordService:
         sort = resolve_sort(ctx.obj, q.sort, readable)
         seal = CursorSeal(self.tenant.cursor_key,
                           cursor_binding(ctx.obj, ctx.principal.user_id, sort))
-        page = [*base, cursor_sql(t, sort, q.cursor, seal, cols)] if q.cursor else base
+        after = cursor_parts(t, sort, q.cursor, seal, cols) if q.cursor else None
+        page = [*base, after.head] if after is not None else base
         select = sa.select(*(cols[c.name].label(c.name) if c.name in cols else c for c in t.c)) \
             if cols else sa.select(t)
+        ordered = order_by(t, sort, cols)
         stmt = plans.steer(ctx.conn, self.tenant.dialect, ctx.obj, t, q.conditions, sort, cols,
-                           readable, q.limit, select.where(*page).order_by(*order_by(t, sort, cols))
+                           readable, q.limit, select.where(*page).order_by(*ordered)
                            .limit(q.limit + 1), base)
-        rows = ctx.conn.execute(stmt).all()
+        rows = list(ctx.conn.execute(stmt).all())
+        if after is not None and after.tail is not None and len(rows) <= q.limit:
+            # The page reached the end of the values: the rows without one come last.
+            rows += ctx.conn.execute(select.where(*base, after.tail).order_by(*ordered)
+                                     .limit(q.limit + 1 - len(rows))).all()
         return list(rows[: q.limit]), base, len(rows) > q.limit, sort, seal
 
     def export(self, principal: Principal, object_name: str, q: ListQuery,

@@ -91,7 +91,8 @@ class SearchService:
         with self.tenant.read() as conn:
             snap = self.tenant.snapshot(conn)
             schema = self.tenant.schema(snap)
-            access = self.permissions.access(principal, snap, conn)
+            access = self.permissions.access(principal, snap, conn,
+                                             probe=self.tenant.dialect.probes_visibility)
             for obj in snap.objects.values():
                 f = search_keys.title_field(obj)
                 if f is None or not access.allowed(obj, "read") \

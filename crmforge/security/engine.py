@@ -90,14 +90,18 @@ class Access:
     """What one principal may do under one metadata snapshot."""
 
     def __init__(self, principal: Principal, snapshot: Snapshot, plan: Plan | None,
-                 conn: sa.Connection | None = None) -> None:
+                 conn: sa.Connection | None = None, probe_branches: bool = True) -> None:
         self.principal = principal
         self.snapshot = snapshot
         self.plan = plan
         # With a connection, share and temporary-access branches are left out of the
         # predicate when the principal has none for the object (one indexed probe each):
         # an OR over subqueries that can match nothing still costs the planner its indexes.
+        # Without ``probe_branches`` (a database whose planner pays nothing for branches
+        # that match nothing: ``Dialect.probes_visibility``) the connection still lets a
+        # predicate be kept, with every branch in it.
         self._conn = conn
+        self._probe_branches = probe_branches
         self._probes: dict[tuple[str, bool, tuple[str, ...]], frozenset[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
         self._writable: dict[str, frozenset[str]] = {}
@@ -108,7 +112,7 @@ class Access:
     def _have(self, obj: ObjectDef, write: bool, shape: _Shape) -> frozenset[str]:
         """Which branches of ``shape`` (share, temporary) can match anything for the
         principal: one statement for all of them, asked once per object and direction."""
-        if self._conn is None or not shape.branches:
+        if self._conn is None or not self._probe_branches or not shape.branches:
             return frozenset(shape.branches)
         key = (obj.id, write, tuple(shape.branches))
         found = self._probes.get(key)
@@ -310,11 +314,12 @@ class Access:
 
 class PermissionEngine:
     def access(self, principal: Principal, snapshot: Snapshot,
-               conn: sa.Connection | None = None) -> Access:
-        """``conn``: the operation's connection, for cheap probes that simplify predicates."""
+               conn: sa.Connection | None = None, *, probe: bool = True) -> Access:
+        """``conn``: the operation's connection, for cheap probes that simplify predicates
+        (``probe``: whether they pay on its database, ``Dialect.probes_visibility``)."""
         if principal.is_admin or principal.is_system:
             return Access(principal, snapshot, None)
-        return Access(principal, snapshot, plan_for(snapshot, principal.roles), conn)
+        return Access(principal, snapshot, plan_for(snapshot, principal.roles), conn, probe)
 
     def can_manage_metadata(self, principal: Principal) -> bool:
         return principal.is_admin or principal.is_system

@@ -133,6 +133,40 @@ def test_steered_pages_equal_the_unsteered_ones(records: RecordService,
     assert len(flat) == len(set(flat)) > 37
 
 
+def test_a_later_page_starts_its_walk_at_the_cursor(records: RecordService,
+                                                     tenant: Tenant) -> None:
+    """Page six of a list sorted by title reads the index from the cursor on: the title
+    is an index condition, not a filter over every entry before the cursor (which made a
+    deep page cost as much as all the pages before it)."""
+    seen: list[tuple[str, Any]] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ORDER BY" in statement and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    pages = _pages(records, 50, status="open", sort="title")
+    for _ in range(5):
+        next(pages)
+    sa.event.listen(tenant.engine, "before_cursor_execute", spy)
+    try:
+        assert next(pages)
+    finally:
+        sa.event.remove(tenant.engine, "before_cursor_execute", spy)
+    statement, parameters = seen[-1]
+    with tenant.engine.connect() as conn:
+        if tenant.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters))
+            assert "(title>?)" in plan, plan
+        else:  # a table this small would be read whole: ask for the index walk
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_sort = off")
+            plan = " ".join(str(r[0]) for r in conn.exec_driver_sql(
+                "EXPLAIN " + statement, parameters))
+            assert "Index Cond: ((title)::text >=" in plan, plan
+            conn.rollback()
+
+
 # -- composite indexes declared in the object document --------------------------------------
 
 DEAL: dict[str, Any] = {"name": "deal", "fields": [

@@ -189,6 +189,13 @@ class Dialect:
     name = "generic"
     #: Whether list pages need ``runtime.plans`` to steer the planner to the sort index.
     steers_lists = False
+    #: Whether a list's visibility predicate leaves out the share and temporary-access
+    #: branches a probe finds empty for the reader (one more statement per request).
+    #: SQLite's planner pays for an OR over subqueries that can match nothing: it stops
+    #: testing the scope on the index entry. PostgreSQL evaluates each branch as a hashed
+    #: subplan built once per statement, so there the probe's round trip costs more than
+    #: the branches it removes (decision 0031).
+    probes_visibility = False
     #: Whether a read transaction may go on as a record write (``Tenant.write(promote=)``):
     #: not on SQLite, where a reader's snapshot cannot take the write lock.
     promotes_reads = False
@@ -319,6 +326,7 @@ class _SQLiteCompiler(SQLiteCompiler):
 class SQLiteDialect(Dialect):
     name = "sqlite"
     steers_lists = True
+    probes_visibility = True
 
     def __init__(self) -> None:
         #: What each connection's read transaction probed as it began (``probed``).
