@@ -77,6 +77,60 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         inst.dispose()
 
 
+#: Script errors and console errors of every page of the running test (``_watch``).
+SCRIPT_ERRORS: list[str] = []
+
+
+def _watch(page: Any) -> None:
+    """Record what a page's scripts throw and what it logs as an error: either fails the
+    test (``no_script_errors``). A page answered with an error status (a form shown again
+    with 422, a 403 page) is logged too; that is the page's answer, which its test checks,
+    so only resources the page loads count."""
+    def console(msg: Any) -> None:
+        if msg.type != "error":
+            return
+        source = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource") and source == page.url:
+            return
+        # A form sent while htmx still asks for its live state: leaving the page aborts
+        # that request, and htmx logs the abort (and its end) as errors. A request that
+        # fails also logs htmx:responseError or htmx:sendError, which still count.
+        if msg.text.startswith(("htmx:sendAbort", "htmx:afterRequest")):
+            return
+        SCRIPT_ERRORS.append(f"{page.url}: {msg.text} ({source})")
+
+    page.on("pageerror", lambda exc: SCRIPT_ERRORS.append(f"{page.url}: {exc}"))
+    page.on("console", console)
+
+
+class WatchedBrowser:
+    """The browser, with every page of every new context watched for script errors."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        context.on("page", _watch)
+        return context
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A JavaScript error or a console error on any page fails the test. A test that
+    provokes them on purpose (a blocked injected script) is marked
+    ``script_errors_expected``."""
+    SCRIPT_ERRORS.clear()
+    yield
+    errors = list(SCRIPT_ERRORS)
+    SCRIPT_ERRORS.clear()
+    if request.node.get_closest_marker("script_errors_expected") is None:
+        assert not errors, "errors in the browser console:\n" + "\n".join(errors)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -90,7 +144,7 @@ def browser() -> Iterator[Any]:
         # its own; each test user gets a separate context (own cookies).
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield b
+            yield WatchedBrowser(b)
         finally:
             b.close()
 
