@@ -44,6 +44,8 @@ OWNERS = {
 SH = {"上海瑞和医院", "上海中山路医院", "静安区中心医院", "益丰大药房（南京西路店）"}
 HZ = {"浙江省第一人民医院", "西溪社区卫生服务中心"}
 BJ = {"北京朝阳门医院"}
+#: The supermarket and mall terminals (1.2): no rep is aligned to them in this world.
+RETAIL = {"家乐福古北店药品专柜", "港汇恒隆广场健康生活馆"}
 
 SAMPLE_LIMIT = {"zh": "超出该医生本年度样品限额", "en": "This exceeds the doctor's yearly sample limit"}
 
@@ -92,7 +94,7 @@ def test_every_sample_row_is_a_record_and_every_object_has_a_stored_layout(ph: P
     w = ph
     rows = pack_rows(PACK)
     objects = sorted(p.stem for p in (PACKS / PACK / "objects").glob("*.yaml"))
-    assert len(objects) == 18
+    assert len(objects) == 20
     assert set(rows) == set(objects)  # sample data for every object
     assert w.installed == {obj: len(r) for obj, r in rows.items()}
     for obj, obj_rows in rows.items():
@@ -141,7 +143,7 @@ def test_reps_see_the_terminals_of_their_territory_and_shared_ones(ph: PackWorld
     assert w.titles("rep_bj", "hospital") == BJ
     assert w.titles("dm_east", "hospital") == SH | HZ
     for who in ("ops", "med", "fin", "legal"):
-        assert w.titles(who, "hospital") == SH | HZ | BJ, who
+        assert w.titles(who, "hospital") == SH | HZ | BJ | RETAIL, who
     assert w.titles("rep_sh1", "doctor") == {"王志刚", "李晓燕", "周明", "陈丽", "顾芳"}
     assert w.titles("rep_sh2", "doctor") == {"王志刚", "李晓燕", "周明", "陈丽", "顾芳", "徐建华"}
     assert w.titles("rep_hz", "doctor") == {"徐建华", "孙伟"}

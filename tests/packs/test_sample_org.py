@@ -176,7 +176,9 @@ def test_core_sample_organisation(instance: Instance, client: FlaskClient) -> No
 
 
 # -- pharma ----------------------------------------------------------------------------------
-SH = {"上海瑞和医院", "上海中山路医院", "静安区中心医院", "益丰大药房（南京西路店）"}
+# The supermarket and the mall are the retail rep's, in the Shanghai territory too.
+SH = {"上海瑞和医院", "上海中山路医院", "静安区中心医院", "益丰大药房（南京西路店）",
+      "家乐福古北店药品专柜", "港汇恒隆广场健康生活馆"}
 HZ = {"浙江省第一人民医院", "西溪社区卫生服务中心"}
 
 
