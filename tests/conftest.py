@@ -18,7 +18,7 @@ from hypothesis import settings
 os.environ.setdefault("CRMFORGE_ARGON2_COST", "1,1024,1")
 
 from crmforge.composition import wire
-from crmforge.runtime import Instance
+from crmforge.runtime import Instance, jobs
 
 ADMIN_PASSWORD = "Admin-pass-123"
 PG_URL = os.environ.get("CRMFORGE_TEST_PG_URL")
@@ -55,6 +55,9 @@ def fresh_instance(root: Path, backend: str) -> Iterator[Instance]:
     try:
         yield inst
     finally:
+        # A job still running (an automation after the test's last write) would hold the
+        # schema's locks while it is dropped: PostgreSQL then reports a deadlock.
+        jobs.wait_local(60)
         schemas = inst.schemas()
         inst.dispose()
         if schemas and PG_URL:

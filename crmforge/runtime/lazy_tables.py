@@ -28,6 +28,7 @@ class LazyTables:
             if engine in self._ready:
                 return
         with tenant.write() as conn:
+            tenant.dialect.lock_system_ddl(conn)
             self.metadata.create_all(conn, checkfirst=True)
         tenant.after_commit(lambda: self._mark(engine))
 

@@ -140,6 +140,10 @@ DERIVED: dict[tuple[str, str, str, str | None], Callable[[_Data], Any]] = {
     ("expo_overview", "expo_service_order", "service_type", "amount"): lambda d: d.group(
         "expo_service_order", "service_type",
         lambda o: _money(_num(o["quantity"], "1") * _num(o["unit_price"]))),
+    ("expo_overview", "edition", "name", "exhibitor_count"): lambda d: d.group(
+        "edition", "name", lambda e: D(len(d.children("exhibitor", "edition", e["_key"])))),
+    ("expo_overview", "edition", "name", "visitor_count"): lambda d: d.group(
+        "edition", "name", lambda e: D(len(d.children("visitor", "edition", e["_key"])))),
     ("expo_overview", "edition", "target_progress", None): lambda d: sorted(
         _tenth(D(len(d.children("exhibitor", "edition", e["_key"]))) * 100
                / D(e["exhibitor_target"])) for e in d.rows("edition")),

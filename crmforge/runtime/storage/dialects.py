@@ -230,6 +230,13 @@ class Dialect:
         SQLite needs nothing: a write transaction (BEGIN IMMEDIATE) already excludes others.
         """
 
+    def lock_system_ddl(self, conn: sa.Connection) -> None:
+        """Called before system tables are created on first use (``LazyTables``): two
+        transactions that both find a table missing must not both create it.
+
+        SQLite needs nothing: a write transaction already excludes others.
+        """
+
     def ilike(self, column: Any, pattern: str) -> Any:
         return sa.func.lower(column).like(pattern.lower(), escape="\\")
 
@@ -628,6 +635,14 @@ class PostgresDialect(Dialect):
         # start from the same version; the second would fail on publish. This queues them.
         conn.execute(sa.text(
             "SELECT pg_advisory_xact_lock(hashtextextended('crmforge.metadata:' || "
+            "current_schema(), 0))"))
+
+    def lock_system_ddl(self, conn: sa.Connection) -> None:
+        # Two jobs using a feature for the first time both saw its table missing; the
+        # second CREATE TABLE then failed on the catalog's unique index. Queued here, the
+        # second finds the table (checkfirst) once the first commits.
+        conn.execute(sa.text(
+            "SELECT pg_advisory_xact_lock(hashtextextended('crmforge.system_ddl:' || "
             "current_schema(), 0))"))
 
     def ilike(self, column: Any, pattern: str) -> Any:
