@@ -94,7 +94,7 @@ def test_the_page_opens_on_a_read_view_and_edit_opens_the_form(client: FlaskClie
     head = re.search(r'<header class="record-head">(.*?)</header>', text, re.S)
     assert head is not None
     assert "<h1>Big &lt;b&gt;deal&lt;/b&gt;</h1>" in head.group(1)  # escaped
-    assert 'id="record-owner">clerk<' in head.group(1)
+    assert 'id="record-owner">Owner: clerk<' in head.group(1)
     assert "<dt>Amount</dt>" in head.group(1) and "1200.00" in head.group(1)
     # Read-only: values, no inputs, no save; an Edit button to the form.
     assert 'class="record-form"' not in text and 'name="amount"' not in text

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ...core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
@@ -299,7 +300,7 @@ def record_note(object_name: str, record_id: int) -> Response | tuple[str, int]:
                 "errors": {k: [translated(m) for m in v] for k, v in exc.fields.items()}}
         return _render(page, _visible(page, record_id), record_id, editing=False, note=note,
                        status=422)
-    flash("saved", "ok")
+    flash(gettext("The note is added."), "ok")
     return redirect(url_for("pages.record_page", object_name=object_name,
                             record_id=record_id, _anchor="activity"), 303)
 
