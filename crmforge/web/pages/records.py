@@ -1,5 +1,8 @@
-"""Record pages: ``/records/<object>/new`` and ``/records/<object>/<id>`` (form, history,
-related lists, delete), the live form state, lookup search and the recycle bin.
+"""Record pages: ``/records/<object>/new`` (the form), ``/records/<object>/<id>`` (the read
+view on GET, the form's save on POST), ``.../<id>/edit`` (the form), notes added from the
+page, delete, the live form state, lookup search and the recycle bin. What the read view
+shows besides the fields (header, stage path, activity, related tables) is shaped in
+``record_view`` (decision 0035).
 
 Saving goes through the record service with the version the form was rendered from, so a
 stale form answers 409 and nothing is overwritten; its 422 field errors are shown beside
@@ -22,8 +25,7 @@ from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
 from ...runtime.notes import NoteService
 from ..context import current_principal, current_tenant
-from . import attachments, bp
-from . import record_page as view_parts
+from . import attachments, bp, record_view
 from .display import REFERENCES, Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
@@ -147,11 +149,11 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     found = titles(page, [shown_record], {*page.layout.form_fields, *page.layout.columns})
     if rid is not None:
         approval = record_approval(page.principal, page.obj.name, rid)
-        activity = view_parts.timeline(page, _history(page, rid), approval,
+        activity = record_view.timeline(page, _history(page, rid), approval,
                                         _notes().list(page.principal, page.obj.name, rid))
-        related = view_parts.related(page, rid)
+        related = record_view.related(page, rid)
         files = attachments.panel(page, rid)
-        header = view_parts.header(page, shown_record, found, _notes())
+        header = record_view.header(page, shown_record, found, _notes())
     errors = errors or {}
     sections = form_sections(page, form, shown_record, editable if editing else [],
                              states["states"], errors, found)
@@ -166,7 +168,7 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         message=message, status=status,
         picklist_deps=_picklist_deps(page, record, editable) if editing else {},
         related=related, approval=approval, attachments=files, activity=activity,
-        header=header, path=view_parts.stage_path(page, shown_record) if rid else None,
+        header=header, path=record_view.stage_path(page, shown_record) if rid else None,
         note=note or {}, file_inputs=file_inputs, lock=lock_notice(page, limit, editable),
         deletable=limit is None or limit.deletable), status
 
