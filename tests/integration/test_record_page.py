@@ -270,3 +270,33 @@ def test_related_lists_are_tables_with_a_new_button(client: FlaskClient,
     assert f'href="{new}"' in text
     form = c.get(new + "&lang=en").text
     assert re.search(rf'<option selected value="{w["account"]}">Acme</option>', form)
+
+
+def test_approval_steps_and_notes_share_the_timeline(client: FlaskClient, admin: dict[str, str],
+                                                     instance: Instance) -> None:
+    """A record in approval: its steps are in the activity next to the notes, the page
+    says why it is locked, and a note may still be added (it is no change of the record)."""
+    from .workflow_world import PASSWORD as WF_PASSWORD
+    from .workflow_world import act, build, inbox, new_deal, process, submit
+
+    heads = build(client, admin, process(
+        {"name": "review", "mode": "single", "approvers": {"users": ["alice"]}}))
+    deal = new_deal(client, heads["sam"])
+    submit(client, heads["sam"], deal["id"])
+    assert len(inbox(client, heads["alice"])) == 1
+    act(client, heads["alice"], "comment", comment="Check the margin")
+    sam = browser_session(instance, "sam", WF_PASSWORD)
+    url = f"/records/deal/{deal['id']}"
+    page = sam.get(url + "?lang=en").text
+    assert "This record is in approval" in page
+    r = sam.post(url + "/notes", data={"csrf_token": csrf_token(page), "body": "Margin is 30%"})
+    assert r.status_code == 303
+    text = sam.get(url + "?lang=en").text
+    activity = re.search(r'<ol class="timeline activity-list">(.*?)</ol>', text, re.S)
+    assert activity is not None
+    items = re.findall(r'<li class="activity-(\w+)">', activity.group(1))
+    assert items[0] == "note" and "approval" in items and items[-1] == "change"
+    assert "Approval</span> · submitted" in activity.group(1)
+    assert "<q>Check the margin</q>" in activity.group(1)
+    zh = sam.get(url + "?lang=zh").text
+    assert "审批</span> · 提交了审批" in zh
