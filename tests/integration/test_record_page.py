@@ -190,6 +190,7 @@ def test_notes_from_the_page_and_the_api(client: FlaskClient, instance: Instance
     assert "Call &lt;script&gt;alert(1)&lt;/script&gt; back" in text
     assert "<script>alert(1)" not in text
     assert "follow up on 2030-01-15" in text
+    assert 'id="record-follow-up">Next follow-up: 2030-01-15<' in text  # in the header
     assert text.index("Second") < text.index("Call &lt;script")  # newest first
     # Bad input: said beside the field, in the page's language, nothing stored.
     before = _notes_stored(instance)

@@ -15,6 +15,7 @@ from typing import Any
 from ...core.errors import CRMError
 from ...core.filters import Condition, ListQuery
 from ...metadata.layouts import SYSTEM_COLUMNS, layout_for
+from ...runtime.context import utcnow
 from ...runtime.notes import NoteService
 from .display import Page, shown, titles
 
@@ -30,8 +31,9 @@ STAGE_NAMES = ("stage", "status")
 
 
 def header(page: Page, record: Mapping[str, Any], found: Mapping[tuple[str, Any], str],
-           notes: NoteService) -> dict[str, Any]:
-    """The record's title, its owner's name and its key fields (readable ones only)."""
+           service: NoteService, notes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record's title, its owner's name, its key fields (readable ones only) and the
+    next follow-up date its notes ask for (today or later)."""
     title_field = page.obj.title_field
     title = record.get(title_field) if title_field in page.readable else None
     names = [n for n in page.layout.columns
@@ -41,9 +43,12 @@ def header(page: Page, record: Mapping[str, Any], found: Mapping[tuple[str, Any]
                  if n != title_field and n in page.readable]
     highlights = [{"name": n, "label": page.label(n), **shown(page, n, record, found)}
                   for n in names[:HIGHLIGHTS]]
+    today = utcnow().date().isoformat()
+    due = sorted(str(n["follow_up"]) for n in notes
+                 if n.get("follow_up") and str(n["follow_up"]) >= today)
     return {"title": str(title) if title not in (None, "") else f"#{record.get('id')}",
-            "owner": notes.owner_name(record.get("owner_id")),
-            "highlights": highlights}
+            "owner": service.owner_name(record.get("owner_id")),
+            "highlights": highlights, "follow_up": due[0] if due else None}
 
 
 def stage_field(page: Page) -> str | None:

@@ -149,11 +149,11 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     found = titles(page, [shown_record], {*page.layout.form_fields, *page.layout.columns})
     if rid is not None:
         approval = record_approval(page.principal, page.obj.name, rid)
-        activity = record_view.timeline(page, _history(page, rid), approval,
-                                        _notes().list(page.principal, page.obj.name, rid))
+        notes = _notes().list(page.principal, page.obj.name, rid)
+        activity = record_view.timeline(page, _history(page, rid), approval, notes)
         related = record_view.related(page, rid)
         files = attachments.panel(page, rid)
-        header = record_view.header(page, shown_record, found, _notes())
+        header = record_view.header(page, shown_record, found, _notes(), notes)
     errors = errors or {}
     sections = form_sections(page, form, shown_record, editable if editing else [],
                              states["states"], errors, found)
