@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..core.errors import Conflict
 from ..metadata.model import ObjectDef
-from . import propagation, search_keys, writes
+from . import note_tables, propagation, search_keys, writes
 from .context import Ctx, utcnow
 from .files import binding as file_binding
 from .systables import recycle_bin
@@ -116,6 +116,7 @@ def purge(ctx: Ctx, row: Any) -> None:
         ctx.conn.execute(t.delete().where(t.c.id == e.record_id, t.c.deleted_at.is_not(None)))
         file_binding.purge_records(ctx, obj, [e.record_id])  # attachments and file fields
         search_keys.purged(ctx, obj, [e.record_id])
+        note_tables.purge_records(ctx, obj, [e.record_id])
         writes.record_history(ctx, [writes.history_entry(ctx, obj, e.record_id, 0, "purge")])
     ctx.conn.execute(recycle_bin.delete().where(recycle_bin.c.batch == row.deleted_batch))
     for obj, gone in purged:  # the rows are gone: their parents come from the copies

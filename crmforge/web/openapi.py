@@ -17,6 +17,7 @@ from .openapi_automations import automation_paths, automation_schemas
 from .openapi_conventions import api_version, finish
 from .openapi_files import file_paths
 from .openapi_imports import import_paths
+from .openapi_notes import note_paths
 from .openapi_records import object_paths, object_tag, record_schemas
 
 _cache: OrderedDict[tuple[str, int, frozenset[tuple[str, frozenset[str]]]], dict[str, Any]] = \
@@ -383,7 +384,8 @@ def build(tenant_key: str, snapshot: Snapshot,
         if hit is not None:
             return hit
     schemas = _static_schemas()
-    paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths()}
+    paths = {**_static_paths(), **approval_paths(), **file_paths(), **import_paths(),
+             **note_paths()}
     paths.update(automation_paths())
     paths.update(app_paths())
     for path, item in extra_paths().items():  # adds operations, never replaces one

@@ -320,7 +320,7 @@ def test_admin_builds_a_deal_users_work_with_it(server: Server, browser: Any,
     page = seller.page
     _zh(page, server.url + "/records/deal", "新建")
     shot(page, "e2e-12-list-zh")
-    _zh(page, seller_url, "历史记录")
+    _zh(page, seller_url, "动态")
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     shot(page, "e2e-13-record-zh")
     page.goto(server.url + "/records/deal?lang=en")

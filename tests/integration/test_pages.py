@@ -144,7 +144,7 @@ def test_delete_and_restore_through_the_recycle_bin(client: FlaskClient,
     c = browser_session(instance)
     page = c.get(f"/records/deal/{rec['id']}")
     token = csrf_token(page.text)
-    assert "History" in page.text and "<strong>Title</strong>: <ins>Gone</ins>" in page.text
+    assert "Activity" in page.text and "<strong>Title</strong>: <ins>Gone</ins>" in page.text
     r = c.post(f"/records/deal/{rec['id']}/delete", data={"csrf_token": token})
     assert r.status_code == 303
     assert c.get(f"/records/deal/{rec['id']}").status_code == 404
@@ -219,7 +219,7 @@ def test_lookups_related_lists_and_layouts(client: FlaskClient, instance: Instan
     r = c.post("/records/contact/new", data={"csrf_token": csrf_token(page.text),
                                               "full_name": "Ann", "account": str(acme["id"])})
     assert r.status_code == 303, r.text
-    contact = c.get(r.headers["Location"]).text
+    contact = c.get(r.headers["Location"] + "/edit").text
     assert f'<option selected value="{acme["id"]}">Acme &lt;Ltd&gt;</option>' in contact \
         or f'value="{acme["id"]}" selected' in contact
     account_page = c.get(f"/records/account/{acme['id']}").text
@@ -279,7 +279,7 @@ def test_every_field_type_gets_a_fitting_widget(client: FlaskClient, instance: I
     assert rec["qty"] == 7 and rec["ratio"] == "0.125" and rec["active"] is True
     assert rec["met_at"].startswith("2026-05-01T09:30") and rec["tags"] == ["x", "y"]
     assert rec["double_qty"] == 14 and rec["code"]
-    shown = c.get(f"/records/kitchen/{rid}").text
+    shown = c.get(f"/records/kitchen/{rid}/edit").text
     assert 'value="2026-05-01T09:30"' in shown and "<option selected value=\"a\">" in shown
 
 

@@ -58,7 +58,7 @@ def test_a_closed_record_is_read_only_with_the_reason(client: FlaskClient,
         "csrf_token": csrf_token(text), "amount": "99", "version": "1"})
     assert r.status_code == 409 and r.mimetype == "text/html" and "不能修改" in r.text
     assert client.get(f"/api/v1/records/contract/{rid}", headers=admin).json["amount"] == "10.00"
-    draft = c.get(f"/records/contract/{_contract(client, admin, 'draft')}?lang=en").text
+    draft = c.get(f"/records/contract/{_contract(client, admin, 'draft')}/edit?lang=en").text
     assert 'id="lock-reason"' not in draft and 'name="amount"' in draft
     assert "/delete" in draft
 
@@ -69,7 +69,7 @@ def test_a_signed_record_offers_only_its_editable_fields(client: FlaskClient,
     assert client.post("/api/v1/meta/objects", json=CONTRACT, headers=admin).status_code == 201
     rid = _contract(client, admin, "signed")
     c = browser_session(instance)
-    page = c.get(f"/records/contract/{rid}?lang=en")
+    page = c.get(f"/records/contract/{rid}/edit?lang=en")
     text = page.text
     assert "This record is in status Signed: only Notes can be changed." in text
     assert 'name="notes"' in text and 'name="amount"' not in text and ">Save<" in text
@@ -89,7 +89,7 @@ def test_a_record_in_approval_is_read_only_with_the_reason(client: FlaskClient,
     deal = new_deal(client, heads["sam"])
     submit(client, heads["sam"], deal["id"])
     sam = browser_session(instance, "sam", PASSWORD)
-    page = sam.get(f"/records/deal/{deal['id']}?lang=en")
+    page = sam.get(f"/records/deal/{deal['id']}/edit?lang=en")
     assert page.status_code == 200
     # The process lets the notes change while in approval (workflow_world's allow_changes).
     assert ("This record is in approval: only notes can be changed, and it cannot be deleted, "

@@ -187,7 +187,8 @@ def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
     names = _form_names(new.text)
     assert {"title", "qty", "due", "at", "stage", "tags", "ref", "account", "person"} <= set(names)
     _submit_wrong(c, "/records/item/new", names, valid, {"_record": ""}, lang)
-    edit = c.get(f"/records/item/{item}", headers=h)
+    _check(c.get(f"/records/item/{item}", headers=h), lang, "GET read view")
+    edit = c.get(f"/records/item/{item}/edit", headers=h)
     _check(edit, lang, "GET edit")
     version = re.search(r'name="version" value="(\d+)"', edit.text)
     assert version, "the edit form carries the record's version"
@@ -208,6 +209,9 @@ def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
         "/records/item/dashboard", "/records/nope/dashboard", "/dashboards/nope",
         "/recycle-bin", "/inbox", "/imports", "/imports?id=abc", "/imports?id=999",
         "/settings/delegation", "/", "/records/item/abc", "/records/item/1/nope",
+        "/records/item/999999/edit", f"/records/account/{other}/edit", "/records/nope/1/edit",
+        f"/records/item/new?account={account}", "/records/item/new?account=999999",
+        "/records/item/new?account=abc&ref=-1&nope=1", f"/records/account/{account}",
     ]
     for url in gets:
         _check(c.get(url, headers=h), lang, f"GET {url}")
@@ -239,6 +243,13 @@ def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
         ("/inbox/approve", {"task": ["abc", "999"]}), ("/inbox/approve", {}),
         ("/settings/delegation", {"to": "nobody", "from": "x", "until": "y"}),
         ("/settings/delegation", {"to": ""}),
+        (f"/records/item/{item}/notes", {}), (f"/records/item/{item}/notes", {"body": " "}),
+        (f"/records/item/{item}/notes", {"body": "x" * 20_000, "follow_up": "2024-13-45"}),
+        (f"/records/item/{item}/notes", {"body": "ok\x00", "follow_up": "9" * 40}),
+        (f"/records/item/{item}/notes", {"body": "fine", "follow_up": "2024-02-30"}),
+        (f"/records/item/{item}/notes", {"body": "fine", "follow_up": "2030-01-01"}),
+        (f"/records/account/{other}/notes", {"body": "x"}),
+        ("/records/item/999999/notes", {"body": "x"}), ("/records/nope/1/notes", {"body": "x"}),
     ]
     for url, data in posts:
         _check(c.post(url, data={"csrf_token": token, **data}, headers=h), lang,

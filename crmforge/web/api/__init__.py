@@ -18,6 +18,7 @@ from . import (
     layouts,
     list_views,
     meta,
+    notes,
     packs,
     processes,
     records,
@@ -27,7 +28,7 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations, webhooks, search, apps):
+               approvals, jobs, files, imports, automations, webhooks, search, apps, notes):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

@@ -1,5 +1,8 @@
-"""Record pages: ``/records/<object>/new`` and ``/records/<object>/<id>`` (form, history,
-related lists, delete), the live form state, lookup search and the recycle bin.
+"""Record pages: ``/records/<object>/new`` (the form), ``/records/<object>/<id>`` (the read
+view on GET, the form's save on POST), ``.../<id>/edit`` (the form), notes added from the
+page, delete, the live form state, lookup search and the recycle bin. What the read view
+shows besides the fields (header, stage path, activity, related tables) is shaped in
+``record_view`` (decision 0035).
 
 Saving goes through the record service with the version the form was rendered from, so a
 stale form answers 409 and nothing is overwritten; its 422 field errors are shown beside
@@ -13,20 +16,21 @@ import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ...core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
-from ...core.filters import Condition, ListQuery
+from ...core.filters import ListQuery
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
+from ...runtime.notes import NoteService
 from ..context import current_principal, current_tenant
-from . import attachments, bp
-from .display import Page, page_for, shown, titles
+from . import attachments, bp, record_view
+from .display import REFERENCES, Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
 from .server_messages import translated
 
-RELATED_LIMIT = 20
 OPTIONS_LIMIT = 20
 
 
@@ -64,9 +68,11 @@ def lock_notice(page: Page, limit: forms.EditLimit | None, editable: list[str]
 
 
 def form_sections(page: Page, form: Any, record: dict[str, Any], editable: list[str],
-                  states: dict[str, Any], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+                  states: dict[str, Any], errors: dict[str, list[str]],
+                  found: dict[tuple[str, Any], str] | None = None) -> list[dict[str, Any]]:
     """The layout's sections with the fields this reader may see (hidden ones are absent)."""
-    found = titles(page, [record], page.layout.form_fields)
+    if found is None:
+        found = titles(page, [record], page.layout.form_fields)
     out = []
     for section in page.layout.sections:
         items = []
@@ -119,8 +125,13 @@ def _int(value: Any) -> Any:
 
 def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = None,
             errors: dict[str, list[str]] | None = None, message: str | None = None,
-            status: int = 200) -> tuple[str, int]:
+            status: int = 200, editing: bool = True,
+            note: dict[str, Any] | None = None) -> tuple[str, int]:
+    """The record's page: its read view (``editing`` False, a saved record only) or its
+    form. Both compute the same states, so what the read view hides (a hidden field, a
+    field whose ``visible_if`` is false) is what the form hides."""
     creating = rid is None
+    editing = editing or creating
     limit = _limit(page, rid)
     editable = editable_fields(page, creating, limit)
     cls = forms.form_class(page.obj, editable, page.lang)
@@ -129,18 +140,23 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     _lookup_choices(page, form, record, editable)
     draft = forms.payload(page.obj, form, editable)
     states = forms.draft_state(current_tenant(), page.principal, page.obj.name, draft, rid)
-    history: list[dict[str, Any]] = []
     related: list[dict[str, Any]] = []
     approval: dict[str, Any] | None = None
     files: dict[str, Any] | None = None
+    activity: list[dict[str, Any]] = []
+    header: dict[str, Any] | None = None
+    shown_record = {**record, **states["values"]}
+    found = titles(page, [shown_record], {*page.layout.form_fields, *page.layout.columns})
     if rid is not None:
-        history = _history(page, rid)
-        related = _related(page, rid)
         approval = record_approval(page.principal, page.obj.name, rid)
+        notes = _notes().list(page.principal, page.obj.name, rid)
+        activity = record_view.timeline(page, _history(page, rid), approval, notes)
+        related = record_view.related(page, rid)
         files = attachments.panel(page, rid)
+        header = record_view.header(page, shown_record, found, _notes(), notes)
     errors = errors or {}
-    sections = form_sections(page, form, {**record, **states["values"]}, editable,
-                         states["states"], errors)
+    sections = form_sections(page, form, shown_record, editable if editing else [],
+                             states["states"], errors, found)
     placed = {it["name"] for s in sections for it in s["entries"]}
     file_inputs = [it["name"] for s in sections for it in s["entries"] if it.get("on_create")]
     general = list(map(translated, errors.get(ALL, []))) + [  # no field on the form to sit by
@@ -148,11 +164,17 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         if name != ALL and name not in placed]
     return render_template(
         "record.html", page=page, record=record, rid=rid, form=form, editable=editable,
-        sections=sections, values=states["values"], errors=general, message=message,
-        status=status, picklist_deps=_picklist_deps(page, record, editable),
-        history=history, related=related, approval=approval, attachments=files,
-        file_inputs=file_inputs, lock=lock_notice(page, limit, editable),
+        editing=editing, sections=sections, values=states["values"], errors=general,
+        message=message, status=status,
+        picklist_deps=_picklist_deps(page, record, editable) if editing else {},
+        related=related, approval=approval, attachments=files, activity=activity,
+        header=header, path=record_view.stage_path(page, shown_record) if rid else None,
+        note=note or {}, file_inputs=file_inputs, lock=lock_notice(page, limit, editable),
         deletable=limit is None or limit.deletable), status
+
+
+def _notes() -> NoteService:
+    return NoteService(current_tenant())
 
 
 def _picklist_deps(page: Page, record: dict[str, Any], editable: list[str]
@@ -183,31 +205,6 @@ def _history(page: Page, rid: int) -> list[dict[str, Any]]:
     return entries
 
 
-def _related(page: Page, rid: int) -> list[dict[str, Any]]:
-    """Children of this record: objects whose lookup or master-detail points here."""
-    out = []
-    for child in sorted(page.snapshot.objects.values(), key=lambda o: o.name):
-        if not page.access.allowed(child, "read"):
-            continue
-        readable = page.access.readable(child)
-        for f in child.fields:
-            if f.type not in ("lookup", "master_detail") or f.target != page.obj.name \
-                    or f.name not in readable:
-                continue
-            title = child.title_field
-            q = ListQuery(conditions=(Condition(f.name, "eq", str(rid)),),
-                          fields=(title,) if title in readable else None, limit=RELATED_LIMIT)
-            try:
-                items = page.service().list(page.principal, child.name, q)["items"]
-            except CRMError:
-                continue
-            out.append({"object": child.name, "label": f"{child.label(page.lang)} · "
-                        f"{f.label(page.lang)}", "field": f.name,
-                        "items": [{"id": i["id"], "title": str(i.get(title) or f"#{i['id']}")}
-                                  for i in items]})
-    return out
-
-
 def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     creating = rid is None
     limit = _limit(page, rid)
@@ -215,7 +212,7 @@ def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
     if not editable and limit is not None and rid is not None and page.may("update"):
         # Locked meanwhile (or a stale tab): the page again, saying why, nothing written.
         return _render(page, page.service().get(page.principal, page.obj.name, rid), rid,
-                       status=409)
+                       status=409, editing=False)
     if not editable:
         raise Forbidden(f"you may not {'create' if creating else 'update'} "
                         f"{page.obj.label(page.lang)} records")
@@ -253,21 +250,61 @@ def record_new(object_name: str) -> Response | tuple[str, int]:
         return _save(page, None)
     if not page.may("create"):
         raise Forbidden(f"you may not create {page.obj.label(page.lang)} records")
-    return _render(page, forms.defaults(page.obj, page.snapshot), None)
+    return _render(page, {**forms.defaults(page.obj, page.snapshot), **_prefilled(page)}, None)
+
+
+def _prefilled(page: Page) -> dict[str, Any]:
+    """Reference fields named in the address (``?account=7``: a related list's "New"
+    button) start the form pointing at that record; the save checks it like any value."""
+    out: dict[str, Any] = {}
+    for name, value in request.args.items():
+        f = page.obj.field(name)
+        if f is not None and f.type in REFERENCES and value.isdigit():
+            out[name] = int(value)
+    return out
 
 
 @bp.route("/records/<object_name>/<int:record_id>", methods=["GET", "POST"])
 def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
+    """GET: the record's read view; POST: save the form (as before the read view came)."""
     page = page_for(object_name, single=request.method == "GET")
     if request.method == "POST":
         return _save(page, record_id)
+    return _render(page, _visible(page, record_id), record_id, editing=False)
+
+
+@bp.get("/records/<object_name>/<int:record_id>/edit")
+def record_edit(object_name: str, record_id: int) -> tuple[str, int]:
+    """The record's form (it posts to the record's own address)."""
+    page = page_for(object_name, single=True)
+    return _render(page, _visible(page, record_id), record_id)
+
+
+def _visible(page: Page, record_id: int) -> dict[str, Any]:
     try:
-        record = page.service().get(page.principal, object_name, record_id)
+        return page.service().get(page.principal, page.obj.name, record_id)
     except NotFound:
         if page.may("read") or page.may("create"):
             raise
-        raise NotFound(f"no object named '{object_name[:40]}'") from None  # no leak
-    return _render(page, record, record_id)
+        raise NotFound(f"no object named '{page.obj.name[:40]}'") from None  # no leak
+
+
+@bp.post("/records/<object_name>/<int:record_id>/notes")
+def record_note(object_name: str, record_id: int) -> Response | tuple[str, int]:
+    """Add a note from the record's page: a plain form post; bad input comes back beside
+    its field, nothing stored. A record the user cannot see is a 404 (the service's)."""
+    page = page_for(object_name, single=True)
+    body, follow_up = request.form.get("body", ""), request.form.get("follow_up", "")
+    try:
+        _notes().add(page.principal, object_name, record_id, body, follow_up)
+    except ValidationFailed as exc:
+        note = {"body": body, "follow_up": follow_up,
+                "errors": {k: [translated(m) for m in v] for k, v in exc.fields.items()}}
+        return _render(page, _visible(page, record_id), record_id, editing=False, note=note,
+                       status=422)
+    flash(gettext("The note is added."), "ok")
+    return redirect(url_for("pages.record_page", object_name=object_name,
+                            record_id=record_id, _anchor="activity"), 303)
 
 
 @bp.route("/records/<object_name>/<int:record_id>/delete", methods=["GET", "POST"])

@@ -236,6 +236,11 @@ TEMPLATES: tuple[str, ...] = (
     "an app lists at least one object",
     "an app named '%(value)s' already exists",
     "an app name has lowercase ASCII letters, digits and '_'",
+    # Notes on records (crmforge/runtime/notes.py).
+    "a note needs some text",
+    "a note has at most %(n)s characters",
+    "enter the follow-up date as YYYY-MM-DD",
+    "the note holds characters that cannot be stored",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
