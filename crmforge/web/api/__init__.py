@@ -20,6 +20,7 @@ from . import (
     meta,
     packs,
     processes,
+    recent,
     records,
     search,
     webhooks,
@@ -27,7 +28,8 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations, webhooks, search, apps):
+               approvals, jobs, files, imports, automations, webhooks, search, apps,
+               recent):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

@@ -262,7 +262,7 @@ def record_page(object_name: str, record_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         return _save(page, record_id)
     try:
-        record = page.service().get(page.principal, object_name, record_id)
+        record = page.service().get(page.principal, object_name, record_id, opened=True)
     except NotFound:
         if page.may("read") or page.may("create"):
             raise
