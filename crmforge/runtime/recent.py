@@ -134,15 +134,20 @@ class Titled:
 
 
 def visible_titles(tenant: Tenant, conn: sa.Connection, principal: Principal, snap: Snapshot,
-                   access: Access, refs: Sequence[tuple[str, int]]
-                   ) -> dict[tuple[str, int], Titled]:
+                   access: Access, refs: Sequence[tuple[str, int]],
+                   titled: Iterable[tuple[str, int]] = ()) -> dict[tuple[str, int], Titled]:
     """Of ``refs`` (object id, record id), those live and visible to the reader, with their
     titles: one statement whatever the number of objects (a ``UNION ALL`` branch per
     object among ``refs``; callers bound ``refs``). A title the reader may not read, or
-    masked on that row, or blank, answers ``#<id>``."""
+    masked on that row, or blank, answers ``#<id>``. ``titled``: records whose title the
+    reader may see whatever their role says (an approval task's record, whose step shows
+    its title to the approver: ``workflow.home``)."""
     by_object: dict[str, set[int]] = {}
     for oid, rid in refs:
         by_object.setdefault(oid, set()).add(int(rid))
+    granted: dict[str, set[int]] = {}
+    for oid, rid in titled:
+        granted.setdefault(oid, set()).add(int(rid))
     schema = tenant.schema(snap)
     branches = []
     objects: dict[str, ObjectDef] = {}
@@ -157,6 +162,8 @@ def visible_titles(tenant: Tenant, conn: sa.Connection, principal: Principal, sn
         if f is not None and f.name in access.readable(obj):
             ctx = Ctx(tenant, conn, principal, snap, schema, access, obj, t)
             title = masking.effective_columns(ctx, [f.name]).get(f.name, t.c[f.name])
+        elif f is not None and granted.get(oid):  # a stored text field: never masked
+            title = sa.case((t.c.id.in_(sorted(granted[oid])), t.c[f.name]), else_=sa.null())
         branches.append(sa.select(sa.literal(oid, sa.String).label("object_id"),
                                   t.c.id.label("id"), sa.cast(title, sa.Text).label("title"))
                         .where(t.c.id.in_(sorted(by_object[oid])), t.c.deleted_at.is_(None),
@@ -184,11 +191,13 @@ def recent_for(tenant: Tenant, principal: Principal, access_of: Any, lang: str,
 
 def items(tenant: Tenant, conn: sa.Connection, principal: Principal, snap: Snapshot,
           access: Access, lang: str, limit: int = SHOWN,
-          titles: Mapping[tuple[str, int], Titled] | None = None) -> list[dict[str, Any]]:
+          titles: Mapping[tuple[str, int], Titled] | None = None,
+          ordered: tuple[list[tuple[str, int]], dict[tuple[str, int], dt.datetime]]
+          | None = None) -> list[dict[str, Any]]:
     """The reader's recently viewed records they may still read, newest first:
-    ``{"object", "label", "id", "title", "viewed_at"}``. Pass ``titles`` when the caller
-    looked them up together with others (``candidates`` gives the refs to look up)."""
-    order, when = candidates(tenant, conn, principal)
+    ``{"object", "label", "id", "title", "viewed_at"}``. Pass ``ordered`` (from
+    ``candidates``) and ``titles`` when the caller looked them up together with others."""
+    order, when = ordered if ordered is not None else candidates(tenant, conn, principal)
     found = titles if titles is not None else visible_titles(
         tenant, conn, principal, snap, access, order)
     out: list[dict[str, Any]] = []
