@@ -182,11 +182,11 @@ def home() -> str:
                            **homepage.sections())
 
 
-from . import homepage  # noqa: E402
 from . import (  # noqa: E402,F401  (views register on bp)
     dashboards,
     delegation,
     guides,
+    homepage,
     imports,
     inbox,
     lists,
