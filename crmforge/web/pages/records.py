@@ -20,7 +20,7 @@ from ...core.filters import Condition, ListQuery
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
 from ..context import current_principal, current_tenant
-from . import attachments, bp
+from . import attachments, bp, lookups
 from .display import Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
@@ -99,18 +99,8 @@ def _in_lang(text: Any, lang: str) -> str | None:
 
 
 def _lookup_choices(page: Page, form: Any, record: dict[str, Any], editable: list[str]) -> None:
-    """A lookup's select starts with its current record; the search box adds others."""
-    found = titles(page, [record], editable)
-    for name in editable:
-        f = page.obj.field(name)
-        if f is None or f.type not in ("lookup", "master_detail"):
-            continue
-        value = form[name].data
-        choices = [forms.BLANK]
-        if value not in (None, ""):
-            choices.append(forms.choice(
-                str(value), found.get((f.target or "", _int(value)), f"#{value}")))
-        form[name].choices = choices
+    """A lookup's select: its current choice, recent and other records (``lookups``)."""
+    lookups.fill_choices(page, form, editable)
 
 
 def _int(value: Any) -> Any:
@@ -305,22 +295,7 @@ def record_state(object_name: str) -> tuple[str, int, dict[str, str]]:
 @bp.get("/records/<object_name>/_options")
 def lookup_options(object_name: str) -> str:
     """Options for a lookup's select: the target's records matching the search text."""
-    page = page_for(object_name)
-    f = page.obj.field(request.args.get("field", ""))
-    items: list[dict[str, Any]] = []
-    if f is not None and f.target and f.name in page.readable:
-        target = page.snapshot.object(f.target)
-        if target is not None and page.access.allowed(target, "read"):
-            text = " ".join(v for k, v in request.args.items() if k.startswith("q_")).strip()
-            q = ListQuery(search=text or None, limit=OPTIONS_LIMIT)
-            try:
-                found = page.service().list(page.principal, target.name, q)["items"]
-            except CRMError:
-                found = []
-            title = target.title_field
-            items = [{"id": i["id"], "title": str(i.get(title) or f"#{i['id']}")} for i in found]
-    return render_template("_options.html", items=items, current=request.args.get(
-        f.name if f is not None else "", ""))
+    return lookups.options_fragment(page_for(object_name))
 
 
 @bp.get("/recycle-bin")
