@@ -84,6 +84,10 @@ class AccessLog:
         self.name = name
         self._opener = opener
         self._pending: deque[AccessEntry] = deque()
+        #: Openings being written, and those of the last batch written: a page whose read
+        #: began before that batch committed still finds them (``pending_of``).
+        self._writing: list[AccessEntry] = []
+        self._written: list[AccessEntry] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self.dropped = 0
@@ -113,8 +117,9 @@ class AccessLog:
         viewed records add to the stored ones, so a record opened a moment ago shows at
         once without its read ever writing (``recent``)."""
         with self._lock:
-            newest = list(itertools.islice(reversed(self._pending), scan))
-        return [e for e in newest if e.user_id == user_id]
+            newest = [*itertools.islice(reversed(self._pending), scan), *self._writing,
+                      *self._written]
+        return [e for e in newest if e.user_id == user_id and e.opened]
 
     def flush(self) -> int:
         """Write the pending entries in one transaction; how many were written. When the
@@ -123,6 +128,7 @@ class AccessLog:
             with self._lock:
                 batch, self._pending = self._pending, deque()
                 dropped, self.dropped = self.dropped, 0
+                self._writing = [e for e in batch if e.opened]
             if dropped:
                 log.warning("access audit of tenant %s: %d entries dropped while the "
                             "database refused writes", self.name, dropped)
@@ -131,6 +137,8 @@ class AccessLog:
             try:
                 tenant = self._opener()
                 if tenant is None:  # the tenant is gone: its reads are gone with it
+                    with self._lock:
+                        self._writing = []
                     return 0
                 from . import recent  # the recently viewed records ride on the same batch
                 recent.ensure(tenant)
@@ -141,12 +149,15 @@ class AccessLog:
                 log.warning("access audit of tenant %s: %d entries wait (%s)", self.name,
                             len(batch), type(exc).__name__)
                 with self._lock:  # back in front of what came meanwhile, oldest first
+                    self._writing = []
                     batch.extend(self._pending)
                     while len(batch) > MAX_PENDING:
                         batch.popleft()
                         self.dropped += 1
                     self._pending = batch
                 return 0
+            with self._lock:
+                self._written, self._writing = self._writing, []
             return len(batch)
 
 

@@ -161,3 +161,20 @@ def test_opening_a_record_writes_nothing_and_the_flush_keeps_the_newest(
     assert sorted(kept) == ids[-recent.KEEP:]
     assert _titles(world.recent(world.rep)) == [f"Deal {i}" for i in
                                                 range(recent.KEEP + 4, recent.KEEP - 6, -1)]
+
+
+def test_openings_being_written_stay_visible_to_a_read_that_began_before(
+        world: World, instance: Instance) -> None:
+    """A page whose read transaction began before the flush committed does not see the
+    stored rows yet: the openings of the batch being written, and of the last one
+    written, are still offered by the log (duplicates fold into one)."""
+    a = world.create("deal", world.rep, name="Just opened")
+    world.open("deal", a, world.rep)
+    tenant = instance.tenant("default")
+    with tenant.read() as conn:
+        rep = conn.execute(sa.text("SELECT id FROM sys_users WHERE username = 'rep'")
+                           ).scalar_one()
+    [entry] = tenant.access_log.pending_of(rep)
+    access_log.flush_all()
+    assert tenant.access_log.pending_of(rep) == [entry]
+    assert _titles(world.recent(world.rep)) == ["Just opened"]
