@@ -125,7 +125,8 @@ class HomeService:
             hit = found.get((r.object_id, int(r.record_id)))
             obj = snap.object_by_id(r.object_id)
             shown_tasks.append({
-                "id": r.id, "step": r.step, "process": r.process,
+                "id": r.id, "step": _step_label(r.definition, r.step, lang),
+                "process": r.process,
                 "object": obj.name if obj is not None else None,
                 "label": obj.label(lang) if obj is not None else "",
                 "record_id": int(r.record_id),
@@ -207,6 +208,16 @@ def _titled_by_step(snap: Snapshot, rows: Iterable[Any]) -> list[tuple[str, int]
         if obj.title_field in step_sight(obj, snap, steps.get(r.step)):
             out.append((r.object_id, int(r.record_id)))
     return out
+
+
+def _step_label(definition: str, step: str, lang: str) -> str:
+    """A step as the inbox names it: its label in ``lang`` (then English, Chinese), else
+    its name."""
+    for s in json.loads(definition).get("steps", []):
+        if s.get("name") == step:
+            label = s.get("label") or {}
+            return str(label.get(lang) or label.get("en") or label.get("zh") or step)
+    return step
 
 
 def _iso(value: Any) -> str | None:

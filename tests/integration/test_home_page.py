@@ -19,7 +19,8 @@ from crmforge.runtime import Instance
 from .conftest import browser_session
 from .workflow_world import PASSWORD, act, build, new_deal, process, submit
 
-REVIEW = {"name": "review", "mode": "single", "approvers": {"users": ["alice"]}}
+REVIEW = {"name": "review", "label": {"zh": "审核", "en": "Review"}, "mode": "single",
+          "approvers": {"users": ["alice"]}}
 FOLLOWUP: dict[str, Any] = {
     "name": "followup", "label": {"zh": "跟进", "en": "Follow-up"},
     "fields": [{"name": "subject", "type": "text", "required": True},
@@ -112,7 +113,8 @@ def test_an_approvers_tasks_and_an_admins_own_attention(world: World,
     alice = browser_session(instance, "alice", PASSWORD)
     text = alice.get("/").text
     tasks = _section(text, "tasks")
-    assert "Pending deal" in tasks and "Step: review" in tasks
+    assert "Pending deal" in tasks and "Step: Review" in tasks  # the step's label
+    assert "步骤：审核" in alice.get("/?lang=zh").text
     assert f'href="/records/deal/{world.pending}"' in tasks and 'href="/inbox"' in tasks
     assert "Nothing needs your attention" in _section(text, "attention")
     assert "The records you open will show here." in _section(text, "recent")
