@@ -95,3 +95,19 @@ def test_home_sections_and_picking_a_lookup_by_typing(world: Server, browser: An
     expect(page.locator("select#client option:checked")).to_have_text("Gamma Works · G-300")
     assert dialogs == []
     context.close()
+
+
+def test_a_lookup_without_javascript_is_a_plain_select(world: Server, browser: Any) -> None:
+    context, page, dialogs = sign_in_page(browser, world, "admin", ADMIN_PASSWORD,
+                                          "/records/visit/new", viewport=SIZES["phone"],
+                                          java_script_enabled=False)
+    expect(page.locator("input[name=q_client]")).to_be_hidden()  # it could only save
+    select = page.locator("select#client")
+    select.select_option(label="Globex · X-200")
+    page.locator("input[name=subject]").fill("Visit without scripts")
+    page.locator("form.record-form button[type=submit]").first.click()
+    expect(page.locator(".flash")).to_be_visible()
+    expect(page.locator("select#client option:checked")).to_have_text("Globex · X-200")
+    shot(page, "lookup-no-script-en-phone")
+    assert dialogs == []
+    context.close()
