@@ -100,7 +100,7 @@ def _choices(ctx: Ctx, current: int | None, recent_ids: Sequence[int], text: str
     t = ctx.table
     obj = ctx.obj
     readable = ctx.access.readable(obj)
-    title_f = search_keys.title_field(obj)
+    title_f = recent.title_column_field(obj)
     second = second_field(obj)
     shown = [f for f in (title_f, second) if f is not None and f.name in readable]
     searched = [f for f in obj.fields if f.searchable and f.stored and f.name in readable

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..metadata.model import ObjectDef, Snapshot
+from ..metadata.model import FieldDef, ObjectDef, Snapshot
 from ..security.engine import Access
 from ..security.principal import Principal
 from . import masking, search_keys
@@ -124,6 +124,20 @@ def merged(kept: Iterable[Opened], pending: Iterable[Opened]) -> list[tuple[str,
     return list(dict.fromkeys((o.object_id, o.record_id) for o in ordered))[:KEEP]
 
 
+def title_column_field(obj: ObjectDef) -> FieldDef | None:
+    """The stored field naming the object's records: a text-like field
+    (``search_keys.title_field``) or a stored formula giving text, whose value may be
+    masked per row (callers read it through ``masking.effective_columns``)."""
+    found = search_keys.title_field(obj)
+    if found is not None:
+        return found
+    f = obj.field(obj.title_field)
+    if f is not None and f.stored and f.type == "formula" \
+            and f.options.get("result_type") == "text":
+        return f
+    return None
+
+
 @dataclass(frozen=True)
 class Titled:
     """A record the reader may see, with what names it for them."""
@@ -157,12 +171,12 @@ def visible_titles(tenant: Tenant, conn: sa.Connection, principal: Principal, sn
             continue
         objects[oid] = obj
         t = schema.table(obj.name)
-        f = search_keys.title_field(obj)
+        f = title_column_field(obj)
         title: Any = sa.null()
         if f is not None and f.name in access.readable(obj):
             ctx = Ctx(tenant, conn, principal, snap, schema, access, obj, t)
             title = masking.effective_columns(ctx, [f.name]).get(f.name, t.c[f.name])
-        elif f is not None and granted.get(oid):  # a stored text field: never masked
+        elif f is not None and f.type != "formula" and granted.get(oid):  # never masked
             title = sa.case((t.c.id.in_(sorted(granted[oid])), t.c[f.name]), else_=sa.null())
         branches.append(sa.select(sa.literal(oid, sa.String).label("object_id"),
                                   t.c.id.label("id"), sa.cast(title, sa.Text).label("title"))
@@ -231,4 +245,5 @@ def candidates(tenant: Tenant, conn: sa.Connection, principal: Principal
 
 
 __all__ = ["KEEP", "SHOWN", "Opened", "Titled", "candidates", "ensure", "items", "merged",
-           "opened", "recent_for", "recent_items", "remember", "stored", "visible_titles"]
+           "opened", "recent_for", "recent_items", "remember", "stored", "title_column_field",
+           "visible_titles"]

@@ -178,3 +178,16 @@ def test_openings_being_written_stay_visible_to_a_read_that_began_before(
     access_log.flush_all()
     assert tenant.access_log.pending_of(rep) == [entry]
     assert _titles(world.recent(world.rep)) == ["Just opened"]
+
+
+def test_a_stored_formula_title_names_the_record(world: World) -> None:
+    doc = {"name": "person", "title_field": "full_name", "fields": [
+        {"name": "given", "type": "text", "required": True},
+        {"name": "family", "type": "text"},
+        {"name": "full_name", "type": "formula", "result_type": "text", "stored": True,
+         "expression": "concat(given, ' ', family)"}]}
+    r = world.client.post("/api/v1/meta/objects", json=doc, headers=world.admin)
+    assert r.status_code == 201, r.json
+    rid = world.create("person", world.admin, given="Zhang", family="San")
+    world.open("person", rid, world.admin)
+    assert _titles(world.recent(world.admin)) == ["Zhang San"]
