@@ -131,6 +131,7 @@ def test_the_page_counts_and_bad_limits_are_refused(world: World, instance: Inst
     page = browser_session(instance, "rep", PASSWORD)
     assert page.get(f"/records/deal/{a}").status_code == 200
     assert _titles(world.recent(world.rep)) == ["Paged"]
+    assert world.client.get("/api/v1/recent").status_code == 401
     for bad in ("0", "31", "x"):
         r = world.client.get("/api/v1/recent", headers=world.rep, query_string={"limit": bad})
         assert r.status_code == 400 and "limit" in error_of(r)["message"]
