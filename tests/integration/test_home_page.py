@@ -186,3 +186,9 @@ def test_the_home_page_costs_the_same_whatever_the_data(world: World,
     assert admin.get("/records/dated_0/1").status_code == 200
     assert _count(instance, admin, "/") == before
     assert len(re.findall(r"<li", _section(admin.get("/").text, "attention"))) <= 20
+
+
+def test_a_resubmitted_record_is_in_approval_once(world: World) -> None:
+    submit(world.client, world.heads["sam"], world.returned)
+    attention = _section(world.sam.get("/").text, "attention")
+    assert attention.count("Returned deal") == 1 and "Returned to you" not in attention
