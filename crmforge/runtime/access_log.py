@@ -13,6 +13,8 @@ What this guarantees (docs/security.md, decision 0017):
   every tenant;
 - a crash (kill -9, power loss) loses at most the entries of the last ``FLUSH_EVERY``
   seconds;
+- the same flush keeps each user's recently viewed records (``recent``), so opening a
+  record costs its request nothing more than the audit entry;
 - while the database refuses writes (locked by a long change, disk full, read-only file
   system), entries wait in memory and go out with the next flush that succeeds; beyond
   ``MAX_PENDING`` entries per tenant the oldest are dropped and the drop is logged with
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import itertools
 import logging
 import threading
 import weakref
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
 FLUSH_EVERY = 1.0
 #: Entries one tenant keeps while its database refuses writes.
 MAX_PENDING = 100_000
+#: Newest pending entries looked through for one user's recent records: the entries of
+#: about one flush interval, bounded so a backlog never slows a page.
+PENDING_SCAN = 5_000
 
 log = logging.getLogger("crmforge.audit")
 
@@ -55,6 +61,16 @@ class AccessEntry:
     record_ids: str
     record_count: int
     at: dt.datetime
+    #: A person opened this one record (its page, the API's GET by id), as opposed to a
+    #: program reading it on their behalf: what the recently viewed records keep.
+    opened: bool = False
+
+    def row(self) -> dict[str, object]:
+        """The audit row (``opened`` is not audited: a read is a read)."""
+        return {"user_id": self.user_id, "username": self.username,
+                "object_id": self.object_id, "action": self.action,
+                "record_ids": self.record_ids, "record_count": self.record_count,
+                "at": self.at}
 
 
 class AccessLog:
@@ -68,18 +84,23 @@ class AccessLog:
         self.name = name
         self._opener = opener
         self._pending: deque[AccessEntry] = deque()
+        #: Openings being written, and those of the last batch written: a page whose read
+        #: began before that batch committed still finds them (``pending_of``).
+        self._writing: list[AccessEntry] = []
+        self._written: list[AccessEntry] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self.dropped = 0
 
     def add(self, principal: Principal, object_id: str, action: str,
-            record_ids: Sequence[int]) -> None:
-        """Audit a read; returns at once (the system principal is not audited)."""
+            record_ids: Sequence[int], *, opened: bool = False) -> None:
+        """Audit a read; returns at once (the system principal is not audited). ``opened``:
+        a person opened this single record (``AccessEntry.opened``)."""
         if not record_ids or principal.is_system:
             return
         entry = AccessEntry(principal.user_id, principal.label, object_id, action,
                             ",".join(str(i) for i in record_ids), len(record_ids),
-                            clock.now().replace(tzinfo=None))
+                            clock.now().replace(tzinfo=None), opened)
         with self._lock:
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
@@ -91,6 +112,15 @@ class AccessLog:
     def pending(self) -> int:
         return len(self._pending)
 
+    def pending_of(self, user_id: int, scan: int = PENDING_SCAN) -> list[AccessEntry]:
+        """The user's entries not yet written, among the newest ``scan``: what the recently
+        viewed records add to the stored ones, so a record opened a moment ago shows at
+        once without its read ever writing (``recent``)."""
+        with self._lock:
+            newest = [*itertools.islice(reversed(self._pending), scan), *self._writing,
+                      *self._written]
+        return [e for e in newest if e.user_id == user_id and e.opened]
+
     def flush(self) -> int:
         """Write the pending entries in one transaction; how many were written. When the
         database refuses, they stay pending for the next flush."""
@@ -98,6 +128,7 @@ class AccessLog:
             with self._lock:
                 batch, self._pending = self._pending, deque()
                 dropped, self.dropped = self.dropped, 0
+                self._writing = [e for e in batch if e.opened]
             if dropped:
                 log.warning("access audit of tenant %s: %d entries dropped while the "
                             "database refused writes", self.name, dropped)
@@ -106,19 +137,27 @@ class AccessLog:
             try:
                 tenant = self._opener()
                 if tenant is None:  # the tenant is gone: its reads are gone with it
+                    with self._lock:
+                        self._writing = []
                     return 0
+                from . import recent  # the recently viewed records ride on the same batch
+                recent.ensure(tenant)
                 with tenant.write() as conn:
-                    conn.execute(access_audit.insert(), [vars(e) for e in batch])
+                    conn.execute(access_audit.insert(), [e.row() for e in batch])
+                    recent.remember(conn, list(batch))
             except Exception as exc:  # refused (locked, full, read-only) or failed: keep them
                 log.warning("access audit of tenant %s: %d entries wait (%s)", self.name,
                             len(batch), type(exc).__name__)
                 with self._lock:  # back in front of what came meanwhile, oldest first
+                    self._writing = []
                     batch.extend(self._pending)
                     while len(batch) > MAX_PENDING:
                         batch.popleft()
                         self.dropped += 1
                     self._pending = batch
                 return 0
+            with self._lock:
+                self._written, self._writing = self._writing, []
             return len(batch)
 
 

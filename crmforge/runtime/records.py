@@ -132,7 +132,10 @@ class RecordService:
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, principal: Principal, object_name: str, rid: Any,
-            fields: Iterable[str] | None = None) -> dict[str, Any]:
+            fields: Iterable[str] | None = None, *, opened: bool = False) -> dict[str, Any]:
+        """One record the principal may see, or 404. ``opened``: a person opened it (its
+        page, the API's GET by id), so it joins their recently viewed records (``recent``),
+        through the same batched audit entry: the read itself writes nothing."""
         # No operation check here: temporary access (approvers) reaches single records of
         # objects the user cannot list; the visibility predicate decides.
         with self.tenant.read() as conn:
@@ -143,14 +146,15 @@ class RecordService:
             if row is None:
                 raise NotFound(f"no {ctx.obj.name} record {found}")
             out = self._out(ctx, row, fields)
-        self._audit(principal, ctx.obj.id, "read", [found])
+        self._audit(principal, ctx.obj.id, "read", [found], opened=opened)
         return out
 
-    def _audit(self, principal: Principal, object_id: str, action: str, ids: list[int]) -> None:
+    def _audit(self, principal: Principal, object_id: str, action: str, ids: list[int],
+               *, opened: bool = False) -> None:
         """Record who read what. The entry goes to the tenant's access log, written in
         batches off the request path (``access_log``): a read never takes the write lock,
         so it neither waits for a long write nor fails on a full or read-only disk."""
-        self.tenant.access_log.add(principal, object_id, action, ids)
+        self.tenant.access_log.add(principal, object_id, action, ids, opened=opened)
 
     def history(self, principal: Principal, object_name: str, rid: Any) -> list[dict[str, Any]]:
         with self.tenant.read() as conn:

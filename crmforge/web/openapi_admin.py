@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_recent import recent_paths
 from .openapi_search import search_paths
 from .openapi_webhooks import webhook_paths
 
@@ -206,7 +207,8 @@ def metadata_extra_paths() -> dict[str, Any]:
 
 def extra_paths() -> dict[str, Any]:
     return {**admin_paths(), **credential_paths(), **record_extra_paths(),
-            **metadata_extra_paths(), **webhook_paths(), **search_paths()}
+            **metadata_extra_paths(), **webhook_paths(), **search_paths(),
+            **recent_paths()}
 
 
 __all__ = ["extra_paths"]

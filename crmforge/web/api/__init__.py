@@ -21,6 +21,7 @@ from . import (
     notes,
     packs,
     processes,
+    recent,
     records,
     search,
     webhooks,
@@ -28,7 +29,8 @@ from . import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 for module in (auth, meta, layouts, records, list_views, admin, packs, docs, processes,
-               approvals, jobs, files, imports, automations, webhooks, search, apps, notes):
+               approvals, jobs, files, imports, automations, webhooks, search, apps, notes,
+               recent):
     api.register_blueprint(module.bp)
 
 __all__ = ["api"]

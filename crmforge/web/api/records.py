@@ -58,7 +58,8 @@ def bulk_records(object_name: str) -> dict[str, Any]:
 
 @bp.get("/records/<object_name>/<record_id>")
 def get_record(object_name: str, record_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    record = _service().get(current_principal(), object_name, record_id, _fields_param())
+    record = _service().get(current_principal(), object_name, record_id, _fields_param(),
+                            opened=True)
     return record, 200, {"ETag": f'"{record["version"]}"'}
 
 

@@ -178,13 +178,15 @@ def home() -> str:
     access = permissions.access(current_principal(), snap)
     return render_template("home.html", user=current_principal(),
                            dashboards=dashboards.visible_dashboards(),
-                           guides=guides.visible_guides(snap, access))
+                           guides=guides.visible_guides(snap, access),
+                           **homepage.sections())
 
 
 from . import (  # noqa: E402,F401  (views register on bp)
     dashboards,
     delegation,
     guides,
+    homepage,
     imports,
     inbox,
     lists,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ...core.errors import BadRequest, CRMError
@@ -47,13 +47,17 @@ def _tasks() -> list[dict[str, Any]]:
 
 
 def open_count() -> int:
-    """The navigation's number of open tasks (0 when nobody is signed in)."""
+    """The navigation's number of open tasks (0 when nobody is signed in); counted once
+    per request, as the top bar and the home page both show it."""
+    if "open_tasks" in g:
+        return int(g.open_tasks)
     try:
         principal = current_principal()
         tenant = current_tenant()
     except CRMError:
         return 0
-    return ApprovalService(tenant).open_count(principal)
+    g.open_tasks = ApprovalService(tenant).open_count(principal)
+    return int(g.open_tasks)
 
 
 def _refused(exc: CRMError) -> tuple[str, int]:

@@ -19,13 +19,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from ...core.errors import Conflict, CRMError, Forbidden, NotFound, ValidationFailed
-from ...core.filters import ListQuery
+from ...core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ...rules.object_rules import ALL
 from ...runtime import RecordService, dependent_picklists, forms
 from ...runtime.notes import NoteService
 from ..context import current_principal, current_tenant
-from . import attachments, bp, record_view
+from . import attachments, bp, lookups, record_view
 from .display import REFERENCES, Page, page_for, shown, titles
 from .i18n import current_lang
 from .inbox import record_approval
@@ -105,18 +104,8 @@ def _in_lang(text: Any, lang: str) -> str | None:
 
 
 def _lookup_choices(page: Page, form: Any, record: dict[str, Any], editable: list[str]) -> None:
-    """A lookup's select starts with its current record; the search box adds others."""
-    found = titles(page, [record], editable)
-    for name in editable:
-        f = page.obj.field(name)
-        if f is None or f.type not in ("lookup", "master_detail"):
-            continue
-        value = form[name].data
-        choices = [forms.BLANK]
-        if value not in (None, ""):
-            choices.append(forms.choice(
-                str(value), found.get((f.target or "", _int(value)), f"#{value}")))
-        form[name].choices = choices
+    """A lookup's select: its current choice, recent and other records (``lookups``)."""
+    lookups.fill_choices(page, form, editable)
 
 
 def _int(value: Any) -> Any:
@@ -282,7 +271,7 @@ def record_edit(object_name: str, record_id: int) -> tuple[str, int]:
 
 def _visible(page: Page, record_id: int) -> dict[str, Any]:
     try:
-        return page.service().get(page.principal, page.obj.name, record_id)
+        return page.service().get(page.principal, page.obj.name, record_id, opened=True)
     except NotFound:
         if page.may("read") or page.may("create"):
             raise
@@ -342,22 +331,7 @@ def record_state(object_name: str) -> tuple[str, int, dict[str, str]]:
 @bp.get("/records/<object_name>/_options")
 def lookup_options(object_name: str) -> str:
     """Options for a lookup's select: the target's records matching the search text."""
-    page = page_for(object_name)
-    f = page.obj.field(request.args.get("field", ""))
-    items: list[dict[str, Any]] = []
-    if f is not None and f.target and f.name in page.readable:
-        target = page.snapshot.object(f.target)
-        if target is not None and page.access.allowed(target, "read"):
-            text = " ".join(v for k, v in request.args.items() if k.startswith("q_")).strip()
-            q = ListQuery(search=text or None, limit=OPTIONS_LIMIT)
-            try:
-                found = page.service().list(page.principal, target.name, q)["items"]
-            except CRMError:
-                found = []
-            title = target.title_field
-            items = [{"id": i["id"], "title": str(i.get(title) or f"#{i['id']}")} for i in found]
-    return render_template("_options.html", items=items, current=request.args.get(
-        f.name if f is not None else "", ""))
+    return lookups.options_fragment(page_for(object_name))
 
 
 @bp.get("/recycle-bin")

@@ -89,3 +89,28 @@
     });
   });
 })();
+
+// Lookups: the search box beside a lookup's select asks the server as the user types
+// (htmx). Without scripts it would only send the form, so it starts hidden and shows
+// here; the select alone (current, recent and first records) is the fallback. Enter in
+// the box searches instead of saving the form.
+(function () {
+  "use strict";
+  function show() {
+    document.querySelectorAll("input[data-lookup-search]").forEach(function (box) {
+      box.hidden = false;
+    });
+  }
+  document.addEventListener("keydown", function (event) {
+    const box = event.target;
+    if (event.key === "Enter" && box && box.matches && box.matches("input[data-lookup-search]")) {
+      event.preventDefault();
+      box.dispatchEvent(new Event("search", { bubbles: true }));
+    }
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", show);
+  } else {
+    show();
+  }
+})();
