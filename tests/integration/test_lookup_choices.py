@@ -140,5 +140,5 @@ def test_the_form_works_without_scripts_and_keeps_the_choice_after_a_422(world: 
     r = world.rep.post("/records/contact/new", data={
         "csrf_token": csrf_token(page), "full_name": "Ann", "account": str(alpha)})
     assert r.status_code == 303
-    saved = world.rep.get(r.headers["Location"]).text
+    saved = world.rep.get(r.headers["Location"] + "/edit").text  # the record's form
     assert f'<option selected value="{alpha}">Alpha &lt;Ltd&gt; · A-1</option>' in saved
