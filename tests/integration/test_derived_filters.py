@@ -131,8 +131,16 @@ def test_the_list_page_filters_derived_values(client: FlaskClient, instance: Ins
     page = c.get("/records/purchase?grand__gte=10")
     assert page.status_code == 200
     assert ">b<" in page.text and ">c<" in page.text and ">a<" not in page.text
-    assert '<option value="grand">' in page.text and '<option value="last_ship">' in page.text
-    assert '<option value="live">' not in page.text  # not stored: not offered
+    assert '<option value="grand" ' in page.text and '<option value="last_ship" ' in page.text
+    assert '<option value="live" ' not in page.text  # not stored: not offered
+    # The form offers the result type's conditions and input: a currency formula is
+    # compared as a number, a roll-up of dates with a date input.
+    form = c.get("/records/purchase?ff=grand&pick=1").text.split('id="fo"')[1]
+    offered = form.split("</select>")[0]
+    assert '<option value="gte"' in offered and '<option value="contains"' not in offered
+    assert 'name="fv" type="number"' in form
+    dated = c.get("/records/purchase?ff=last_ship&pick=1").text
+    assert 'name="fv" type="date"' in dated
     r = c.get("/records/purchase?ff=last_ship&fo=gte&fv=2024-03-01")
     assert r.status_code == 303
     listed = c.get(r.headers["Location"])
@@ -141,7 +149,7 @@ def test_the_list_page_filters_derived_values(client: FlaskClient, instance: Ins
     assert zh.status_code == 400 and "实时计算" in zh.text
     reader = browser_session(instance, "reader", PASSWORD)
     hidden = reader.get("/records/purchase?grand__gte=10")
-    assert hidden.status_code == 400 and '<option value="grand">' not in hidden.text
+    assert hidden.status_code == 400 and '<option value="grand" ' not in hidden.text
 
 
 OTHER: dict[str, Any] = {"name": "supplier", "fields": [

@@ -236,6 +236,9 @@ TEMPLATES: tuple[str, ...] = (
     "an app lists at least one object",
     "an app named '%(value)s' already exists",
     "an app name has lowercase ASCII letters, digits and '_'",
+    # The list page's columns (crmforge/runtime/list_views.py).
+    "no field named '%(field)s'",
+    "a list shows at most %(n)s columns",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
