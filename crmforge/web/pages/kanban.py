@@ -142,7 +142,10 @@ def board_move(object_name: str, record_id: int) -> Response | tuple[str, int] |
         Response, int]:
     """Move a card: set the board's picklist on one record through the record service,
     with the version the card was drawn with. Answers JSON to the board's script
-    (``Accept: application/json``), else goes back to the board."""
+    (``Accept: application/json``): ``{"moved": true, "version"}``, or ``{"moved": false,
+    "status", "error": {"message"}}`` with status 200, since a refused move is an answer
+    the board shows (the browser would log an error status as a failed request).
+    Without JavaScript it goes back to the board, or shows it again with the reason."""
     page = page_for(object_name)
     wants_json = request.accept_mimetypes.best == "application/json"
     name = request.form.get("field", "")
@@ -162,12 +165,13 @@ def board_move(object_name: str, record_id: int) -> Response | tuple[str, int] |
     except CRMError as exc:
         message = refusal(page, exc)
         status = exc.status if exc.status >= 400 else 400
-        if wants_json:
-            return jsonify({"error": {"message": message}}), status
+        if wants_json:  # a refusal is the board's answer, not a failed request
+            return jsonify({"moved": False, "status": status,
+                            "error": {"message": message}}), 200
         return render_board(page, parse_qsl(urlsplit(back).query), problem=message,
                             status=status)
     if wants_json:
-        return jsonify({"id": record["id"], "version": record["version"]}), 200
+        return jsonify({"moved": True, "id": record["id"], "version": record["version"]}), 200
     flash(gettext("Card moved."), "ok")
     return redirect(back, 303)
 

@@ -76,8 +76,10 @@
     }
     root.querySelectorAll("[data-kanban-column]").forEach(function (list) {
       window.Sortable.create(list, {
-        group: "kanban", animation: 150, draggable: ".kanban-card",
-        filter: "a, select, button, input", preventOnFilter: false,
+        // The pointer's own events (not the browser's drag and drop): the same on touch
+        // screens and mice; the card's form controls stay clickable.
+        group: "kanban", animation: 150, draggable: ".kanban-card", forceFallback: true,
+        filter: "select, button, input, label", preventOnFilter: false,
         onEnd: function (evt) {
           if (evt.from === evt.to) { return; }
           const card = evt.item;
@@ -92,7 +94,9 @@
             method: "POST", body: data, credentials: "same-origin",
             headers: {"Accept": "application/json", "X-CSRF-Token": root.dataset.csrf}
           }).then(function (response) {
-            return response.json().then(function (body) { return {ok: response.ok, body: body}; });
+            return response.json().then(function (body) {
+              return {ok: response.ok && body.moved === true, body: body};
+            });
           }).then(function (answer) {
             card.removeAttribute("aria-busy");
             if (!answer.ok) {
