@@ -21,7 +21,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from ...core.errors import BadRequest, CRMError, NotFound
+from ...core.errors import BadRequest, CRMError
 from ...core.filters import parse_list_query
 from ...metadata.model import FieldDef
 from . import bp
@@ -157,7 +157,7 @@ def board_move(object_name: str, record_id: int) -> Response | tuple[str, int] |
     try:
         f = page.obj.field(name)
         if f is None or f.type != "picklist" or name not in page.readable:
-            raise NotFound(f"no field named '{name[:40]}'")
+            raise BadRequest(gettext("Choose a picklist field to lay the board out by."))
         if not raw_version.isdigit():
             raise BadRequest(gettext("The card is out of date; reload the board."))
         record = page.service().update(page.principal, object_name, record_id,
