@@ -1,8 +1,8 @@
 """The list page in a real browser, at 1366 and 390 px, in English and Chinese: a user
 filters with the controls of each field's type (a number, a date picker, a picklist's
-choices), the filters land in the address, changes the columns, and moves cards on the
-board by a picklist: a drag that the record's rules accept stays, one they refuse snaps
-back with the reason (on a phone, the card's own move form)."""
+choices), the filters land in the address, changes the columns, edits a cell in place,
+and moves cards on the board by a picklist: a drag that the record's rules accept stays,
+one they refuse snaps back with the reason (on a phone, the card's own move form)."""
 
 from __future__ import annotations
 
@@ -122,6 +122,16 @@ def test_filter_columns_and_board(world: Server, browser: Any, width: int, lang:
     expect(heads.filter(has_text=w["closes"])).to_have_count(0)
     expect(page.locator("table.records thead [data-field=owner_note]")).to_have_count(1)
     shot(page, f"list-columns-{lang}-{width}")
+    # A cell edited in place (htmx): the form replaces the cell, the value replaces it.
+    gamma = page.locator("table.records tbody tr", has_text="Gamma")
+    gamma.locator("td[data-label] a.cell-edit").first.click()
+    box = gamma.locator("form.cell-form input[name=amount]")
+    expect(box).to_be_visible()
+    box.fill("85")
+    gamma.locator("form.cell-form button[type=submit]").click()
+    expect(gamma.locator("form.cell-form")).to_have_count(0)
+    expect(gamma).to_contain_text("85.00")
+    shot(page, f"list-cell-{lang}-{width}")
     # The board by stage.
     page.get_by_role("link", name=w["board"]).click()
     new = page.locator("[data-kanban-column][data-value=new]")

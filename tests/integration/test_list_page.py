@@ -300,3 +300,61 @@ def test_the_board_moves_cards_through_the_record_update(client: FlaskClient,
     # A reader without update sees no move forms; a bad board field says so (no 500).
     assert clerk.get("/records/deal?view=kanban&by=title").status_code == 400
     assert clerk.get("/records/deal?view=kanban&by=secret").status_code == 400
+
+
+def test_a_cell_is_edited_in_place_through_the_record_update(client: FlaskClient,
+                                                             instance: Instance) -> None:
+    admin = _world(client)
+    clerk = browser_session(instance, "clerk", PASSWORD)
+    token = csrf_token(clerk.get("/records/deal").text)
+    r = clerk.post("/records/deal/_columns", data={
+        "csrf_token": token, "column": ["title", "qty", "price", "stage", "grand"]})
+    assert r.status_code == 303
+    listing = clerk.get("/records/deal?sort=title").text
+    edits = re.findall(r'class="cell-edit" href="/records/deal/(\d+)/_cell\?field=(\w+)',
+                       listing)
+    # Editable columns only: not the title (the record's link), not a formula.
+    assert {f for _, f in edits} == {"qty", "price", "stage"}
+    ids = {i["title"]: i for i in client.get("/api/v1/records/deal?limit=100",
+                                             headers=admin).json["items"]}
+    deal = ids["Deal 002"]
+    back = "/records/deal?sort=title"
+    url = f"/records/deal/{deal['id']}/_cell"
+    # Without JavaScript: the form's page, then back to the list.
+    form = clerk.get(f"{url}?field=qty&back={back}")
+    assert form.status_code == 200 and 'name="qty"' in form.text and 'type="number"' in form.text
+    r = clerk.post(url, data={"csrf_token": token, "field": "qty", "qty": "7", "back": back,
+                              "version": str(deal["version"])})
+    assert r.status_code == 303 and r.headers["Location"] == back
+    after = client.get(f"/api/v1/records/deal/{deal['id']}", headers=admin).json
+    assert after["qty"] == 7 and after["grand"] == "0.00"
+    # With htmx: the cell's value comes back, with a link to edit it again.
+    hx = {"HX-Request": "true"}
+    r = clerk.post(url, headers=hx, data={"csrf_token": token, "field": "price",
+                                          "price": "3", "version": str(after["version"])})
+    assert r.status_code == 200 and "3.00" in r.text and 'class="cell-edit"' in r.text
+    version = after["version"] + 1
+    # Refused: a stale version, a value that does not fit, validation; nothing changes.
+    r = clerk.post(url, headers=hx, data={"csrf_token": token, "field": "stage",
+                                          "stage": "won", "version": str(version - 1)})
+    assert r.status_code == 200 and "reload" in r.text and f'value="{version}"' in r.text
+    r = clerk.post(url, data={"csrf_token": token, "field": "qty", "qty": "abc",
+                              "version": str(version)})
+    assert r.status_code == 422 and "Qty: expected a whole number" in html.unescape(r.text)
+    zh = clerk.post(url + "?lang=zh", data={"csrf_token": token, "field": "qty", "qty": "abc",
+                                            "version": str(version)})
+    assert zh.status_code == 422 and "数量: 应为整数" in zh.text
+    clerk.get("/records/deal?lang=en")
+    # A won deal needs a price: Deal 000 has none.
+    zero = ids["Deal 000"]
+    r = clerk.post(f"/records/deal/{zero['id']}/_cell", headers=hx, data={
+        "csrf_token": token, "field": "stage", "stage": "won",
+        "version": str(zero["version"])})
+    assert "A won deal needs a price" in r.text
+    assert client.get(f"/api/v1/records/deal/{zero['id']}", headers=admin).json["stage"] == "new"
+    # Fields the user may not edit are not editable in place, even when asked for.
+    for name in ("secret", "grand", "nope"):
+        assert clerk.get(f"{url}?field={name}").status_code == 404, name
+        r = clerk.post(url, data={"csrf_token": token, "field": name, name: "1",
+                                  "version": str(version)})
+        assert r.status_code == 404, name

@@ -28,6 +28,7 @@ from ..context import current_tenant
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 from .kanban import board_fields, board_href, render_board
+from .list_cells import cell_href, inline_fields
 from .list_filters import FormProblem, chips, condition_from_form, editor, filter_fields
 
 #: Parameters of the page itself, not of the list query.
@@ -154,9 +155,13 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
             error = exc
             status = exc.status if status < 400 else status
     found = titles(page, result["items"], columns)
+    inline = inline_fields(page, columns)
+    back = request.full_path.rstrip("?")
     rows = []
     for r in result["items"]:
-        cells = [shown(page, c, r, found) for c in columns]
+        cells = [{**shown(page, c, r, found),
+                  "edit": cell_href(object_name, r["id"], c, r["version"], back)
+                  if c in inline else None} for c in columns]
         rows.append({"id": r["id"], "cells": cells,
                      "title": str(r.get(title) or "") or f"#{r['id']}"})
     try:
