@@ -98,6 +98,7 @@ def test_filter_columns_and_board(world: Server, browser: Any, width: int, lang:
     expect(page.locator("#fv2")).to_be_visible()
     page.locator("#fv").fill("2024-02-01")
     page.locator("#fv2").fill("2024-09-30")
+    shot(page, f"list-filter-form-{lang}-{width}")
     page.get_by_role("button", name=w["add"]).click()
     # A picklist: its choices, labelled in the page's language.
     page.locator("#ff").select_option(label=w["stage"])
