@@ -211,6 +211,8 @@ def test_users_choose_their_columns(client: FlaskClient, instance: Instance) -> 
     page = clerk.get("/records/deal")
     offered = re.findall(r'name="column" value="(\w+)"', page.text)
     assert "secret" not in offered and "margin" not in offered and "grand" in offered
+    # System fields are offered by name in the page's language, never their API name.
+    assert re.search(r'value="created_at"\s*>\s*Created at</label>', page.text)
     form = re.search(r'<form method="post" action="([^"]+)" id="columns-form"', page.text)
     r = clerk.post(html.unescape(form.group(1)), data={
         "csrf_token": csrf_token(page.text), "column": ["title", "grand", "due"]})

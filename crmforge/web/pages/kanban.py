@@ -26,6 +26,7 @@ from ...core.filters import parse_list_query
 from ...metadata.model import FieldDef
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
+from .list_filters import column_label
 from .server_messages import translated
 
 #: Cards read per column.
@@ -111,7 +112,7 @@ def render_board(page: Page, address: list[tuple[str, str]], *, problem: str | N
                 [(k, v) for k, v in query] + [condition])})
     found = titles(page, [c["record"] for c in cards], extra)
     for card in cards:
-        card["fields"] = [{"label": page.label(n), **shown(page, n, card["record"], found)}
+        card["fields"] = [{"label": column_label(page, n), **shown(page, n, card["record"], found)}
                           for n in extra]
     here = board_href(page.obj.name, f.name, query)
     return render_template(

@@ -69,6 +69,18 @@ def operator_label(op: str, kind: str) -> str:
     return str(labels[op])
 
 
+def column_label(page: Page, name: str) -> str:
+    """A column's heading: the field's label, or the system field's name in the page's
+    language (never its API name)."""
+    if page.obj.field(name) is not None:
+        return page.label(name)
+    system = {"id": gettext("ID"), "owner_id": gettext("Owner"),
+              "department_id": gettext("Department"), "created_at": gettext("Created at"),
+              "created_by": gettext("Created by"), "updated_at": gettext("Updated at"),
+              "updated_by": gettext("Updated by")}
+    return str(system.get(name, name))
+
+
 @dataclass(frozen=True)
 class FilterField:
     """A field the reader may filter by, as the form offers it."""

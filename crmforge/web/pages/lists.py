@@ -29,7 +29,14 @@ from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 from .kanban import board_fields, board_href, render_board
 from .list_cells import cell_href, inline_fields
-from .list_filters import FormProblem, chips, condition_from_form, editor, filter_fields
+from .list_filters import (
+    FormProblem,
+    chips,
+    column_label,
+    condition_from_form,
+    editor,
+    filter_fields,
+)
 
 #: Parameters of the page itself, not of the list query.
 #: ``app`` names the app the top bar shows (decision 0034); ``ff``/``fo``/``fv``/``fv2``/
@@ -173,7 +180,7 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
         current = next((k for k in sort[:1] if k.field == c), None)
         flip = f"-{c}" if current is not None and not current.descending else c
         headers.append({
-            "name": c, "label": page.label(c),
+            "name": c, "label": column_label(page, c),
             "sorted": None if current is None else ("descending" if current.descending
                                                     else "ascending"),
             "href": _href(object_name, _params(drop={"cursor"}, sort=flip))})
@@ -189,7 +196,7 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     query = normalize_query(_params(drop={"cursor"}))
     current = next((v["id"] for v in views if v["query"] == query), None)
     here = _params()
-    readable_columns = [(n, page.label(n)) for n in
+    readable_columns = [(n, column_label(page, n)) for n in
                         [*(f.name for f in page.obj.fields if f.name in page.readable),
                          *SYSTEM_COLUMNS]]
     return render_template(

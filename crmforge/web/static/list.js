@@ -102,6 +102,7 @@
             if (!answer.ok) {
               putBack(card, evt.from, evt.oldIndex);
               problem.textContent = (answer.body && answer.body.error && answer.body.error.message) || "";
+              problem.className = "error";
               problem.hidden = false;
               return;
             }
@@ -118,6 +119,7 @@
             card.removeAttribute("aria-busy");
             putBack(card, evt.from, evt.oldIndex);
             problem.textContent = root.dataset.offline || "";
+            problem.className = "error";
             problem.hidden = false;
           });
         }
