@@ -322,7 +322,24 @@ def test_the_board_moves_cards_through_the_record_update(client: FlaskClient,
     # Nothing changed by the refusals.
     after = client.get(f"/api/v1/records/deal/{ids['Deal 000']['id']}", headers=admin).json
     assert after["stage"] == "new" and after["version"] == ids["Deal 000"]["version"]
-    # A reader without update sees no move forms; a bad board field says so (no 500).
+    # A reader without update gets the board without move forms or the drag script, and
+    # a move they send anyway is refused by the record service.
+    role = {"name": "viewer", "permissions": {"deal": {"operations": ["read"], "scope": "all"}}}
+    assert client.post("/api/v1/admin/roles", json=role, headers=admin).status_code == 201
+    r = client.post("/api/v1/admin/users", headers=admin,
+                    json={"username": "viewer", "password": PASSWORD, "roles": ["viewer"]})
+    assert r.status_code == 201, r.json
+    viewer = browser_session(instance, "viewer", PASSWORD)
+    seen = viewer.get(back)
+    assert seen.status_code == 200 and _board_cards(seen.text)["new"]
+    assert "kanban-move" not in seen.text and "sortable.js" not in seen.text
+    assert "data-movable" not in seen.text
+    r = viewer.post(f"/records/deal/{ids['Deal 002']['id']}/_move",
+                    headers={"Accept": "application/json"}, data={
+                        "csrf_token": csrf_token(seen.text), "field": "stage", "value": "lost",
+                        "version": str(ids["Deal 002"]["version"])})
+    assert r.json["moved"] is False and r.json["status"] == 403
+    # A bad board field says so (no 500), hidden fields included.
     assert clerk.get("/records/deal?view=kanban&by=title").status_code == 400
     assert clerk.get("/records/deal?view=kanban&by=secret").status_code == 400
 
