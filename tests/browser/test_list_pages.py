@@ -89,7 +89,7 @@ def test_filter_columns_and_board(world: Server, browser: Any, width: int, lang:
     expect(page.locator("#fv")).to_have_attribute("type", "number")
     page.locator("#fo").select_option("gte")
     page.locator("#fv").fill("30")
-    page.get_by_role("button", name=w["add"]).click()
+    page.locator("#fv").press("Enter")  # Enter adds the filter, as the button does
     expect(page).to_have_url(f"{world.url}/records/{name}?sort=title&amount__gte=30")
     # A date: a date picker, and "between" shows the second end.
     page.locator("#ff").select_option(label=w["closes"])
