@@ -37,7 +37,7 @@ PAGES = {
     "/records/big/{id}": 24,
     "/records/big/dashboard": 6,
     # The board: one bounded list read and its estimated count per column (three choices
-    # and "no value"), whatever the number of records.
+    # and "no value") and the user's columns, whatever the number of records.
     "/records/big?view=kanban&by=stage": 10,
     "/inbox": 6,
     "/admin/": 5,

@@ -2,7 +2,7 @@
 
 One column per choice of the picklist (and one for records without a value), each with
 the first cards of the list's current filters and search in that column, and its count.
-A card shows the record's title and two more of the list's columns. Moving a card is an
+A card shows the record's title and two more of the user's list columns. Moving a card is an
 ordinary record update through the record service (the card's version as ``If-Match``,
 status rules, permissions, validation): dragged (``list.js`` with SortableJS) it is sent
 in the background and a refusal puts the card back with the reason; without JavaScript
@@ -24,6 +24,8 @@ from werkzeug.wrappers import Response
 from ...core.errors import BadRequest, CRMError
 from ...core.filters import parse_list_query
 from ...metadata.model import FieldDef
+from ...runtime import ListViews
+from ..context import current_tenant
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 from .list_filters import column_label
@@ -74,7 +76,9 @@ def render_board(page: Page, address: list[tuple[str, str]], *, problem: str | N
             board_problem=gettext("Choose a picklist field to lay the board out by."),
             movable=False), 400
     title = page.obj.title_field
-    extra = [c for c in list_columns(page) if c not in (title, f.name, "id")][:2]
+    # The two fields after the title: the user's list columns (else the layout's).
+    chosen = ListViews(current_tenant()).columns(page.principal, page.obj.name)
+    extra = [c for c in chosen or list_columns(page) if c not in (title, f.name, "id")][:2]
     wanted = list(dict.fromkeys([*([title] if title in page.readable else []), f.name, *extra]))
     sort = [("sort", list_sort(page))] if list_sort(page) and not any(
         k == "sort" for k, _ in query) else []
