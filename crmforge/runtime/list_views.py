@@ -35,7 +35,8 @@ _pk = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 NAME_MAX = 100
 QUERY_MAX = 4000
 #: Parameters of one page of a list, not of its query: never part of a saved view.
-NOT_SAVED = frozenset({"cursor", "lang", "view", "ff", "fo", "fv", "app"})
+NOT_SAVED = frozenset({"cursor", "lang", "view", "ff", "fo", "fv", "fv2", "pick", "app",
+                       "page", "back", "by"})
 
 list_views = sa.Table(
     "sys_list_views",
@@ -50,6 +51,18 @@ list_views = sa.Table(
     sa.UniqueConstraint("object_id", "owner_id", "name", name="uq_list_views_name"),
     sa.Index("ix_list_views_object", "object_id", "shared"),
 )
+
+#: The columns a user chose for an object's list (field ids, so a rename keeps them).
+list_columns = sa.Table(
+    "sys_list_columns",
+    views_metadata,
+    sa.Column("object_id", sa.String(20), primary_key=True),
+    sa.Column("owner_id", sa.BigInteger, primary_key=True),
+    sa.Column("field_ids", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+#: The most columns a list shows.
+COLUMNS_MAX = 30
 
 _tables = LazyTables(views_metadata)
 
@@ -145,6 +158,55 @@ class ListViews:
 
     def _visible(self, principal: Principal) -> Any:
         return sa.or_(list_views.c.shared.is_(True), list_views.c.owner_id == principal.user_id)
+
+    def columns(self, principal: Principal, object_name: str) -> list[str] | None:
+        """The columns the principal chose for the object's list, as field names, without
+        those they may no longer read (or that were removed); None when they chose none."""
+        ensure_table(self.tenant)
+        with self.tenant.read() as conn:
+            obj, access = self._object(conn, principal, object_name)
+            if principal.user_id is None:
+                return None
+            ids = conn.execute(sa.select(list_columns.c.field_ids).where(
+                list_columns.c.object_id == obj.id,
+                list_columns.c.owner_id == principal.user_id)).scalar()
+        if ids is None:
+            return None
+        readable = access.readable(obj)
+        by_id = {**{f.id: n for n, f in SYSTEM_FIELD_DEFS.items()},
+                 **{f.id: f.name for f in obj.fields}}
+        names = [by_id[i] for i in str(ids).split(",") if i in by_id]
+        return [n for n in names if n in readable or n in SYSTEM_FIELD_DEFS] or None
+
+    def set_columns(self, principal: Principal, object_name: str,
+                    names: list[str]) -> list[str] | None:
+        """Keep the principal's columns for the object's list (none: back to the layout's).
+        A field they may not read is refused like an unknown one (422), nothing kept."""
+        if principal.user_id is None:
+            raise Forbidden("only users choose list columns")
+        names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+        if len(names) > COLUMNS_MAX:
+            raise ValidationFailed(f"a list shows at most {COLUMNS_MAX} columns",
+                                   {"columns": [f"more than {COLUMNS_MAX}"]})
+        ensure_table(self.tenant)
+        with self.tenant.write() as conn:
+            obj, access = self._object(conn, principal, object_name)
+            readable = access.readable(obj)
+            ids = []
+            for name in names:
+                f = lookup_field(obj, name)
+                if f is None or (name not in readable and name not in SYSTEM_FIELD_DEFS):
+                    raise ValidationFailed(f"no field named '{name[:40]}'",
+                                           {"columns": ["no such field"]})
+                ids.append(f.id)
+            where = (list_columns.c.object_id == obj.id,
+                     list_columns.c.owner_id == principal.user_id)
+            conn.execute(list_columns.delete().where(*where))
+            if ids:
+                conn.execute(list_columns.insert().values(
+                    object_id=obj.id, owner_id=principal.user_id, field_ids=",".join(ids),
+                    updated_at=utcnow()))
+        return names or None
 
     def list(self, principal: Principal, object_name: str) -> list[dict[str, Any]]:
         """The principal's own views of the object, then the shared ones, by name."""

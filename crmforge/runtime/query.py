@@ -44,6 +44,42 @@ def filter_operators(f: FieldDef) -> frozenset[str]:
     return kind.operators
 
 
+def value_type(f: FieldDef) -> str:
+    """The name of the type whose values a field's filters compare: a stored formula's
+    result type, ``date``/``datetime`` for a roll-up of dates, ``integer`` for a count and
+    ``decimal`` for other roll-ups, else the field's own type. Forms choose their inputs by
+    it (a date picker for a date formula), so it answers with ``filter_operators``."""
+    kind = f.kind
+    if isinstance(kind, FormulaType):
+        return kind.result(f).name
+    if isinstance(kind, RollupType):
+        dated = kind.dated(f)
+        if dated is not None:
+            return dated.name
+        return "integer" if f.options.get("function") == "count" else "decimal"
+    return f.type
+
+
+def check_condition(obj: ObjectDef, cond: Condition, readable: frozenset[str]) -> None:
+    """Refuse (400, as a list would) a condition whose field, operator or value does not
+    fit, without reading anything: a filter form checks a new condition before putting it
+    into the list's address, so the message can stand beside the input."""
+    f = _field(obj, cond.field, "filter", readable)
+    if cond.op not in filter_operators(f):
+        raise BadRequest(f"'{cond.op}' does not apply to the {f.type} field '{f.name}'",
+                         {f.name: [f"operator '{cond.op}' not supported"]})
+    if cond.op == "isnull":
+        if str(cond.value).lower() not in ("true", "false", "1", "0"):
+            raise BadRequest(f"'{f.name}__isnull' takes true or false")
+    elif f.type == "multipicklist" or cond.op in ("contains", "startswith"):
+        return
+    elif cond.op in ("in", "between"):
+        for v in cond.value:
+            _value(f, v)
+    else:
+        _value(f, str(cond.value))
+
+
 def _field(obj: ObjectDef, name: str, purpose: str, readable: frozenset[str]) -> FieldDef:
     f = lookup_field(obj, name)
     if f is None or (f.id.startswith("fld_") and name not in readable):

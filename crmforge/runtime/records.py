@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, CRMError, Forbidden, NotFound, ValidationFailed
-from ..core.filters import Condition, ListQuery
+from ..core.filters import Condition, ListQuery, SortKey
 from ..security import sharing
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
@@ -547,17 +548,43 @@ class RecordService:
         return title, items
 
     # Defined last: a method named ``list`` shadows the builtin in the rest of the class body.
-    def list(self, principal: Principal, object_name: str, q: ListQuery) -> dict[str, Any]:
+    def list(self, principal: Principal, object_name: str, q: ListQuery, *,
+             both_ways: bool = False, backward: bool = False) -> dict[str, Any]:
         """A page of records matching ``q`` that the principal may see. A slow page leaves
-        its shape for the designer's index proposals (``index_advice``)."""
+        its shape for the designer's index proposals (``index_advice``).
+
+        ``both_ways`` (the list page) also answers ``previous_cursor``: where the page
+        before this one ends, read backward: ``q`` again with ``backward`` and that cursor
+        is the previous page, in ``q``'s order. A page read backward is the same keyset
+        walk with every sort key (the ``id`` tie-break included) reversed, so it costs what
+        a page forward costs, and its rows are turned back into ``q``'s order."""
         started = time.perf_counter()
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, "read")
-            rows, base, more, sort, seal = self._page(ctx, q)
+            readable = ctx.access.readable(ctx.obj)
+            ahead = resolve_sort(ctx.obj, q.sort, readable) if both_ways or backward else []
+            behind = [(f, not desc) for f, desc in ahead]
+            walked = replace(q, sort=tuple(SortKey(f.name, d) for f, d in behind)) \
+                if backward else q
+            rows, base, more, sort, seal = self._page(ctx, walked)
+            previous = None
+            if backward:
+                rows.reverse()
+                sort = ahead
+                seal = CursorSeal(self.tenant.cursor_key,
+                                  cursor_binding(ctx.obj, principal.user_id, ahead))
+                more, previous = bool(rows), (rows[0] if more and rows else None)
+            elif both_ways and q.cursor and rows:
+                previous = rows[0]
             result: dict[str, Any] = {
                 "items": self._outs(ctx, rows, q.fields),
                 "next_cursor": encode_cursor(sort, rows[-1], seal) if more and rows else None,
             }
+            if both_ways or backward:
+                back_seal = CursorSeal(self.tenant.cursor_key,
+                                       cursor_binding(ctx.obj, principal.user_id, behind))
+                result["previous_cursor"] = encode_cursor(behind, previous, back_seal) \
+                    if previous is not None else None
             if q.total:
                 t = ctx.table
                 result["total"] = conn.execute(

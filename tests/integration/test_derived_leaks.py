@@ -189,6 +189,9 @@ def test_no_derived_value_leaks(instance, app, world: dict[str, Any]) -> None:
                                    (f"{name}__in={value},-1", pid not in masked_rows),
                                    (f"{name}__ne={value}", pid in masked_rows),
                                    (f"{name}__gte={value}", pid not in masked_rows),
+                                   (f"{name}__lte={value}", pid not in masked_rows),
+                                   (f"{name}__lt={Decimal(value) + 1}", pid not in masked_rows),
+                                   (f"{name}__gt={Decimal(value) - 1}", pid not in masked_rows),
                                    (f"{name}__between={value},{value}",
                                     pid not in masked_rows),
                                    (f"{name}__isnull=true", pid in masked_rows)):

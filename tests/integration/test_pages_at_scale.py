@@ -38,6 +38,9 @@ PAGES = {
     "/records/big?stage=won&sort=-amount": 11,
     "/records/big/{id}": 24,
     "/records/big/dashboard": 6,
+    # The board: one bounded list read and its estimated count per column (three choices
+    # and "no value") and the user's columns, whatever the number of records.
+    "/records/big?view=kanban&by=stage": 10,
     "/inbox": 6,
     "/admin/": 5,
     "/admin/roles": 4,

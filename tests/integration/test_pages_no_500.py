@@ -83,6 +83,13 @@ ODD_LISTS = (
     "?sort=-live", "?live=x", "?line_total__gte=1", "?qty__in=" + ",".join(["1"] * 1001),
     "?at__lt=yesterday", "?person=bob", "?account__isnull=maybe", "?doc__isnull=x",
     "?q=" + "x" * 5000, "?stage__gt=zzz", "?code__startswith=%25", "?amount=1e999",
+    # the list page's own: filter form, pages, columns, board
+    "?ff=due&pick=1", "?ff=nofield&pick=1", "?ff=due&fo=between&fv=2024-01-01",
+    "?ff=stage&fo=ne&fv=new&fv=won", "?ff=flag&fo=eq&fv=maybe", "?ff=qty&fo=notnull",
+    "?page=abc&cursor=xyz&back=1", "?page=99999999999&cursor=", "?back=1",
+    "?fields=nope,secret", "?fields=", "?view=kanban", "?view=kanban&by=nope",
+    "?view=kanban&by=title", "?view=kanban&by=stage&amount__gte=abc",
+    "?view=kanban&by=stage&q=x&sort=nope",
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ALERT = re.compile(r'<(p|div|section)[^>]*role="alert"[^>]*>(.*?)</\1>', re.S)
@@ -226,6 +233,13 @@ def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
         ("/records/item/_views", {"name": ""}), ("/records/item/_views", {"name": "x" * 5000}),
         ("/records/item/_views/delete", {"view": "abc"}),
         ("/records/item/_views/delete", {"view": "999"}),
+        ("/records/item/_columns", {}), ("/records/item/_columns", {"column": ["nope"]}),
+        ("/records/item/_columns", {"column": ["title"] * 40 + [str(i) for i in range(40)]}),
+        (f"/records/item/{item}/_move", {}),
+        (f"/records/item/{item}/_move", {"field": "stage", "value": "nope", "version": "1"}),
+        (f"/records/item/{item}/_move", {"field": "title", "value": "x", "version": "abc",
+                                         "back": "https://elsewhere.example/"}),
+        ("/records/item/999999/_move", {"field": "stage", "value": "won", "version": "1"}),
         ("/records/item/_mass", {}), ("/records/item/_mass", {"action": "delete", "id": "abc"}),
         ("/records/item/_mass", {"action": "delete", "id": "999999"}),
         ("/records/item/_mass", {"action": "transfer", "id": str(item), "owner": "nobody"}),

@@ -1,10 +1,11 @@
 """The list page ``/records/<object>``: the API's list parameters in the address (filters
-``<field>__<op>=value``, ``sort``, ``q``, ``cursor``), rendered with the list layout, with
-the user's saved views (``runtime.list_views``) and a bar of mass actions over the ticked
-rows (``mass_actions``).
+``<field>__<op>=value``, ``sort``, ``q``, ``cursor``), rendered with the user's columns
+(else the list layout's), with a filter form fitted to each field's type
+(``list_filters``), the user's saved views (``runtime.list_views``), a bar of mass actions
+over the ticked rows (``mass_actions``) and a board view per picklist (``kanban``).
 
-It reads one page at a time through the record service (keyset pagination, no count), so
-it stays fast however many records there are.
+It reads one page at a time through the record service (keyset pagination both ways, a
+count bounded by ``total=estimate``), so it stays fast however many records there are.
 """
 
 from __future__ import annotations
@@ -16,26 +17,40 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from ...core.errors import CRMError
-from ...core.filters import OPERATORS, RESERVED_PARAMS, parse_list_query, parse_sort
+from ...core.errors import CRMError, ValidationFailed
+from ...core.filters import RESERVED_PARAMS, parse_list_query, parse_sort
+from ...metadata.layouts import SYSTEM_COLUMNS
 from ...metadata.processes import process_docs
 from ...runtime import ListViews
 from ...runtime.list_views import normalize_query
-from ...runtime.query import filter_operators
+from ...runtime.plans import COUNT_CAP
 from ..context import current_tenant
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
+from .kanban import board_fields, board_href, render_board
+from .list_cells import cell_href, inline_fields
+from .list_filters import (
+    FormProblem,
+    chips,
+    column_label,
+    condition_from_form,
+    editor,
+    filter_fields,
+)
 
 #: Parameters of the page itself, not of the list query.
-#: ``app`` names the app the top bar shows (decision 0034).
-PAGE_PARAMS = frozenset({"lang", "ff", "fo", "fv", "view", "app"})
-#: Operators offered by the filter form (``isnull`` takes true or false).
-FILTER_OPERATORS = ("eq", "ne", "contains", "startswith", "lt", "lte", "gt", "gte", "in",
-                    "between", "isnull")
+#: ``app`` names the app the top bar shows (decision 0034); ``ff``/``fo``/``fv``/``fv2``/
+#: ``pick`` are the filter form's; ``page`` numbers the page shown and ``back`` says that
+#: its cursor is read backward (decision 0036); ``view=kanban`` and ``by`` ask for the
+#: board (``kanban.py``).
+PAGE_PARAMS = frozenset({"lang", "ff", "fo", "fv", "fv2", "pick", "view", "app", "page",
+                         "back", "by"})
 PAGE_SIZE = 50
 NOT_FILTERS = RESERVED_PARAMS | PAGE_PARAMS | {"total"}
 #: Mass actions in the order the action bar offers them, with the operation each needs.
 MASS_ACTIONS = (("delete", "delete"), ("transfer", "transfer"), ("submit", "submit"))
+#: The furthest page number a link carries (a keyset list has no offset to check it by).
+MAX_PAGE = 1_000_000
 
 
 def _params(drop: frozenset[str] | set[str] = frozenset(), **changes: str | None) -> str:
@@ -71,46 +86,91 @@ def mass_actions_for(page: Page) -> list[str]:
 @bp.get("/records/<object_name>")
 def record_list(object_name: str) -> Response | tuple[str, int]:
     page = page_for(object_name)
-    field, op, value = (request.args.get(k, "").strip() for k in ("ff", "fo", "fv"))
-    if field:  # the filter form adds one condition in the API's syntax
-        key = field if op in ("", "eq") else f"{field}__{op}"
+    field, op = (request.args.get(k, "").strip() for k in ("ff", "fo"))
+    if field and op and "pick" not in request.args:
+        # The filter form adds one condition in the API's syntax, checked first.
+        try:
+            key, value = condition_from_form(page, field, op, request.args.getlist("fv"),
+                                             request.args.get("fv2", ""))
+        except FormProblem as exc:
+            return render_list(page, form_problem=exc, status=400)
         return redirect(_href(object_name, _params(drop={"cursor"}, **{key: value})), 303)
     chosen = request.args.get("view", "").strip()
+    if chosen == "kanban":
+        return render_board(page, list(request.args.items(multi=True)))
     if chosen:  # a saved view opens as its address, so the link stays shareable
         view = ListViews(current_tenant()).get(page.principal, object_name, chosen)
         return redirect(_href(object_name, view["query"]), 303)
     return render_list(page)
 
 
+def _page_number() -> int:
+    raw = request.args.get("page", "")
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 8 else 1
+    return min(max(number, 1), MAX_PAGE) if request.args.get("cursor") else 1
+
+
+def chosen_columns(page: Page, stored: list[str] | None) -> list[str]:
+    """The list's columns: the address's ``fields`` (a bookmark or a saved view that names
+    them), else the user's choice, else the layout's; only fields the reader may read."""
+    asked = request.args.get("fields")
+    if asked:
+        names = [n.strip() for n in asked.split(",") if n.strip()]
+        kept = [n for n in names if n in page.readable or n in SYSTEM_COLUMNS]
+        if kept:
+            return list(dict.fromkeys(kept))
+    return stored or list_columns(page)
+
+
 def render_list(page: Page, *, problem: CRMError | None = None, report: Any = None,
-                status: int = 200) -> tuple[str, int]:
+                form_problem: FormProblem | None = None, status: int = 200
+                ) -> tuple[str, int]:
     """The list for the current address; ``problem`` (a refused view or mass action) and
-    ``report`` (a mass action's outcome) are shown above it."""
+    ``report`` (a mass action's outcome) are shown above it, ``form_problem`` beside the
+    filter form's value."""
     object_name = page.obj.name
-    columns = list_columns(page)
+    error: CRMError | None = None
+    result: dict[str, Any] = {"items": [], "next_cursor": None}
+    views: list[dict[str, Any]] = []
+    stored: list[str] | None = None
+    if page.may("read"):
+        lists = ListViews(current_tenant())
+        views = lists.list(page.principal, object_name)
+        stored = lists.columns(page.principal, object_name)
+    columns = chosen_columns(page, stored)
     title = page.obj.title_field
     wanted = list(dict.fromkeys([*columns, *([title] if title in page.readable else [])]))
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGE_PARAMS]
     default_sort = list_sort(page)
     if not any(k == "sort" for k, _ in params) and default_sort:
         params.append(("sort", default_sort))
-    params = [(k, v) for k, v in params if k != "fields"] + [("fields", ",".join(wanted))]
-    params.append(("limit", str(PAGE_SIZE)))
-    error: CRMError | None = None
-    result: dict[str, Any] = {"items": [], "next_cursor": None}
-    views: list[dict[str, Any]] = []
+    params = [(k, v) for k, v in params if k not in ("fields", "total", "limit")]
+    params += [("fields", ",".join(wanted)), ("limit", str(PAGE_SIZE)), ("total", "estimate")]
+    number = _page_number()
+    backward = request.args.get("back") == "1" and bool(request.args.get("cursor"))
+    searchable = [f.label(page.lang) for f in page.obj.fields
+                  if f.searchable and f.stored and f.name in page.readable]
+    search = request.args.get("q", "")
+    if search and not searchable:  # say why instead of an empty list
+        params = [(k, v) for k, v in params if k != "q"]
     if page.may("read"):
         try:
-            result = page.service().list(page.principal, object_name, parse_list_query(params))
+            result = page.service().list(page.principal, object_name,
+                                         parse_list_query(params), both_ways=True,
+                                         backward=backward)
         except CRMError as exc:  # a bad filter or sort: say so above an empty list
             error = exc
             status = exc.status if status < 400 else status
-        views = ListViews(current_tenant()).list(page.principal, object_name)
     found = titles(page, result["items"], columns)
+    inline = inline_fields(page, columns)
+    back = request.full_path.rstrip("?")
     rows = []
     for r in result["items"]:
-        cells = [shown(page, c, r, found) for c in columns]
-        rows.append({"id": r["id"], "cells": cells, "title": cells[0]["text"] or f"#{r['id']}"})
+        cells = [{**shown(page, c, r, found),
+                  "edit": cell_href(object_name, r["id"], c, r["version"], back)
+                  if c in inline else None} for c in columns]
+        rows.append({"id": r["id"], "cells": cells,
+                     "title": str(r.get(title) or "") or f"#{r['id']}"})
     try:
         sort = parse_sort(request.args.get("sort") or default_sort)
     except CRMError:  # too many sort keys: the list above already says so
@@ -120,16 +180,15 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
         current = next((k for k in sort[:1] if k.field == c), None)
         flip = f"-{c}" if current is not None and not current.descending else c
         headers.append({
-            "name": c, "label": page.label(c),
+            "name": c, "label": column_label(page, c),
             "sorted": None if current is None else ("descending" if current.descending
                                                     else "ascending"),
             "href": _href(object_name, _params(drop={"cursor"}, sort=flip))})
-    filters = [{"key": k, "value": v, "href": _href(object_name, _params(drop={k, "cursor"}))}
-               for k, v in request.args.items(multi=True) if k not in NOT_FILTERS]
-    filterable = [(f.name, f.label(page.lang)) for f in page.obj.fields
-                  if f.name in page.readable and f.stored and filter_operators(f)]
-    next_href = _href(object_name, _params(cursor=result["next_cursor"])) \
-        if result.get("next_cursor") else None
+    conditions = [(k, v) for k, v in request.args.items(multi=True) if k not in NOT_FILTERS]
+    filters = [{**chip, "href": _href(object_name, _params(drop={chip["key"], "cursor"}))}
+               for chip in chips(page, conditions)]
+    filterable = filter_fields(page)
+    picked = editor(page, request.args.get("ff", "").strip())
     export = None
     if page.may("export"):
         query = _params(drop={"cursor"})
@@ -137,15 +196,55 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     query = normalize_query(_params(drop={"cursor"}))
     current = next((v["id"] for v in views if v["query"] == query), None)
     here = _params()
+    readable_columns = [(n, column_label(page, n)) for n in
+                        [*(f.name for f in page.obj.fields if f.name in page.readable),
+                         *SYSTEM_COLUMNS]]
     return render_template(
         "list.html", page=page, headers=headers, rows=rows, filters=filters,
-        filterable=filterable, operators=[o for o in FILTER_OPERATORS if o in OPERATORS],
-        next_href=next_href, first_href=_href(object_name, _params(drop={"cursor"}))
-        if request.args.get("cursor") else None, export=export, error=error,
-        search=request.args.get("q", ""), views=views, current_view=current,
+        filterable=filterable, picked=picked, form_problem=form_problem,
+        pager=_pager(object_name, result, number, len(rows)),
+        export=export, error=error, search=search, searchable=searchable,
+        views=views, current_view=current, columns=columns,
+        column_choices=sorted(readable_columns, key=lambda c: c[0] not in columns),
+        columns_href=_with(url_for("pages.list_columns_save", object_name=object_name),
+                           here),
+        kept=[(k, v) for k, v in request.args.items(multi=True)
+              if k not in PAGE_PARAMS and k != "cursor"],
+        boards=[(label, board_href(object_name, name, [
+            (k, v) for k, v in request.args.items(multi=True)
+            if k not in PAGE_PARAMS and k not in ("cursor", "fields")]))
+            for name, label in board_fields(page)],
         save_view_href=_with(url_for("pages.list_view_save", object_name=object_name), query),
         mass_href=_with(url_for("pages.mass_action", object_name=object_name), here),
         actions=mass_actions_for(page), problem=problem, report=report), status
+
+
+def _pager(object_name: str, result: dict[str, Any], number: int, shown_rows: int
+           ) -> dict[str, Any]:
+    """Where the page lies: "51–100 of about 12,000", page n (of m when the count is
+    exact), and links to the first, previous and next pages (keyset cursors both ways:
+    no page can be jumped to without walking to it, decision 0036)."""
+    total = result.get("total")
+    estimate = bool(result.get("total_is_estimate"))
+    first = (number - 1) * PAGE_SIZE + 1
+    last = first + shown_rows - 1
+    if total is not None and not estimate and last > total:  # records came and went
+        total = last
+    pages = None if total is None or estimate else max(1, -(-total // PAGE_SIZE))
+    nxt = result.get("next_cursor")
+    before = result.get("previous_cursor")
+    previous = None
+    if number > 1:
+        previous = _href(object_name, _params(drop={"cursor"})) if number == 2 or not before \
+            else _href(object_name, _params(cursor=before, back="1", page=str(number - 1)))
+    return {
+        "first": first, "last": last, "total": total, "estimate": estimate,
+        "capped": estimate and total == COUNT_CAP, "number": number, "pages": pages,
+        "first_href": _href(object_name, _params(drop={"cursor"})) if number > 1 else None,
+        "previous_href": previous,
+        "next_href": _href(object_name, _params(cursor=nxt, page=str(number + 1)))
+        if nxt else None,
+    }
 
 
 def _with(path: str, query: str) -> str:
@@ -176,3 +275,20 @@ def list_view_delete(object_name: str) -> Response | tuple[str, int]:
         return render_list(page, problem=exc, status=exc.status)
     flash(gettext("View deleted."), "ok")
     return redirect(_href(object_name, _params(drop={"cursor"})), 303)
+
+
+@bp.post("/records/<object_name>/_columns")
+def list_columns_save(object_name: str) -> Response | tuple[str, int]:
+    """Keep the columns ticked on the column form for this user and object (the reset
+    button goes back to the layout's), then show the list at the form's address."""
+    page = page_for(object_name)
+    chosen = [] if request.form.get("reset") else request.form.getlist("column")
+    if not chosen and not request.form.get("reset"):
+        return render_list(page, problem=ValidationFailed(gettext("Choose at least one column.")),
+                           status=422)
+    try:
+        ListViews(current_tenant()).set_columns(page.principal, object_name, chosen)
+    except CRMError as exc:
+        return render_list(page, problem=exc, status=exc.status)
+    flash(gettext("Columns saved."), "ok")
+    return redirect(_href(object_name, _params(drop={"cursor", "fields"})), 303)

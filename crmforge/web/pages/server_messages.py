@@ -241,6 +241,9 @@ TEMPLATES: tuple[str, ...] = (
     "a note has at most %(n)s characters",
     "enter the follow-up date as YYYY-MM-DD",
     "the note holds characters that cannot be stored",
+    # The list page's columns (crmforge/runtime/list_views.py).
+    "no field named '%(field)s'",
+    "a list shows at most %(n)s columns",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
