@@ -236,6 +236,9 @@ TEMPLATES: tuple[str, ...] = (
     "an app lists at least one object",
     "an app named '%(value)s' already exists",
     "an app name has lowercase ASCII letters, digits and '_'",
+    # Phone numbers (crmforge/metadata/fieldtypes.py, decision 0038).
+    "is not a valid phone number: write a number of region %(region)s, or start with + and "
+    "the country code",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
