@@ -196,3 +196,30 @@ def test_an_unchanged_legacy_phone_does_not_block_an_update(client: FlaskClient,
     r = client.patch(f"/api/v1/records/contact/{rid}", headers=admin,
                      json={"mobile": "+852 2110 0022", "version": 3})
     assert r.status_code == 200 and r.json["mobile"] == "+85221100022"
+
+
+def test_the_designer_sets_a_currency_and_a_phone_region(client: FlaskClient,
+                                                         admin: dict[str, str],
+                                                         instance: Instance) -> None:
+    c = browser_session(instance)
+
+    def post(path: str, data: dict[str, str]) -> Any:
+        return c.post(path, data={"csrf_token": csrf_token(c.get("/admin/").text), **data})
+
+    assert post("/admin/objects", {"name": "deal", "label_en": "Deal",
+                                   "first_field": "title"}).status_code == 303
+    new = "/admin/objects/deal/fields/new"
+    assert 'name="currency"' in c.get(new + "?type=currency").text
+    assert 'name="region"' in c.get(new + "?type=phone").text
+    assert post(new, {"name": "fee", "type": "currency", "currency": "usd"}).status_code == 303
+    assert post(new, {"name": "tel", "type": "phone", "region": "us"}).status_code == 303
+    bad = post(new, {"name": "cost", "type": "currency", "currency": "XYZ"})
+    assert bad.status_code == 422 and "ISO 4217" in bad.text
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert fields["fee"]["currency"] == "USD" and fields["tel"]["region"] == "US"
+    # blank again: the option is removed (the tenant's default currency)
+    form = {"name": "fee", "type": "currency", "currency": ""}
+    assert post("/admin/objects/deal/fields/fee", form).status_code == 303
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    assert "currency" not in {f["name"]: f for f in doc["fields"]}["fee"]
