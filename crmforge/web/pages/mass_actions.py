@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, render_template, request
+from flask import flash, redirect, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
@@ -22,7 +22,7 @@ from ...core.errors import BadRequest, CRMError, Forbidden
 from ...core.filters import Condition, ListQuery
 from ...workflow import ApprovalService
 from ..context import current_tenant
-from . import bp
+from . import bp, confirmations
 from .display import Page, page_for
 from .lists import list_href, mass_actions_for, render_list
 
@@ -74,21 +74,6 @@ def _runner(page: Page, action: str) -> Callable[[int], Any]:
     return lambda rid: approvals.submit(page.principal, page.obj.name, rid)
 
 
-def _confirm_delete(page: Page, ids: list[int], found: dict[int, str]) -> str:
-    """Ask before a mass delete: the records named, the same form again to confirm (the
-    records go to the recycle bin, each checked as its own page would)."""
-    fields = [(k, v) for k, v in request.form.items(multi=True)
-              if k not in ("csrf_token", "confirmed")]
-    return render_template(
-        "confirm_action.html",
-        question=gettext("Delete the selected records (%(n)s)?", n=len(ids)),
-        explanation=gettext("They move to the recycle bin, with the records that belong to "
-                            "them, and can be restored from there."),
-        names=[found.get(rid, f"#{rid}") for rid in ids], fields=fields,
-        action=request.full_path.rstrip("?"), back=list_href(page.obj.name),
-        yes=gettext("Yes, move them to the recycle bin"))
-
-
 @bp.post("/records/<object_name>/_mass")
 def mass_action(object_name: str) -> Response | tuple[str, int]:
     page = page_for(object_name)
@@ -103,8 +88,15 @@ def mass_action(object_name: str) -> Response | tuple[str, int]:
     except CRMError as exc:
         return render_list(page, problem=exc, status=exc.status)
     found = _titles(page, ids)
-    if action == "delete" and request.form.get("confirmed") != "1":
-        return _confirm_delete(page, ids, found), 200
+    if action == "delete":
+        asked = confirmations.ask(
+            gettext("Delete the selected records (%(n)s)?", n=len(ids)),
+            gettext("They move to the recycle bin, with the records that belong to them, and "
+                    "can be restored from there."),
+            list_href(page.obj.name), gettext("Yes, move them to the recycle bin"),
+            [found.get(rid, f"#{rid}") for rid in ids])
+        if asked is not None:
+            return asked, 200
     done = 0
     refused: list[dict[str, Any]] = []
     first_status = 200
