@@ -223,3 +223,14 @@ def test_the_designer_sets_a_currency_and_a_phone_region(client: FlaskClient,
     assert post("/admin/objects/deal/fields/fee", form).status_code == 303
     doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
     assert "currency" not in {f["name"]: f for f in doc["fields"]}["fee"]
+    # an integer shown without thousands separators (a year), and back
+    assert 'name="no_grouping"' in c.get(new + "?type=integer").text
+    assert post(new, {"name": "year", "type": "integer", "no_grouping": "1"}).status_code == 303
+    page = c.get("/admin/objects/deal/fields/year").text
+    assert re.search(r'name="no_grouping" type="checkbox" value="1" checked', page)
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    assert {f["name"]: f for f in doc["fields"]}["year"]["grouping"] is False
+    assert post("/admin/objects/deal/fields/year", {"name": "year", "type": "integer"}
+                ).status_code == 303
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    assert "grouping" not in {f["name"]: f for f in doc["fields"]}["year"]
