@@ -859,6 +859,10 @@ def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
     labels = f.options.get("label") or {}
     if labels:
         schema["title"] = labels.get("en") or labels.get("zh")
+    if isinstance(kind, PhoneType):  # what the API answers and takes (decision 0038)
+        note = (f"A phone number in E.164 (+8613800138000); a write may send a national "
+                f"number of region {phone_region(f)} or an international one")
+        schema["description"] = f"{schema['title']}. {note}" if schema.get("title") else note
     return schema
 
 

@@ -234,3 +234,12 @@ def test_the_designer_sets_a_currency_and_a_phone_region(client: FlaskClient,
                 ).status_code == 303
     doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
     assert "grouping" not in {f["name"]: f for f in doc["fields"]}["year"]
+
+
+def test_the_openapi_document_says_how_phones_read(client: FlaskClient,
+                                                   admin: dict[str, str]) -> None:
+    _setup(client, admin)
+    text = client.get("/api/v1/openapi.json", headers=admin).text
+    assert ("Mobile. A phone number in E.164 (+8613800138000); a write may send a national "
+            "number of region CN or an international one") in text
+    assert "US phone. A phone number in E.164" in text and "number of region US" in text
