@@ -40,6 +40,8 @@ from .i18n import current_lang
 
 #: The Babel locale of each interface language.
 LOCALES: Mapping[str, str] = {"zh": "zh_Hans_CN", "en": "en"}
+
+
 @dataclass(frozen=True)
 class Formats:
     """The conventions of one page: its language, the time zone times are shown in and the
@@ -178,20 +180,6 @@ def _iso_moment(value: Any) -> dt.datetime | None:
         return None
 
 
-def input_datetime(value: Any, zone: ZoneInfo) -> str:
-    """A stored UTC moment as a ``datetime-local`` input value in ``zone`` (ISO, no
-    offset), so the form shows the time the page shows."""
-    moment = value if isinstance(value, dt.datetime) else _iso_moment(value)
-    if moment is None:
-        return str(value)[:16]
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    try:
-        return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-    except (OverflowError, ValueError):
-        return str(value)[:16]
-
-
 # -- phone numbers ---------------------------------------------------------------------------
 def phone_text(value: Any, region: str) -> str:
     """A stored number in national form for the field's region (138 0013 8000), in
@@ -274,5 +262,5 @@ def install(app: Flask) -> None:
 
 
 __all__ = ["LOCALES", "Formats", "currency_text",
-           "current_formats", "date_text", "datetime_text", "field_text", "input_datetime", "install",
+           "current_formats", "date_text", "datetime_text", "field_text", "install",
            "number_text", "percent_text", "phone_text"]
