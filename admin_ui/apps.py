@@ -21,7 +21,7 @@ from crmforge.core.errors import Conflict, ValidationFailed
 from crmforge.metadata.apps import is_link_object
 from crmforge.metadata.model import Snapshot
 
-from . import bp
+from . import bp, confirm
 from .base import admin, designer, lang
 from .forms import label_of, place_errors
 
@@ -169,7 +169,14 @@ def save_app(name: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/apps/<name>/delete")
-def delete_app(name: str) -> Response:
+def delete_app(name: str) -> Response | tuple[str, int]:
+    labels = designer().app(name).get("label") or {}  # an unknown app: 404, unasked
+    asked = confirm.ask(
+        gettext("Delete the app %(name)s?", name=labels.get(lang()) or labels.get("en") or name),
+        gettext("The app leaves the top bar; its objects and their records stay."),
+        url_for("admin_ui.app_page", name=name), gettext("Yes, delete the app"))
+    if asked is not None:
+        return asked
     designer().delete_app(admin(), name)  # an unknown app: 404
     flash(gettext("App deleted."), "ok")
     return redirect(url_for("admin_ui.apps"), 303)

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from crmforge.core.errors import Conflict, NotFound, ValidationFailed
 from crmforge.metadata.model import ObjectDef
 
-from . import bp
+from . import bp, confirm
 from .base import admin, designer, lang, object_or_404
 from .forms import (
     FIELD_INPUTS,
@@ -95,7 +95,18 @@ def edit_field(name: str, field: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/objects/<name>/fields/<field>/remove")
-def remove_field(name: str, field: str) -> Response:
+def remove_field(name: str, field: str) -> Response | tuple[str, int]:
+    obj = object_or_404(designer().snapshot(), name)
+    f = obj.field(field)
+    if f is None:
+        raise NotFound(f"'{name}' has no field named '{field[:40]}'")
+    asked = confirm.ask(
+        gettext("Remove the field %(field)s of %(object)s?", field=f.label(lang()),
+                object=obj.label(lang())),
+        gettext("The field and its values go to the metadata recycle bin; they can be restored."),
+        url_for("admin_ui.object_page", name=name), gettext("Yes, remove it"))
+    if asked is not None:
+        return asked
     designer().remove_field(admin(), name, field)
     flash(gettext("Field moved to the metadata recycle bin."), "ok")
     return redirect(url_for("admin_ui.object_page", name=name), 303)

@@ -26,7 +26,8 @@ COMMON = ("label", *FLAGS, *CONDITIONS, "default")
 #: The options each type's form edits.
 TYPE_OPTIONS: dict[str, tuple[str, ...]] = {
     "text": ("max_length",), "textarea": ("max_length",),
-    "decimal": ("scale",), "currency": ("scale",), "percent": ("scale",),
+    "decimal": ("scale",), "currency": ("scale", "currency"), "percent": ("scale",),
+    "phone": ("region",), "integer": ("grouping",),
     "picklist": ("choices",), "multipicklist": ("choices",),
     "lookup": ("target",), "master_detail": ("target",),
     "formula": ("expression", "result_type", "stored"),
@@ -102,6 +103,12 @@ def field_doc(form: Mapping[str, str], current: Mapping[str, Any] | None = None)
         elif key in ("max_length", "scale"):
             if raw:
                 doc[key] = _number(raw)
+        elif key == "grouping":  # the box says "without": ticked is grouping: false
+            if form.get("no_grouping"):
+                doc[key] = False
+        elif key in ("currency", "region"):  # codes are upper case: cny is CNY
+            if raw:
+                doc[key] = raw.upper()
         elif raw:
             doc[key] = raw
     return doc
@@ -128,6 +135,7 @@ def field_values(doc: Mapping[str, Any]) -> dict[str, str]:
     for lang, text in (doc.get("label") or {}).items():
         values[f"label_{lang}"] = str(text)
     values["choices"] = choices_text(doc.get("choices") or ())
+    values["no_grouping"] = "1" if doc.get("grouping") is False else ""
     return values
 
 

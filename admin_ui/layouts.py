@@ -36,7 +36,7 @@ from crmforge.web.context import current_tenant
 from crmforge.web.pages import records as record_pages
 from crmforge.web.pages.display import Page, list_columns
 
-from . import bp
+from . import bp, confirm
 from .base import admin, designer, lang, object_or_404
 
 #: The parts of a layout document the page edits (``object``, ``generated`` and
@@ -200,8 +200,17 @@ def save_layout(name: str) -> Response | tuple[str, int]:
     current = _document(d.layout(snap, name))
     dropped = form.get("remove_role")
     if dropped:
-        _checked_role(dropped, _role_choices(snap, lang()))
+        choices = _role_choices(snap, lang())
+        _checked_role(dropped, choices)
         roles = dict(current.get("roles") or {})
+        label = next(c["label"] for c in choices if c["name"] == dropped)
+        asked = confirm.ask(
+            gettext("Remove the layout of the role %(role)s?", role=label),
+            gettext("Users holding the role see the default layout again."),
+            url_for("admin_ui.layouts", name=name, role=dropped), gettext("Yes, remove it"),
+        ) if dropped in roles else None
+        if asked is not None:
+            return asked
         if dropped in roles:
             del roles[dropped]
             d.set_layout(admin(), name, {**{k: v for k, v in current.items() if k != "roles"},

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from crmforge.core.errors import Conflict, ValidationFailed
 from crmforge.runtime.list_views import index_suggestions
 
-from . import bp
+from . import bp, confirm
 from .base import admin, designer, lang, object_or_404
 from .forms import label_of, place_errors, rule_doc, rule_values
 
@@ -121,7 +121,14 @@ def rename_object(name: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/objects/<name>/remove")
-def remove_object(name: str) -> Response:
+def remove_object(name: str) -> Response | tuple[str, int]:
+    obj = object_or_404(designer().snapshot(), name)
+    asked = confirm.ask(
+        gettext("Remove the object %(object)s?", object=obj.label(lang())),
+        gettext("The object and its records go to the metadata recycle bin; they can be restored."),
+        url_for("admin_ui.object_page", name=name), gettext("Yes, remove it"))
+    if asked is not None:
+        return asked
     designer().remove_object(admin(), name)
     flash(gettext("Object moved to the metadata recycle bin."), "ok")
     return redirect(url_for("admin_ui.home"), 303)
@@ -157,7 +164,13 @@ def save_rule(name: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/objects/<name>/rules/<rule>/remove")
-def remove_rule(name: str, rule: str) -> Response:
+def remove_rule(name: str, rule: str) -> Response | tuple[str, int]:
+    asked = confirm.ask(
+        gettext("Remove the validation rule %(rule)s?", rule=rule),
+        gettext("Records are no longer checked by it."),
+        url_for("admin_ui.object_page", name=name) + "#rules", gettext("Yes, remove it"))
+    if asked is not None:
+        return asked
     snap = designer().snapshot()
     current = list(object_or_404(snap, name).options.get("validation_rules") or [])
     kept = [r for r in current if r.get("name") != rule]
@@ -191,7 +204,13 @@ def add_index(name: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/objects/<name>/indexes/remove")
-def remove_index(name: str) -> Response:
+def remove_index(name: str) -> Response | tuple[str, int]:
+    asked = confirm.ask(
+        gettext("Remove the index on %(fields)s?", fields=request.form.get("fields", "")),
+        gettext("Lists filtered or sorted by these fields may get slower; no data is lost."),
+        url_for("admin_ui.object_page", name=name) + "#indexes", gettext("Yes, remove it"))
+    if asked is not None:
+        return asked
     spec = _spec(request.form.get("fields"))
     snap = designer().snapshot()
     current = [[f.name for f in ix] for ix in object_or_404(snap, name).composite_indexes]

@@ -14,7 +14,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import phonenumbers
 import sqlalchemy as sa
+from babel.numbers import is_currency
 
 from ..core.ids import id_too_large, parse_id
 from ..core.linear_regex import LinearPattern, PatternRefused, compile_linear
@@ -70,6 +72,12 @@ class FieldType:
     def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
         """(option, message) pairs for type-specific option errors."""
         return []
+
+    def keeps_stored(self, f: FieldDef, raw: Any, stored: Any) -> bool:
+        """Whether ``raw``, refused by ``to_python``, may stay because it is the value the
+        record already holds: a check made stricter later must not block the updates of
+        records whose other fields change (decision 0038). Only phone numbers say yes."""
+        return False
 
 
 def _type_name(value: Any) -> str:
@@ -169,7 +177,6 @@ PATTERN_UNUSABLE = ("cannot be checked: the field's pattern is not supported; an
                     "administrator must change it")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
 _URL = re.compile(r"^https?://[^\s]+$")
 
 
@@ -186,17 +193,66 @@ class EmailType(TextType):
         return value
 
 
+#: The region a phone field reads national numbers in when it names none.
+DEFAULT_PHONE_REGION = "CN"
+#: The refusal of a number libphonenumber does not accept (server_messages translates it).
+PHONE_INVALID = ("is not a valid phone number: write a number of region %s, or start with + "
+                 "and the country code")
+
+
+def phone_region(f: FieldDef) -> str:
+    """The region whose national numbers the field takes (and shows without a prefix)."""
+    region = f.options.get("region")
+    return region if isinstance(region, str) and region else DEFAULT_PHONE_REGION
+
+
+def parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """A valid number read from national (``region``) or international (``+``) form,
+    else None."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
 class PhoneType(TextType):
+    """Validated with libphonenumber and stored in E.164 (``+8613800138000``), so equal
+    numbers written differently are one value. ``region`` (default CN) reads national
+    numbers. Values stored before the check (free text) stay readable and are kept by an
+    update that sends them back unchanged (``keeps_stored``)."""
+
     name = "phone"
-    options = frozenset()
+    options = frozenset({"region"})
 
     def length(self, f: FieldDef) -> int:
         return 40
 
-    def check_format(self, value: str) -> str:
-        if value and not _PHONE.fullmatch(value):
-            raise ConversionError("is not a phone number")
-        return value
+    def to_python(self, f: FieldDef, value: Any, *, lenient: bool = False) -> Any:
+        text = super().to_python(f, value, lenient=lenient)
+        if not text:
+            return text
+        number = parse_phone(text, phone_region(f))
+        if number is None:
+            raise ConversionError(PHONE_INVALID % phone_region(f))
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def from_query(self, f: FieldDef, raw: str) -> Any:
+        """A filter value: the E.164 form of a number, anything else as written (a part
+        of a number for ``contains``, a stored value that predates the check)."""
+        number = parse_phone(raw.strip(), phone_region(f)) if len(raw) <= 40 else None
+        if number is None:
+            return raw
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def keeps_stored(self, f: FieldDef, raw: Any, stored: Any) -> bool:
+        return isinstance(raw, str) and isinstance(stored, str) and raw.strip() == stored
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        region = f.options.get("region")
+        if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+            return [("region", "must be a region code such as CN or US")]
+        return []
 
 
 class UrlType(TextType):
@@ -214,7 +270,8 @@ class UrlType(TextType):
 
 class IntegerType(FieldType):
     name = "integer"
-    options = frozenset({"min", "max"})
+    #: ``grouping: false`` shows the number without thousands separators (a year, a code).
+    options = frozenset({"min", "max", "grouping"})
     operators = ORDERED_OPS
     expression_type = "number"
 
@@ -246,6 +303,11 @@ class IntegerType(FieldType):
             raise ConversionError("is too large")
         _check_range(f, Decimal(result))
         return result
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        if f.options.get("grouping") not in (None, True, False):
+            return [("grouping", "must be true or false")]
+        return []
 
 
 @functools.lru_cache(maxsize=32)
@@ -331,8 +393,22 @@ class DecimalType(FieldType):
         return []
 
 
+def currency_problems(f: FieldDef) -> list[tuple[str, str]]:
+    """A ``currency`` option names an ISO 4217 code (pages show its symbol; without it
+    the tenant's default currency)."""
+    code = f.options.get("currency")
+    if code is not None and not (isinstance(code, str) and len(code) == 3 and code.isupper()
+                                 and is_currency(code)):
+        return [("currency", "must be an ISO 4217 currency code such as CNY or USD")]
+    return []
+
+
 class CurrencyType(DecimalType):
     name = "currency"
+    options = DecimalType.options | {"currency"}
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        return super().option_problems(f) + currency_problems(f)
 
 
 class PercentType(DecimalType):
@@ -602,7 +678,7 @@ class FormulaType(FieldType):
     """Computed from an expression; stored formulas have a column of their result type."""
 
     name = "formula"
-    options = frozenset({"expression", "result_type", "stored", "scale"})
+    options = frozenset({"expression", "result_type", "stored", "scale", "currency"})
     writable = False
     scalar = False
 
@@ -624,7 +700,9 @@ class FormulaType(FieldType):
     def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
         if f.options.get("result_type") not in RESULT_TYPES:
             return [("result_type", "must be one of " + ", ".join(RESULT_TYPES))]
-        return []
+        if f.options.get("currency") is not None and f.options.get("result_type") != "currency":
+            return [("currency", "applies to a formula whose result type is currency")]
+        return currency_problems(f)
 
 
 class RollupType(DecimalType):
@@ -781,6 +859,10 @@ def json_schema(f: FieldDef, *, for_input: bool = False) -> dict[str, Any]:
     labels = f.options.get("label") or {}
     if labels:
         schema["title"] = labels.get("en") or labels.get("zh")
+    if isinstance(kind, PhoneType):  # what the API answers and takes (decision 0038)
+        note = (f"A phone number in E.164 (+8613800138000); a write may send a national "
+                f"number of region {phone_region(f)} or an international one")
+        schema["description"] = f"{schema['title']}. {note}" if schema.get("title") else note
     return schema
 
 

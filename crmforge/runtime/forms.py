@@ -10,6 +10,7 @@ record cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,16 +117,18 @@ def form_class(obj: ObjectDef, names: Iterable[str], lang: str) -> type[Form]:
     return type(f"{obj.name.title()}Form", (Form,), attrs)
 
 
-def form_data(obj: ObjectDef, record: Mapping[str, Any]) -> dict[str, Any]:
+def form_data(obj: ObjectDef, record: Mapping[str, Any],
+              zone: dt.tzinfo | None = None) -> dict[str, Any]:
     """A record (as JSON) in the shape the widgets show: date-times as ``datetime-local``
-    values (UTC), ids and numbers as text."""
+    values (ISO, in ``zone``, the zone the page shows times in; UTC without one), ids and
+    numbers as text."""
     out: dict[str, Any] = {}
     for f in obj.fields:
         value = record.get(f.name)
         if value is None:
             out[f.name] = [] if f.type == "multipicklist" else None
         elif f.type == "datetime" and isinstance(value, str):
-            out[f.name] = value[:16]
+            out[f.name] = _local_input(value, zone)
         elif f.type in REFERENCE_TYPES or f.type in NUMBER_TYPES:
             out[f.name] = str(value)
         else:
@@ -133,10 +136,12 @@ def form_data(obj: ObjectDef, record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def payload(obj: ObjectDef, form: Form, names: Iterable[str]) -> dict[str, Any]:
+def payload(obj: ObjectDef, form: Form, names: Iterable[str],
+            zone: dt.tzinfo | None = None) -> dict[str, Any]:
     """What a posted form asks the record service to write: blanks as None, whole numbers
-    and ids as numbers when they read as such (anything else goes through unchanged, so
-    the service reports it beside its field)."""
+    and ids as numbers when they read as such, a ``datetime-local`` value with the offset
+    of ``zone`` at that time (the form shows times in the page's zone; anything else goes
+    through unchanged, so the service reports it beside its field)."""
     out: dict[str, Any] = {}
     for name in names:
         f = obj.field(name)
@@ -153,9 +158,39 @@ def payload(obj: ObjectDef, form: Form, names: Iterable[str]) -> dict[str, Any]:
                 out[name] = None
             elif f.type == "integer" or f.type in REFERENCE_TYPES:
                 out[name] = _whole(text)
+            elif f.type == "datetime" and zone is not None:
+                out[name] = _with_offset(text, zone)
             else:
                 out[name] = text
     return out
+
+
+def _local_input(value: str, zone: dt.tzinfo | None) -> str:
+    """A JSON date-time (UTC, ``...Z``) as a ``datetime-local`` value in ``zone``."""
+    if zone is None:
+        return value[:16]
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    except (ValueError, OverflowError):
+        return value[:16]
+
+
+def _with_offset(text: str, zone: dt.tzinfo) -> str:
+    """A posted ``datetime-local`` value (no offset) read in ``zone``, with its offset; a
+    value that has one, or does not read as a date and time, unchanged."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is not None or len(text) <= 10:
+        return text
+    try:
+        return moment.replace(tzinfo=zone).isoformat()
+    except (ValueError, OverflowError):
+        return text
 
 
 def _whole(text: str) -> int | str:

@@ -93,7 +93,7 @@ def prepare(ctx: Ctx, data: Any, existing: Any, lang: str = "en",
     obj = ctx.obj
     shape = writes.shape_of(ctx)
     errors: dict[str, list[str]] = {}
-    values = writes.convert(ctx, data, errors)
+    values = writes.convert(ctx, data, errors, existing)
     sent = frozenset(values)
     if existing is None and shape.defaults:
         writes.defaults(ctx, values, errors, shape.defaults)

@@ -152,9 +152,13 @@ def _fields_for(ctx: Ctx) -> dict[str, tuple[FieldDef, str]]:
     return found
 
 
-def convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+def convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]],
+            existing: Any = None) -> dict[str, Any]:
     """The sent values as Python values; a field the writer may not write is a 403 that
-    changes nothing (hidden fields are never named, so the refusal does not reveal them)."""
+    changes nothing (hidden fields are never named, so the refusal does not reveal them).
+    An update sending back a stored value that today's checks refuse keeps it when the
+    type allows (``FieldType.keeps_stored``: a phone number stored before numbers were
+    checked), so the record's other fields can still change."""
     fields = _fields_for(ctx)
     denied: dict[str, list[str]] = {}
     hidden_sent = False
@@ -178,7 +182,10 @@ def convert(ctx: Ctx, data: Mapping[Any, Any], errors: dict[str, list[str]]) -> 
         try:
             values[key] = f.kind.to_python(f, raw)
         except ConversionError as exc:
-            errors.setdefault(key, []).append(str(exc))
+            if existing is not None and f.kind.keeps_stored(f, raw, existing._mapping.get(key)):
+                values[key] = existing._mapping[key]
+            else:
+                errors.setdefault(key, []).append(str(exc))
     if hidden_sent or denied:
         raise Forbidden("you may not write some of the fields you sent" if hidden_sent and not denied
                         else f"you may not write {', '.join(sorted(denied))}", denied)

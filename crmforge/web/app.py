@@ -15,6 +15,7 @@ from ..core.ids import MAX_ID
 from ..runtime import Instance
 from . import (
     context,
+    display_settings,
     errors,
     observability,
     ratelimit,
@@ -81,6 +82,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
         **session.DEFAULTS,
         **ratelimit.DEFAULTS,
         **uploads.DEFAULTS,
+        **display_settings.DEFAULTS,
     )
     app.config.update(settings.from_environment(app.config))  # operators' settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -90,6 +92,7 @@ def create_app(instance: Instance | str | Path, config: dict[str, Any] | None = 
     app.extensions["crmforge"] = inst
     inst.blob_store()  # a bad file store setting stops the server now, naming the variable
     uploads.policy_of(app.config)  # ... and so does a bad upload setting
+    display_settings.check(app.config)  # ... and a time zone or currency pages cannot use
     observability.register(app)  # first: the request id exists before anything can fail
     errors.register(app)
     uploads.install(app)  # before the checks that read request bodies

@@ -73,6 +73,8 @@ def test_save_pick_select_and_delete(world: Server, browser: Any) -> None:
     page.get_by_label("With the selected records").select_option("delete")
     shot(page, "list-mass-selected-en")
     page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#confirm-question")).to_have_text("Delete the selected records (2)?")
+    page.get_by_role("button", name="Yes, move them to the recycle bin").click()
 
     expect(page.locator(".flash")).to_have_text("2 of 2 records done.")
     expect(page).to_have_url(world.url + "/records/lead?heat=hot")

@@ -65,7 +65,10 @@ def test_create_reorder_save_delete(instance: Instance, world: None,
         [before[1], "tool"]
     assert "App saved." in b.get("/admin/apps/stock?lang=en").text
     assert "应用已保存" not in b.get("/admin/apps/stock?lang=zh").text  # shown once
-    r = b.post("/admin/apps/stock/delete", data={"csrf_token": token})
+    asked = b.post("/admin/apps/stock/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and "confirm-question" in asked.text  # asked first
+    assert client.get("/api/v1/meta/apps/stock", headers=admin).status_code == 200
+    r = b.post("/admin/apps/stock/delete", data={"csrf_token": token, "confirmed": "1"})
     assert r.status_code == 303
     assert client.get("/api/v1/meta/apps/stock", headers=admin).status_code == 404
     assert "应用已删除。" in b.get("/admin/apps?lang=zh").text

@@ -142,8 +142,12 @@ def test_a_role_layout_is_saved_under_roles_and_can_be_removed(client: FlaskClie
     assert re.search(r'<option value="sales"\s*selected>Layout for role Sales · own layout</option>',
                      page.text)
 
+    asked = c.post(PAGE, data={"csrf_token": csrf_token(page.text), "remove_role": "sales",
+                               "role": "sales"})
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
+    assert "roles" in _stored(instance)  # nothing removed before the answer
     r = c.post(PAGE, data={"csrf_token": csrf_token(page.text), "remove_role": "sales",
-                           "role": "sales"})
+                           "role": "sales", "confirmed": "1"})
     assert r.status_code == 303
     stored = _stored(instance)
     assert "roles" not in stored and stored["form"] == LAYOUT["form"]

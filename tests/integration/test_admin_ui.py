@@ -192,7 +192,10 @@ def test_remove_and_restore_fields_and_objects(client: FlaskClient, instance: In
                  {"name": "note", "type": "textarea"}).status_code == 303
     rec = client.post("/api/v1/records/deal", json={"title": "t", "note": "kept"},
                       headers=api).json
-    r = _post(c, "/admin/objects/deal/fields/note/remove", {})
+    asked = _post(c, "/admin/objects/deal/fields/note/remove", {})
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
+    assert "note" in _fields(_api_object(client, api, "deal"))  # nothing before the answer
+    r = _post(c, "/admin/objects/deal/fields/note/remove", {"confirmed": "1"})
     assert r.status_code == 303
     assert "note" not in _fields(_api_object(client, api, "deal"))
     home = c.get("/admin/").text
@@ -203,7 +206,7 @@ def test_remove_and_restore_fields_and_objects(client: FlaskClient, instance: In
                  {}).status_code == 303
     assert client.get(f"/api/v1/records/deal/{rec['id']}", headers=api).json["note"] == "kept"
 
-    assert _post(c, "/admin/objects/deal/remove", {}).status_code == 303
+    assert _post(c, "/admin/objects/deal/remove", {"confirmed": "1"}).status_code == 303
     assert client.get("/api/v1/meta/objects/deal", headers=api).status_code == 404
     home = c.get("/admin/").text
     object_id = re.search(r'/admin/recycle/objects/(obj_\w+)/restore', home)
@@ -281,7 +284,8 @@ def test_a_validation_rule_is_enforced_by_the_record_api(client: FlaskClient,
     assert [x["condition"] for x in doc["validation_rules"]] == ["is_blank(qty) or qty > 5"]
     assert client.post("/api/v1/records/deal", json={"title": "t", "qty": 2},
                        headers=api).status_code == 422
-    assert _post(c, "/admin/objects/deal/rules/positive/remove", {}).status_code == 303
+    assert _post(c, "/admin/objects/deal/rules/positive/remove",
+                 {"confirmed": "1"}).status_code == 303
     assert client.post("/api/v1/records/deal", json={"title": "t", "qty": -1},
                        headers=api).status_code == 201
 

@@ -54,7 +54,7 @@ def test_the_answer_to_a_create_is_the_record_as_read(client: FlaskClient,
         "amount": "1000.10", "share": "12.5", "due": "2026-02-28", "at": "2026-03-01T08:30:00Z",
         "flag": True, "stage": "won", "tags": ["a", "b"], "ref": account.json["id"],
         "account": account.json["id"], "person": me, "email": "a@example.com",
-        "phone": "+86 10 1234", "site": "https://example.com", "doc": _upload(client, h)}
+        "phone": "+86 10 1234 5678", "site": "https://example.com", "doc": _upload(client, h)}
     made = client.post("/api/v1/records/item", json=values, headers=h)
     assert made.status_code == 201, made.json
     read = client.get(f"/api/v1/records/item/{made.json['id']}", headers=h).json

@@ -63,8 +63,12 @@ def test_attachments_on_the_record_page(world: World, instance: Instance) -> Non
     assert got.status_code == 200 and got.data == b"meeting notes"
     assert got.headers["Content-Disposition"].startswith("attachment;")
     # Remove, then restore from the recycle bin page.
+    asked = c.post(f"/records/deal/{rid}/attachments/{notes['id']}/remove?lang=zh",
+                   data={"csrf_token": csrf_token(page)})  # asked first, in the language
+    assert asked.status_code == 200 and "移除附件 notes.txt？" in asked.text
+    assert "notes.txt</a>" in c.get(f"/records/deal/{rid}").text  # still there
     r = c.post(f"/records/deal/{rid}/attachments/{notes['id']}/remove",
-               data={"csrf_token": csrf_token(page)})
+               data={"csrf_token": csrf_token(page), "confirmed": "1"})
     assert r.status_code == 303
     page = c.get(f"/records/deal/{rid}?lang=en").text
     assert "附件已移入回收站。" in page and "notes.txt</a>" not in page  # flashed in zh
@@ -134,9 +138,12 @@ def test_a_file_field_on_the_form(world: World, instance: Instance) -> None:
         f"/records/deal/{rid}?lang=zh").text
     # Clear it.
     record = world.get(f"/api/v1/records/deal/{rid}").json
-    r = c.post(f"/records/deal/{rid}/files/contract", data={
-        "csrf_token": csrf_token(page), "clear": "1", "version": str(record["version"])},
-        content_type="multipart/form-data")
+    form = {"csrf_token": csrf_token(page), "clear": "1", "version": str(record["version"])}
+    asked = c.post(f"/records/deal/{rid}/files/contract", data=form,
+                   content_type="multipart/form-data")
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.text
+    assert world.get(f"/api/v1/records/deal/{rid}").json["contract"] is not None
+    r = c.post(f"/records/deal/{rid}/files/contract", data={**form, "confirmed": "1"})
     assert r.status_code == 303
     assert world.get(f"/api/v1/records/deal/{rid}").json["contract"] is None
 

@@ -354,7 +354,7 @@ def test_the_designer_proposes_and_creates_indexes(client: FlaskClient, instance
     assert doc["indexes"] == [["stage", "hours"]]
     assert "Proposed indexes" not in page.get("/admin/objects/ticket?lang=en").text
     gone = page.post("/admin/objects/ticket/indexes/remove",
-                     data={"csrf_token": token, "fields": "stage,hours"})
+                     data={"csrf_token": token, "fields": "stage,hours", "confirmed": "1"})
     assert gone.status_code == 303
     doc = client.get("/api/v1/meta/objects/ticket", headers=heads["admin"]).json
     assert not doc.get("indexes")

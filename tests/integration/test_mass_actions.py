@@ -26,7 +26,8 @@ CLARA = "Clara-pass-1234"
 def _mass(c: FlaskClient, obj: str, action: str, ids: list[Any], **form: str) -> Any:
     token = csrf_token(c.get(f"/records/{obj}").text)
     return c.post(f"/records/{obj}/_mass", data={"csrf_token": token, "action": action,
-                                                 "id": [str(i) for i in ids], **form})
+                                                 "id": [str(i) for i in ids],
+                                                 "confirmed": "1", **form})  # asked before
 
 
 def _tasks(client: FlaskClient) -> tuple[dict[str, str], dict[str, str], list[int]]:
@@ -84,7 +85,7 @@ def test_all_done_redirects_with_a_message(client: FlaskClient, instance: Instan
     assert "2 of 2 records done." in c.get("/records/task").text
     token = csrf_token(c.get("/records/task").text)
     r = c.post("/records/task/_mass?sort=-id", data={"csrf_token": token, "action": "delete",
-                                                     "id": str(ids[2])})
+                                                     "id": str(ids[2]), "confirmed": "1"})
     assert r.status_code == 303 and r.headers["Location"] == "/records/task?sort=-id"
 
 

@@ -130,6 +130,8 @@ def test_dashboard_shows_the_viewers_numbers_without_hidden_fields(world: Instan
     assert SCRIPT not in page.text and "Won &lt;script&gt;" in page.text
     assert "Pipeline &lt;script&gt;" in page.text and "/assets/echarts.js" in page.text
     assert '<progress max="100.0" value="50.0"' in page.text
+    # values as the page's language writes them (decision 0038)
+    assert '<span class="value">50%</span>' in page.text and "<td>50.00</td>" in page.text
     admin = _charts(_browser(world, "admin", "Admin-pass-123").get("/dashboards/pipeline").text)
     assert _values(admin["By stage"]) == {"New": 5, "Lost": 3, won: 2}
     assert _values(admin["Secret split"]) == {"A": 7, "—": 3}

@@ -48,7 +48,9 @@ def test_inbox_lists_only_my_tasks_and_the_navigation_counts_them(
         assert f'id="task-{t["id"]}"' in text
         assert f'href="/records/deal/{t["record_id"]}"' in text
     assert "Deal &lt;b&gt;0&lt;/b&gt;" in text and "<b>0</b>" not in text  # escaped title
-    assert ">sam<" in text and ">review<" in text and " UTC</time>" in text
+    assert ">sam<" in text and ">review<" in text
+    # submitted at: in the tenant's zone, the locale's medium form (decision 0038)
+    assert re.search(r'<time datetime="[^"]+Z">[A-Z][a-z]{2} \d{1,2}, \d{4}, [^<]+</time>', text)
     assert re.search(r'id="nav-inbox".*?<span class="count"[^>]*>2</span>', text)
     bob = _browser(instance, "bob").get("/inbox").text
     assert "No open approval tasks." in bob and 'id="task-' not in bob

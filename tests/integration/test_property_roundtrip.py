@@ -126,8 +126,11 @@ def value_for(f: dict[str, Any]) -> st.SearchStrategy[tuple[Any, Any]]:
     elif t == "email":
         s = st.from_regex(r"[a-z0-9._+-]{1,20}@[a-z0-9-]{1,20}\.[a-z]{2,6}",
                           fullmatch=True).map(lambda v: (v, v))
-    elif t == "phone":
-        s = st.from_regex(r"\+?[0-9][0-9 ()./-]{2,30}", fullmatch=True).map(lambda v: (v, v))
+    elif t == "phone":  # valid numbers, written in several forms, stored in E.164
+        s = st.sampled_from([("138 0013 8000", "+8613800138000"),
+                             ("+86 (10) 1234-5678", "+861012345678"),
+                             ("021-5888-0001", "+862158880001"),
+                             ("+1 650 253 0000", "+16502530000")])
     elif t == "url":
         s = st.from_regex(r"https?://[a-z0-9.-]{1,30}(/[A-Za-z0-9_~%/-]{0,30})?(\?[a-z=&]{0,20})?",
                           fullmatch=True).map(lambda v: (v, v))

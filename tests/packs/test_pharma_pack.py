@@ -153,11 +153,11 @@ def test_reps_see_the_terminals_of_their_territory_and_shared_ones(ph: PackWorld
     assert w.record("rep_sh1", "hospital", chaoyang).status_code == 404
     assert w.record("dm_east", "hospital", chaoyang).status_code == 404
     assert w.record("rep_sh2", "hospital", zheyi).status_code == 200
-    assert w.update("rep_sh2", "hospital", zheyi, {"phone": "0571-1"}).status_code == 403
-    assert w.update("rep_hz", "hospital", ruijin, {"phone": "021-1"}).status_code == 404
+    assert w.update("rep_sh2", "hospital", zheyi, {"phone": "0571-86000001"}).status_code == 403
+    assert w.update("rep_hz", "hospital", ruijin, {"phone": "021-64370009"}).status_code == 404
     r = w.update("rep_sh1", "hospital", ruijin, {"phone": "021-64370002"})
     assert r.status_code == 200, r.json
-    assert r.json["phone"] == "021-64370002"
+    assert r.json["phone"] == "+862164370002"  # stored in E.164
     assert w.update("rep_sh1", "hospital", ruijin, {"territory": None}).status_code == 403
     # Reps do not create terminals (master data) nor read sell-out; operations do.
     assert w.create("rep_sh1", "hospital", {"name": "新药房", "kind": "pharmacy"}).status_code \
@@ -223,7 +223,7 @@ def test_costs_and_private_data_are_hidden_from_the_roles_that_may_not_see_them(
     assert w.record("ops", "sellout_line", w.key("sellout_line", "sl1")).json[
         "cost_amount"] == "8160.00"
     dr = w.key("doctor", "dr_wang")
-    assert w.record("rep_sh1", "doctor", dr).json["mobile"] == "13901000001"
+    assert w.record("rep_sh1", "doctor", dr).json["mobile"] == "+8613901000001"
     for who in ("med", "fin", "legal"):
         seen = w.record(who, "doctor", dr).json
         assert seen["name"] == "王志刚" and "mobile" not in seen and "birthday" not in seen

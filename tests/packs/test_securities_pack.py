@@ -176,7 +176,7 @@ def test_identity_and_asset_fields_are_hidden_for_most_roles(sec: PackWorld) -> 
     zhang = w.key("investor", "inv_zhang")
     for who in ("broker_wang", "cc"):
         seen = w.record(who, "investor", zhang).json
-        assert (seen["name"], seen["mobile"], seen["risk_level"]) == ("张伟", "13800138001", "C3")
+        assert (seen["name"], seen["mobile"], seen["risk_level"]) == ("张伟", "+8613800138001", "C3")
         for name in IDENTITY + ASSETS:
             assert name not in seen, (who, name)
         assert all(name not in item for item in w.items(who, "investor")

@@ -156,7 +156,7 @@ def test_roles_read_and_write_what_their_posts_need(people: dict[str, dict[str, 
     patch(client, h["cs1"], "power_customer", cust, 403, category="commercial")
     patch(client, h["reader1"], "power_customer", cust, 403, mobile="13900000001")
     cust = patch(client, h["cs1"], "power_customer", cust, mobile="13900000001")
-    assert cust["mobile"] == "13900000001" and "id_number" not in cust
+    assert cust["mobile"] == "+8613900000001" and "id_number" not in cust
 
     # Readings: a reader reads the meters of the department and enters readings for them.
     reading = create(client, h["reader1"], "meter_reading", meter=meter_n["id"],

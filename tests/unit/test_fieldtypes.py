@@ -119,7 +119,12 @@ GOOD = [
     ("textarea", {}, "x" * 32000, "x" * 32000),
     ("email", {}, "ann@example.com", "ann@example.com"),
     ("email", {}, "", ""),
-    ("phone", {}, "+86 (10) 1234-5678", "+86 (10) 1234-5678"),
+    ("phone", {}, "+86 (10) 1234-5678", "+861012345678"),  # stored in E.164
+    ("phone", {}, "138 0013 8000", "+8613800138000"),  # national form of the default CN
+    ("phone", {}, "021-5888 0001", "+862158880001"),
+    ("phone", {"region": "US"}, "(650) 253-0000", "+16502530000"),
+    ("phone", {"region": "US"}, "+86 138 0013 8000", "+8613800138000"),
+    ("phone", {}, "", ""),
     ("url", {}, "https://example.com/a?b=c", "https://example.com/a?b=c"),
     ("url", {}, "http://x.io", "http://x.io"),
     ("integer", {}, 0, 0),
@@ -247,6 +252,9 @@ BAD = [
     ("phone", {}, "call me", "phone"),
     ("phone", {}, "12", "phone"),
     ("phone", {}, "123\n", "phone"),
+    ("phone", {}, "12345", "valid phone number"),  # digits, but no number of CN
+    ("phone", {}, "(650) 253-0000", "region CN"),  # a US number without +1
+    ("phone", {"region": "US"}, "138 0013 8000", "region US"),
     ("url", {}, "ftp://example.com", "http"),
     ("url", {}, "javascript:alert(1)", "http"),
     ("url", {}, "http://", "http"),
@@ -533,6 +541,13 @@ OPTION_PROBLEMS = [
     ("autonumber", {"format": "x" * 41 + "{0}"}, "format"),
     ("formula", {"expression": "1", "result_type": "lookup"}, "result_type"),
     ("formula", {"expression": "1"}, "result_type"),
+    ("currency", {"currency": "XYZ"}, "currency"),  # not an ISO 4217 code
+    ("currency", {"currency": "cny"}, "currency"),
+    ("formula", {"expression": "1", "result_type": "decimal", "currency": "USD"}, "currency"),
+    ("formula", {"expression": "1", "result_type": "currency", "currency": "US"}, "currency"),
+    ("phone", {"region": "XX"}, "region"),
+    ("phone", {"region": "cn"}, "region"),
+    ("integer", {"grouping": "no"}, "grouping"),
 ]
 
 
@@ -555,6 +570,10 @@ def test_option_problems(type_: str, options: dict[str, Any], option: str) -> No
     ("autonumber", {"format": "BO-{0000}"}),
     ("autonumber", {}),
     ("formula", {"expression": "1", "result_type": "datetime"}),
+    ("currency", {"currency": "USD", "scale": 2}),
+    ("formula", {"expression": "1", "result_type": "currency", "currency": "EUR"}),
+    ("phone", {"region": "US"}),
+    ("integer", {"grouping": False}),
 ])
 def test_valid_options_have_no_problems(type_: str, options: dict[str, Any]) -> None:
     """Valid options are not flagged (the checks are not over-eager)."""
@@ -619,3 +638,24 @@ def test_a_file_field_takes_an_upload_id() -> None:
               "extra": 1}
     assert f.kind.to_json(f, stored) == {"id": 7, "name": "合同.pdf", "size": 3,
                                          "content_type": "application/pdf"}
+
+
+def test_an_unchanged_stored_phone_may_stay_and_nothing_else() -> None:
+    """Only a phone value sent back exactly as stored is kept when today's check refuses
+    it (decision 0038): a changed value, another field type, a missing stored value are
+    refused as usual."""
+    phone, text = fd("phone"), fd("text", pattern=r"\d+")
+    assert FIELD_TYPES["phone"].keeps_stored(phone, "852-21100022", "852-21100022")
+    assert FIELD_TYPES["phone"].keeps_stored(phone, " 852-21100022 ", "852-21100022")
+    assert not FIELD_TYPES["phone"].keeps_stored(phone, "852-21100023", "852-21100022")
+    assert not FIELD_TYPES["phone"].keeps_stored(phone, "852-21100022", None)
+    assert not FIELD_TYPES["text"].keeps_stored(text, "abc", "abc")
+
+
+def test_phone_filters_match_the_stored_form() -> None:
+    """A whole number in a filter is compared in E.164, as stored; a part of a number (for
+    ``contains``) and a value that predates the check stay as written, never refused."""
+    phone = fd("phone")
+    assert FIELD_TYPES["phone"].from_query(phone, "138 0013 8000") == "+8613800138000"
+    assert FIELD_TYPES["phone"].from_query(phone, "0013") == "0013"
+    assert FIELD_TYPES["phone"].from_query(phone, "852-21100022") == "852-21100022"

@@ -33,7 +33,7 @@ from ...core.errors import CRMError, Unauthorized
 from ...security import engine as permissions
 from .. import errors, vendor
 from ..context import current_principal, current_tenant
-from . import i18n
+from . import formats, i18n
 from .navigation import app_bar
 
 bp = Blueprint("pages", __name__)
@@ -48,6 +48,7 @@ PUBLIC_ENDPOINTS = frozenset({"pages.asset", "pages.favicon"})
 def _setup(state: BlueprintSetupState) -> None:
     assert isinstance(state.app, Flask)
     i18n.install(state.app)
+    formats.install(state.app)
     state.app.extensions[errors.PAGE_ERRORS] = _page_error
 
 

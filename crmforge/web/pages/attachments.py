@@ -23,7 +23,7 @@ from ...runtime.files.content import human_size
 from ...runtime.files.service import FileService
 from .. import uploads
 from ..context import current_tenant
-from . import bp
+from . import bp, confirmations
 from .display import Page, page_for
 from .server_messages import translated
 
@@ -120,8 +120,20 @@ def attachment_upload(object_name: str, record_id: int) -> Response:
 
 
 @bp.post("/records/<object_name>/<int:record_id>/attachments/<int:attachment_id>/remove")
-def attachment_remove(object_name: str, record_id: int, attachment_id: int) -> Response:
+def attachment_remove(object_name: str, record_id: int,
+                      attachment_id: int) -> Response | tuple[str, int]:
     page = page_for(object_name, single=True)
+    names = [str(a["name"]) for a in _service().attachments(page.principal, object_name,
+                                                             record_id)
+             if a["id"] == attachment_id]
+    back = url_for("pages.record_page", object_name=object_name,
+                   record_id=record_id) + "#attachments"
+    asked = confirmations.ask(
+        gettext("Remove the attachment %(name)s?", name=names[0]),
+        gettext("It moves to the recycle bin and can be restored from there."), back,
+        gettext("Yes, move it to the recycle bin"), names) if names else None
+    if asked is not None:
+        return asked, 200
     try:
         _service().remove(page.principal, object_name, record_id, attachment_id)
         flash(gettext("The attachment is in the recycle bin."), "ok")
@@ -133,7 +145,8 @@ def attachment_remove(object_name: str, record_id: int, attachment_id: int) -> R
 
 
 @bp.post("/records/<object_name>/<int:record_id>/files/<field>")
-def file_field_upload(object_name: str, record_id: int, field: str) -> Response:
+def file_field_upload(object_name: str, record_id: int,
+                      field: str) -> Response | tuple[str, int]:
     """Set (or clear, with ``clear``) a file field: an upload, then a record update with
     the version the page was rendered from (a stale page is refused, nothing is lost)."""
     page = page_for(object_name, single=True)
@@ -141,6 +154,15 @@ def file_field_upload(object_name: str, record_id: int, field: str) -> Response:
     if f is None or f.type != "file" or field not in page.readable:
         raise BadRequest(f"no file field named '{field[:40]}'")
     version = request.form.get("version", "")
+    if request.form.get("clear"):
+        asked = confirmations.ask(
+            gettext("Remove the file of %(field)s?", field=f.label(page.lang)),
+            gettext("The field is emptied; the file moves to the recycle bin and can be "
+                    "restored from there."),
+            url_for("pages.record_page", object_name=object_name, record_id=record_id),
+            gettext("Yes, remove the file"))
+        if asked is not None:
+            return asked, 200
     try:
         if request.form.get("clear"):
             value: Any = None

@@ -20,7 +20,7 @@ from flask import render_template
 from ...core.errors import CRMError, NotFound
 from ...core.filters import ListQuery
 from ...metadata.layouts import layout_for
-from ...metadata.model import Snapshot
+from ...metadata.model import FieldDef, Snapshot
 from ...metadata.packs import dashboards
 from ...runtime import RecordService
 from ...runtime.aggregates import distribution
@@ -29,6 +29,7 @@ from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
 from .display import Page, chart_visible, choice_label, page_for, shown, titles, translated
+from .formats import Formats, currency_text, current_formats, field_text, number_text
 from .i18n import current_lang
 
 PROGRESS_RECORDS = 20
@@ -74,9 +75,20 @@ def _grouped(page: Page, chart: Mapping[str, Any]) -> list[dict[str, Any]]:
     groups = distribution(current_tenant(), page.principal, page.obj.name, field,
                           str(measure) if measure else None)
     names = _group_names(page, field, [g["value"] for g in groups])
+    fmt = current_formats()
+    m = page.obj.field(str(measure)) if measure else None
     return [{"name": n, "value": g["total"] if measure else g["count"],
-             "text": f"{g['total']:,.2f}" if measure else str(g["count"])}
+             "text": _total_text(m, g["total"], fmt) if measure
+             else number_text(g["count"], fmt)}
             for n, g in zip(names, groups, strict=True)]
+
+
+def _total_text(f: FieldDef | None, total: Any, fmt: Formats) -> str:
+    """A sum as its field reads (an amount with its currency), two decimal places."""
+    if f is not None and "currency" in (f.type, f.options.get("result_type")):
+        code = f.options.get("currency")
+        return currency_text(total, fmt, currency=code if isinstance(code, str) else None)
+    return number_text(total, fmt, scale=2)
 
 
 def _progress(page: Page, chart: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -100,8 +112,12 @@ def _progress(page: Page, chart: Mapping[str, Any]) -> list[dict[str, Any]]:
     values: list[float] = [r["value"] for r in rows]
     percent = f is not None and "percent" in (f.type, f.options.get("result_type"))
     top = 100.0 if percent else max([*values, 1.0])
-    for r in rows:
+    fmt = current_formats()
+    for r, item in zip(rows, items, strict=True):
         r["max"] = top
+        raw = item.get(field)
+        r["text"] = (field_text(f, raw, fmt) if f is not None and raw not in (None, "")
+                     else None) or number_text(r["value"], fmt)
     return rows
 
 

@@ -1,5 +1,6 @@
 """What pages share: the object a page is about (with the reader's access and layout) and
-how values are shown (choice labels, titles of related records).
+how values are shown (choice labels, titles of related records; numbers, dates, times and
+phone numbers in the page's language and the tenant's time zone: ``formats``).
 
 Values are returned as plain strings; templates autoescape them, so a label or a value
 holding markup shows as text.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from ...core.errors import NotFound
@@ -19,6 +21,7 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ...security.principal import Principal
 from ..context import current_principal, current_tenant
+from .formats import current_formats, field_text
 from .i18n import current_lang
 
 REFERENCES = frozenset({"lookup", "master_detail"})
@@ -52,6 +55,11 @@ class Page:
     def label(self, name: str) -> str:
         f = self.obj.field(name)
         return f.label(self.lang) if f is not None else name
+
+    @property
+    def zone(self) -> tzinfo:
+        """The time zone the page shows times in, and reads its form's times in."""
+        return current_formats().zone
 
 
 def page_for(object_name: str, *, single: bool = False) -> Page:
@@ -143,8 +151,9 @@ def shown(page: Page, name: str, record: Mapping[str, Any],
     if f.type in REFERENCES and f.target:
         text = found.get((f.target, value), f"#{value}")
         return {"text": text, "href": f"/records/{f.target}/{value}"}
-    if f.type == "datetime" and isinstance(value, str):
-        return {"text": value[:16].replace("T", " ") + " UTC", "href": None}
+    formatted = field_text(f, value, current_formats())  # numbers, dates, phones
+    if formatted is not None:
+        return {"text": formatted, "href": None}
     if f.type == "file":  # its name, and on a saved record the download link
         rid = record.get("id")
         text = str(value.get("name") or "") if isinstance(value, Mapping) else ""

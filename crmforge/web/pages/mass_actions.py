@@ -22,7 +22,7 @@ from ...core.errors import BadRequest, CRMError, Forbidden
 from ...core.filters import Condition, ListQuery
 from ...workflow import ApprovalService
 from ..context import current_tenant
-from . import bp
+from . import bp, confirmations
 from .display import Page, page_for
 from .lists import list_href, mass_actions_for, render_list
 
@@ -88,6 +88,15 @@ def mass_action(object_name: str) -> Response | tuple[str, int]:
     except CRMError as exc:
         return render_list(page, problem=exc, status=exc.status)
     found = _titles(page, ids)
+    if action == "delete":
+        asked = confirmations.ask(
+            gettext("Delete the selected records (%(n)s)?", n=len(ids)),
+            gettext("They move to the recycle bin, with the records that belong to them, and "
+                    "can be restored from there."),
+            list_href(page.obj.name), gettext("Yes, move them to the recycle bin"),
+            [found.get(rid, f"#{rid}") for rid in ids])
+        if asked is not None:
+            return asked, 200
     done = 0
     refused: list[dict[str, Any]] = []
     first_status = 200

@@ -125,9 +125,9 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
     editable = editable_fields(page, creating, limit)
     cls = forms.form_class(page.obj, editable, page.lang)
     if form is None:
-        form = cls(data=forms.form_data(page.obj, record))
+        form = cls(data=forms.form_data(page.obj, record, page.zone))
     _lookup_choices(page, form, record, editable)
-    draft = forms.payload(page.obj, form, editable)
+    draft = forms.payload(page.obj, form, editable, page.zone)
     states = forms.draft_state(current_tenant(), page.principal, page.obj.name, draft, rid)
     related: list[dict[str, Any]] = []
     approval: dict[str, Any] | None = None
@@ -206,7 +206,7 @@ def _save(page: Page, rid: int | None) -> Response | tuple[str, int]:
         raise Forbidden(f"you may not {'create' if creating else 'update'} "
                         f"{page.obj.label(page.lang)} records")
     form = forms.form_class(page.obj, editable, page.lang)(request.form)
-    data = forms.payload(page.obj, form, editable)
+    data = forms.payload(page.obj, form, editable, page.zone)
     states = forms.draft_state(current_tenant(), page.principal, page.obj.name, data, rid)
     data = {k: v for k, v in data.items() if not states["states"].get(k, {}).get("readonly")}
     record: dict[str, Any] = {}
@@ -322,7 +322,7 @@ def record_state(object_name: str) -> tuple[str, int, dict[str, str]]:
     editable = editable_fields(page, rid is None)
     form = forms.form_class(page.obj, editable, page.lang)(request.form)
     state = forms.draft_state(current_tenant(), page.principal, object_name,
-                              forms.payload(page.obj, form, editable), rid)
+                              forms.payload(page.obj, form, editable, page.zone), rid)
     values = {name: shown(page, name, state["values"], {}) for name in state["values"]}
     trigger = json.dumps({"crmforge:states": state["states"]})
     return render_template("_state.html", values=values), 200, {"HX-Trigger": trigger}

@@ -244,6 +244,9 @@ TEMPLATES: tuple[str, ...] = (
     # The list page's columns (crmforge/runtime/list_views.py).
     "no field named '%(field)s'",
     "a list shows at most %(n)s columns",
+    # Phone numbers (crmforge/metadata/fieldtypes.py, decision 0038).
+    "is not a valid phone number: write a number of region %(region)s, or start with + and "
+    "the country code",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
