@@ -95,7 +95,7 @@ def test_the_page_opens_on_a_read_view_and_edit_opens_the_form(client: FlaskClie
     assert head is not None
     assert "<h1>Big &lt;b&gt;deal&lt;/b&gt;</h1>" in head.group(1)  # escaped
     assert 'id="record-owner">Owner: clerk<' in head.group(1)
-    assert "<dt>Amount</dt>" in head.group(1) and "1200.00" in head.group(1)
+    assert "<dt>Amount</dt>" in head.group(1) and "1,200.00" in head.group(1)  # formatted
     # Read-only: values, no inputs, no save; an Edit button to the form.
     assert 'class="record-form"' not in text and 'name="amount"' not in text
     assert ">Save<" not in text
@@ -115,7 +115,7 @@ def test_the_page_opens_on_a_read_view_and_edit_opens_the_form(client: FlaskClie
     assert r.status_code == 303, r.text
     assert r.headers["Location"].endswith(f"/records/contract/{w['deal']}")
     after = c.get(f"/records/contract/{w['deal']}?lang=en").text
-    assert "1300.00" in after and "launch code" not in after
+    assert "1,300.00" in after and "launch code" not in after
     # Someone else's record: 404 on the read view and on the form.
     assert c.get(f"/records/contract/{w['theirs']}").status_code == 404
     assert c.get(f"/records/contract/{w['theirs']}/edit").status_code == 404
