@@ -362,9 +362,7 @@ def save_role(role: str) -> Response | tuple[str, int]:
     except (ValidationFailed, Conflict) as exc:
         errors, general = role_errors(exc.fields)
         if isinstance(exc, StaleRole):
-            general = [gettext("Someone else changed this role after you opened it, so nothing "
-                               "was saved. Your choices are still on the page: check them "
-                               "against the role as it is now and save again.")]
+            general = [gettext("Someone else changed this role after you opened it, so nothing was saved. Your choices are still on the page: check them against the role as it is now and save again.")]  # noqa: E501
         stored = d.role(role)
         typed = {**stored, "label": label_of(form) or stored.get("label"),
                  "reports_to": form.get("reports_to") if patch else stored.get("reports_to"),

@@ -247,6 +247,11 @@ TEMPLATES: tuple[str, ...] = (
     # Phone numbers (crmforge/metadata/fieldtypes.py, decision 0038).
     "is not a valid phone number: write a number of region %(region)s, or start with + and "
     "the country code",
+    # Roles (crmforge/metadata/roles.py, crmforge/runtime/designer_documents.py).
+    "a role named '%(name)s' already exists",
+    "a role name has lowercase ASCII letters, digits and '_'",
+    "the role '%(name)s' was changed by someone else since you opened it; reload it and "
+    "make your change again",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
