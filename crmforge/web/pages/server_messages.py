@@ -252,6 +252,9 @@ TEMPLATES: tuple[str, ...] = (
     "a role name has lowercase ASCII letters, digits and '_'",
     "the role '%(name)s' was changed by someone else since you opened it; reload it and "
     "make your change again",
+    # JSON Schema refusals of metadata documents shown beside the designer's inputs.
+    "%(value)s is not one of %(choices)s",
+    "%(value)s is too long",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
