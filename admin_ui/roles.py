@@ -345,11 +345,13 @@ def save_role(role: str) -> Response | tuple[str, int]:
     """Save the objects the page showed (``shown``) and the labels and manager role, or with
     ``only=<object>`` that object's grant alone; the role's other objects and settings stay
     as stored, and a role changed since the page was opened (``version``) is a 409. A form
-    naming no objects (an older page, a script) replaces the whole permissions as before."""
+    without ``editor=objects`` and naming no objects (an older page, a script) replaces the
+    whole permissions as before; the page always sends ``editor``, so a filter that finds
+    nothing saves the labels and leaves every grant alone."""
     d = designer()
     snap = d.snapshot()
     shown = [n for n in dict.fromkeys(request.form.getlist("shown")) if snap.object(n) is not None]
-    if not shown:
+    if not shown and request.form.get("editor") != "objects":
         return _replace_role(role)
     form = apply_shortcuts(request.form, snap, shown)
     only = form.get("only")

@@ -100,6 +100,14 @@ def test_saving_the_shown_objects_leaves_the_hidden_ones(world: dict[str, Any],
     assert 'id="grant-exhibitor"' in zh and 'id="grant-booth"' not in zh
     assert "显示 1 / 2 个对象" in zh
     assert "没有与筛选条件匹配的对象。" in c.get("/admin/roles/sales?q=zzz&lang=zh").text
+    # a filter finding nothing: saving changes the labels and no grant
+    r = _post(c, "/admin/roles/sales", {"editor": "objects", "q": "zzz", "label_en": "None",
+                                        "label_zh": "无"})
+    assert r.status_code == 303
+    stored = _designer(instance).role("sales")
+    assert stored["label"] == {"zh": "无", "en": "None"}
+    assert stored["permissions"]["exhibitor"] == SALES["permissions"]["exhibitor"]
+    assert stored["permissions"]["booth"]["operations"] == ["read", "create"]
 
 
 @pytest.mark.parametrize("lang,words", [
