@@ -56,6 +56,8 @@ def test_filter_open_grant_a_row_and_copy(server: Server, browser: Any, width: i
                                           viewport={"width": width, "height": 900})
     page.goto(server.url + f"/admin/roles/{role}?lang={lang}")
     page.wait_for_load_state("load")
+    expect(page.locator("#grants tbody tr[data-filter]")).to_have_count(13)
+    shot(page, f"role-editor-all-{width}-{lang}")
     page.locator("#role-filter").fill(words["find"])
     expect(page.locator("#grant-deal")).to_be_visible()
     expect(page.locator("#grant-object_00")).to_be_hidden()
