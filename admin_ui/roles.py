@@ -23,6 +23,7 @@ from crmforge.core.errors import Conflict, ValidationFailed
 from crmforge.metadata.model import ObjectDef, Snapshot
 from crmforge.metadata.roles import FIELD_ACCESS, HIERARCHY_DEFAULT, SCOPES
 from crmforge.metadata.validation import OPERATIONS
+from crmforge.runtime.designer_documents import StaleRole, role_version
 
 from . import bp
 from .base import admin, designer, lang
@@ -34,6 +35,9 @@ LETTERS = {"create": "C", "read": "R", "update": "U", "delete": "D", "export": "
            "print": "P"}
 #: The inputs of the form creating a role.
 CREATE_INPUTS = ("name", "label_zh", "label_en", "reports_to")
+#: The inputs of the form copying a role, by the role document path they fill.
+COPY_INPUTS = {"$.name": "copy_name", "$.label.zh": "copy_label_zh",
+               "$.label.en": "copy_label_en", "$.label": "copy_label_en"}
 
 _PERMISSION_PATH = re.compile(r"^\$\.permissions\.([a-z0-9_]+)"
                               r"(?:\.(operations|scope|fields|hierarchy)(?:\.([a-z0-9_]+))?)?")
@@ -198,13 +202,32 @@ def role_page(role: str) -> tuple[str, int]:
     return render_role(role)
 
 
+def _matches(obj: ObjectDef, query: str, language: str) -> bool:
+    """Whether the filter ``query`` finds ``obj`` by its label (either language) or name."""
+    words = [obj.name, obj.label(language), obj.label("zh"), obj.label("en")]
+    return not query or any(query in w.lower() for w in words)
+
+
+def summary_of(obj: ObjectDef, grant: Mapping[str, Any]) -> dict[str, int]:
+    """What an object's row says without opening it: operations granted and how many of the
+    object's fields the role hides or makes read-only."""
+    rules = grant.get("fields") or {}
+    return {"operations": len(grant.get("operations") or []),
+            "hidden": sum(1 for f in obj.fields if rules.get(f.name) == "hidden"),
+            "read": sum(1 for f in obj.fields if rules.get(f.name) == "read")}
+
+
 def render_role(role: str, *, values: dict[str, Any] | None = None,
                 errors: dict[str, list[str]] | None = None, general: list[str] | None = None,
-                confirm_delete: bool = False, status: int = 200) -> tuple[str, int]:
-    """The role form; ``values`` (a role document) is what was typed when it was refused."""
+                confirm_delete: bool = False, status: int = 200,
+                copy_values: dict[str, str] | None = None) -> tuple[str, int]:
+    """The role form; ``values`` (a role document) is what was typed when it was refused.
+    ``?q=`` shows only the objects it finds: with seventy objects the role is edited one
+    group (or one object) at a time, and a save changes only the objects shown."""
     d = designer()
     snap = d.snapshot()
     doc = d.role(role)
+    query = (request.values.get("q") or "").strip()[:100]
     shown = values if values is not None else doc
     labels = shown.get("label") or {}
     form = {"label_zh": str(labels.get("zh", "")), "label_en": str(labels.get("en", "")),
@@ -215,41 +238,78 @@ def render_role(role: str, *, values: dict[str, Any] | None = None,
     below = subordinates_of(docs, role)
     others = [(r["name"], f"{title_of(r, language)} ({r['name']})")
               for r in sorted(docs, key=lambda r: str(r["name"])) if r["name"] != role]
+    objects = _objects(snap)
+    shown_objects = [o for o in objects if _matches(o, query.lower(), language)]
+    perms = shown.get("permissions") or {}
     return render_template(
         "admin/role.html", role=doc, title=title_of(doc, language), form=form,
+        version=role_version(doc), query=query, all_objects=len(objects),
+        standard_ops=[(op, operation_labels().get(op, op)) for op in OPERATIONS],
+        standard_names=set(OPERATIONS),
+        summaries={o.name: summary_of(o, perms.get(o.name) or {}) for o in shown_objects},
+        copy_values=copy_values or {},
         below_text=", ".join(f"{titles[name]} ({name})" for name in below),
         hierarchy_default=HIERARCHY_DEFAULT,
-        permissions=shown.get("permissions") or {}, objects=_objects(snap),
+        permissions=perms, objects=shown_objects,
         operations_of=operations_of, scope_labels=scope_labels(),
         access_labels=access_labels(), others=others, errors=errors or {},
         open_objects={k.split(".")[1] for k in errors or {} if k.startswith("field.")},
         general=general or [], confirm_delete=confirm_delete, status=status), status
 
 
+def grant_of(form: MultiDict[str, str], obj: ObjectDef) -> dict[str, Any]:
+    """One object's grant from the role form: the ``ops.<object>`` checkboxes, the
+    ``scope.<object>`` select, the ``hierarchy.<object>`` switch and the
+    ``field.<object>.<field>`` selects (blank: the field follows the operations); empty when
+    it grants nothing. The switch is stored only when it differs from the default
+    (``hierarchy: false``), so grants saved with it on stay as short as before."""
+    ops = list(dict.fromkeys(v for v in form.getlist(f"ops.{obj.name}") if v))
+    scope = form.get(f"scope.{obj.name}") or "none"
+    fields = {f.name: value for f in obj.fields
+              if (value := form.get(f"field.{obj.name}.{f.name}") or "")}
+    switch = form.getlist(f"hierarchy.{obj.name}")
+    grant: dict[str, Any] = {}
+    if ops:
+        grant["operations"] = ops
+    if ops or scope != "none":
+        grant["scope"] = scope
+        if switch and (switch[-1] == SWITCH_ON) != HIERARCHY_DEFAULT:
+            grant["hierarchy"] = switch[-1] == SWITCH_ON
+    if fields:
+        grant["fields"] = fields
+    return grant
+
+
 def permissions_of(form: MultiDict[str, str], snap: Snapshot) -> dict[str, Any]:
-    """The ``permissions`` of a role form: per object ``ops.<object>`` checkboxes, the
-    ``scope.<object>`` select, the ``hierarchy.<object>`` switch and
-    ``field.<object>.<field>`` selects (blank: the field follows the operations). Objects
-    granting nothing are left out. The switch is stored only when it differs from the
-    default (``hierarchy: false``), so grants saved with it on stay as short as before."""
+    """The ``permissions`` of a whole role form (``grant_of`` per object); objects granting
+    nothing are left out."""
     out: dict[str, Any] = {}
     for obj in snap.objects.values():
-        ops = list(dict.fromkeys(v for v in form.getlist(f"ops.{obj.name}") if v))
-        scope = form.get(f"scope.{obj.name}") or "none"
-        fields = {f.name: value for f in obj.fields
-                  if (value := form.get(f"field.{obj.name}.{f.name}") or "")}
-        switch = form.getlist(f"hierarchy.{obj.name}")
-        grant: dict[str, Any] = {}
-        if ops:
-            grant["operations"] = ops
-        if ops or scope != "none":
-            grant["scope"] = scope
-            if switch and (switch[-1] == SWITCH_ON) != HIERARCHY_DEFAULT:
-                grant["hierarchy"] = switch[-1] == SWITCH_ON
-        if fields:
-            grant["fields"] = fields
-        if grant:
+        if grant := grant_of(form, obj):
             out[obj.name] = grant
+    return out
+
+
+def apply_shortcuts(form: MultiDict[str, str], snap: Snapshot,
+                    shown: Sequence[str]) -> MultiDict[str, str]:
+    """The form as the "all" buttons mean it, so they work without a script: ``row=<object>``
+    ticks every operation of that object, ``column=<operation>`` ticks that operation on
+    every object shown, and ``all_fields=<object>`` sets each of the object's field selects
+    to ``all_access.<object>``. Everything else typed on the page is kept as typed."""
+    out = form.copy()
+    row, column, fields_of = form.get("row"), form.get("column"), form.get("all_fields")
+    if row and row in shown and (obj := snap.object(row)) is not None:
+        out.setlist(f"ops.{row}", [op for op, _ in operations_of(obj)])
+    if column in OPERATIONS:
+        for name in shown:
+            ops = out.getlist(f"ops.{name}")
+            if column not in ops:
+                out.setlist(f"ops.{name}", [*ops, column])
+    if fields_of and fields_of in shown and (obj := snap.object(fields_of)) is not None:
+        access = form.get(f"all_access.{fields_of}") or ""
+        if access in ("", *FIELD_ACCESS):
+            for f in obj.fields:
+                out.setlist(f"field.{fields_of}.{f.name}", [access])
     return out
 
 
@@ -282,6 +342,48 @@ def role_errors(fields: Mapping[str, list[str]]) -> tuple[dict[str, list[str]], 
 
 @bp.post("/roles/<role>")
 def save_role(role: str) -> Response | tuple[str, int]:
+    """Save the objects the page showed (``shown``) and the labels and manager role, or with
+    ``only=<object>`` that object's grant alone; the role's other objects and settings stay
+    as stored, and a role changed since the page was opened (``version``) is a 409. A form
+    without ``editor=objects`` and naming no objects (an older page, a script) replaces the
+    whole permissions as before; the page always sends ``editor``, so a filter that finds
+    nothing saves the labels and leaves every grant alone."""
+    d = designer()
+    snap = d.snapshot()
+    shown = [n for n in dict.fromkeys(request.form.getlist("shown")) if snap.object(n) is not None]
+    if not shown and request.form.get("editor") != "objects":
+        return _replace_role(role)
+    form = apply_shortcuts(request.form, snap, shown)
+    only = form.get("only")
+    names = [only] if only in shown else shown
+    grants = {n: grant_of(form, snap.objects[n]) for n in names}
+    patch = None if only in shown else {"label": label_of(form) or None,
+                                        "reports_to": form.get("reports_to") or None}
+    try:
+        d.set_role_grants(admin(), role, grants, form.get("version") or None, patch)
+    except (ValidationFailed, Conflict) as exc:
+        errors, general = role_errors(exc.fields)
+        if isinstance(exc, StaleRole):
+            general = [gettext("Someone else changed this role after you opened it, so nothing was saved. Your choices are still on the page: check them against the role as it is now and save again.")]  # noqa: E501
+        stored = d.role(role)
+        typed = {**stored, "label": label_of(form) or stored.get("label"),
+                 "reports_to": form.get("reports_to") if patch else stored.get("reports_to"),
+                 "permissions": {**(stored.get("permissions") or {}),
+                                 **{n: grant_of(form, snap.objects[n]) for n in shown}}}
+        return render_role(role, values=typed, errors=errors,
+                           general=general or ([] if errors else [exc.message]),
+                           status=exc.status)
+    target = url_for("admin_ui.role_page", role=role, q=form.get("q") or None)
+    if only in shown:
+        label = snap.objects[str(only)].label(lang())
+        flash(gettext("Permissions on %(object)s saved.", object=label), "ok")
+        return redirect(f"{target}#grant-{only}", 303)
+    flash(gettext("Role saved."), "ok")
+    focus = form.get("row") or form.get("all_fields")
+    return redirect(f"{target}#grant-{focus}" if focus in shown else target, 303)
+
+
+def _replace_role(role: str) -> Response | tuple[str, int]:
     """Replace the role's labels, manager role and permissions; its other settings (sign-in
     hours, addresses, description) stay as they are."""
     d = designer()
@@ -299,6 +401,31 @@ def save_role(role: str) -> Response | tuple[str, int]:
                            status=exc.status)
     flash(gettext("Role saved."), "ok")
     return redirect(url_for("admin_ui.role_page", role=role), 303)
+
+
+@bp.post("/roles/<role>/copy")
+def copy_role(role: str) -> Response | tuple[str, int]:
+    """A new role granting what this one grants, under the typed name and labels; the same
+    service as ``POST /api/v1/admin/roles/<role>/copy``."""
+    form = request.form
+    doc: dict[str, Any] = {"name": (form.get("copy_name") or "").strip()}
+    if label := label_of(form, "copy_label"):
+        doc["label"] = label
+    try:
+        created = designer().copy_role(admin(), role, doc)
+    except (ValidationFailed, Conflict) as exc:
+        errors: dict[str, list[str]] = {}
+        general: list[str] = []
+        for path, messages in exc.fields.items():
+            if path in COPY_INPUTS:
+                errors.setdefault(COPY_INPUTS[path], []).extend(messages)
+            else:
+                general.extend(f"{path}: {m}" for m in messages)
+        return render_role(role, errors=errors,
+                           general=general or ([] if errors else [exc.message]),
+                           status=exc.status, copy_values=dict(form))
+    flash(gettext("Role copied."), "ok")
+    return redirect(url_for("admin_ui.role_page", role=created["name"]), 303)
 
 
 @bp.get("/roles/<role>/delete")

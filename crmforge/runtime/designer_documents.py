@@ -5,6 +5,8 @@ validated against the whole snapshot and published as a new version."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,25 @@ def named_index(items: list[Data], name: str, kind: str) -> int:
         if item["name"] == name:
             return i
     raise NotFound(f"no {kind} named '{name[:40]}'")
+
+
+#: The English message of a stale role version (the pages show it translated).
+STALE_ROLE = ("the role '%(name)s' was changed by someone else since you opened it; "
+              "reload it and make your change again")
+
+
+class StaleRole(Conflict):
+    """A role saved over a version the editor did not open (409): the pages show their own
+    message in the page's language, the API the English one."""
+
+
+def role_version(doc: Mapping[str, Any]) -> str:
+    """A short digest of a role document: what an editor opened. Roles share the metadata
+    version with every other document, so a digest of the role itself lets two
+    administrators edit different roles (or anything else) without conflicting, while a
+    save over someone else's newer change of the same role is refused (decision 0040)."""
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def merge_patch(doc: Data, patch: Any, keep: frozenset[str] = frozenset()) -> Data:
@@ -99,6 +120,58 @@ class DocumentChanges:
 
         self.change(principal, f"change role {name}", edit)
         return self.role(name)
+
+    def set_role_grants(self, principal: Principal, name: str,
+                        grants: Mapping[str, Mapping[str, Any] | None],
+                        version: str | None, patch: Mapping[str, Any] | None = None) -> Data:
+        """Replace the grants of the named objects only (None or an empty grant removes
+        one): the role's other objects, labels and settings stay as stored. ``version`` is
+        the ``role_version`` the editor opened; a different stored one is a 409, so a save
+        of one object's panel never overwrites a concurrent change of the same role. ``patch``
+        replaces top-level keys (labels, ``reports_to``) as ``update_role`` does."""
+        if not isinstance(grants, Mapping):
+            raise BadRequest("grants must be a JSON object")
+
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            i = named_index(roles, name, "role")
+            if version is not None and version != role_version(roles[i]):
+                raise StaleRole(STALE_ROLE % {"name": name[:40]})
+            doc = merge_patch(roles[i], patch or {}, keep=frozenset({"name", "permissions"}))
+            permissions = dict(doc.get("permissions") or {})
+            for obj, grant in grants.items():
+                if grant:
+                    permissions[obj] = copy.deepcopy(dict(grant))
+                else:
+                    permissions.pop(obj, None)
+            if permissions:
+                doc["permissions"] = permissions
+            else:
+                doc.pop("permissions", None)
+            roles[i] = prepare_role(doc, base, existing=name)
+
+        self.change(principal, f"change role {name}: {', '.join(sorted(grants))[:200]}", edit)
+        return self.role(name)
+
+    def copy_role(self, principal: Principal, source: str, doc: Any) -> Data:
+        """A new role ``{"name", "label"}`` granting exactly what ``source`` grants (same
+        permissions, manager role, sign-in hours and addresses); it is not part of the
+        source's pack, so a pack upgrade leaves it alone. Validated like a created role."""
+        if not isinstance(doc, Mapping):
+            raise BadRequest('send {"name", "label"}')
+
+        def edit(data: Data, base: Snapshot) -> None:
+            roles = data.setdefault("roles", [])
+            new = copy.deepcopy(roles[named_index(roles, source, "role")])
+            new.pop("pack", None)
+            new.pop("label", None)
+            new["name"] = doc.get("name")
+            if doc.get("label") is not None:
+                new["label"] = doc["label"]
+            roles.append(prepare_role(new, base))
+
+        self.change(principal, f"copy role {source[:40]} to {_name(doc)}", edit)
+        return self.role(str(doc["name"]))
 
     def delete_role(self, principal: Principal, name: str) -> None:
         def edit(data: Data, base: Snapshot) -> None:

@@ -90,6 +90,12 @@ def admin_paths() -> dict[str, Any]:
         "reason": {"type": "string"}}}
     return {
         **_collection(tag, "/api/v1/admin/roles", "name", "role", roles_body),
+        "/api/v1/admin/roles/{name}/copy": {"parameters": [_path("name")], "post": _op(
+            tag, "copy_role", "Create a role granting what this role grants, under a new "
+            "name and label", "201", body={"type": "object", "required": ["name"],
+                                           "properties": {"name": {"type": "string"},
+                                                          "label": {"type": "object"}}},
+            result=OBJ, errors=("401", "403", "404", "409", "422"))},
         **_collection(tag, "/api/v1/admin/users", "username", "user", user_body),
         **_collection(tag, "/api/v1/admin/departments", "name", "department", dept_body),
         "/api/v1/admin/explain": {"get": _op(

@@ -177,6 +177,28 @@ def _submit_wrong(c: FlaskClient, url: str, names: list[str], valid: dict[str, s
             _check(r, lang, f"POST {url} {name}={bad[:20]!r}")
 
 
+def _role_editor_pages(c: FlaskClient, token: str, h: dict[str, str], lang: str) -> None:
+    page = "/admin/roles/clerk"
+    for url in (page + "?q=" + "x" * 3000, page + "?q=%25_", page + "?q=%00", page + "?q=",
+                "/admin/roles/nope?q=a"):
+        _check(c.get(url, headers=h), lang, f"GET {url[:60]}")
+    posts: list[tuple[str, dict[str, Any]]] = [
+        (page, {"shown": ["item", "nope"], "row": "nope", "column": "fly", "all_fields": "item",
+                "all_access.item": "x" * 5000, "version": "abc"}),
+        (page, {"shown": "item", "only": "nope", "ops.item": "fly", "scope.item": "galaxy"}),
+        (page, {"shown": "item", "only": "item", "version": "9" * 40}),
+        (page, {"shown": "account", "row": "account", "field.account.name": "write"}),
+        (page, {"shown": "item", "label_en": "x" * 5000, "reports_to": "nope"}),
+        ("/admin/roles/nope", {"shown": "item", "only": "item"}),
+        (page + "/copy", {}), (page + "/copy", {"copy_name": "clerk"}),
+        (page + "/copy", {"copy_name": "x" * 5000, "copy_label_zh": "x" * 5000}),
+        (page + "/copy", {"copy_name": "Bad Name"}), ("/admin/roles/nope/copy", {"copy_name": "a"}),
+    ]
+    for url, data in posts:
+        _check(c.post(url, data={"csrf_token": token, **data}, headers=h), lang,
+               f"POST {url} {sorted(data)}")
+
+
 @pytest.mark.parametrize("who,lang", [("admin", "en"), ("admin", "zh"), ("clerk", "en"),
                                       ("clerk", "zh")])
 def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
@@ -269,6 +291,8 @@ def test_no_page_answers_500_or_json(client: FlaskClient, instance: Instance,
         _check(c.post(url, data={"csrf_token": token, **data}, headers=h), lang,
                f"POST {url} {sorted(data)}")
     _check(c.post("/records/item/new", data={**valid}, headers=h), lang, "POST without CSRF")
+    if who == "admin":  # the role editor (decision 0040): odd filters, buttons and versions
+        _role_editor_pages(c, token, h, lang)
     assert not UNTRANSLATED, "\n".join(sorted(set(UNTRANSLATED)))
 
 

@@ -147,6 +147,12 @@ def update_role(name: str) -> dict[str, Any]:
     return Designer(current_tenant()).update_role(_admin(), name, json_body())
 
 
+@bp.post("/admin/roles/<name>/copy")
+def copy_role(name: str) -> tuple[dict[str, Any], int]:
+    """A new role ``{"name", "label"}`` granting what ``name`` grants (decision 0040)."""
+    return Designer(current_tenant()).copy_role(_admin(), name, json_body()), 201
+
+
 @bp.delete("/admin/roles/<name>")
 def delete_role(name: str) -> tuple[str, int]:
     Designer(current_tenant()).delete_role(_admin(), name)

@@ -247,6 +247,14 @@ TEMPLATES: tuple[str, ...] = (
     # Phone numbers (crmforge/metadata/fieldtypes.py, decision 0038).
     "is not a valid phone number: write a number of region %(region)s, or start with + and "
     "the country code",
+    # Roles (crmforge/metadata/roles.py, crmforge/runtime/designer_documents.py).
+    "a role named '%(name)s' already exists",
+    "a role name has lowercase ASCII letters, digits and '_'",
+    "the role '%(name)s' was changed by someone else since you opened it; reload it and "
+    "make your change again",
+    # JSON Schema refusals of metadata documents shown beside the designer's inputs.
+    "%(value)s is not one of %(choices)s",
+    "%(value)s is too long",
 )
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
