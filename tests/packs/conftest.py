@@ -44,6 +44,29 @@ def install(instance: Instance, *names: str) -> tuple[Plan, ...]:
     return tuple(installer.install(PACKS / name) for name in names)
 
 
+def with_sample_org(instance: Instance, http: FlaskClient, pack: str) -> Any:
+    """Core, then ``pack`` with its sample organisation (``pack install --sample-users``);
+    returns a sign-in for its users with the one password the install showed."""
+    tenant = instance.tenant("default")
+    with tenant.read() as conn:
+        installer = Installer(tenant, principal_of(conn, "admin"))
+    installer.install(PACKS / "core")
+    plan = installer.install(PACKS / pack, sample_users=True)
+    assert plan.sample_password
+    password = plan.sample_password
+
+    def who(name: str) -> dict[str, str]:
+        return sign_in(http, username=name, password=password)
+    return who
+
+
+def records(http: FlaskClient, who: dict[str, str], obj: str) -> list[dict[str, Any]]:
+    """Every record of ``obj`` that ``who`` may read (up to 200)."""
+    r = http.get(f"/api/v1/records/{obj}?limit=200", headers=who)
+    assert r.status_code == 200, r.json
+    return list(r.json["items"])
+
+
 def staff(http: FlaskClient, as_admin: dict[str, str],
           departments: list[tuple[str, str | None]], users: list[tuple[str, str, list[str]]],
           heads: dict[str, str], password: str) -> dict[str, dict[str, str]]:

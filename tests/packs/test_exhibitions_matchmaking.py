@@ -11,30 +11,19 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from crmforge.installer import Installer
 from crmforge.runtime import Instance
 from crmforge.security.accounts import principal_of
 from crmforge.workflow.automation import scan_date_rules
 from crmforge.workflow.tables import notifications
 from tests.integration.automation_world import settle
 
-from .conftest import PACKS, error_of, find
-from .conftest import sign_in as sign_in_api
+from .conftest import error_of, find, with_sample_org
 
 
 @pytest.fixture
 def org(instance: Instance, client: FlaskClient) -> Any:
     """Core, then exhibitions with its sample organisation; a sign-in for its users."""
-    tenant = instance.tenant("default")
-    with tenant.read() as conn:
-        installer = Installer(tenant, principal_of(conn, "admin"))
-    installer.install(PACKS / "core")
-    plan = installer.install(PACKS / "exhibitions", sample_users=True)
-    assert plan.sample_password
-
-    def who(name: str) -> dict[str, str]:
-        return sign_in_api(client, username=name, password=plan.sample_password)
-    return who
+    return with_sample_org(instance, client, "exhibitions")
 
 
 def _told(instance: Instance, username: str) -> list[str]:

@@ -14,13 +14,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from crmforge.core import clock
-from crmforge.installer import Installer
 from crmforge.runtime import Instance
 from crmforge.runtime.aggregates import distribution
 from crmforge.security.accounts import principal_of
 
-from .conftest import PACKS, error_of
-from .conftest import sign_in as sign_in_api
+from .conftest import error_of, records, with_sample_org
 
 #: name: (budget, claimed, remaining, budget used %)
 BUDGETS = {
@@ -38,26 +36,12 @@ SHANGHAI = {"上海瑞和医院", "上海中山路医院", "静安区中心医�
 @pytest.fixture
 def org(instance: Instance, client: FlaskClient) -> Any:
     """Core, then pharma with its sample organisation; a sign-in for its users."""
-    tenant = instance.tenant("default")
-    with tenant.read() as conn:
-        installer = Installer(tenant, principal_of(conn, "admin"))
-    installer.install(PACKS / "core")
-    plan = installer.install(PACKS / "pharma", sample_users=True)
-    assert plan.sample_password
+    return with_sample_org(instance, client, "pharma")
 
-    def who(name: str) -> dict[str, str]:
-        return sign_in_api(client, username=name, password=plan.sample_password)
-    return who
-
-
-def _items(client: FlaskClient, who: dict[str, str], obj: str) -> list[dict[str, Any]]:
-    r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
-    assert r.status_code == 200, r.json
-    return list(r.json["items"])
 
 
 def _by_name(client: FlaskClient, who: dict[str, str]) -> dict[str, dict[str, Any]]:
-    return {r["name"]: r for r in _items(client, who, "ph_rep")}
+    return {r["name"]: r for r in records(client, who, "ph_rep")}
 
 
 def test_budgets_claims_and_the_dashboard_figures(instance: Instance, client: FlaskClient,
@@ -90,15 +74,15 @@ def test_budgets_claims_and_the_dashboard_figures(instance: Instance, client: Fl
 def test_who_sees_which_profile_claim_and_terminal(client: FlaskClient, org: Any) -> None:
     sh1, dm, rt, bj = org("rep_sh1"), org("dm_east"), org("rep_rt"), org("rep_bj")
     assert set(_by_name(client, sh1)) == {"陈思远"}
-    assert {r["amount"] for r in _items(client, sh1, "ph_rep_claim")} == \
+    assert {r["amount"] for r in records(client, sh1, "ph_rep_claim")} == \
         {"860.00", "1500.00", "420.00"}
     # The district manager: the profiles and claims of the east region's reps.
     assert set(_by_name(client, dm)) == {"陈思远", "杨静怡", "黄文杰", "孙浩然"}
-    assert len(_items(client, dm, "ph_rep_claim")) == 7
-    assert {r["amount"] for r in _items(client, bj, "ph_rep_claim")} == {"1200.00"}
+    assert len(records(client, dm, "ph_rep_claim")) == 7
+    assert {r["amount"] for r in records(client, bj, "ph_rep_claim")} == {"1200.00"}
     # The retail rep works the supermarket and the mall; the territory sees them all.
-    assert {r["name"] for r in _items(client, rt, "hospital")} == SHANGHAI
-    assert {r["name"] for r in _items(client, sh1, "hospital")} == SHANGHAI
+    assert {r["name"] for r in records(client, rt, "hospital")} == SHANGHAI
+    assert {r["name"] for r in records(client, sh1, "hospital")} == SHANGHAI
     # A rep reads their budget but cannot raise it.
     mine = _by_name(client, sh1)["陈思远"]
     r = client.patch(f"/api/v1/records/ph_rep/{mine['id']}", headers=sh1,
@@ -154,7 +138,7 @@ def test_a_claim_above_the_remaining_budget_is_refused(client: FlaskClient, org:
                     headers={**bj, "Accept-Language": lang})
     assert r.status_code == 422, r.json
     assert message in str(error_of(r))
-    assert {r["amount"] for r in _items(client, bj, "ph_rep_claim")} == {"1200.00"}
+    assert {r["amount"] for r in records(client, bj, "ph_rep_claim")} == {"1200.00"}
     # Exactly the remaining budget is allowed.
     r = client.post("/api/v1/records/ph_rep_claim", json={**body, "amount": "28800.00"},
                     headers=bj)

@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from crmforge.installer import Installer
 from crmforge.runtime import Instance
 from crmforge.runtime.aggregates import distribution
 from crmforge.security.accounts import principal_of
 
-from .conftest import PACKS, error_of
-from .conftest import sign_in as sign_in_api
+from .conftest import error_of, records, with_sample_org
 
 #: trade key: (amount, commission, stamp duty, cash effect)
 TRADES = {
@@ -47,22 +45,8 @@ ACCOUNTS = {
 @pytest.fixture
 def org(instance: Instance, client: FlaskClient) -> Any:
     """Core, then securities with its sample organisation; a sign-in for its users."""
-    tenant = instance.tenant("default")
-    with tenant.read() as conn:
-        installer = Installer(tenant, principal_of(conn, "admin"))
-    installer.install(PACKS / "core")
-    plan = installer.install(PACKS / "securities", sample_users=True)
-    assert plan.sample_password
+    return with_sample_org(instance, client, "securities")
 
-    def who(name: str) -> dict[str, str]:
-        return sign_in_api(client, username=name, password=plan.sample_password)
-    return who
-
-
-def _items(client: FlaskClient, who: dict[str, str], obj: str) -> list[dict[str, Any]]:
-    r = client.get(f"/api/v1/records/{obj}?limit=200", headers=who)
-    assert r.status_code == 200, r.json
-    return list(r.json["items"])
 
 
 def _sums(instance: Instance, obj: str, field: str, measure: str
@@ -78,11 +62,11 @@ def test_trades_accounts_and_the_dashboard_figures(instance: Instance, client: F
                                                    admin: dict[str, str], org: Any) -> None:
     trades = {(t["security_code"], t["side"], t["quantity"]):
               (t["amount"], t["commission"], t["stamp_duty"], t["net_amount"])
-              for t in _items(client, admin, "sec_trade")}
+              for t in records(client, admin, "sec_trade")}
     assert trades == TRADES
     accounts = {a["account_no"]: (a["turnover"], a["commission_total"], a["trade_count"],
                                   a["net_inflow"])
-                for a in _items(client, admin, "sec_account")}
+                for a in records(client, admin, "sec_account")}
     assert accounts == ACCOUNTS
     D = Decimal
     assert _sums(instance, "sec_trade", "channel", "commission") == {
@@ -108,20 +92,20 @@ def test_trades_accounts_and_the_dashboard_figures(instance: Instance, client: F
 def test_brokers_see_their_clients_trades_without_the_money(client: FlaskClient,
                                                            org: Any) -> None:
     wang, li = org("broker_wang"), org("broker_li")
-    mine = _items(client, wang, "sec_trade")
+    mine = records(client, wang, "sec_trade")
     assert {t["security_code"] for t in mine} == {"600519", "000001"}
     for t in mine:
         assert not {"amount", "commission", "net_amount"} & set(t), t
-    assert {t["security_code"] for t in _items(client, li, "sec_trade")} == \
+    assert {t["security_code"] for t in records(client, li, "sec_trade")} == \
         {"300750", "601398"}
-    flows = _items(client, wang, "sec_cash_flow")
+    flows = records(client, wang, "sec_cash_flow")
     assert {f["kind"] for f in flows} == {"deposit", "withdrawal"}
     assert all("amount" not in f and "signed_amount" not in f for f in flows)
-    account = next(a for a in _items(client, wang, "sec_account")
+    account = next(a for a in records(client, wang, "sec_account")
                    if a["account_no"] == "31880001001")
     assert not {"turnover", "commission_total", "net_inflow"} & set(account)
     # The branch manager sees the branch's accounts with their money.
-    mgr = {a["account_no"]: a for a in _items(client, org("mgr_ljz"), "sec_account")}
+    mgr = {a["account_no"]: a for a in records(client, org("mgr_ljz"), "sec_account")}
     assert mgr["31880001001"]["commission_total"] == "62.53"
 
 
@@ -129,7 +113,7 @@ def test_operations_record_trades_and_refuse_impossible_ones(client: FlaskClient
                                                              admin: dict[str, str],
                                                              org: Any) -> None:
     ops = org("ops")
-    accounts = {a["account_no"]: a for a in _items(client, ops, "sec_account")}
+    accounts = {a["account_no"]: a for a in records(client, ops, "sec_account")}
     zhang, wu = accounts["31880001001"], accounts["31880005001"]
     r = client.post("/api/v1/records/sec_trade", headers=ops, json={
         "sec_account": zhang["id"], "trade_date": "2026-12-01", "security_code": "600036",
@@ -137,7 +121,7 @@ def test_operations_record_trades_and_refuse_impossible_ones(client: FlaskClient
     assert r.status_code == 201, r.json
     assert (r.json["amount"], r.json["commission"], r.json["stamp_duty"],
             r.json["net_amount"]) == ("86440.00", "21.61", "43.22", "86375.17")
-    after = next(a for a in _items(client, ops, "sec_account") if a["id"] == zhang["id"])
+    after = next(a for a in records(client, ops, "sec_account") if a["id"] == zhang["id"])
     assert (after["turnover"], after["commission_total"], after["trade_count"]) == \
         ("336565.00", "84.14", "3")
     # Trades are never edited: operations may not change one.
