@@ -86,10 +86,10 @@ def test_manager_creates_a_record_with_the_form(world: Server, browser: Any) -> 
     page.get_by_label("Title").fill("First order")
     page.get_by_label("Quantity").fill("3")
     page.get_by_label("Price").fill("2.50")
-    expect(page.locator("#value-total")).to_have_text("7.50")  # computed by the server, live
+    expect(page.locator("#value-total")).to_have_text("CN¥7.50")  # computed by the server, live
     expect(page.get_by_label("Bulk reason")).to_be_hidden()  # visible only when qty > 10
     page.get_by_label("Quantity").fill("500")
-    expect(page.locator("#value-total")).to_have_text("1250.00")
+    expect(page.locator("#value-total")).to_have_text("CN¥1,250.00")
     expect(page.get_by_label("Bulk reason")).to_be_visible()
     page.get_by_label("Search Customer").fill("acme")
     expect(page.locator("select#customer").locator("option")).to_have_count(2)
@@ -106,7 +106,7 @@ def test_manager_creates_a_record_with_the_form(world: Server, browser: Any) -> 
     page.get_by_label("Quantity").fill("4")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".flash")).to_have_text("Saved.")
-    expect(page.locator("#value-total")).to_have_text("10.00")
+    expect(page.locator("#value-total")).to_have_text("CN¥10.00")
     # Saved: back on the read view, the lookup shown as a link to its record.
     expect(page.locator("#fld-customer .value")).to_have_text("Acme Trading")
     expect(page.get_by_role("heading", name="Activity")).to_be_visible()
@@ -157,7 +157,7 @@ def test_values_typed_before_the_scripts_ran_are_computed_once_they_run(
     page.get_by_label("Price").fill("2.50")
     assert len(held) == 1 and page.evaluate("typeof window.htmx") == "undefined"
     held[0].continue_()
-    expect(page.locator("#value-total")).to_have_text("10.00")
+    expect(page.locator("#value-total")).to_have_text("CN¥10.00")
     assert dialogs == []
     context.close()
 
@@ -179,7 +179,7 @@ def test_sales_user_sees_neither_hidden_fields_nor_others_records(world: Server,
     page.get_by_label("Title").fill("Sam's order")
     page.get_by_label("Quantity").fill("2")
     page.get_by_label("Price").fill("5")
-    expect(page.locator("#value-total")).to_have_text("10.00")
+    expect(page.locator("#value-total")).to_have_text("CN¥10.00")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".flash")).to_have_text("Saved.")
     shot(page, "record-sales-en")
