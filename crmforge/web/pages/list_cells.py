@@ -14,6 +14,7 @@ successful answers, and the browser would log an error status as a failed reques
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,8 +48,16 @@ def inline_fields(page: Page, columns: list[str]) -> frozenset[str]:
 
 
 def cell_href(object_name: str, rid: int, field: str, version: int, back: str) -> str:
-    return url_for("pages.list_cell", object_name=object_name, record_id=rid) + "?" + \
-        urlencode({"field": field, "version": str(version), "back": back})
+    return cell_hrefs(object_name, rid, [field], version, back)[field]
+
+
+def cell_hrefs(object_name: str, rid: int, fields: Iterable[str], version: int, back: str
+               ) -> dict[str, str]:
+    """The edit link of each of a row's editable cells: the route is built and the row's
+    version and way back encoded once per row (a list page has hundreds of cells)."""
+    base = url_for("pages.list_cell", object_name=object_name, record_id=rid)
+    tail = "&" + urlencode({"version": str(version), "back": back})
+    return {f: f"{base}?{urlencode({'field': f})}{tail}" for f in fields}
 
 
 def _back() -> str:

@@ -28,7 +28,7 @@ from ..context import current_tenant
 from . import bp
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 from .kanban import board_fields, board_href, render_board
-from .list_cells import cell_href, inline_fields
+from .list_cells import cell_hrefs, inline_fields
 from .list_filters import (
     FormProblem,
     chips,
@@ -165,10 +165,11 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     inline = inline_fields(page, columns)
     back = request.full_path.rstrip("?")
     rows = []
+    editable = [c for c in columns if c in inline]
     for r in result["items"]:
-        cells = [{**shown(page, c, r, found),
-                  "edit": cell_href(object_name, r["id"], c, r["version"], back)
-                  if c in inline else None} for c in columns]
+        edits = cell_hrefs(object_name, r["id"], editable, r["version"], back) \
+            if editable else {}
+        cells = [{**shown(page, c, r, found), "edit": edits.get(c)} for c in columns]
         rows.append({"id": r["id"], "cells": cells,
                      "title": str(r.get(title) or "") or f"#{r['id']}"})
     try:
@@ -179,8 +180,11 @@ def render_list(page: Page, *, problem: CRMError | None = None, report: Any = No
     for c in columns:
         current = next((k for k in sort[:1] if k.field == c), None)
         flip = f"-{c}" if current is not None and not current.descending else c
+        label = column_label(page, c)
         headers.append({
-            "name": c, "label": column_label(page, c),
+            "name": c, "label": label,
+            # asked of every editable cell: translated once per column
+            "edit_label": gettext("Edit %(field)s", field=label) if c in inline else "",
             "sorted": None if current is None else ("descending" if current.descending
                                                     else "ascending"),
             "href": _href(object_name, _params(drop={"cursor"}, sort=flip))})
