@@ -52,7 +52,7 @@ def test_a_second_process_waits_for_the_first_ones_creation(instance: Instance) 
     def other_worker() -> None:
         try:
             second.ensure(tenant)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
     with tenant.write() as conn:  # the first worker, creating the table right now
