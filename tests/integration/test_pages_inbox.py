@@ -154,7 +154,7 @@ def test_record_page_submits_and_shows_the_approval(client: FlaskClient,
     # Submitting again is refused with the service's message, on the page.
     r = sam.post(f"/records/deal/{deal['id']}/submit", data={"csrf_token": csrf_token(page)})
     page = sam.get(r.headers["Location"]).text
-    assert "already in approval" in page and 'class="flash error"' in page
+    assert "already in approval" in page and 'class="flash error' in page
     # The approver reaches the record from the inbox and sees the same state.
     alice = _browser(instance, "alice")
     assert f'href="/records/deal/{deal["id"]}"' in alice.get("/inbox").text

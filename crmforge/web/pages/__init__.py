@@ -27,13 +27,14 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ...core.errors import CRMError, Unauthorized
 from ...security import engine as permissions
 from .. import errors, vendor
 from ..context import current_principal, current_tenant
-from . import formats, i18n
+from . import formats, i18n, icons
 from .navigation import app_bar
 
 bp = Blueprint("pages", __name__)
@@ -146,7 +147,22 @@ def app_navigation() -> dict[str, Any]:
 def _page_globals() -> dict[str, Any]:
     return {"navigation": navigation, "app_navigation": app_navigation,
             "lang": i18n.current_lang, "lang_url": lang_url,
-            "inbox_count": inbox.open_count}
+            "inbox_count": inbox.open_count, "icon": _icon, "control_class": control_class}
+
+
+#: The design system's class for each kind of form control (WTForms names the kind).
+_CONTROL_CLASSES = {"BooleanField": "form-check-input", "SelectField": "form-select",
+                    "SelectMultipleField": "form-select"}
+
+
+def control_class(field: Any) -> str:
+    """The design system's class for a generated form control: the forms are built from
+    metadata in the runtime layer, which knows nothing of how pages look."""
+    return _CONTROL_CLASSES.get(getattr(field, "type", ""), "form-control")
+
+
+def _icon(name: str) -> Markup:
+    return icons.icon(name, current_app.config["CRMFORGE_NODE_MODULES"])
 
 
 def lang_url(code: str) -> str:
