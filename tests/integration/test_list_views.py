@@ -93,8 +93,17 @@ def test_save_pick_and_delete_a_view_on_the_page(client: FlaskClient,
     assert r.status_code == 303 and r.headers["Location"] == "/records/ticket?stage=new&sort=-hours"
     assert c.get("/records/ticket?view=99999").status_code == 404
     # Deleting it.
+    # Deleting it asks first and keeps the view until confirmed.
     r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(opened.text),
                                                       "view": str(view["id"])})
+    assert r.status_code == 200 and "Delete the saved view My open tickets?" in r.text
+    asked_zh = c.post("/records/ticket/_views/delete?lang=zh", data={
+        "csrf_token": csrf_token(opened.text), "view": str(view["id"])}).text
+    assert "删除已保存的视图 My open tickets？" in asked_zh
+    c.get("/records/ticket?lang=en")  # back to English, remembered
+    assert [v["name"] for v in _views(client, heads["sue"])] == ["My open tickets"]
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(opened.text),
+                                                      "view": str(view["id"]), "confirmed": "1"})
     assert r.status_code == 303
     assert "View deleted." in c.get(r.headers["Location"]).text
     assert _views(client, heads["sue"]) == []
@@ -210,6 +219,9 @@ def test_shared_views_reach_readers_of_the_object_only(client: FlaskClient,
     assert 'id="view-shared"' in page and 'id="view-delete"' in page
     r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(page),
                                                       "view": str(shared["id"])})
+    assert r.status_code == 200 and "for everyone it is shared with" in r.text
+    r = c.post("/records/ticket/_views/delete", data={"csrf_token": csrf_token(page),
+                                                      "view": str(shared["id"]), "confirmed": "1"})
     assert r.status_code == 303
     r = c.post("/records/ticket/_views?stage=done", data={
         "csrf_token": csrf_token(page), "name": "Done", "shared": "1"})

@@ -25,7 +25,7 @@ from ...runtime import ListViews
 from ...runtime.list_views import normalize_query
 from ...runtime.plans import COUNT_CAP
 from ..context import current_tenant
-from . import bp
+from . import bp, confirmations
 from .display import Page, list_columns, list_sort, page_for, shown, titles
 from .kanban import board_fields, board_href, render_board
 from .list_cells import cell_hrefs, inline_fields
@@ -272,9 +272,20 @@ def list_view_save(object_name: str) -> Response | tuple[str, int]:
 @bp.post("/records/<object_name>/_views/delete")
 def list_view_delete(object_name: str) -> Response | tuple[str, int]:
     page = page_for(object_name)
+    views = ListViews(current_tenant())
     try:
-        ListViews(current_tenant()).delete(page.principal, object_name,
-                                           request.form.get("view", ""))
+        view = views.get(page.principal, object_name, request.form.get("view", ""))
+        # A view the user may not delete is refused at once (by the service), not asked about.
+        asked = None if not view["deletable"] else confirmations.ask(
+            gettext("Delete the saved view %(name)s?", name=view["name"]),
+            gettext("The records stay as they are; only the saved filters, sort and columns "
+                    "of this view go, for everyone it is shared with.") if view["shared"] else
+            gettext("The records stay as they are; only the saved filters, sort and columns "
+                    "of this view go."),
+            _href(object_name, _params(drop={"cursor"})), gettext("Yes, delete the view"))
+        if asked is not None:
+            return asked, 200
+        views.delete(page.principal, object_name, view["id"])
     except CRMError as exc:
         return render_list(page, problem=exc, status=exc.status)
     flash(gettext("View deleted."), "ok")
