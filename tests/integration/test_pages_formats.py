@@ -245,3 +245,43 @@ def test_the_openapi_document_says_how_phones_read(client: FlaskClient,
     assert ("Mobile. A phone number in E.164 (+8613800138000); a write may send a national "
             "number of region CN or an international one") in text
     assert "US phone. A phone number in E.164" in text and "number of region US" in text
+
+
+def test_a_roll_up_of_amounts_reads_as_an_amount(client: FlaskClient, admin: dict[str, str],
+                                                 instance: Instance) -> None:
+    """A sum of a currency field, and a sum of that sum one level up, show the currency of
+    the summed field; a count stays a number."""
+    docs: list[dict[str, Any]] = [
+        {"name": "region", "label": {"zh": "大区", "en": "Region"},
+         "fields": [{"name": "title", "type": "text", "required": True}]},
+        {"name": "deal", "label": {"zh": "项目", "en": "Deal"},
+         "fields": [{"name": "title", "type": "text", "required": True},
+                    {"name": "region", "type": "master_detail", "target": "region"}]},
+        {"name": "line", "label": {"zh": "明细", "en": "Line"},
+         "fields": [{"name": "title", "type": "text", "required": True},
+                    {"name": "deal", "type": "master_detail", "target": "deal"},
+                    {"name": "price", "type": "currency", "currency": "USD"}]},
+    ]
+    for doc in docs:
+        assert client.post("/api/v1/meta/objects", json=doc, headers=admin).status_code == 201
+    for obj, field in (
+            ("deal", {"name": "total", "type": "rollup", "function": "sum", "child": "line",
+                      "field": "price", "label": {"zh": "合计", "en": "Total"}}),
+            ("deal", {"name": "lines", "type": "rollup", "function": "count", "child": "line",
+                      "label": {"zh": "行数", "en": "Lines"}}),
+            ("region", {"name": "total", "type": "rollup", "function": "sum", "child": "deal",
+                        "field": "total", "label": {"zh": "合计", "en": "Total"}})):
+        r = client.post(f"/api/v1/meta/objects/{obj}/fields", json=field, headers=admin)
+        assert r.status_code == 201, r.json
+    region = client.post("/api/v1/records/region", json={"title": "East"}, headers=admin).json
+    deal = client.post("/api/v1/records/deal", json={"title": "Big", "region": region["id"]},
+                       headers=admin).json
+    for price in ("1200.5", "800"):
+        assert client.post("/api/v1/records/line", json={
+            "title": "x", "deal": deal["id"], "price": price}, headers=admin).status_code == 201
+    c = browser_session(instance)
+    shown = c.get(f"/records/deal/{deal['id']}?lang=en").text
+    assert "$2,000.50" in shown
+    assert re.search(r">\s*2\s*<", shown)  # the count, without a currency
+    assert "$2,000.50" in c.get(f"/records/region/{region['id']}?lang=en").text
+    assert "US$2,000.50" in c.get(f"/records/deal/{deal['id']}?lang=zh").text

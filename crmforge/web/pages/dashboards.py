@@ -29,7 +29,7 @@ from ...security.engine import Access
 from ..context import current_principal, current_tenant
 from . import bp
 from .display import Page, chart_visible, choice_label, page_for, shown, titles, translated
-from .formats import Formats, currency_text, current_formats, field_text, number_text
+from .formats import Formats, currency_text, current_formats, field_text, money_of, number_text
 from .i18n import current_lang
 
 PROGRESS_RECORDS = 20
@@ -78,16 +78,17 @@ def _grouped(page: Page, chart: Mapping[str, Any]) -> list[dict[str, Any]]:
     fmt = current_formats()
     m = page.obj.field(str(measure)) if measure else None
     return [{"name": n, "value": g["total"] if measure else g["count"],
-             "text": _total_text(m, g["total"], fmt) if measure
+             "text": _total_text(page, m, g["total"], fmt) if measure
              else number_text(g["count"], fmt)}
             for n, g in zip(names, groups, strict=True)]
 
 
-def _total_text(f: FieldDef | None, total: Any, fmt: Formats) -> str:
-    """A sum as its field reads (an amount with its currency), two decimal places."""
-    if f is not None and "currency" in (f.type, f.options.get("result_type")):
-        code = f.options.get("currency")
-        return currency_text(total, fmt, currency=code if isinstance(code, str) else None)
+def _total_text(page: Page, f: FieldDef | None, total: Any, fmt: Formats) -> str:
+    """A sum as its field reads (an amount with its currency, also for a roll-up of
+    amounts), two decimal places."""
+    code = money_of(page.snapshot, f) if f is not None else None
+    if code is not None:
+        return currency_text(total, fmt, currency=code or None)
     return number_text(total, fmt, scale=2)
 
 

@@ -21,7 +21,7 @@ from ...security import engine as permissions
 from ...security.engine import Access
 from ...security.principal import Principal
 from ..context import current_principal, current_tenant
-from .formats import current_formats, field_text
+from .formats import current_formats, field_text, rollup_text
 from .i18n import current_lang
 
 REFERENCES = frozenset({"lookup", "master_detail"})
@@ -151,6 +151,9 @@ def shown(page: Page, name: str, record: Mapping[str, Any],
     if f.type in REFERENCES and f.target:
         text = found.get((f.target, value), f"#{value}")
         return {"text": text, "href": f"/records/{f.target}/{value}"}
+    if f.type == "rollup" and (amount := rollup_text(page.snapshot, f, value,
+                                                     current_formats())) is not None:
+        return {"text": amount, "href": None}  # a sum of amounts reads as an amount
     formatted = field_text(f, value, current_formats())  # numbers, dates, phones
     if formatted is not None:
         return {"text": formatted, "href": None}

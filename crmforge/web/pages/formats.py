@@ -34,7 +34,7 @@ from ...metadata.fieldtypes import (
     parse_phone,
     phone_region,
 )
-from ...metadata.model import FieldDef
+from ...metadata.model import FieldDef, Snapshot
 from ..display_settings import DEFAULTS
 from .i18n import current_lang
 
@@ -231,6 +231,35 @@ def field_text(f: FieldDef, value: Any, fmt: Formats) -> str | None:
     return None
 
 
+#: Roll-up functions whose result is in the unit of the field they summarize (a count is not).
+_SAME_UNIT = frozenset({"sum", "min", "max", "avg"})
+
+
+def money_of(snapshot: Snapshot, f: FieldDef, depth: int = 0) -> str | None:
+    """The currency of ``f``'s values when they are amounts of money ("" for the tenant's
+    default currency), else None. A roll-up is money when what it sums up is: a currency
+    field, a currency formula or another such roll-up (followed through the children; the
+    roll-up itself records no currency, as its child's may change)."""
+    if f.type == "currency" or (f.type == "formula" and f.options.get("result_type") == "currency"):
+        code = f.options.get("currency")
+        return code if isinstance(code, str) else ""
+    if f.type != "rollup" or depth > 8 or f.options.get("function") not in _SAME_UNIT:
+        return None
+    child = snapshot.object(str(f.options.get("child")))
+    summed = child.field(str(f.options.get("field"))) if child is not None else None
+    return money_of(snapshot, summed, depth + 1) if summed is not None else None
+
+
+def rollup_text(snapshot: Snapshot, f: FieldDef, value: Any, fmt: Formats) -> str | None:
+    """A roll-up of amounts as an amount (with the summed field's currency, at the
+    roll-up's scale), or None when ``f`` is not one."""
+    kind = f.kind
+    code = money_of(snapshot, f) if isinstance(kind, RollupType) else None
+    if code is None or not isinstance(kind, RollupType):
+        return None
+    return currency_text(value, fmt, currency=code or None, scale=kind.scale(f))
+
+
 # -- templates ------------------------------------------------------------------------------
 def _blank_or(render: Any) -> Any:
     def apply(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -261,6 +290,6 @@ def install(app: Flask) -> None:
     filters["field_value"] = _field_filter
 
 
-__all__ = ["LOCALES", "Formats", "currency_text",
-           "current_formats", "date_text", "datetime_text", "field_text", "install",
-           "number_text", "percent_text", "phone_text"]
+__all__ = ["LOCALES", "Formats", "currency_text", "current_formats", "date_text",
+           "datetime_text", "field_text", "install", "money_of", "number_text",
+           "percent_text", "phone_text", "rollup_text"]
