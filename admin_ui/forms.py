@@ -27,10 +27,10 @@ COMMON = ("label", *FLAGS, *CONDITIONS, "default")
 TYPE_OPTIONS: dict[str, tuple[str, ...]] = {
     "text": ("max_length",), "textarea": ("max_length",),
     "decimal": ("scale",), "currency": ("scale", "currency"), "percent": ("scale",),
-    "phone": ("region",), "integer": ("grouping",),
+    "phone": ("region",), "integer": ("grouping",), "date": ("deadline",),
     "picklist": ("choices",), "multipicklist": ("choices",),
     "lookup": ("target",), "master_detail": ("target",),
-    "formula": ("expression", "result_type", "stored"),
+    "formula": ("expression", "result_type", "stored", "deadline"),
     "rollup": ("function", "child", "field", "filter"),
 }
 #: The inputs of a field form (errors of anything else are shown above the form).
@@ -95,7 +95,7 @@ def field_doc(form: Mapping[str, str], current: Mapping[str, Any] | None = None)
             doc[key] = _text(form, key)
     for key in TYPE_OPTIONS.get(ftype, ()):
         raw = _text(form, key)
-        if key == "stored":
+        if key in ("stored", "deadline"):
             if form.get(key):
                 doc[key] = True
         elif key == "choices":
@@ -130,7 +130,7 @@ def field_values(doc: Mapping[str, Any]) -> dict[str, str]:
     """The form inputs of a stored field document."""
     values = {k: str(v) for k, v in doc.items()
               if isinstance(v, str | int) and not isinstance(v, bool)}
-    for flag in (*FLAGS, "stored"):
+    for flag in (*FLAGS, "stored", "deadline"):
         values[flag] = "1" if doc.get(flag) else ""
     for lang, text in (doc.get("label") or {}).items():
         values[f"label_{lang}"] = str(text)

@@ -393,6 +393,13 @@ class DecimalType(FieldType):
         return []
 
 
+def deadline_problems(f: FieldDef) -> list[tuple[str, str]]:
+    """``deadline`` is a yes/no option (see ``DateType``)."""
+    if f.options.get("deadline") not in (None, True, False):
+        return [("deadline", "must be true or false")]
+    return []
+
+
 def currency_problems(f: FieldDef) -> list[tuple[str, str]]:
     """A ``currency`` option names an ISO 4217 code (pages show its symbol; without it
     the tenant's default currency)."""
@@ -440,6 +447,13 @@ class DateType(FieldType):
     name = "date"
     operators = ORDERED_OPS
     expression_type = "date"
+    #: ``deadline: true`` marks a date by which something is due (a close date, a payment
+    #: due date): an open record past it is overdue for its owner. A birthday, a signing
+    #: date or a payment date is not one, so only marked dates count.
+    options = frozenset({"deadline"})
+
+    def option_problems(self, f: FieldDef) -> list[tuple[str, str]]:
+        return deadline_problems(f)
 
     def column_type(self, f: FieldDef) -> sa.types.TypeEngine[Any]:
         return sa.Date()
@@ -678,7 +692,7 @@ class FormulaType(FieldType):
     """Computed from an expression; stored formulas have a column of their result type."""
 
     name = "formula"
-    options = frozenset({"expression", "result_type", "stored", "scale", "currency"})
+    options = frozenset({"expression", "result_type", "stored", "scale", "currency", "deadline"})
     writable = False
     scalar = False
 
@@ -702,7 +716,10 @@ class FormulaType(FieldType):
             return [("result_type", "must be one of " + ", ".join(RESULT_TYPES))]
         if f.options.get("currency") is not None and f.options.get("result_type") != "currency":
             return [("currency", "applies to a formula whose result type is currency")]
-        return currency_problems(f)
+        if f.options.get("deadline") is not None and (
+                f.options.get("result_type") != "date" or not f.options.get("stored")):
+            return [("deadline", "applies to a stored formula whose result type is date")]
+        return deadline_problems(f) or currency_problems(f)
 
 
 class RollupType(DecimalType):

@@ -35,9 +35,10 @@ from .tables import ensure_tables, instances, tasks
 TASKS = 5
 #: Approvals of the reader's own submissions shown (in approval, returned).
 APPROVALS = 10
-#: Objects whose dates are looked at for overdue records: readable objects with a date
-#: field the reader may read, by API name. A bound on the statement's branches.
-MAX_DUE_OBJECTS = 8
+#: Objects whose deadlines are looked at for overdue records: readable objects with a
+#: deadline the reader may read, by API name. A bound on the statement's branches (a
+#: tenant marks few dates as deadlines: the five packs together mark eight).
+MAX_DUE_OBJECTS = 12
 #: Overdue records taken from each object, and shown in all.
 DUE_PER_OBJECT = 5
 DUE = 10
@@ -62,9 +63,14 @@ def closed_states(obj: ObjectDef) -> list[str]:
 
 
 def due_fields(obj: ObjectDef, access: Access) -> list[FieldDef]:
-    """The stored date fields of ``obj`` the reader may read."""
+    """The stored deadlines of ``obj`` the reader may read: date fields, and stored date
+    formulas, marked ``deadline: true``. Other dates (a birthday, the day a payment came
+    in) being in the past means nothing is late."""
     readable = access.readable(obj)
-    return [f for f in obj.fields if f.type == "date" and f.stored and f.name in readable]
+    return [f for f in obj.fields
+            if f.options.get("deadline") is True and f.stored and f.name in readable
+            and (f.type == "date" or (f.type == "formula"
+                                      and f.options.get("result_type") == "date"))]
 
 
 def due_objects(snap: Snapshot, access: Access) -> list[tuple[ObjectDef, list[FieldDef]]]:

@@ -24,7 +24,10 @@ REVIEW = {"name": "review", "label": {"zh": "审核", "en": "Review"}, "mode": "
 FOLLOWUP: dict[str, Any] = {
     "name": "followup", "label": {"zh": "跟进", "en": "Follow-up"},
     "fields": [{"name": "subject", "type": "text", "required": True},
-               {"name": "due", "type": "date", "label": {"zh": "截止日期", "en": "Due"}},
+               {"name": "due", "type": "date", "deadline": True,
+                "label": {"zh": "截止日期", "en": "Due"}},
+               # A date that is no deadline: being past it makes nothing late.
+               {"name": "met_on", "type": "date", "label": {"zh": "初次见面", "en": "Met on"}},
                {"name": "status", "type": "picklist", "default": "'open'",
                 "choices": [{"value": "open"}, {"value": "done"}]}],
     "status_rules": {"field": "status", "states": {"done": {"operations": ["read"]}}},
@@ -54,6 +57,7 @@ class World:
         self.late = self.followup("sam", "Call back <b>Li</b>", _day(-3))
         self.followup("sam", "Closed while late", _day(-5), status="done")
         self.followup("sam", "Not due yet", _day(2))
+        self.followup("sam", "Met long ago", _day(5), met_on=_day(-30))
         self.admins_late = self.followup("admin", "Admin chore", _day(-1))
         # A deal returned to sam, then one in approval (alice's task).
         returned = new_deal(client, self.heads["sam"], title="Returned deal")
@@ -64,10 +68,11 @@ class World:
         submit(client, self.heads["sam"], pending["id"])
         self.pending = pending["id"]
 
-    def followup(self, who: str, subject: str, due: str, status: str = "open") -> int:
+    def followup(self, who: str, subject: str, due: str, status: str = "open",
+                 met_on: str | None = None) -> int:
         headers = self.admin if who == "admin" else self.heads[who]
         r = self.client.post("/api/v1/records/followup", headers=headers,
-                             json={"subject": subject, "due": due})
+                             json={"subject": subject, "due": due, "met_on": met_on})
         assert r.status_code == 201, r.json
         rid = int(r.json["id"])
         if status != "open":
@@ -95,7 +100,7 @@ def test_a_scoped_users_home(world: World) -> None:
     assert "Call back &lt;b&gt;Li&lt;/b&gt;" in attention and "<b>Li</b>" not in attention
     assert "Due was due on " + _day(-3) + " (3 days ago)" in attention
     assert f'href="/records/followup/{world.late}"' in attention
-    for absent in ("Closed while late", "Not due yet", "Admin chore"):
+    for absent in ("Closed while late", "Not due yet", "Met long ago", "Admin chore"):
         assert absent not in text
     assert "Pending deal" in attention and "In approval" in attention
     assert "Returned deal" in attention and "Returned to you" in attention
@@ -157,7 +162,7 @@ def _count(instance: Instance, c: FlaskClient, url: str) -> int:
 
 #: The home page's statements on the tenant's database with every section filled: open
 #: tasks, their count, the user's approvals, their kept recent records, the overdue
-#: records of at most eight objects (one UNION ALL) and one UNION ALL naming the rest.
+#: records of at most twelve objects (one UNION ALL) and one UNION ALL naming the rest.
 HOME_BUDGET = 6
 
 
@@ -166,13 +171,15 @@ def test_the_home_page_costs_the_same_whatever_the_data(world: World,
     assert world.sam.get(f"/records/followup/{world.late}").status_code == 200
     before = _count(instance, world.sam, "/")
     assert before == HOME_BUDGET
-    # More records of every kind, more objects with dates, more recent items.
+    # More records of every kind, more objects with deadlines than are looked at, more
+    # recent items.
     for i in range(12):
         rid = world.followup("sam", f"Late {i}", _day(-1 - i))
         assert world.sam.get(f"/records/followup/{rid}").status_code == 200
-    for i in range(10):
+    for i in range(12):
         doc = {"name": f"dated_{i}", "fields": [{"name": "name", "type": "text"},
-                                                 {"name": "due_on", "type": "date"}]}
+                                                 {"name": "due_on", "type": "date",
+                                                  "deadline": True}]}
         assert world.client.post("/api/v1/meta/objects", json=doc,
                                  headers=world.admin).status_code == 201
         r = world.client.post(f"/api/v1/records/dated_{i}", headers=world.admin,

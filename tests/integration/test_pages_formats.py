@@ -236,6 +236,17 @@ def test_the_designer_sets_a_currency_and_a_phone_region(client: FlaskClient,
                 ).status_code == 303
     doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
     assert "grouping" not in {f["name"]: f for f in doc["fields"]}["year"]
+    # a date marked as a deadline (overdue on the owner's home page), and unmarked again
+    assert 'name="deadline"' in c.get(new + "?type=date").text
+    assert post(new, {"name": "close", "type": "date", "deadline": "1"}).status_code == 303
+    assert re.search(r'name="deadline" type="checkbox" value="1" checked',
+                     c.get("/admin/objects/deal/fields/close").text)
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    assert {f["name"]: f for f in doc["fields"]}["close"]["deadline"] is True
+    assert post("/admin/objects/deal/fields/close", {"name": "close", "type": "date"}
+                ).status_code == 303
+    doc = client.get("/api/v1/meta/objects/deal", headers=admin).json
+    assert "deadline" not in {f["name"]: f for f in doc["fields"]}["close"]
 
 
 def test_the_openapi_document_says_how_phones_read(client: FlaskClient,

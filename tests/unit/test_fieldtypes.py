@@ -548,6 +548,11 @@ OPTION_PROBLEMS = [
     ("phone", {"region": "XX"}, "region"),
     ("phone", {"region": "cn"}, "region"),
     ("integer", {"grouping": "no"}, "grouping"),
+    ("date", {"deadline": "yes"}, "deadline"),
+    ("formula", {"expression": "1", "result_type": "decimal", "stored": True, "deadline": True},
+     "deadline"),  # only a date can be a deadline
+    ("formula", {"expression": "today()", "result_type": "date", "deadline": True},
+     "deadline"),  # a computed-on-read date has no column to compare
 ]
 
 
@@ -574,6 +579,9 @@ def test_option_problems(type_: str, options: dict[str, Any], option: str) -> No
     ("formula", {"expression": "1", "result_type": "currency", "currency": "EUR"}),
     ("phone", {"region": "US"}),
     ("integer", {"grouping": False}),
+    ("date", {"deadline": True}),
+    ("formula", {"expression": "today()", "result_type": "date", "stored": True,
+                 "deadline": True}),
 ])
 def test_valid_options_have_no_problems(type_: str, options: dict[str, Any]) -> None:
     """Valid options are not flagged (the checks are not over-eager)."""
