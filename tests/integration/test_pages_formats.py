@@ -296,3 +296,37 @@ def test_a_roll_up_of_amounts_reads_as_an_amount(client: FlaskClient, admin: dic
     assert re.search(r">\s*2\s*<", shown)  # the count, without a currency
     assert "$2,000.50" in c.get(f"/records/region/{region['id']}?lang=en").text
     assert "US$2,000.50" in c.get(f"/records/deal/{deal['id']}?lang=zh").text
+
+
+def test_a_reader_chooses_their_own_time_zone(client: FlaskClient, admin: dict[str, str],
+                                              instance: Instance) -> None:
+    """Times on the pages follow the reader's chosen zone (a cookie set on
+    /settings/display), else the organisation's; the API stays in UTC; a zone the server
+    does not know is refused in the page's language and changes nothing."""
+    rid = _setup(client, admin)
+    c = browser_session(instance)
+    page = c.get("/settings/display?lang=en")
+    assert page.status_code == 200 and "The organisation’s (Asia/Shanghai)" in page.text
+    assert 'value="America/New_York"' in page.text
+    token = csrf_token(page.text)
+    # 18:30 UTC is 02:30 on the 8th in Shanghai, 13:30 on the 7th in New York.
+    assert "Dec 8, 2026, 2:30" in c.get(f"/records/contact/{rid}?lang=en").text
+    r = c.post("/settings/display", data={"csrf_token": token, "time_zone": "America/New_York"})
+    assert r.status_code == 303
+    shown = c.get(f"/records/contact/{rid}?lang=en").text
+    assert "Dec 7, 2026, 1:30" in shown and "Dec 8, 2026, 2:30" not in shown
+    assert 'value="2026-12-07T13:30"' in c.get(f"/records/contact/{rid}/edit").text
+    api = client.get(f"/api/v1/records/contact/{rid}", headers=admin).json
+    assert api["met_at"] == "2026-12-07T18:30:00.000Z"
+    # Refused: an unknown zone, in the page's language; the choice stays New York.
+    bad = c.post("/settings/display?lang=zh", data={"csrf_token": token, "time_zone": "Mars/Base"})
+    assert bad.status_code == 422 and "Mars/Base 不是本服务器可识别的时区" in bad.text
+    assert "Dec 7, 2026, 1:30" in c.get(f"/records/contact/{rid}?lang=en").text
+    # A forged cookie naming no zone is ignored (the organisation's zone is used).
+    c.set_cookie("crmforge_tz", "../../etc/passwd")
+    assert "Dec 8, 2026, 2:30" in c.get(f"/records/contact/{rid}?lang=en").text
+    # Back to the organisation's zone.
+    c.set_cookie("crmforge_tz", "America/New_York")
+    r = c.post("/settings/display", data={"csrf_token": token, "time_zone": ""})
+    assert r.status_code == 303
+    assert "Dec 8, 2026, 2:30" in c.get(f"/records/contact/{rid}?lang=en").text

@@ -23,7 +23,7 @@ import phonenumbers
 from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import NumberPattern, parse_pattern
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 
 from ...metadata.fieldtypes import (
     DecimalType,
@@ -66,14 +66,33 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+#: The cookie of the reader's own time zone (set on ``/settings/display``).
+ZONE_COOKIE = "crmforge_tz"
+
+
+@functools.lru_cache(maxsize=64)
+def _known_zone(name: str) -> bool:
+    """Whether ``name`` is a zone of this server's database (a cookie is user input)."""
+    if len(name) > 60 or not all(c.isalnum() or c in "/_-+" for c in name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, KeyError):
+        return False
+    return True
+
+
 def current_formats() -> Formats:
     """The request's conventions: the page's language, the tenant's time zone and default
     currency (kept once per request)."""
     if "formats" not in g:
         config = current_app.config
+        chosen = request.cookies.get(ZONE_COOKIE)  # the reader's own (/settings/display)
+        zone = chosen if chosen and _known_zone(chosen) else \
+            str(config.get("CRMFORGE_TIMEZONE", DEFAULTS["CRMFORGE_TIMEZONE"]))
         g.formats = Formats(
             current_lang(),
-            _zone(str(config.get("CRMFORGE_TIMEZONE", DEFAULTS["CRMFORGE_TIMEZONE"]))),
+            _zone(zone),
             str(config.get("CRMFORGE_CURRENCY", DEFAULTS["CRMFORGE_CURRENCY"])))
     found: Formats = g.formats
     return found
