@@ -103,7 +103,8 @@ def world(server: Server) -> Server:
 #: The pages every signed-in user gets, and those also checked at the phone width.
 MAIN = ["/", "/records/deal", "/records/deal/1", "/records/deal/1/edit", "/records/deal/new"]
 MORE = ["/inbox", "/dashboards/deals", "/search?q=deal", "/recycle-bin",
-        "/records/deal/1/delete", "/settings/delegation", "/imports"]
+        "/records/deal/1/delete", "/settings/delegation", "/settings/display",
+        "/imports"]
 ADMIN = ["/admin/users", "/admin/departments", "/admin/users/bea", "/admin/departments/east"]
 
 
