@@ -23,7 +23,7 @@ CLIENT = {"name": "client", "label": {"zh": "客户", "en": "Client"},
 VISIT = {"name": "visit", "label": {"zh": "拜访", "en": "Visit"},
          "fields": [{"name": "subject", "type": "text", "required": True,
                      "label": {"zh": "主题", "en": "Subject"}},
-                    {"name": "due", "type": "date", "label": {"zh": "计划日期", "en": "Planned"}},
+                    {"name": "due", "type": "date", "deadline": True, "label": {"zh": "计划日期", "en": "Planned"}},
                     {"name": "client", "type": "lookup", "target": "client",
                      "label": {"zh": "客户", "en": "Client"}}]}
 PROCESS = {"name": "visit_approval", "object": "visit",
