@@ -108,13 +108,19 @@ class DocumentChanges:
         self.change(principal, f"create role {_name(doc)}", edit)
         return self.role(str(doc["name"]))
 
-    def update_role(self, principal: Principal, name: str, patch: Any) -> Data:
+    def update_role(self, principal: Principal, name: str, patch: Any,
+                    version: str | None = None) -> Data:
+        """Replace the top-level keys ``patch`` names. ``version`` is the ``role_version``
+        the client read (the API's ``If-Match``); a different stored one is a 409, so a
+        client never overwrites a change it has not seen. Without it, the last write wins."""
         if not isinstance(patch, dict):
             raise BadRequest("a change must be a JSON object")
 
         def edit(data: Data, base: Snapshot) -> None:
             roles = data.setdefault("roles", [])
             i = named_index(roles, name, "role")
+            if version is not None and version != role_version(roles[i]):
+                raise StaleRole(STALE_ROLE % {"name": name[:40]})
             doc = merge_patch(roles[i], patch)
             roles[i] = prepare_role(doc, base, existing=name)
 

@@ -65,6 +65,18 @@ def _collection(tag: str, base: str, key: str, noun: str, body: dict[str, Any],
     }
 
 
+def _versioned(item: dict[str, Any]) -> None:
+    """A role answers its version as ``ETag``; a change sent with ``If-Match`` (that
+    value) is refused with 409 when the role changed since (decision 0040)."""
+    etag = {"ETag": {"description": "the role's version, for If-Match",
+                     "schema": {"type": "string"}}}
+    for method in ("get", "patch"):
+        item[method]["responses"]["200"]["headers"] = etag
+    item["patch"]["parameters"] = [{
+        "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "the ETag of the role as read; without it the last change wins"}]
+
+
 def admin_paths() -> dict[str, Any]:
     tag = "Administration"
     roles_body = {"type": "object", "required": ["name"], "properties": {
@@ -88,8 +100,10 @@ def admin_paths() -> dict[str, Any]:
     decision = {"type": "object", "required": ["allowed", "level", "reason"], "properties": {
         "allowed": {"type": "boolean"}, "level": {"type": "string"},
         "reason": {"type": "string"}}}
+    roles = _collection(tag, "/api/v1/admin/roles", "name", "role", roles_body)
+    _versioned(roles["/api/v1/admin/roles/{name}"])
     return {
-        **_collection(tag, "/api/v1/admin/roles", "name", "role", roles_body),
+        **roles,
         "/api/v1/admin/roles/{name}/copy": {"parameters": [_path("name")], "post": _op(
             tag, "copy_role", "Create a role granting what this role grants, under a new "
             "name and label", "201", body={"type": "object", "required": ["name"],

@@ -240,6 +240,33 @@ def test_copy_a_role_through_the_api(world: dict[str, Any], client: FlaskClient,
     assert "post" in spec["paths"]["/api/v1/admin/roles/{name}/copy"]
 
 
+def test_an_api_change_with_if_match_never_overwrites_an_unseen_one(
+        world: dict[str, Any], client: FlaskClient, instance: Instance) -> None:
+    """Two clients read the role; the first change wins, the second (sent with the ETag
+    it read) is a 409 and changes nothing; without If-Match the last change wins."""
+    api = world["api"]
+    read = client.get("/api/v1/admin/roles/sales", headers=api)
+    etag = read.headers["ETag"]
+    assert etag == f'"{role_version(read.json)}"'
+    first = client.patch("/api/v1/admin/roles/sales", headers={**api, "If-Match": etag},
+                         json={"label": {"en": "Sales east"}})
+    assert first.status_code == 200 and first.headers["ETag"] != etag
+    second = client.patch("/api/v1/admin/roles/sales", headers={**api, "If-Match": etag},
+                          json={"label": {"en": "Sales west"}})
+    assert second.status_code == 409 and second.json["error"]["code"] == "conflict"
+    assert _designer(instance).role("sales")["label"] == {"en": "Sales east"}
+    weak = {**api, "If-Match": "W/" + first.headers["ETag"]}
+    assert client.patch("/api/v1/admin/roles/sales", headers=weak,
+                        json={"label": {"en": "Sales north"}}).status_code == 200
+    unguarded = client.patch("/api/v1/admin/roles/sales", headers=api,
+                             json={"label": {"en": "Sales south"}})
+    assert unguarded.status_code == 200
+    assert _designer(instance).role("sales")["label"] == {"en": "Sales south"}
+    spec = client.get("/api/v1/openapi.json", headers=api).json
+    patch = spec["paths"]["/api/v1/admin/roles/{name}"]["patch"]
+    assert "If-Match" in [p.get("name") for p in patch["parameters"]]
+
+
 def test_only_administrators_edit_and_copy_roles(world: dict[str, Any], client: FlaskClient,
                                                  instance: Instance) -> None:
     api = world["api"]

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, jsonify, request
 
 from ...core.errors import BadRequest, NotFound
 from ...runtime import Designer, masking
 from ...runtime.context import open_ctx, record_id
+from ...runtime.designer_documents import role_version
 from ...security import audit, org, people
 from ...security import engine as permissions
 from ...security.engine import Decision
@@ -136,15 +137,35 @@ def create_role() -> tuple[dict[str, Any], int]:
     return Designer(current_tenant()).create_role(_admin(), json_body()), 201
 
 
+def _with_etag(role: dict[str, Any]) -> Response:
+    """A role with its version as the ``ETag`` (what ``If-Match`` sends back)."""
+    response = jsonify(role)
+    response.set_etag(role_version(role))
+    return response
+
+
+def _role_if_match() -> str | None:
+    """The role version an ``If-Match`` header names (quoted or not), or None."""
+    raw = (request.headers.get("If-Match") or "").strip()
+    if not raw:
+        return None
+    if raw.startswith("W/"):
+        raw = raw[2:]
+    return raw.strip('"')
+
+
 @bp.get("/admin/roles/<name>")
-def get_role(name: str) -> dict[str, Any]:
+def get_role(name: str) -> Response:
     _admin()
-    return Designer(current_tenant()).role(name)
+    return _with_etag(Designer(current_tenant()).role(name))
 
 
 @bp.patch("/admin/roles/<name>")
-def update_role(name: str) -> dict[str, Any]:
-    return Designer(current_tenant()).update_role(_admin(), name, json_body())
+def update_role(name: str) -> Response:
+    """A change of the role; with ``If-Match`` (its ``ETag``) only over the version read,
+    else a 409 (decision 0040)."""
+    return _with_etag(Designer(current_tenant()).update_role(_admin(), name, json_body(),
+                                                             _role_if_match()))
 
 
 @bp.post("/admin/roles/<name>/copy")
