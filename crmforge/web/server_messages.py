@@ -89,19 +89,24 @@ def template_of(message: str) -> str | None:
 
 #: ``gettext(template, **values)``: Flask-Babel's in a request, a catalog's on the command line.
 Gettext = Callable[..., str]
+#: ``shown(placeholder, value)``: how a page shows a value (an object's label for its name).
+Shown = Callable[[str, str], str]
 
 
-def translated(message: object, translate: Gettext | None = None) -> str:
+def translated(message: object, translate: Gettext | None = None,
+               shown: Shown | None = None) -> str:
     """``message`` in the current locale's language when it is one of the known templates
-    (``translate``: the gettext to use outside a request)."""
+    (``translate``: the gettext to use outside a request; ``shown``: what a page writes
+    for a placeholder's value instead of the API name the service wrote)."""
     text = str(message)
     found = _matcher().match(text)
     if found is None:
         return text
     template, values = found
     use: Gettext = translate or gettext
-    return str(use(template, **{k: translated(v, translate) if k in NESTED else v
-                                for k, v in values.items()}))
+    return str(use(template, **{
+        k: translated(v, translate, shown) if k in NESTED else shown(k, v) if shown else v
+        for k, v in values.items()}))
 
 
 def translated_in(lang: str, message: str,
@@ -114,4 +119,5 @@ def translated_in(lang: str, message: str,
         return translated(message), {k: [translated(m) for m in v] for k, v in fields.items()}
 
 
-__all__ = ["NESTED", "TEMPLATES", "template_of", "translated", "translated_in"]
+__all__ = ["NESTED", "TEMPLATES", "Gettext", "Shown", "template_of", "translated",
+           "translated_in"]
