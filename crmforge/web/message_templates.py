@@ -713,7 +713,14 @@ TEMPLATES: tuple[str, ...] = (
     "read-protected or not readable by the server.",
     "This user has exceeded an allotted request count. Try again later.",
     "The data value transmitted exceeds the capacity limit.",
-    # Compositions of other messages (kept last: they match what nothing above matches)
+    # The sign-in page (crmforge/web/session.py, crmforge/security/login.py).
+    "sign-in is not allowed from this network address (%(address)s)",
+    "sign-in is not allowed at this time; ask an administrator for your login hours",
+    "sign-in is not allowed at this time from this network address (%(address)s)",
+    "no organisation of that name",
+    "the sign-in form expired; please sign in again",
+    # Compositions of other messages: the least specific template, tried last. Its Chinese
+    # keeps the ASCII colon, so a text already in the page's language passes unchanged.
     "%(field)s: %(message)s",
 )
 

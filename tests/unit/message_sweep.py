@@ -1,11 +1,12 @@
 """Every message a service can raise, read from the source with ``ast``.
 
 Found where an error of the ``CRMError`` family (or a field type's ``ConversionError``) is
-built, where the API writes an envelope itself (``envelope(...)``), and in the ``fields`` of
-those errors. A message is a sample text: each variable part written ``x`` (``'x'`` for a
-``!r``), each branch of a conditional expression on its own, module constants resolved. A
-message passed on from elsewhere (a variable, ``exc.message``) was checked where it was
-written, so it is left out.
+built (its ``message`` argument, wherever its constructor takes it), where the web layer
+writes an envelope or the sign-in page itself, and in the ``fields`` of those errors. A
+message is a sample text: each variable part written ``x`` (``'x'`` for a ``!r``), each
+branch of a conditional expression on its own, module constants resolved. A message passed
+on from elsewhere (a variable, ``exc.message``) was checked where it was written, so it is
+left out.
 """
 
 from __future__ import annotations
@@ -52,6 +53,42 @@ def family(parsed: list[tuple[Path, ast.Module]]) -> frozenset[str]:
         if not more:
             return frozenset(names)
         names |= more
+
+
+#: Where a class takes its message and its field messages: (position, position or None).
+Positions = dict[str, tuple[int, int | None]]
+
+
+def positions(parsed: list[tuple[Path, ast.Module]], errors: frozenset[str]) -> Positions:
+    """The argument positions of ``message`` and ``fields`` in each error class's
+    constructor (``LoginRefused(reason, message)``), inherited where a class has none."""
+    own: dict[str, tuple[int, int | None]] = {}
+    bases: dict[str, list[str]] = {}
+    for _, tree in parsed:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef) or node.name not in errors:
+                continue
+            bases[node.name] = [n for b in node.bases if (n := _name(b))]
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    names = [a.arg for a in item.args.args[1:]]
+                    if "message" in names:
+                        own[node.name] = (names.index("message"), names.index("fields")
+                                          if "fields" in names else None)
+
+    def of(name: str, depth: int = 0) -> tuple[int, int | None]:
+        if name in own or depth > 10:
+            return own.get(name, (0, 1))
+        for base in bases.get(name, []):
+            if base in errors:
+                return of(base, depth + 1)
+        return (0, 1)
+    return {name: of(name) for name in errors}
+
+
+#: Calls other than an error's constructor that show a message: the argument positions of
+#: the message and the field messages.
+WRITERS: dict[str, tuple[int, int | None]] = {"envelope": (2, 3), "render_login": (0, None)}
 
 
 def _percent(text: str) -> str:
@@ -122,6 +159,7 @@ def messages() -> list[Found]:
     """Every message sample of the source, with where it is written."""
     parsed = trees()
     errors = family(parsed)
+    where = positions(parsed, errors)
     found: list[Found] = []
     for path, tree in parsed:
         samples = _Samples(_constants(tree))
@@ -130,16 +168,16 @@ def messages() -> list[Found]:
             if not isinstance(node, ast.Call):
                 continue
             name = _name(node.func)
-            exprs: list[ast.expr] = []
-            if name in errors:
-                exprs += node.args[:1] + [k.value for k in node.keywords if k.arg == "message"]
-                fields = node.args[1:2] + [k.value for k in node.keywords if k.arg == "fields"]
-                for f in fields:
-                    exprs += list(_field_messages(f))
-            elif name == "envelope":
-                exprs += node.args[2:3]
-                for f in node.args[3:4]:
-                    exprs += list(_field_messages(f))
+            if name is None or (name not in errors and name not in WRITERS):
+                continue
+            at, fields_at = where[name] if name in errors else WRITERS[name]
+            exprs: list[ast.expr] = node.args[at:at + 1] + \
+                [k.value for k in node.keywords if k.arg == "message"]
+            fields = [k.value for k in node.keywords if k.arg == "fields"]
+            if fields_at is not None:
+                fields += node.args[fields_at:fields_at + 1]
+            for f in fields:
+                exprs += list(_field_messages(f))
             for expr in exprs:
                 for sample in samples.of(expr) or []:
                     found.append(Found(f"{rel}:{expr.lineno}", sample))
