@@ -4,12 +4,13 @@ The templates live a layer up (``crmforge.web.server_messages``) so the API's er
 envelope uses the same ones. The services write API names (``no account record 7``, ``filter
 on 'annual_revenue': ...``), right for the API; a business user knows the labels, so a page
 shows the object's label for an ``%(object)s`` and, on an object's pages, the field's label
-for a ``%(field)s`` of that object.
+for a ``%(field)s`` of that object. The designer keeps API names, which it shows beside the
+labels.
 """
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 
 from ...metadata.model import ObjectDef
 from .. import server_messages
@@ -24,8 +25,14 @@ def remember_object(obj: ObjectDef) -> None:
     setattr(g, PAGE_OBJECT, obj)
 
 
+#: Blueprints whose readers work with API names: the designer names objects and fields by
+#: them beside their labels, so its messages keep them.
+API_NAME_READERS = frozenset({"admin_ui"})
+
+
 def _shown(name: str, value: str) -> str:
-    if not has_request_context() or name not in ("object", "field"):
+    if not has_request_context() or name not in ("object", "field") \
+            or request.blueprint in API_NAME_READERS:
         return value
     from . import _reader
     from .i18n import current_lang
