@@ -8,9 +8,10 @@ message that matches no template is shown as it is. Validation rule messages are
 in the reader's language (the rule carries both), so they pass through unchanged.
 
 Matching is one dictionary lookup for the templates without a variable part, then one
-regular expression compiled once from every other template (an alternation tried from the
-template with the most fixed text to the one with the least), so a message costs the same
-however many templates there are.
+regular expression compiled once per first three characters of fixed text (an alternation
+of the templates starting so, and of those starting with a placeholder, tried from the
+template with the most fixed text to the one with the least), so a message is tried against
+a few dozen templates, not all of them.
 """
 
 from __future__ import annotations
@@ -30,49 +31,65 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 NESTED = frozenset({"reason", "message", "what", "noun"})
 
 
+#: How many leading characters of fixed text file a template under a key: a message is
+#: tried only against the templates filed under its own first characters and those whose
+#: fixed text is shorter (they start with a placeholder, or nearly).
+KEY = 3
+
+
 class _Matcher:
-    """Every template compiled once: exact texts in a dictionary, the rest in one regex."""
+    """Every template compiled once: exact texts in a dictionary, the others in regexes
+    filed by their first characters, each an alternation from the most specific template
+    (the most fixed text) to the least."""
 
     def __init__(self, templates: tuple[str, ...]) -> None:
         self.exact: dict[str, str] = {}
-        branches: list[str] = []
-        #: per branch: the template and its placeholders' (name, group number) pairs
-        self.branches: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
-        group = 0
+        #: per template with placeholders: its branch and its placeholders' names
+        self.parts: list[tuple[str, str, tuple[str, ...]]] = []
+        self.by_key: dict[str, list[int]] = {}
+        self.unkeyed: list[int] = []
         # The most specific first: a template with more fixed text is tried before one
         # whose placeholders could swallow it ("no %(kind)s named %(name)s").
-        ordered = sorted(enumerate(templates),
-                         key=lambda it: -len(_PLACEHOLDER.sub("", it[1])))
-        for i, template in ordered:
+        ordered = sorted(templates, key=lambda t: -len(_PLACEHOLDER.sub("", t)))
+        for template in ordered:
             parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ...
             if len(parts) == 1:
                 self.exact.setdefault(template, template)
                 continue
-            group += 1  # the branch's own named group
-            name = f"t{i}"
-            names: list[tuple[str, int]] = []
-            regex = []
-            for j, part in enumerate(parts):
-                if j % 2 == 0:
-                    regex.append(re.escape(part))
-                else:
-                    group += 1
-                    names.append((part, group))
-                    regex.append("(.+?)")
-            branches.append(f"(?P<{name}>{''.join(regex)})")
-            self.branches[name] = (template, tuple(names))
-        self.pattern = re.compile("|".join(branches), re.DOTALL)
+            regex = "".join(re.escape(p) if j % 2 == 0 else "(.+?)"
+                            for j, p in enumerate(parts))
+            index = len(self.parts)
+            self.parts.append((template, regex, tuple(parts[1::2])))
+            head = parts[0]
+            if len(head) >= KEY:
+                self.by_key.setdefault(head[:KEY], []).append(index)
+            else:
+                self.unkeyed.append(index)
+        self.compiled: dict[str, tuple[re.Pattern[str], Mapping[str, int]]] = {}
+
+    def _pattern(self, key: str) -> tuple[re.Pattern[str], Mapping[str, int]]:
+        """The alternation for messages starting with ``key``, compiled on first use."""
+        found = self.compiled.get(key)
+        if found is None:
+            indexes = sorted([*self.by_key.get(key, []), *self.unkeyed])
+            branches = [f"(?P<t{i}>{self.parts[i][1]})" for i in indexes]
+            pattern = re.compile("|".join(branches), re.DOTALL)
+            found = self.compiled[key] = (pattern, pattern.groupindex)
+        return found
 
     def match(self, text: str) -> tuple[str, dict[str, str]] | None:
         if text in self.exact:
             return text, {}
-        m = self.pattern.fullmatch(text)
+        key = text[:KEY] if text[:KEY] in self.by_key else ""
+        pattern, groups = self._pattern(key)
+        m = pattern.fullmatch(text)
         if m is None or m.lastgroup is None:
             return None
-        template, names = self.branches[m.lastgroup]
+        template, _, names = self.parts[int(m.lastgroup[1:])]
+        first = groups[m.lastgroup]
         values: dict[str, str] = {}
-        for name, number in names:
-            values.setdefault(name, m.group(number))
+        for offset, name in enumerate(names, start=1):
+            values.setdefault(name, m.group(first + offset))
         return template, values
 
 

@@ -17,7 +17,7 @@ from flask import Flask
 
 from crmforge.web.message_templates import TEMPLATES
 from crmforge.web.pages.i18n import SOURCE, install
-from crmforge.web.server_messages import template_of, translated
+from crmforge.web.server_messages import _matcher, template_of, translated
 
 from .message_sweep import Found, family, messages, trees
 
@@ -65,8 +65,16 @@ def test_every_template_is_in_both_catalogs() -> None:
         assert set(placeholders.findall(zh[template])) <= set(placeholders.findall(template))
 
 
-def test_matching_is_one_compiled_expression() -> None:
-    """A message costs one dictionary lookup and one regex match, whatever the count."""
+def test_a_message_is_tried_against_a_few_templates_only() -> None:
+    """Templates are filed by their first characters: a message meets a fraction of them."""
+    matcher = _matcher()
+    assert len(matcher.by_key) > 20
+    for key in matcher.by_key:
+        assert len(matcher.by_key[key]) + len(matcher.unkeyed) < len(TEMPLATES) / 3, key
+
+
+def test_matching_is_compiled_once() -> None:
+    """A message costs one dictionary lookup and one regex match."""
     import timeit
     app = Flask(__name__)
     app.config["SESSION_COOKIE_SECURE"] = False
