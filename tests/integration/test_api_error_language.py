@@ -9,6 +9,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from crmforge.runtime import Instance
+from crmforge.web.app import create_app
+
 from .conftest import error_of, sign_in
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -88,3 +91,14 @@ def test_forbidden_and_rate_limited_answer_in_chinese(client: FlaskClient,
         assert r.status_code == 401 and error_of(r)["message"] == "用户名或密码错误"
     assert r.status_code == 429, r.json
     assert re.fullmatch(r"登录尝试次数过多，请 \d+ 秒后再试", error_of(r)["message"])
+
+
+def test_a_body_over_the_limit_answers_in_chinese(instance: Instance) -> None:
+    client = create_app(instance, {"TESTING": True, "MAX_CONTENT_LENGTH": 1000}).test_client()
+    admin = sign_in(client)
+    body = {"title": "x" * 2000}
+    r = client.post("/api/v1/records/thing?lang=zh", json=body, headers=admin)
+    assert r.status_code == 413
+    assert error_of(r)["message"] == "请求内容超过上限 1000 字节"
+    r = client.post("/api/v1/records/thing", json=body, headers=admin)
+    assert error_of(r)["message"] == "the request body is larger than the limit of 1000 bytes"
