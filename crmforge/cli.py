@@ -1,5 +1,9 @@
 """The ``crmforge`` command line (DESIGN §9): init, serve, tenant create, user add,
-backup, restore."""
+backup, restore.
+
+A business administrator reads its refusals and confirmations in Chinese or English:
+``crmforge --lang zh ...``, else the locale of the environment (``LC_ALL``/``LANG`` of
+``zh_*``: Chinese), else English. Refusals go through the API's message templates."""
 
 from __future__ import annotations
 
@@ -15,10 +19,52 @@ from .composition import wire
 from .core.errors import CRMError
 from .runtime import Instance
 
+#: Where the ``--lang`` chosen for a command is kept (``click.Context.meta``, shared by
+#: every context of one command line).
+LANG_KEY = "crmforge.lang"
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+
+def _lang() -> str:
+    from .web.plain_translations import lang_of_environment
+
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get(LANG_KEY) if ctx is not None else None
+    return str(chosen) if chosen else lang_of_environment()
+
+
+# The web layer is imported when a message is written, not with this module: importing it
+# starts its metrics, which ``serve --workers`` must point at a shared folder first.
+def _t(msgid: str, **values: object) -> str:
+    """An interface message of the command line in the chosen language."""
+    from .web.plain_translations import gettext_in
+
+    return gettext_in(_lang(), msgid, **values)
+
+
+def message_in(lang: str, message: str) -> str:
+    """A service's refusal in ``lang``, through the API's templates."""
+    from .web.plain_translations import message_in as translate
+
+    return translate(lang, message)
+
+
+def _fail(message: str, details: list[str] | None = None, lines: list[str] | None = None
+          ) -> None:
+    """Print a refusal (its field ``details`` in brackets, or further ``lines``) in the
+    chosen language and exit 2."""
+    lang = _lang()
+    text = message_in(lang, message)
+    if details:
+        text += " (" + "; ".join(message_in(lang, d) for d in details) + ")"
+    text = "\n".join([text, *(lines or [])])
+    click.echo(_t("error: %(message)s", message=text), err=True)
     sys.exit(2)
+
+
+def _refused(exc: CRMError) -> None:
+    """A refusal with the field messages its message does not already say."""
+    _fail(exc.message, [m for msgs in exc.fields.values() for m in msgs
+                        if m not in exc.message])
 
 
 def _open(path: str) -> Instance:
@@ -39,7 +85,7 @@ def _with_instance(instance_dir: str, work: Callable[[Instance], T]) -> T:
     try:
         return work(inst)
     except CRMError as exc:
-        _fail(exc.message)
+        _refused(exc)
         raise  # unreachable; keeps type checkers content
     finally:
         inst.dispose()
@@ -47,8 +93,12 @@ def _with_instance(instance_dir: str, work: Callable[[Instance], T]) -> T:
 
 @click.group()
 @click.version_option(package_name="crmforge")
-def main() -> None:
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of messages (default: zh when LC_ALL or LANG is zh_*, else en).")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
     """CRMForge: a low-code CRM platform."""
+    ctx.meta[LANG_KEY] = lang
 
 
 @main.command()
@@ -63,12 +113,12 @@ def init(instance_dir: str, admin_password: str, database_url: str | None) -> No
     try:
         inst = Instance.init(instance_dir, admin_password, database_url=database_url)
     except CRMError as exc:
-        detail = "; ".join(m for msgs in exc.fields.values() for m in msgs)
-        _fail(exc.message + (f" ({detail})" if detail and detail not in exc.message else ""))
+        details = [m for msgs in exc.fields.values() for m in msgs]
+        _fail(exc.message, details if "; ".join(details) not in exc.message else None)
         return
     inst.dispose()
-    click.echo(f"created instance {Path(instance_dir).resolve()} with tenant 'default' "
-               "and user 'admin'")
+    click.echo(_t("created instance %(path)s with tenant 'default' and user 'admin'",
+                  path=Path(instance_dir).resolve()))
 
 
 @main.command()
@@ -179,9 +229,9 @@ def tenant_create(name: str, instance_dir: str, admin_password: str | None) -> N
         return
     finally:
         inst.dispose()
-    click.echo(f"created tenant '{name}' with user 'admin'")
+    click.echo(_t("created tenant '%(name)s' with user 'admin'", name=name))
     if admin_password is None:
-        click.echo(f"admin password (shown once): {password}")
+        click.echo(_t("admin password (shown once): %(password)s", password=password))
 
 
 @tenant.command("list")
@@ -214,7 +264,7 @@ def tenant_reindex(instance_dir: str, tenant_name: str | None) -> None:
         return done
 
     for name, rebuilt in _with_instance(instance_dir, work).items():
-        click.echo(f"{name}: {len(rebuilt)} indexes rebuilt" +
+        click.echo(_t("%(tenant)s: %(n)s indexes rebuilt", tenant=name, n=len(rebuilt)) +
                    (f" ({', '.join(rebuilt)})" if rebuilt else ""))
 
 
@@ -257,11 +307,12 @@ def user_add(username: str, instance_dir: str, tenant_name: str, is_admin: bool,
             people.add_user(conn, SYSTEM, {"username": username, "password": chosen,
                                            "is_admin": is_admin}, known)
 
-    _with_instance(instance_dir, _explained(work))
-    click.echo(f"created user '{username}' in tenant '{tenant_name}'"
-               + (" (administrator)" if is_admin else ""))
+    _with_instance(instance_dir, work)
+    click.echo(_t("created user '%(user)s' in tenant '%(tenant)s' (administrator)" if is_admin
+                  else "created user '%(user)s' in tenant '%(tenant)s'",
+                  user=username, tenant=tenant_name))
     if password is None:
-        click.echo(f"password (shown once): {chosen}")
+        click.echo(_t("password (shown once): %(password)s", password=chosen))
 
 
 @user.command("reset-password")
@@ -283,11 +334,11 @@ def user_reset_password(username: str, instance_dir: str, tenant_name: str,
         with inst.tenant(tenant_name).write() as conn:
             return people.reset_password(conn, SYSTEM, username, chosen)
 
-    revoked = _with_instance(instance_dir, _explained(work))
-    click.echo(f"new password set for '{username}'; account unlocked, "
-               f"{revoked} sessions and tokens ended")
+    revoked = _with_instance(instance_dir, work)
+    click.echo(_t("new password set for '%(user)s'; account unlocked, %(n)s sessions and "
+                  "tokens ended", user=username, n=revoked))
     if password is None:
-        click.echo(f"password (shown once): {chosen}")
+        click.echo(_t("password (shown once): %(password)s", password=chosen))
 
 
 @user.command("list")
@@ -301,25 +352,11 @@ def user_list(instance_dir: str, tenant_name: str) -> None:
             return org.list_users(conn)
 
     for u in _with_instance(instance_dir, work):
-        state = "inactive" if not u["active"] else "locked" if u["locked"] else "active"
+        state = _t("inactive") if not u["active"] else _t("locked") if u["locked"] \
+            else _t("active")
         click.echo("\t".join([u["username"], u["department"] or "-",
                               ",".join(u["roles"]) or "-",
-                              state + (", admin" if u["is_admin"] else "")]))
-
-
-def _explained(work: Callable[[Instance], T]) -> Callable[[Instance], T]:
-    """``work`` with a refusal's field messages added to its message (``the password must
-    ...: must mix letters with digits or symbols``) before ``_with_instance`` prints it."""
-    def run(inst: Instance) -> T:
-        try:
-            return work(inst)
-        except CRMError as exc:
-            detail = "; ".join(m for msgs in exc.fields.values() for m in msgs
-                               if m not in exc.message)
-            if detail:
-                exc.message = f"{exc.message} ({detail})"
-            raise
-    return run
+                              state + (", " + _t("admin") if u["is_admin"] else "")]))
 
 
 @main.command()
@@ -478,32 +515,37 @@ def _run_pack(instance_dir: str, tenant_name: str, as_json: bool, work: Any) -> 
     try:
         plan = work(_installer(inst, instance_dir, tenant_name))
     except CRMError as exc:
-        details = [f"  {k}: {m}" for k, msgs in exc.fields.items() for m in msgs]
-        _fail("\n".join([exc.message, *details[:50]]))
+        lang = _lang()
+        details = [f"  {k}: {message_in(lang, m)}" for k, msgs in exc.fields.items()
+                   for m in msgs]
+        _fail(exc.message, lines=details[:50])
         return
     finally:
         inst.dispose()
     if as_json:
         click.echo(json.dumps(plan.to_json(), ensure_ascii=False, indent=2))
         return
-    head = "would" if not plan.applied else "did"
+    head = _t("would") if not plan.applied else _t("did")
     click.echo(f"{plan.action} {plan.pack} {plan.version or ''}".rstrip()
-               + (f" (from {plan.from_version})" if plan.from_version else "")
-               + ("" if plan.applied else "  [dry run: nothing changed]"))
+               + (_t(" (from %(version)s)", version=plan.from_version)
+                  if plan.from_version else "")
+               + ("" if plan.applied else _t("  [dry run: nothing changed]")))
     for step in plan.steps:
         click.echo(f"  {head}: {step}")
     ddl = [_ddl(c) for change in plan.metadata for c in change["changes"]]
     if ddl:
-        click.echo(f"  schema changes ({len(ddl)}):")
+        click.echo(_t("  schema changes (%(n)s):", n=len(ddl)))
         for line in ddl:
             click.echo(f"    {line}")
     if plan.records:
-        click.echo("  records: " + ", ".join(f"{n} {o}" for o, n in plan.records.items()))
+        click.echo(_t("  records: %(counts)s",
+                      counts=", ".join(f"{n} {o}" for o, n in plan.records.items())))
     for c in plan.conflicts:
-        click.echo(f"  conflict: {c['message']}")
+        click.echo(_t("  conflict: %(message)s", message=message_in(_lang(), c["message"])))
     if plan.sample_users and plan.applied:
-        click.echo(f"  sample users: {', '.join(plan.sample_users)}")
-        click.echo(f"  their password (shown only this once): {plan.sample_password}")
+        click.echo(_t("  sample users: %(users)s", users=", ".join(plan.sample_users)))
+        click.echo(_t("  their password (shown only this once): %(password)s",
+                      password=plan.sample_password))
 
 
 def _ddl(change: dict[str, Any]) -> str:
@@ -565,11 +607,14 @@ def pack_list(instance_dir: str, tenant_name: str, available: bool) -> None:
     try:
         if available:
             for p in available_packs(Path(instance_dir)):
-                click.echo(f"{p.name}\t{p.version}\t{p.manifest['label']['en']}\t{p.path}")
+                label = p.manifest["label"].get(_lang()) or p.manifest["label"]["en"]
+                click.echo(f"{p.name}\t{p.version}\t{label}\t{p.path}")
             return
         for row in _installer(inst, instance_dir, tenant_name).installed():
-            click.echo(f"{row['name']}\t{row['version']}\t{row['label'].get('en', '')}\t"
-                       f"installed {row['installed_at']} by {row['installed_by']}")
+            label = row["label"].get(_lang()) or row["label"].get("en", "")
+            click.echo(f"{row['name']}\t{row['version']}\t{label}\t"
+                       + _t("installed %(when)s by %(who)s", when=row["installed_at"],
+                            who=row["installed_by"]))
     except CRMError as exc:
         _fail(exc.message)
     finally:
@@ -600,7 +645,8 @@ def pack_export(name: str, instance_dir: str, tenant_name: str, out: str, pack_v
         return
     finally:
         inst.dispose()
-    click.echo(f"exported pack {name} {pack_version} to {path}")
+    click.echo(_t("exported pack %(name)s %(version)s to %(path)s", name=name,
+                  version=pack_version, path=path))
 
 
 if __name__ == "__main__":  # pragma: no cover

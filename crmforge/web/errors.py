@@ -1,4 +1,9 @@
-"""One JSON error envelope for the whole API (DESIGN §9): ``{"error": {code, message, fields}}``."""
+"""One JSON error envelope for the whole API (DESIGN §9): ``{"error": {code, message, fields}}``.
+
+The envelope is written here and only here, so this is where its messages take the
+request's language (``?lang=`` or ``Accept-Language``, else English): the message and every
+field message, for every error class, through the service-message templates the pages use.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import CRMError
+from .languages import request_lang
 from .observability import request_id
+from .server_messages import translated_in
 
 log = logging.getLogger("crmforge.web")
 
@@ -23,7 +30,9 @@ _HTTP_CODES = {
 
 def envelope(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None,
              details: Any = None) -> tuple[Response, int]:
-    body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
+    """The envelope, its message and field messages in the request's language."""
+    message, fields = translated_in(request_lang(), message, fields or {})
+    body: dict[str, Any] = {"code": code, "message": message, "fields": fields}
     if details is not None:
         body["details"] = details
     return jsonify({"error": body}), status

@@ -332,11 +332,17 @@ HISTORY_ACTIONS = ("create", "update", "delete", "restore", "purge", "transfer",
                    "attachment_restored")
 
 
+#: How the error envelope chooses its language (docs/api.md "Errors", decision 0044).
+_IN_LANGUAGE = ("In the language the request asks for: ?lang=zh|en, else Accept-Language, "
+                "else English")
+
+
 def _static_schemas() -> dict[str, Any]:
     """The schemas that do not depend on the tenant's objects."""
     error = {"type": "object", "required": ["code", "message", "fields"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {
+        "code": {"type": "string"},
+        "message": {"type": "string", "description": _IN_LANGUAGE},
+        "fields": {"type": "object", "description": _IN_LANGUAGE, "additionalProperties": {
             "type": "array", "items": {"type": "string"}}},
         "details": {"type": "object"}}}
     return {

@@ -32,7 +32,8 @@ def components() -> dict[str, Any]:
             "description": "The tenant the request is for (else the host name's first label, "
                            "else 'default')"}},
         "responses": {
-            "Error": {"description": "An error", "content": error},
+            "Error": {"description": "An error; its messages in the language asked (?lang=zh|en "
+                                "or Accept-Language, else English)", "content": error},
             "Unauthorized": {
                 "description": "No valid credentials: sign in (POST /api/v1/auth/token) or "
                                "send an API key as 'Authorization: Bearer <key>'",

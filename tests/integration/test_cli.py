@@ -18,7 +18,8 @@ CLI = [sys.executable, "-m", "crmforge.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if k != "CRMFORGE_DATABASE_URL"}
+    e = {k: v for k, v in os.environ.items()  # English: the language these tests read
+         if k not in ("CRMFORGE_DATABASE_URL", "LC_ALL", "LC_MESSAGES", "LANG")}
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60,
                           env={**e, **(env or {})})
 

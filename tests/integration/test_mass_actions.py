@@ -126,7 +126,7 @@ def test_limits_and_bad_requests(client: FlaskClient, instance: Instance) -> Non
     assert len(client.get("/api/v1/records/task", headers=sign_in(client)).json["items"]) == 3
     r = _mass(c, "task", "delete", list(range(1, 201)))  # 200 is allowed; unknown ids refused
     assert r.status_code == 200 and "3 of 200 records done." in r.text
-    assert "no task record 4" in r.text
+    assert "no Task record 4" in r.text  # the object by its label, not its API name
 
 
 def test_submit_two_records_for_approval(client: FlaskClient, admin: dict[str, str],

@@ -14,7 +14,7 @@ from ...workflow import ApprovalService
 from ...workflow import notify as notifications
 from ...workflow.delegation import Delegations
 from ..context import current_principal, current_tenant
-from .records import request_lang
+from ..languages import request_lang
 from .util import json_body
 
 bp = Blueprint("approvals", __name__)

@@ -20,9 +20,10 @@ from ...runtime import jobs
 from ...runtime.imports import errorfile
 from ...runtime.imports.service import ImportService, Options, max_bytes
 from ..context import current_principal, current_tenant
-from ..pages.server_messages import translated
+from ..languages import request_lang
 from ..request_checks import UPLOAD_LIMITS
-from .records import XLSX, request_lang
+from ..server_messages import translated
+from .records import XLSX
 
 bp = Blueprint("imports", __name__)
 #: Room for the form's other fields and the multipart framing around the file.

@@ -11,7 +11,7 @@ from ...core.errors import BadRequest
 from ...runtime import recent
 from ...security import engine as permissions
 from ..context import current_principal, current_tenant
-from .records import request_lang
+from ..languages import request_lang
 
 bp = Blueprint("recent", __name__)
 

@@ -13,6 +13,7 @@ from ...runtime import RecordService, job_kinds
 from ...runtime.bulk import BulkWriter
 from ...runtime.exports import FORMATS, SheetExport, csv_chunks, xlsx_file
 from ..context import current_principal, current_tenant
+from ..languages import request_lang
 from .util import json_body
 
 bp = Blueprint("records", __name__)
@@ -21,14 +22,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _service() -> RecordService:
     return RecordService(current_tenant())
-
-
-def request_lang() -> str:
-    """The language of messages: ``?lang=`` or ``Accept-Language`` (zh or en), else en."""
-    asked = request.args.get("lang")
-    if asked in ("zh", "en"):
-        return asked
-    return request.accept_languages.best_match(["en", "zh"], default="en") or "en"
 
 
 def _fields_param() -> list[str] | None:

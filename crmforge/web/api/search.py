@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from ...runtime.search import SearchService
 from ..context import current_principal, current_tenant
-from .records import request_lang
+from ..languages import request_lang
 
 bp = Blueprint("search", __name__)
 

@@ -23,6 +23,7 @@ from ...security.principal import Principal
 from ..context import current_principal, current_tenant
 from .formats import current_formats, field_text, rollup_text
 from .i18n import current_lang
+from .server_messages import remember_object
 
 REFERENCES = frozenset({"lookup", "master_detail"})
 
@@ -75,6 +76,7 @@ def page_for(object_name: str, *, single: bool = False) -> Page:
     access = permissions.access(principal, snap)
     if obj is None or not (single or access.allowed(obj, "read") or access.allowed(obj, "create")):
         raise NotFound(f"no object named '{object_name[:40]}'")
+    remember_object(obj)
     return Page(principal, snap, obj, access, layout_for(snap, obj, principal.roles),
                 current_lang())
 

@@ -1,0 +1,184 @@
+"""Every message a service can raise, read from the source with ``ast``.
+
+Found where an error of the ``CRMError`` family (or a field type's ``ConversionError``) is
+built (its ``message`` argument, wherever its constructor takes it), where the web layer
+writes an envelope or the sign-in page itself, and in the ``fields`` of those errors. A
+message is a sample text: each variable part written ``x`` (``'x'`` for a ``!r``), each
+branch of a conditional expression on its own, module constants resolved. A message passed
+on from elsewhere (a variable, ``exc.message``) was checked where it was written, so it is
+left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = (ROOT / "crmforge", ROOT / "admin_ui")
+BASES = frozenset({"CRMError", "ConversionError"})
+HOLE = "x"
+
+
+@dataclass(frozen=True)
+class Found:
+    where: str
+    sample: str
+
+
+def _name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def trees() -> list[tuple[Path, ast.Module]]:
+    return [(p, ast.parse(p.read_text(encoding="utf-8")))
+            for src in SOURCES for p in sorted(src.rglob("*.py"))]
+
+
+def family(parsed: list[tuple[Path, ast.Module]]) -> frozenset[str]:
+    """The error classes: the bases and every class deriving from one, transitively."""
+    names = set(BASES) | {"BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
+                          "PayloadTooLarge", "ValidationFailed", "RateLimited", "Unavailable"}
+    classes = [n for _, t in parsed for n in ast.walk(t) if isinstance(n, ast.ClassDef)]
+    while True:
+        more = {c.name for c in classes if c.name not in names
+                and any(_name(b) in names for b in c.bases)}
+        if not more:
+            return frozenset(names)
+        names |= more
+
+
+#: Where a class takes its message and its field messages: (position, position or None).
+Positions = dict[str, tuple[int, int | None]]
+
+
+def positions(parsed: list[tuple[Path, ast.Module]], errors: frozenset[str]) -> Positions:
+    """The argument positions of ``message`` and ``fields`` in each error class's
+    constructor (``LoginRefused(reason, message)``), inherited where a class has none."""
+    own: dict[str, tuple[int, int | None]] = {}
+    bases: dict[str, list[str]] = {}
+    for _, tree in parsed:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef) or node.name not in errors:
+                continue
+            bases[node.name] = [n for b in node.bases if (n := _name(b))]
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    names = [a.arg for a in item.args.args[1:]]
+                    if "message" in names:
+                        own[node.name] = (names.index("message"), names.index("fields")
+                                          if "fields" in names else None)
+
+    def of(name: str, depth: int = 0) -> tuple[int, int | None]:
+        if name in own or depth > 10:
+            return own.get(name, (0, 1))
+        for base in bases.get(name, []):
+            if base in errors:
+                return of(base, depth + 1)
+        return (0, 1)
+    return {name: of(name) for name in errors}
+
+
+#: Calls other than an error's constructor that show a message: the argument positions of
+#: the message and the field messages.
+WRITERS: dict[str, tuple[int, int | None]] = {"envelope": (2, 3), "render_login": (0, None)}
+
+
+def _percent(text: str) -> str:
+    return re.sub(r"%(\(\w+\))?[-#0 +]*\d*(\.\d+)?[sdrif]", HOLE, text)
+
+
+class _Samples:
+    def __init__(self, constants: dict[str, ast.expr]) -> None:
+        self.constants = constants
+
+    def of(self, node: ast.expr, depth: int = 0) -> list[str] | None:
+        """Sample texts of a message expression, or None when it is passed on."""
+        if depth > 5:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.JoinedStr):
+            out = [""]
+            for part in node.values:
+                if isinstance(part, ast.Constant):
+                    out = [o + str(part.value) for o in out]
+                elif isinstance(part, ast.FormattedValue):
+                    hole = f"'{HOLE}'" if part.conversion == ord("r") else HOLE
+                    inner = self.of(part.value, depth + 1) \
+                        if isinstance(part.value, ast.IfExp) else None
+                    out = [o + (i or hole) for o in out for i in (inner or [hole])]
+            return out
+        if isinstance(node, ast.IfExp):
+            a, b = self.of(node.body, depth + 1), self.of(node.orelse, depth + 1)
+            return (a or [HOLE]) + (b or [HOLE]) if (a or b) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            a, b = self.of(node.left, depth + 1), self.of(node.right, depth + 1)
+            if a is None and b is None:
+                return None
+            return [x + y for x in (a or [HOLE]) for y in (b or [HOLE])]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            left = self.of(node.left, depth + 1)
+            return [_percent(t) for t in left] if left else None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "format":
+            base = self.of(node.func.value, depth + 1)
+            return [re.sub(r"\{[^}]*\}", HOLE, t) for t in base] if base else None
+        if isinstance(node, ast.Name) and node.id in self.constants:
+            return self.of(self.constants[node.id], depth + 1)
+        return None
+
+
+def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+    out: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                and node.value is not None:
+            out[node.target.id] = node.value
+    return out
+
+
+def _field_messages(node: ast.expr) -> Iterator[ast.expr]:
+    if isinstance(node, ast.Dict):
+        for value in node.values:
+            if isinstance(value, (ast.List, ast.Tuple)):
+                yield from value.elts
+
+
+def messages() -> list[Found]:
+    """Every message sample of the source, with where it is written."""
+    parsed = trees()
+    errors = family(parsed)
+    where = positions(parsed, errors)
+    found: list[Found] = []
+    for path, tree in parsed:
+        samples = _Samples(_constants(tree))
+        rel = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _name(node.func)
+            if name is None or (name not in errors and name not in WRITERS):
+                continue
+            at, fields_at = where[name] if name in errors else WRITERS[name]
+            exprs: list[ast.expr] = node.args[at:at + 1] + \
+                [k.value for k in node.keywords if k.arg == "message"]
+            fields = [k.value for k in node.keywords if k.arg == "fields"]
+            if fields_at is not None:
+                fields += node.args[fields_at:fields_at + 1]
+            for f in fields:
+                exprs += list(_field_messages(f))
+            for expr in exprs:
+                for sample in samples.of(expr) or []:
+                    found.append(Found(f"{rel}:{expr.lineno}", sample))
+    return found
