@@ -12,8 +12,9 @@ last retry. A temporary failure that will be retried writes nothing.
 The write goes through the record service like any other (validation, history as
 ``email delivery: <rule>``, roll-ups, triggers, events for further rules), as the system:
 what a message's outcome sets does not depend on who started the rule. A write the record
-refuses (the record was deleted, a status rule locks it) is logged and skipped; the
-outcome of the message itself is recorded all the same.
+refuses (the record was deleted, a status rule locks it), or any other failure of that
+write, is logged and skipped: the outcome of the message itself is recorded all the same,
+since a message left claimed would be sent again.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ def apply(tenant: Tenant, conn: sa.Connection, outcomes: Iterable[Outcome]) -> i
         except CRMError as exc:
             log.warning("delivery result of message %s not written to %s %s: %s",
                         ln.message_id, ln.object, ln.record_id, exc)
+            conn.execute(r.delete().where(r.c.message_id == ln.message_id))
+        except Exception:  # never undo the outbox's record of what was sent: a message
+            # left "sending" would be sent again once its claim goes stale
+            log.exception("delivery result of message %s not written to %s %s",
+                          ln.message_id, ln.object, ln.record_id)
             conn.execute(r.delete().where(r.c.message_id == ln.message_id))
     return changed
 
