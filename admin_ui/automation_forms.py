@@ -16,6 +16,9 @@ from typing import Any
 
 WHENS = ("created", "updated", "saved", "deleted", "date")
 ACTION_TYPES = ("update", "create", "notify", "email", "webhook")
+#: The keys of an update's ``each`` and an e-mail's ``delivery`` (docs/automation.md).
+EACH_KEYS = ("object", "link", "condition")
+DELIVERY_KEYS = ("field", "sent", "failed", "error_field")
 #: Text inputs of an action row and the document key they fill.
 TEXTS = {"message_zh": ("message", "zh"), "message_en": ("message", "en"),
          "subject_zh": ("subject", "zh"), "subject_en": ("subject", "en"),
@@ -53,6 +56,9 @@ def values_of(doc: Mapping[str, Any]) -> dict[str, str]:
         out[p + "type"] = a["type"]
         if a["type"] == "update":
             out[p + "set"] = _lines(a.get("set", {}))
+            each = a.get("each") or {}
+            for key in EACH_KEYS:
+                out[p + "each_" + key] = each.get(key) or ""
         elif a["type"] == "create":
             out[p + "object"] = a.get("object", "")
             out[p + "values"] = _lines(a.get("values", {}))
@@ -67,6 +73,9 @@ def values_of(doc: Mapping[str, Any]) -> dict[str, str]:
             for key, (part, lang) in TEXTS.items():
                 if lang in (a.get(part) or {}):
                     out[p + key] = a[part][lang]
+            delivery = a.get("delivery") or {}
+            for key in DELIVERY_KEYS:
+                out[p + "delivery_" + key] = delivery.get(key) or ""
         else:
             out[p + "url"] = a.get("url", "")
             out[p + "secret"] = a.get("secret", "")
@@ -124,6 +133,9 @@ def document(form: Mapping[str, str], *, name: str | None = None,
         action: dict[str, Any] = {"type": kind}
         if kind == "update":
             action["set"] = _pairs(form.get(p + "set", ""), problems, p + "set")
+            each = {key: get(p + "each_" + key) for key in EACH_KEYS if get(p + "each_" + key)}
+            if each:  # the records linking to this one, instead of this record
+                action["each"] = each
         elif kind == "create":
             action["object"] = get(p + "object")
             action["values"] = _pairs(form.get(p + "values", ""), problems, p + "values")
@@ -144,6 +156,10 @@ def document(form: Mapping[str, str], *, name: str | None = None,
             for key, (part, lang) in TEXTS.items():
                 if part in parts and (form.get(p + key) or "").strip():
                     action.setdefault(part, {})[lang] = form[p + key].strip()
+            delivery = {key: get(p + "delivery_" + key) for key in DELIVERY_KEYS
+                        if get(p + "delivery_" + key)}
+            if kind == "email" and delivery:  # the server's answer back to the record
+                action["delivery"] = delivery
         else:
             action["url"] = get(p + "url")
             if get(p + "secret"):
@@ -184,6 +200,9 @@ def _input_of(path: str, kept: list[int]) -> str | None:
         return f"{p}{part}_{sub}"
     if part == "to":
         return p + (sub if sub in ("users", "role", "field", "addresses") else "owner")
+    if part in ("each", "delivery"):
+        keys = EACH_KEYS if part == "each" else DELIVERY_KEYS
+        return f"{p}{part}_{sub}" if sub in keys else f"{p}{part}_{keys[0]}"
     if part in ("set", "values", "object", "url", "secret"):
         return p + part
     if part == "owner":
@@ -191,4 +210,5 @@ def _input_of(path: str, kept: list[int]) -> str | None:
     return p + "type"
 
 
-__all__ = ["ACTION_TYPES", "WHENS", "document", "place_errors", "rows", "values_of"]
+__all__ = ["ACTION_TYPES", "DELIVERY_KEYS", "EACH_KEYS", "WHENS", "document", "place_errors", "rows",
+           "values_of"]

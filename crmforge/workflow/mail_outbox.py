@@ -9,7 +9,9 @@ claims due rows (``sending``, a conditional update), sends them over one SMTP co
 (``notify.SmtpSettings``: STARTTLS or SSL, sign-in) and records each outcome: ``sent``,
 or another attempt after ``DELAYS`` (1, 5, 15 and 60 minutes, 4 and 12 hours), or
 ``failed`` after ``MAX_ATTEMPTS`` or an answer that cannot change (a refused address). A
-notification's ``email_status`` follows its message (``pending``, ``sent``, ``failed``).
+notification's ``email_status`` follows its message (``pending``, ``sent``, ``failed``), and
+a record waiting for a message's final outcome gets it (``mail_results``), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def _record(tenant: Tenant, rows: list[Any],
     at = _now()
     o = email_outbox
     retry: list[dt.datetime] = []
+    finished: list[tuple[int, bool, str | None]] = []
     with tenant.write() as conn:
         for r in rows:
             ok, final, error = outcomes.get(r.id, (False, False, "not sent"))
@@ -163,11 +166,18 @@ def _record(tenant: Tenant, rows: list[Any],
                 retry.append(next_at)
                 values = {"status": PENDING, "last_error": error, "next_attempt_at": next_at}
                 mail = PENDING
-            conn.execute(o.update().where(o.c.id == r.id, o.c.status == SENDING).values(
-                attempts=attempts, claimed_at=None, **values))
+            done = conn.execute(o.update().where(o.c.id == r.id, o.c.status == SENDING).values(
+                attempts=attempts, claimed_at=None, **values)).rowcount
+            if done and mail != PENDING:
+                finished.append((int(r.id), ok, error))
             if r.notification_id is not None:
                 conn.execute(notifications.update().where(
                     notifications.c.id == r.notification_id).values(email_status=mail))
+        if finished:  # the records waiting for these outcomes (an automation's ``delivery``)
+            from . import mail_results  # (it writes records: the record service's layer)
+
+            mail_results.apply(tenant, conn, [mail_results.Outcome(int(i), ok, error)
+                                              for i, ok, error in finished])
     if retry and tenant.due_hint is not None:
         tenant.due_hint(tenant, min(retry))
     return sum(1 for ok, _, _ in outcomes.values() if ok)

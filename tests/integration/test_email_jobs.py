@@ -41,6 +41,15 @@ class Box:
         self.messages: list[tuple[list[str], Message]] = []
         self.answers: list[str] = []
         self.logins: list[bytes] = []
+        #: Addresses refused at RCPT with a permanent 550 (a mailbox that does not exist).
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.answers:

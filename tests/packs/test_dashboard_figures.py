@@ -12,6 +12,7 @@ and a new one fails here until somebody writes it."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -90,6 +91,33 @@ def _bill_amount(d: _Data, r: dict[str, str]) -> Decimal:
     return _money(D(r["consumption"]) * price)
 
 
+def _won(d: _Data, o: dict[str, str]) -> Decimal:
+    """``sales_order.won_amount``: the discounted total of an approved, shipped or closed
+    order."""
+    if o["status"] not in ("approved", "shipped", "closed"):
+        return D(0)
+    subtotal = sum((D(x["quantity"]) * D(x["unit_price"])
+                    for x in d.children("order_line", "sales_order", o["_key"])), D(0))
+    return _money(subtotal * (100 - _num(o["discount"])) / 100)
+
+
+def _years_back(years: int) -> dt.date:
+    """``add_years(today(), -years)``, today in UTC as the expression language has it."""
+    today = dt.datetime.now(dt.UTC).date()
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def _won_in(d: _Data, o: dict[str, str], newest: int) -> Decimal:
+    """The won amount when the order date falls in the 12 months ending ``newest`` years
+    ago (0: the last 12 months, 1: the 12 before)."""
+    day = dt.date.fromisoformat(o["order_date"])
+    inside = _years_back(newest + 1) < day <= _years_back(newest)
+    return _won(d, o) if inside else D(0)
+
+
 #: The charts over formulas or roll-ups (and progress charts, which draw each record's
 #: value), with their figures computed by hand from the sample rows: the formula's
 #: arithmetic written out here, with rounding half up as the expression language does.
@@ -132,6 +160,19 @@ DERIVED: dict[tuple[str, str, str, str | None], Callable[[_Data], Any]] = {
             (D(f["amount"]) if f["kind"] in ("deposit", "dividend", "interest")
              else -D(f["amount"])
              for f in d.children("sec_cash_flow", "sec_account", a["_key"])), D(0))),
+    ("customer_value", "sales_order", "account", "won_amount"): lambda d: d.group(
+        "sales_order", "account", lambda o: _won(d, o)),
+    ("customer_value", "sales_order", "account", "won_recent"): lambda d: d.group(
+        "sales_order", "account", lambda o: _won_in(d, o, 0)),
+    ("customer_value", "sales_order", "account", "won_change"): lambda d: d.group(
+        "sales_order", "account", lambda o: _won_in(d, o, 0) - _won_in(d, o, 1)),
+    ("customer_value", "contract", "account", "unpaid"): lambda d: d.group(
+        "contract", "account", lambda c: max(D(c["amount"]) - sum(
+            (D(p["amount"]) for p in d.children("payment", "contract", c["_key"])), D(0)),
+            D(0)) if c["status"] == "signed" else D(0)),
+    ("customer_value", "service_request", "account", "is_open"): lambda d: d.group(
+        "service_request", "account",
+        lambda r: D(1) if r["status"] in ("open", "in_progress") else D(0)),
     ("expo_overview", "booth", "booth_type", "price"): lambda d: d.group(
         "booth", "booth_type", _booth_price),
     ("expo_overview", "booth_contract", "status", "amount"): lambda d: d.group(
@@ -147,6 +188,10 @@ DERIVED: dict[tuple[str, str, str, str | None], Callable[[_Data], Any]] = {
     ("expo_overview", "edition", "target_progress", None): lambda d: sorted(
         _tenth(D(len(d.children("exhibitor", "edition", e["_key"]))) * 100
                / D(e["exhibitor_target"])) for e in d.rows("edition")),
+    ("expo_overview", "expo_campaign", "name", "accepted_count"): lambda d: d.group(
+        "expo_campaign", "name", lambda c: D(sum(
+            1 for i in d.children("expo_invitee", "campaign", c["_key"])
+            if i["status"] in ("accepted", "registered")))),
     ("power_service", "power_bill", "status", "amount"): lambda d: d.group(
         "power_bill", "status", lambda b: _bill_amount(d, b)),
     ("power_service", "power_bill", "status", "balance"): lambda d: d.group(
@@ -264,6 +309,14 @@ def test_every_chart_has_its_figures_checked(world: Instance) -> None:
             expected = _expected(doc, _rows(pack, obj_name), field, measure)
         got = _progress_values(world, obj_name, field) if progress else \
             _grouped(world, fields, obj_name, field, measure)
+        if fields[field]["type"] in ("lookup", "master_detail"):
+            # Grouped by a link: the chart has record ids, the files have row keys; both
+            # name the linked record by its title.
+            target = fields[field]["target"]
+            by_id = _titles_by_id(world, target, objects[target][1])
+            by_key = _titles_by_key(objects[target], target)
+            got = {by_id.get(k, k): v for k, v in got.items()}
+            expected = {by_key.get(k, k): v for k, v in expected.items()}
         assert got == expected, (dashboard, obj_name, field, measure)
         checked += 1
     assert derived_seen == set(DERIVED)  # no stale entry
@@ -279,6 +332,26 @@ def _grouped(inst: Instance, fields: dict[str, Any], obj: str, field: str,
     return {_key(fields[field], g["value"]):
             (g["count"], _money(g["total"] or 0) if measure else Decimal(0))
             for g in distribution(tenant, me, obj, field, measure)}
+
+
+def _title_field(doc: dict[str, Any]) -> str:
+    return str(doc.get("title_field") or "name")
+
+
+def _titles_by_key(found: tuple[str, dict[str, Any]], obj: str) -> dict[Any, Any]:
+    """Sample row key -> the row's title, for the rows of ``obj``'s file."""
+    pack, doc = found
+    return {r["_key"]: r[_title_field(doc)] for r in _rows(pack, obj)}
+
+
+def _titles_by_id(inst: Instance, obj: str, doc: dict[str, Any]) -> dict[Any, Any]:
+    """Record id (as a chart groups it) -> the record's title."""
+    tenant = inst.tenant("default")
+    with tenant.read() as conn:
+        me = principal_of(conn, "admin")
+    title = _title_field(doc)
+    items = RecordService(tenant).list(me, obj, ListQuery(fields=(title,), limit=200))["items"]
+    return {str(i["id"]): i[title] for i in items}
 
 
 def _progress_values(inst: Instance, obj: str, field: str) -> list[Decimal]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...core.errors import NotFound, ValidationFailed
+from ...core.errors import CRMError, NotFound, ValidationFailed
 from ...core.ids import parse_id
 from ...metadata.model import Snapshot
 from ...rules import Resolver
@@ -33,9 +33,13 @@ from ...runtime.instance import Tenant
 from ...security.engine import engine as permission_engine
 from ...security.principal import Principal
 from ...security.tables import users
+from .. import mail_results
 from ..notify import notify
 from . import delivery, recipients, templates
 from .compiled import Rule
+
+#: An ``each`` update changes at most this many linked records per run.
+EACH_LIMIT = 2000
 
 
 def principal_for(rule: str) -> Principal:
@@ -117,9 +121,15 @@ def run(firing: Firing, index: int) -> str:
 
 
 def _values(firing: Firing, index: int, obj: Any) -> dict[str, Any]:
-    record, resolve = firing.record() or {}, firing.resolver()
+    return _computed(firing.rule.expressions[index], firing.record() or {},
+                     firing.resolver(), obj)
+
+
+def _computed(expressions: Mapping[str, Any], record: Mapping[str, Any], resolve: Resolver,
+              obj: Any) -> dict[str, Any]:
+    """Field values of ``obj`` from expressions over ``record``, in the fields' JSON form."""
     out: dict[str, Any] = {}
-    for name, expr in firing.rule.expressions[index].items():
+    for name, expr in expressions.items():
         f = obj.field(name)
         if f is None:
             raise ValidationFailed(f"'{obj.name}' has no field '{name}' any more",
@@ -134,6 +144,8 @@ def _values(firing: Firing, index: int, obj: Any) -> dict[str, Any]:
 
 
 def _update(firing: Firing, index: int) -> str:
+    if "each" in firing.rule.actions[index]:
+        return _update_each(firing, index)
     row = firing.row()
     if row is None:
         raise NotFound(f"{firing.rule.obj.name} record {firing.record_id} is gone")
@@ -141,6 +153,44 @@ def _update(firing: Firing, index: int) -> str:
     changed = pipeline.update(firing.ctx, row, payload)
     firing.forget()
     return ("changed " + ", ".join(sorted(changed))) if changed else "nothing to change"
+
+
+def _update_each(firing: Firing, index: int) -> str:
+    """Update every record of ``each.object`` whose ``each.link`` is this record and whose
+    ``each.condition`` holds (at most ``EACH_LIMIT`` per run), each in its own savepoint:
+    one refused record (a validation rule, a status rule) is counted, not fatal to the
+    others. The ``set`` expressions read the linked record."""
+    each = firing.rule.actions[index]["each"]
+    target = firing.snapshot.object(str(each["object"]))
+    if target is None:
+        raise NotFound(f"no object named '{each['object']}' any more")
+    ctx = firing.ctx.other(target)
+    t, reader = ctx.table, RelatedReader(ctx, system=True)
+    rows = firing.conn.execute(sa.select(t).where(
+        t.c[str(each["link"])] == firing.record_id, t.c.deleted_at.is_(None))
+        .order_by(t.c.id).limit(EACH_LIMIT + 1)).all()
+    condition = firing.rule.filters[index] if index < len(firing.rule.filters) else None
+    changed = refused = 0
+    for row in rows[:EACH_LIMIT]:
+        values = dict(row._mapping)
+        values.update(FormulaReader(ctx, related=reader).values(values))
+        resolve = reader.resolver(target, values)
+        if condition is not None and condition.evaluate(values, resolve) is not True:
+            continue
+        try:
+            with firing.conn.begin_nested():
+                payload = _computed(firing.rule.expressions[index], values, resolve, target)
+                if pipeline.update(ctx, row, payload):
+                    changed += 1
+        except CRMError:
+            refused += 1
+    firing.forget()
+    text = f"changed {changed} {target.name} record(s)"
+    if refused:
+        text += f", {refused} refused"
+    if len(rows) > EACH_LIMIT:
+        text += f"; stopped after {EACH_LIMIT} records"
+    return text
 
 
 def _create(firing: Firing, index: int) -> str:
@@ -186,18 +236,22 @@ def _email(firing: Firing, action: Mapping[str, Any]) -> str:
     merge = _merge(firing)
     to, obj, conn = action["to"], firing.rule.obj, firing.conn
     done: list[str] = []
+    queued: list[int] = []
     for uid in recipients.user_ids(conn, to, merge.record, obj):
         values = merge.for_user(uid)
         address = conn.execute(sa.select(users.c.email).where(users.c.id == uid)).scalar()
         done.append(delivery.send_to_user(
             firing.tenant, conn, uid, address,
             templates.both(action["subject"], values, " / "),
-            templates.both(action["body"], values, "\n\n")))
+            templates.both(action["body"], values, "\n\n"), queued))
     for address in recipients.addresses(to, merge.record, obj):
         values = merge.system()
         done.append(delivery.send_to_address(
             firing.tenant, conn, address, templates.both(action["subject"], values, " / "),
-            templates.both(action["body"], values, "\n\n")))
+            templates.both(action["body"], values, "\n\n"), queued))
+    if "delivery" in action:  # the outcome of each message goes back to this record
+        mail_results.link(firing.tenant, conn, queued, obj.name, firing.record_id,
+                          action["delivery"], firing.rule.name, firing.depth + 1)
     return "; ".join(done) or "nobody to e-mail"
 
 

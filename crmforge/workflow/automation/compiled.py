@@ -21,7 +21,7 @@ from typing import Any
 from ...metadata.model import ObjectDef, Snapshot
 from ...rules import CompiledExpression, ExpressionContext, ExpressionError, T, compile_expression
 from ...runtime.events import EventName
-from .documents import automation_docs
+from .documents import automation_docs, each_target
 
 #: The record events each ``when`` answers to (an owner change is an update).
 EVENTS: Mapping[str, frozenset[str]] = MappingProxyType({
@@ -49,6 +49,8 @@ class Rule:
     #: Per action: the create action's owner expression.
     owners: tuple[CompiledExpression | None, ...]
     fields: frozenset[str] = field(default_factory=frozenset)
+    #: Per action: the ``each`` condition of an update over linked records.
+    filters: tuple[CompiledExpression | None, ...] = ()
 
     @property
     def actions(self) -> Sequence[Mapping[str, Any]]:
@@ -103,16 +105,26 @@ def compile_rule(doc: Mapping[str, Any], snapshot: Snapshot) -> Rule | None:
         condition = _compile(doc.get("condition"), ctx, T.BOOLEAN)
         expressions: list[Mapping[str, CompiledExpression]] = []
         owners: list[CompiledExpression | None] = []
+        filters: list[CompiledExpression | None] = []
         for action in doc["actions"]:
+            scope, each = ctx, action.get("each")
+            if each is not None:  # the expressions read the linked records
+                target = each_target(None, "", each, obj, snapshot)
+                if target is None:
+                    return None
+                scope = ExpressionContext.for_object(target, snapshot)
             pairs = action.get("set") or action.get("values") or {}
-            compiled = {k: _compile(v, ctx, None) for k, v in pairs.items()}
+            compiled = {k: _compile(v, scope, None) for k, v in pairs.items()}
             expressions.append(MappingProxyType({k: v for k, v in compiled.items()
                                                  if v is not None}))
             owners.append(_compile(action.get("owner"), ctx, None))
+            filters.append(_compile(each.get("condition"), scope, T.BOOLEAN)
+                           if each is not None else None)
     except ExpressionError:
         return None
     return Rule(str(doc["name"]), int(doc.get("version", 1)), obj, str(doc["when"]), doc,
-                condition, tuple(expressions), tuple(owners), frozenset(doc.get("fields", ())))
+                condition, tuple(expressions), tuple(owners), frozenset(doc.get("fields", ())),
+                tuple(filters))
 
 
 def _compile(source: Any, ctx: ExpressionContext, expected: T | None

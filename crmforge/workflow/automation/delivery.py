@@ -48,22 +48,28 @@ _AS_IS = ({"en": "{{ subject }}"}, {"en": "{{ body }}"})
 
 
 def send_to_user(tenant: Tenant, conn: sa.Connection, user_id: int, address: str | None,
-                 subject: str, body: str) -> str:
+                 subject: str, body: str, queued: list[int] | None = None) -> str:
     """Queue an e-mail to a user (the mail outbox: sent after commit, with retries); how it
-    went, for the run log. A user without an address gets nothing."""
+    went, for the run log. A user without an address gets nothing. The queued messages'
+    ids are added to ``queued``."""
     if not address:
         return f"user {user_id} has no e-mail address"
-    queued = mail.send_email(tenant, conn, [user_id], *_AS_IS,
-                             {"subject": subject, "body": body}, lang="en")
-    return f"queued for user {user_id}" if queued else "no SMTP server configured"
+    ids = mail.send_email(tenant, conn, [user_id], *_AS_IS,
+                          {"subject": subject, "body": body}, lang="en")
+    if queued is not None:
+        queued.extend(ids)
+    return f"queued for user {user_id}" if ids else "no SMTP server configured"
 
 
 def send_to_address(tenant: Tenant, conn: sa.Connection, address: str, subject: str,
-                    body: str) -> str:
-    """Queue an e-mail to an external address; how it went, for the run log."""
-    queued = mail.send_email(tenant, conn, [address], *_AS_IS,
-                             {"subject": subject, "body": body}, lang="en")
-    return f"queued for {address}" if queued else "no SMTP server configured"
+                    body: str, queued: list[int] | None = None) -> str:
+    """Queue an e-mail to an external address; how it went, for the run log (and the
+    message ids added to ``queued``)."""
+    ids = mail.send_email(tenant, conn, [address], *_AS_IS,
+                          {"subject": subject, "body": body}, lang="en")
+    if queued is not None:
+        queued.extend(ids)
+    return f"queued for {address}" if ids else "no SMTP server configured"
 
 
 # -- webhooks -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ RECORD_EVENTS = ("created", "updated", "saved", "deleted")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Field types whose value names a user (a recipient).
 USER_TYPES = frozenset({"user"})
+LINK_TYPES = frozenset({"lookup", "master_detail"})
 
 
 def automation_docs(snapshot: Snapshot) -> dict[str, Mapping[str, Any]]:
@@ -98,22 +99,32 @@ def _check_action(problems: Problems, path: str, action: Data, rule: Data, obj: 
                   conn: sa.Connection | None) -> None:
     kind = action["type"]
     if kind == "update":
-        if rule["when"] == "deleted":
+        target, scope = obj, record
+        if "each" in action:
+            found = each_target(problems, f"{path}.each", action["each"], obj, snapshot)
+            if found is None:
+                return
+            target, scope = found, ExpressionContext.for_object(found, snapshot)
+            _expr(problems, f"{path}.each.condition", action["each"].get("condition"), scope,
+                  T.BOOLEAN)
+        elif rule["when"] == "deleted":
             problems.add(path, "a deleted record cannot be updated; create a record instead")
         for field, source in action["set"].items():
-            _writable(problems, f"{path}.set.{field}", obj, field)
-            _expr(problems, f"{path}.set.{field}", source, record, None)
+            _writable(problems, f"{path}.set.{field}", target, field)
+            _expr(problems, f"{path}.set.{field}", source, scope, None)
     elif kind == "create":
-        target = snapshot.object(action["object"])
-        if target is None:
+        created = snapshot.object(action["object"])
+        if created is None:
             problems.add(f"{path}.object", f"no object named '{action['object'][:40]}'")
             return
         for field, source in action["values"].items():
-            _writable(problems, f"{path}.values.{field}", target, field)
+            _writable(problems, f"{path}.values.{field}", created, field)
             _expr(problems, f"{path}.values.{field}", source, record, None)
         _expr(problems, f"{path}.owner", action.get("owner"), record, None)
     elif kind in ("notify", "email"):
         _check_recipients(problems, f"{path}.to", action["to"], kind, obj, roles, conn)
+        if "delivery" in action:
+            _check_delivery(problems, f"{path}.delivery", action["delivery"], rule, obj)
         for key in ("message", "subject", "body"):
             for lang, text in (action.get(key) or {}).items():
                 for name in templates.names(text):
@@ -122,6 +133,47 @@ def _check_action(problems: Problems, path: str, action: Data, rule: Data, obj: 
                         problems.add(f"{path}.{key}.{lang}",
                                      f"the merge field '{{{{ {name[:40]} }}}}' names no field "
                                      f"of '{obj.name}'")
+
+
+def each_target(problems: Problems | None, path: str, each: Data, obj: ObjectDef,
+                snapshot: Snapshot) -> ObjectDef | None:
+    """The object whose records an ``each`` update walks: ``each.object``, whose ``link``
+    (a lookup or master-detail field) points at the rule's object; None when it does not
+    (and the problem, when ``problems`` is given)."""
+    target = snapshot.object(str(each.get("object")))
+    if target is None:
+        if problems is not None:
+            problems.add(f"{path}.object", f"no object named '{str(each.get('object'))[:40]}'")
+        return None
+    link = target.field(str(each.get("link")))
+    if link is None or link.type not in LINK_TYPES or link.target != obj.name:
+        if problems is not None:
+            problems.add(f"{path}.link", f"'{str(each.get('link'))[:40]}' is not a field of "
+                         f"'{target.name}' that links to '{obj.name}'")
+        return None
+    return target
+
+
+def _check_delivery(problems: Problems, path: str, delivery: Data, rule: Data,
+                    obj: ObjectDef) -> None:
+    """The fields an e-mail's delivery result is written to: fields of the rule's record,
+    which must exist and take the values named (a picklist's choices)."""
+    if rule["when"] == "deleted":
+        problems.add(path, "a deleted record cannot record a delivery result")
+        return
+    f = obj.field(str(delivery["field"]))
+    _writable(problems, f"{path}.field", obj, str(delivery["field"]))
+    if f is not None and f.type == "picklist":
+        for key in ("sent", "failed"):
+            value = delivery.get(key)
+            if value is not None and value not in f.choice_set:
+                problems.add(f"{path}.{key}", f"'{value[:40]}' is not a choice of '{f.name}'")
+    error_field = delivery.get("error_field")
+    if error_field is not None:
+        e = obj.field(str(error_field))
+        _writable(problems, f"{path}.error_field", obj, str(error_field))
+        if e is not None and e.type not in ("text", "textarea"):
+            problems.add(f"{path}.error_field", f"'{e.name}' is a {e.type} field, not text")
 
 
 def _check_recipients(problems: Problems, path: str, to: Data, kind: str, obj: ObjectDef,
@@ -167,4 +219,5 @@ def _expr(problems: Problems, path: str, source: Any, ctx: ExpressionContext,
         problems.add(path, str(err))
 
 
-__all__ = ["RECORD_EVENTS", "automation_docs", "is_date_field", "prepare_automation"]
+__all__ = ["RECORD_EVENTS", "automation_docs", "each_target", "is_date_field",
+           "prepare_automation"]
