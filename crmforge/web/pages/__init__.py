@@ -41,7 +41,7 @@ bp = Blueprint("pages", __name__)
 
 #: The type of a library file follows its URL's suffix. bpmn-js's "embedded" font sheet
 #: carries its icon font inline, so no font files need serving.
-MIMETYPES = {".js": "text/javascript", ".css": "text/css"}
+MIMETYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 PUBLIC_ENDPOINTS = frozenset({"pages.asset", "pages.favicon"})
 
 
@@ -171,7 +171,7 @@ def lang_url(code: str) -> str:
     return request.path + "?" + urlencode([*pairs, ("lang", code)])
 
 
-@bp.get("/assets/<name>")
+@bp.get("/assets/<path:name>")  # the icons sit one folder down (``icons/x.svg``)
 def asset(name: str) -> Response:
     path = vendor.locate(f"/assets/{name}", current_app.config["CRMFORGE_NODE_MODULES"])
     if path is None:
