@@ -9,9 +9,11 @@ in the reader's language (the rule carries both), so they pass through unchanged
 
 Matching is one dictionary lookup for the templates without a variable part, then one
 regular expression compiled once per first three characters of fixed text (an alternation
-of the templates starting so, and of those starting with a placeholder, tried from the
-template with the most fixed text to the one with the least), so a message is tried against
-a few dozen templates, not all of them.
+of the templates starting so, tried from the template with the most fixed text to the one
+with the least), so a message is tried against a few dozen templates, not all of them. A
+template starting with a placeholder (``'%(field)s' is computed and never edited``) is
+filed by its last three characters instead, and a message meets only those ending as it
+does; the few with fixed text at neither end are tried for every message.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ NESTED = frozenset({"reason", "message", "what", "noun"})
 
 
 #: How many leading characters of fixed text file a template under a key: a message is
-#: tried only against the templates filed under its own first characters and those whose
-#: fixed text is shorter (they start with a placeholder, or nearly).
+#: tried only against the templates filed under its own first characters, those filed
+#: under its last characters (they start with a placeholder, or nearly) and the few with
+#: less fixed text at both ends.
 KEY = 3
 
 
@@ -47,6 +50,8 @@ class _Matcher:
         #: per template with placeholders: its branch and its placeholders' names
         self.parts: list[tuple[str, str, tuple[str, ...]]] = []
         self.by_key: dict[str, list[int]] = {}
+        #: templates starting with a placeholder, filed by their last characters
+        self.by_tail: dict[str, list[int]] = {}
         self.unkeyed: list[int] = []
         # The most specific first: a template with more fixed text is tried before one
         # whose placeholders could swallow it ("no %(kind)s named %(name)s").
@@ -60,28 +65,34 @@ class _Matcher:
                             for j, p in enumerate(parts))
             index = len(self.parts)
             self.parts.append((template, regex, tuple(parts[1::2])))
-            head = parts[0]
+            head, tail = parts[0], parts[-1]
             if len(head) >= KEY:
                 self.by_key.setdefault(head[:KEY], []).append(index)
+            elif len(tail) >= KEY:
+                self.by_tail.setdefault(tail[-KEY:], []).append(index)
             else:
                 self.unkeyed.append(index)
-        self.compiled: dict[str, tuple[re.Pattern[str], Mapping[str, int]]] = {}
+        #: one alternation per (first, last characters) met, at most one per pair of keys
+        self.compiled: dict[tuple[str, str], tuple[re.Pattern[str], Mapping[str, int]]] = {}
 
-    def _pattern(self, key: str) -> tuple[re.Pattern[str], Mapping[str, int]]:
-        """The alternation for messages starting with ``key``, compiled on first use."""
-        found = self.compiled.get(key)
+    def _pattern(self, key: str, tail: str) -> tuple[re.Pattern[str], Mapping[str, int]]:
+        """The alternation for messages starting with ``key`` and ending with ``tail``,
+        compiled on first use; the most specific template first, as everywhere."""
+        found = self.compiled.get((key, tail))
         if found is None:
-            indexes = sorted([*self.by_key.get(key, []), *self.unkeyed])
+            indexes = sorted([*self.by_key.get(key, []), *self.by_tail.get(tail, []),
+                              *self.unkeyed])
             branches = [f"(?P<t{i}>{self.parts[i][1]})" for i in indexes]
             pattern = re.compile("|".join(branches), re.DOTALL)
-            found = self.compiled[key] = (pattern, pattern.groupindex)
+            found = self.compiled[(key, tail)] = (pattern, pattern.groupindex)
         return found
 
     def match(self, text: str) -> tuple[str, dict[str, str]] | None:
         if text in self.exact:
             return text, {}
         key = text[:KEY] if text[:KEY] in self.by_key else ""
-        pattern, groups = self._pattern(key)
+        tail = text[-KEY:] if text[-KEY:] in self.by_tail else ""
+        pattern, groups = self._pattern(key, tail)
         m = pattern.fullmatch(text)
         if m is None or m.lastgroup is None:
             return None

@@ -68,9 +68,19 @@ def test_every_template_is_in_both_catalogs() -> None:
 def test_a_message_is_tried_against_a_few_templates_only() -> None:
     """Templates are filed by their first characters: a message meets a fraction of them."""
     matcher = _matcher()
-    assert len(matcher.by_key) > 20
+    assert len(matcher.by_key) > 20 and len(matcher.by_tail) > 20
+    assert len(matcher.unkeyed) < 40  # fixed text at neither end: tried for every message
+    widest = max(len(v) for v in matcher.by_tail.values())
     for key in matcher.by_key:
-        assert len(matcher.by_key[key]) + len(matcher.unkeyed) < len(TEMPLATES) / 3, key
+        assert len(matcher.by_key[key]) + widest + len(matcher.unkeyed) < len(TEMPLATES) / 6, key
+
+
+def test_a_template_starting_with_a_placeholder_is_found_by_its_end() -> None:
+    """Filed by their last characters, they still match, the most specific first."""
+    assert template_of("'12' is not a number") == "'%(value)s' is not a number"
+    assert template_of("'12' is not a whole number") == "'%(value)s' is not a whole number"
+    assert template_of("'1,5' has more than 2 decimal places") == \
+        "'%(value)s' has more than %(n)s decimal places"
 
 
 def test_matching_is_compiled_once() -> None:
