@@ -145,16 +145,16 @@ _OPEN_COUNT = re.compile(r"\{,(\d+)\}")
 _BACKREF = re.compile(r"\\[1-9]")
 _SUFFIX = " (patterns use RE2 syntax, which never backtracks)"
 _OPERATORS = {
-    "(?=": "look-ahead (?=...) is not supported",
-    "(?!": "look-ahead (?!...) is not supported",
-    "(?<=": "look-behind (?<=...) is not supported",
-    "(?<!": "look-behind (?<!...) is not supported",
-    "(?P": "named back-references (?P=name) are not supported",
-    "(?(": "conditional groups (?(...)...) are not supported",
-    "(?>": "atomic groups (?>...) are not supported",
-    "(?#": "comments (?#...) are not supported",
+    "(?=": "look-ahead (?=...) is not supported" + _SUFFIX,
+    "(?!": "look-ahead (?!...) is not supported" + _SUFFIX,
+    "(?<=": "look-behind (?<=...) is not supported" + _SUFFIX,
+    "(?<!": "look-behind (?<!...) is not supported" + _SUFFIX,
+    "(?P": "named back-references (?P=name) are not supported" + _SUFFIX,
+    "(?(": "conditional groups (?(...)...) are not supported" + _SUFFIX,
+    "(?>": "atomic groups (?>...) are not supported" + _SUFFIX,
+    "(?#": "comments (?#...) are not supported" + _SUFFIX,
     "(?'": "write named groups as (?P<name>...)",
-    "(?|": "branch reset groups (?|...) are not supported",
+    "(?|": "branch reset groups (?|...) are not supported" + _SUFFIX,
 }
 _ESCAPES = {
     r"\k": r"named back-references (\k<name>) are not supported",
@@ -177,9 +177,8 @@ def _reason(exc: Exception) -> str:
         if arg in _ESCAPES:
             return _ESCAPES[arg]
     elif kind == "invalid perl operator":
-        for prefix, text in _OPERATORS.items():
-            if arg == prefix:
-                return text + (_SUFFIX if "supported" in text else "")
+        if arg in _OPERATORS:
+            return _OPERATORS[arg]
         if arg.startswith("(?"):
             return (f"the flag in {arg} is not supported (use i, m, s or U, as in (?i))")
     elif kind == "bad repetition operator":
