@@ -2,11 +2,22 @@
 
 Found where an error of the ``CRMError`` family (or a field type's ``ConversionError``) is
 built (its ``message`` argument, wherever its constructor takes it), where the web layer
-writes an envelope or the sign-in page itself, and in the ``fields`` of those errors. A
-message is a sample text: each variable part written ``x`` (``'x'`` for a ``!r``), each
+writes an envelope or the sign-in page itself, and in the ``fields`` of those errors; and
+the refusals metadata validation collects per JSON path, which the designer shows beside its
+inputs and the API in a 422's ``fields``: ``problems.add(path, message)`` (the message is the
+last argument), ``problems[path] = message``, the ``(option, message)`` pairs of a
+``*_problems`` function (a field type's ``option_problems``), the returns of a ``*_problem``
+function (``name_problem``) and of ``HELPERS``, and a pattern RE2 refuses
+(``PatternRefused``). A message a helper of the same module builds
+(``PatternRefused(_reason(exc))``) is read from the helper's returns, one looked up in a
+module's table from each of its values.
+
+A message is a sample text: each variable part written ``x`` (``'x'`` for a ``!r``), each
 branch of a conditional expression on its own, module constants resolved. A message passed
 on from elsewhere (a variable, ``exc.message``) was checked where it was written, so it is
-left out.
+left out. JSON Schema's own messages (``problems.add(error.json_path, error.message)``) are
+such: the library writes them, the common forms have templates ("... is a required
+property", "... is not of type ..."), the others stay English.
 """
 
 from __future__ import annotations
@@ -20,6 +31,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = (ROOT / "crmforge", ROOT / "admin_ui")
 BASES = frozenset({"CRMError", "ConversionError"})
+#: Errors outside the family whose message an administrator reads as it is: a field's
+#: ``pattern`` option refused by RE2 (the designer shows ``str(exc)`` beside the option).
+SHOWN_ERRORS = frozenset({"PatternRefused"})
+#: Where metadata validation collects its refusals per JSON path: ``problems.add(path,
+#: message)`` (the installer's ``add(file, path, message)``: the message is the last
+#: positional argument), ``problems[path] = message``.
+COLLECTOR = "problems"
+#: Functions whose returned text is a refusal collected per path: each ``return`` of a
+#: ``*_problem`` (``name_problem``) and ``related_update``; the ``(option, message)`` pairs
+#: a ``*_problems`` function returns or appends (a field type's ``option_problems``).
+HELPERS = frozenset({"related_update"})
 HOLE = "x"
 
 
@@ -95,9 +117,25 @@ def _percent(text: str) -> str:
     return re.sub(r"%(\(\w+\))?[-#0 +]*\d*(\.\d+)?[sdrif]", HOLE, text)
 
 
+def _returns(fn: ast.FunctionDef) -> list[ast.expr]:
+    """The expressions ``fn`` returns (not those of functions nested in it)."""
+    out: list[ast.expr] = []
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None:
+            out.append(node.value)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 class _Samples:
-    def __init__(self, constants: dict[str, ast.expr]) -> None:
+    def __init__(self, constants: dict[str, ast.expr],
+                 functions: dict[str, ast.FunctionDef] | None = None) -> None:
         self.constants = constants
+        self.functions = functions or {}
 
     def of(self, node: ast.expr, depth: int = 0) -> list[str] | None:
         """Sample texts of a message expression, or None when it is passed on."""
@@ -133,6 +171,21 @@ class _Samples:
             return [re.sub(r"\{[^}]*\}", HOLE, t) for t in base] if base else None
         if isinstance(node, ast.Name) and node.id in self.constants:
             return self.of(self.constants[node.id], depth + 1)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+            return self.of(node.value, depth + 1)  # a message cut to a length
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and isinstance(self.constants.get(node.value.id), ast.Dict):
+            # a message looked up in a module's table: any of its values
+            table = self.constants[node.value.id]
+            assert isinstance(table, ast.Dict)
+            out = [t for v in table.values for t in self.of(v, depth + 1) or []]
+            return out or None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in self.functions:
+            # a message a helper of the module writes: what each of its returns writes
+            found = [t for r in _returns(self.functions[node.func.id])
+                     for t in self.of(r, depth + 1) or []]
+            return found or None
         return None
 
 
@@ -146,6 +199,45 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
                 and node.value is not None:
             out[node.target.id] = node.value
     return out
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def _collected(tree: ast.Module) -> Iterator[ast.expr]:
+    """The refusals metadata validation collects per JSON path (``problems.add``,
+    ``problems[path] = ...``) and those its helpers return (``HELPERS``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "add" and _name(node.func.value) == COLLECTOR \
+                and len(node.args) >= 2:
+            yield node.args[-1]
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Subscript) and _name(t.value) == COLLECTOR
+                for t in node.targets):
+            yield node.value
+        elif isinstance(node, ast.FunctionDef) and (
+                node.name.endswith("_problem") or node.name in HELPERS):
+            yield from _returns(node)
+        elif isinstance(node, ast.FunctionDef) and node.name.endswith("_problems"):
+            yield from _pairs(node)
+
+
+def _pairs(fn: ast.FunctionDef) -> Iterator[ast.expr]:
+    """The messages of the ``(option, message)`` pairs a function returns or appends."""
+    for node in ast.walk(fn):
+        lists: list[ast.expr] = []
+        if isinstance(node, ast.Return) and node.value is not None:
+            lists.append(node.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "append" and node.args:
+            lists.append(ast.List(elts=[node.args[0]]))
+        for expr in lists:
+            if isinstance(expr, ast.List):
+                for pair in expr.elts:
+                    if isinstance(pair, ast.Tuple) and len(pair.elts) == 2:
+                        yield pair.elts[1]
 
 
 def _field_messages(node: ast.expr) -> Iterator[ast.expr]:
@@ -162,15 +254,19 @@ def messages() -> list[Found]:
     where = positions(parsed, errors)
     found: list[Found] = []
     for path, tree in parsed:
-        samples = _Samples(_constants(tree))
+        samples = _Samples(_constants(tree), _functions(tree))
         rel = path.relative_to(ROOT)
+        for expr in _collected(tree):
+            for sample in samples.of(expr) or []:
+                found.append(Found(f"{rel}:{expr.lineno}", sample))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = _name(node.func)
-            if name is None or (name not in errors and name not in WRITERS):
+            if name is None or (name not in errors and name not in WRITERS
+                                and name not in SHOWN_ERRORS):
                 continue
-            at, fields_at = where[name] if name in errors else WRITERS[name]
+            at, fields_at = where[name] if name in errors else WRITERS.get(name, (0, None))
             exprs: list[ast.expr] = node.args[at:at + 1] + \
                 [k.value for k in node.keywords if k.arg == "message"]
             fields = [k.value for k in node.keywords if k.arg == "fields"]

@@ -1,7 +1,9 @@
 """Every message a service can raise has a template with a Chinese translation.
 
 The sweep reads the source (``message_sweep``): each refusal of the ``CRMError`` family,
-each field type's conversion message, each envelope the web layer writes itself. A new
+each field type's conversion message, each envelope the web layer writes itself, each
+refusal the metadata designer collects per JSON path (``problems.add``, ``option_problems``,
+``name_problem``, a pattern RE2 refuses). A new
 English-only refusal fails here until its template and translation are added, so the API
 (``?lang=zh``) and the pages never show it in English to a Chinese reader.
 """
@@ -47,6 +49,26 @@ def test_the_sweep_reads_the_refusals_of_every_layer(found: list[Found]) -> None
     assert {"is too large", "no x record x", "wrong username or password"} <= samples
 
 
+def test_the_sweep_reads_the_designers_refusals(found: list[Found]) -> None:
+    """``problems.add``, ``problems[path] = ...``, a field type's ``option_problems``, a
+    ``*_problem`` helper, a pattern RE2 refuses: each kind of refusal the designer shows
+    beside an input is found."""
+    samples = {f.sample: f.where for f in found}
+    assert samples["a x field cannot be unique"].startswith("crmforge/metadata/validation.py")
+    assert samples["must be a whole number from 1 to 4000"].startswith(
+        "crmforge/metadata/fieldtypes.py")
+    assert samples["must be an ISO 4217 currency code such as CNY or USD"]
+    assert samples["x 'x' is a reserved SQL word"].startswith("crmforge/core/names.py")
+    assert samples["'x' is not a department of this file"].startswith("crmforge/installer/")
+    assert samples["'x' is not a field of 'x' that links to 'x'"].startswith(
+        "crmforge/workflow/automation/")
+    assert samples["look-ahead (?=...) is not supported (patterns use RE2 syntax, which "
+                   "never backtracks)"].startswith("crmforge/core/linear_regex.py")
+    designer = [f for f in found if f.where.startswith(("crmforge/metadata/", "crmforge/core/"
+                                                        "names.py", "crmforge/workflow/"))]
+    assert len(designer) > 150
+
+
 def test_every_message_a_service_can_raise_has_a_chinese_template(found: list[Found]) -> None:
     zh = _catalog("zh")
     missing = sorted({f"{f.where}: {f.sample}" for f in found
@@ -78,6 +100,12 @@ def test_a_message_is_tried_against_a_few_templates_only() -> None:
 def test_a_template_starting_with_a_placeholder_is_found_by_its_end() -> None:
     """Filed by their last characters, they still match, the most specific first."""
     assert template_of("'12' is not a number") == "'%(value)s' is not a number"
+    assert template_of("'stage' is a text field, not text") == \
+        "'%(field)s' is a %(type)s field, not text"
+    assert template_of("'owner' is a text field, not a user field") == \
+        "'%(field)s' is a %(type)s field, not a user field"
+    assert template_of("'x' is a text field, not something") == \
+        "'%(field)s' is a %(type)s field, not %(what)s"
     assert template_of("'12' is not a whole number") == "'%(value)s' is not a whole number"
     assert template_of("'1,5' has more than 2 decimal places") == \
         "'%(value)s' has more than %(n)s decimal places"
