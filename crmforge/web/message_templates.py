@@ -903,6 +903,26 @@ TEMPLATES: tuple[str, ...] = (
     "rule",
     "a user field",
     "a user or e-mail field",
+    # A record's field errors and other refusals collected per field (crmforge/runtime/,
+    # crmforge/installer/apply.py, webhooks)
+    "is a %(type)s field and computed",
+    "points at a removed object",
+    "no file %(id)s that you uploaded and that is not attached elsewhere (upload it with POST "
+    "/api/v1/files)",
+    "names a field as text",
+    "is not a column of the file",
+    "maps to %(field)s, like the column '%(column)s'",
+    "no column maps to the key %(key)s",
+    "no column maps to a field",
+    "needs CRMForge %(range)s; this is %(version)s",
+    "needs pack '%(name)s' %(range)s, which is not installed",
+    "needs pack '%(name)s' %(range)s; %(version)s is installed",
+    "unknown member",
+    "1-40 lowercase letters, digits, '_' or '-'",
+    "%(min)s-%(max)s characters",
+    "a username",
+    "zh or en",
+    "a whole number of days",
     # Compositions of other messages: the least specific template, tried last. Its Chinese
     # keeps the ASCII colon, so a text already in the page's language passes unchanged.
     "%(field)s: %(message)s",

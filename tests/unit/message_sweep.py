@@ -4,8 +4,9 @@ Found where an error of the ``CRMError`` family (or a field type's ``ConversionE
 built (its ``message`` argument, wherever its constructor takes it), where the web layer
 writes an envelope or the sign-in page itself, and in the ``fields`` of those errors; and
 the refusals metadata validation collects per JSON path, which the designer shows beside its
-inputs and the API in a 422's ``fields``: ``problems.add(path, message)`` (the message is the
-last argument), ``problems[path] = message``, the ``(option, message)`` pairs of a
+inputs and the API in a 422's ``fields``, and a record's field errors: ``problems.add(path,
+message)`` (the message is the last argument), ``problems[path] = message``, ``errors[field]
+= [message]``, ``errors.setdefault(field, []).append(message)``, the ``(option, message)`` pairs of a
 ``*_problems`` function (a field type's ``option_problems``), the returns of a ``*_problem``
 function (``name_problem``) and of ``HELPERS``, and a pattern RE2 refuses
 (``PatternRefused``). A message a helper of the same module builds
@@ -34,10 +35,11 @@ BASES = frozenset({"CRMError", "ConversionError"})
 #: Errors outside the family whose message an administrator reads as it is: a field's
 #: ``pattern`` option refused by RE2 (the designer shows ``str(exc)`` beside the option).
 SHOWN_ERRORS = frozenset({"PatternRefused"})
-#: Where metadata validation collects its refusals per JSON path: ``problems.add(path,
-#: message)`` (the installer's ``add(file, path, message)``: the message is the last
-#: positional argument), ``problems[path] = message``.
-COLLECTOR = "problems"
+#: Where refusals are collected per JSON path or field: ``problems.add(path, message)`` (the
+#: installer's ``add(file, path, message)``: the message is the last positional argument),
+#: ``problems[path] = message``, ``errors[field] = [message, ...]``,
+#: ``errors.setdefault(field, []).append(message)`` (a record's field errors).
+COLLECTORS = frozenset({"problems", "errors"})
 #: Functions whose returned text is a refusal collected per path: each ``return`` of a
 #: ``*_problem`` (``name_problem``) and ``related_update``; the ``(option, message)`` pairs
 #: a ``*_problems`` function returns or appends (a field type's ``option_problems``).
@@ -210,13 +212,27 @@ def _collected(tree: ast.Module) -> Iterator[ast.expr]:
     ``problems[path] = ...``) and those its helpers return (``HELPERS``)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr == "add" and _name(node.func.value) == COLLECTOR \
+                and node.func.attr == "add" and _name(node.func.value) in COLLECTORS \
                 and len(node.args) >= 2:
             yield node.args[-1]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("append", "extend") and node.args \
+                and isinstance(node.func.value, ast.Call) \
+                and isinstance(node.func.value.func, ast.Attribute) \
+                and node.func.value.func.attr == "setdefault" \
+                and _name(node.func.value.func.value) in COLLECTORS:
+            arg = node.args[0]
+            if node.func.attr == "append":
+                yield arg
+            elif isinstance(arg, (ast.List, ast.Tuple)):
+                yield from arg.elts
         elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Subscript) and _name(t.value) == COLLECTOR
+                isinstance(t, ast.Subscript) and _name(t.value) in COLLECTORS
                 for t in node.targets):
-            yield node.value
+            if isinstance(node.value, (ast.List, ast.Tuple)):
+                yield from node.value.elts
+            else:
+                yield node.value
         elif isinstance(node, ast.FunctionDef) and (
                 node.name.endswith("_problem") or node.name in HELPERS):
             yield from _returns(node)

@@ -64,6 +64,8 @@ def test_the_sweep_reads_the_designers_refusals(found: list[Found]) -> None:
         "crmforge/workflow/automation/")
     assert samples["look-ahead (?=...) is not supported (patterns use RE2 syntax, which "
                    "never backtracks)"].startswith("crmforge/core/linear_regex.py")
+    # a record's field errors, collected the same way
+    assert samples["is a x field and computed"].startswith("crmforge/runtime/writes.py")
     designer = [f for f in found if f.where.startswith(("crmforge/metadata/", "crmforge/core/"
                                                         "names.py", "crmforge/workflow/"))]
     assert len(designer) > 150
