@@ -210,13 +210,14 @@ def test_a_hanging_receiver_times_out_without_slowing_writes(
         client: FlaskClient, admin: dict[str, str], receiver: Receiver) -> None:
     build(client, admin)
     register(client, admin, receiver.url)
-    receiver.delay = 3.0
+    receiver.delay = 10.0
     started = time.monotonic()
     deal = new_deal(client, admin)
-    assert time.monotonic() - started < 1.0  # the write does not wait for the receiver
+    assert time.monotonic() - started < 2.0  # the write does not wait for the receiver
     assert client.get(f"/api/v1/records/deal/{deal['id']}", headers=admin).status_code == 200
     settle()
-    assert time.monotonic() - started < 2.5  # 0.3 s timeout, not the receiver's 3 s
+    # The 0.3 s timeout, not the receiver's 10 s (wide margins: a loaded CI machine).
+    assert time.monotonic() - started < 6.0
     [item] = log(client, admin)
     assert item["status"] == "retrying" and item["attempts"] == 1
     assert item["response_status"] is None and "timed out" in item["error"]
