@@ -174,8 +174,13 @@ def render_layouts(name: str, role: str | None, *, posted: Any = None, base: str
     stored = _document(public)
     doc = _shown(posted, stored) if posted is not None else stored
     own = set((stored.get("roles") or {}).keys())
+    record = public.get("record") or {}
     return render_template(
         "admin/layouts.html", obj=obj, role=role, roles=choices, own=own,
+        record_fields=[{"name": f.name, "label": f.label(language), "picklist": f.type == "picklist",
+                        "key": f.name in (record.get("highlights") or [])}
+                       for f in obj.fields if f.name != obj.title_field],
+        record_stage=record.get("stage") or "",
         role_label=next((c["label"] for c in choices if c["name"] == role), role),
         generated=bool(public.get("generated")), data=_editor_data(obj, doc, role, language),
         document=json.dumps(doc, ensure_ascii=False), base=base or _digest(stored),
@@ -231,6 +236,9 @@ def save_layout(name: str) -> Response | tuple[str, int]:
         # version, so saving again replaces it knowingly.
         return render_layouts(name, role, posted=doc, base=_digest(current), status=409, general=[
             gettext("Someone else changed this layout meanwhile. Saving again replaces their change.")])
+    record = d.layout(snap, name).get("record")
+    if isinstance(doc, dict) and "record" not in doc and record:
+        doc = {**doc, "record": record}  # the editor arranges the form and list only
     try:
         d.set_layout(admin(), name, doc)
     except ValidationFailed as exc:
@@ -238,6 +246,30 @@ def save_layout(name: str) -> Response | tuple[str, int]:
                               general=_refused(exc), status=exc.status)
     flash(gettext("Layout saved."), "ok")
     return redirect(url_for("admin_ui.layouts", name=name, role=role), 303)
+
+
+@bp.post("/objects/<name>/layout/record")
+def save_record_layout(name: str) -> Response | tuple[str, int]:
+    """The record page's part of the layout: its key fields (none ticked: the page takes
+    the first list columns) and the picklist its stage path follows (blank: chosen by the
+    page). The form and list stay as stored."""
+    d = designer()
+    snap = d.snapshot()
+    object_or_404(snap, name)
+    current = _document(d.layout(snap, name))
+    chosen = [n for n in request.form.getlist("highlight") if n]
+    record: dict[str, Any] = {}
+    if chosen:
+        record["highlights"] = chosen
+    if request.form.get("stage"):
+        record["stage"] = request.form["stage"]
+    doc = {**current, **({"record": record} if record else {})}
+    try:
+        d.set_layout(admin(), name, doc)
+    except ValidationFailed as exc:
+        return render_layouts(name, None, general=_refused(exc), status=exc.status)
+    flash(gettext("Layout saved."), "ok")
+    return redirect(url_for("admin_ui.layouts", name=name), 303)
 
 
 def preview_principal(role: str) -> Principal:

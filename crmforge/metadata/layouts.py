@@ -49,6 +49,10 @@ class Layout:
     sections: tuple[Section, ...]
     columns: tuple[str, ...]
     sort: str | None = None
+    #: The record page's key fields and the picklist its stage path follows, when the
+    #: layout names them (``record`` part); None leaves the page to choose.
+    highlights: tuple[str, ...] | None = None
+    stage: str | None = None
 
     @property
     def form_fields(self) -> tuple[str, ...]:
@@ -107,10 +111,33 @@ def prepare_layout(doc: Any, obj: ObjectDef, roles: Iterable[str]) -> dict[str, 
         parts.append((f"$.roles.{role}", part))
     for path, part in parts:
         _check_part(problems, path, part, obj)
+    _check_record(problems, doc.get("record"), obj)
     problems.raise_if_any("the layout")
     ids = {f.name: f.id for f in obj.fields}
     stored = _convert(doc, lambda ref: ids.get(ref, ref if ref in SYSTEM_COLUMNS else None))
     return stored
+
+
+def _check_record(problems: Problems, record: Any, obj: ObjectDef) -> None:
+    """The record page's part: key fields that exist, each once; a stage that is a
+    picklist (its choices are the path's steps)."""
+    if not isinstance(record, Mapping):
+        return
+    seen: set[str] = set()
+    for j, name in enumerate(record.get("highlights") or []):
+        where = f"$.record.highlights[{j}]"
+        if obj.field(name) is None:
+            problems.add(where, f"'{obj.name}' has no field '{name}'")
+        elif name in seen:
+            problems.add(where, f"'{name}' is already a key field")
+        seen.add(name)
+    stage = record.get("stage")
+    if stage:
+        f = obj.field(stage)
+        if f is None:
+            problems.add("$.record.stage", f"'{obj.name}' has no field '{stage}'")
+        elif f.type != "picklist":
+            problems.add("$.record.stage", "a stage path follows a picklist field")
 
 
 def _check_part(problems: Problems, path: str, part: Mapping[str, Any], obj: ObjectDef) -> None:
@@ -167,6 +194,15 @@ def _convert(doc: Mapping[str, Any], ref: Any) -> dict[str, Any]:
         return out
 
     result = part(doc)
+    record = doc.get("record")
+    if isinstance(record, Mapping):
+        kept: dict[str, Any] = {}
+        if record.get("highlights") is not None:
+            kept["highlights"] = [n for n in (ref(x) for x in record["highlights"]) if n is not None]
+        if record.get("stage") and ref(record["stage"]) is not None:
+            kept["stage"] = ref(record["stage"])
+        if kept:
+            result["record"] = kept
     if doc.get("roles"):
         result["roles"] = {name: part(p) for name, p in doc["roles"].items()}
     return result
@@ -206,7 +242,12 @@ def reader_layout(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str],
 def layout_for(snapshot: Snapshot, obj: ObjectDef, roles: Iterable[str]) -> Layout:
     """The layout a user with ``roles`` sees: the first of their roles (by name) with its
     own form or list wins for that part; else the object's layout; else the default."""
-    form, listing = _parts_for(public_layout(snapshot, obj), roles)
+    public = public_layout(snapshot, obj)
+    form, listing = _parts_for(public, roles)
     sections = tuple(Section(s.get("label") or {}, int(s.get("columns") or 1), tuple(s["fields"]))
                      for s in form["sections"])
-    return Layout(sections, tuple(listing["columns"]), listing.get("sort") or None)
+    record = public.get("record") or {}
+    highlights = record.get("highlights")
+    return Layout(sections, tuple(listing["columns"]), listing.get("sort") or None,
+                  tuple(highlights) if highlights is not None else None,
+                  record.get("stage") or None)

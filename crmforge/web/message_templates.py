@@ -799,6 +799,8 @@ TEMPLATES: tuple[str, ...] = (
     # Layouts, dashboards, roles, apps (crmforge/metadata/)
     "this is the layout of '%(object)s'",
     "'%(field)s' is already on the form",
+    "'%(field)s' is already a key field",
+    "a stage path follows a picklist field",
     "sorts by at most %(n)s fields",
     "a %(chart)s chart cannot use a %(type)s field",
     "'%(field)s' is not a numeric field of '%(object)s'",

@@ -4,6 +4,7 @@ activity timeline with notes, and related lists as tables with a "New" button.""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -301,3 +302,84 @@ def test_approval_steps_and_notes_share_the_timeline(client: FlaskClient, admin:
     assert "<q>Check the margin</q>" in activity.group(1)
     zh = sam.get(url + "?lang=zh").text
     assert "审批</span> · 提交了审批" in zh
+
+
+PROJECT: dict[str, Any] = {
+    "name": "project", "label": {"zh": "项目", "en": "Project"},
+    "fields": [
+        {"name": "title", "type": "text", "required": True, "label": {"en": "Title"}},
+        {"name": "budget", "type": "decimal", "scale": 2, "label": {"en": "Budget"}},
+        {"name": "sponsor", "type": "text", "label": {"en": "Sponsor"}},
+        {"name": "code", "type": "text", "label": {"en": "Code"}},
+        {"name": "phase", "type": "picklist", "label": {"en": "Phase"},
+         "choices": [{"value": "plan", "label": {"en": "Plan"}},
+                     {"value": "build", "label": {"en": "Build"}},
+                     {"value": "run", "label": {"en": "Run"}}]},
+    ],
+}
+
+
+def _head(text: str) -> str:
+    m = re.search(r'<(?:header|section|div)[^>]*class="record-head".*?</dl>', text, re.S)
+    assert m is not None
+    return m.group(0)
+
+
+def test_the_layout_chooses_the_key_fields_and_the_stage_path(client: FlaskClient,
+                                                             instance: Instance) -> None:
+    """``record.highlights`` and ``record.stage`` of the layout: set through the API or
+    the designer's form, checked against the object, kept when the form editor saves."""
+    api = sign_in(client)
+    assert client.post("/api/v1/meta/objects", json=PROJECT, headers=api).status_code == 201
+    rid = client.post("/api/v1/records/project", headers=api, json={
+        "title": "Line 3", "budget": "1200", "sponsor": "Wang", "code": "P-7",
+        "phase": "build"}).json["id"]
+    c = browser_session(instance)
+    page = c.get(f"/records/project/{rid}?lang=en").text
+    assert 'class="stage-path"' not in page  # "phase" is not a name the page guesses
+    assert ">Budget<" in _head(page)
+    # Through the API: the key fields in their order, and the stage's picklist.
+    layout = client.get("/api/v1/meta/objects/project/layout", headers=api).json
+    body = {k: layout[k] for k in ("form", "list")}
+    r = client.put("/api/v1/meta/objects/project/layout", headers=api,
+                   json={**body, "record": {"highlights": ["code", "sponsor"], "stage": "phase"}})
+    assert r.status_code == 200, r.json
+    page = c.get(f"/records/project/{rid}?lang=en").text
+    head = _head(page)
+    assert head.index(">Code<") < head.index(">Sponsor<") and ">Budget<" not in head
+    assert 'class="stage-path"' in page and "Build" in page
+    # Refused: a field that does not exist, twice the same, a stage that is no picklist.
+    bad = client.put("/api/v1/meta/objects/project/layout", headers=api, json={
+        **body, "record": {"highlights": ["code", "code", "nope"], "stage": "budget"}})
+    assert bad.status_code == 422
+    assert set(bad.json["error"]["fields"]) == {
+        "$.record.highlights[1]", "$.record.highlights[2]", "$.record.stage"}
+    zh = client.put("/api/v1/meta/objects/project/layout",
+                    headers={**api, "Accept-Language": "zh"},
+                    json={**body, "record": {"stage": "budget"}})
+    assert zh.json["error"]["fields"]["$.record.stage"] == ["阶段路径只能依据选项列表字段"]
+    # The form editor's save keeps the record part.
+    editor = c.get("/admin/objects/project/layout").text
+    token = csrf_token(editor)
+    base = re.search(r'name="base" value="([^"]+)"', editor)
+    assert base is not None
+    r = c.post("/admin/objects/project/layout", data={
+        "csrf_token": token, "base": base.group(1),
+        "layout": json.dumps({"form": body["form"], "list": {"columns": ["title", "budget"]}})})
+    assert r.status_code == 303
+    after = client.get("/api/v1/meta/objects/project/layout", headers=api).json
+    assert after["record"] == {"highlights": ["code", "sponsor"], "stage": "phase"}
+    assert after["list"]["columns"] == ["title", "budget"]
+    # The designer's record form: ticked fields, the stage; none ticked goes back to the
+    # list columns.
+    assert 'id="ld-key-sponsor" value="sponsor" checked' in editor
+    r = c.post("/admin/objects/project/layout/record", data={
+        "csrf_token": token, "highlight": ["budget"], "stage": ""})
+    assert r.status_code == 303
+    after = client.get("/api/v1/meta/objects/project/layout", headers=api).json
+    assert after["record"] == {"highlights": ["budget"]}
+    page = c.get(f"/records/project/{rid}?lang=en").text
+    assert 'class="stage-path"' not in page
+    r = c.post("/admin/objects/project/layout/record", data={"csrf_token": token, "stage": ""})
+    assert r.status_code == 303
+    assert "record" not in client.get("/api/v1/meta/objects/project/layout", headers=api).json

@@ -30,19 +30,30 @@ RELATED_LIMIT = 20
 STAGE_NAMES = ("stage", "status")
 
 
+def key_fields(page: Page) -> list[str]:
+    """The header's key fields the reader may read: the layout's own choice
+    (``record.highlights``, all of them), else the first of its list columns (what an
+    administrator chose to show of every record), else of its form; never the title."""
+    title_field = page.obj.title_field
+
+    def usable(name: str) -> bool:
+        return name != title_field and name in page.readable and page.obj.field(name) is not None
+
+    if page.layout.highlights is not None:
+        return [n for n in page.layout.highlights if usable(n)]
+    names = [n for n in page.layout.columns if usable(n)] \
+        or [n for n in page.layout.form_fields if usable(n)]
+    return names[:HIGHLIGHTS]
+
+
 def header(page: Page, record: Mapping[str, Any], found: Mapping[tuple[str, Any], str],
            service: NoteService, notes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The record's title, its owner's name, its key fields (readable ones only) and the
-    next follow-up date its notes ask for (today or later)."""
+    """The record's title, its owner's name, its key fields and the next follow-up date
+    its notes ask for (today or later)."""
     title_field = page.obj.title_field
     title = record.get(title_field) if title_field in page.readable else None
-    names = [n for n in page.layout.columns
-             if n != title_field and n in page.readable and page.obj.field(n) is not None]
-    if not names:
-        names = [n for n in page.layout.form_fields
-                 if n != title_field and n in page.readable]
     highlights = [{"name": n, "label": page.label(n), **shown(page, n, record, found)}
-                  for n in names[:HIGHLIGHTS]]
+                  for n in key_fields(page)]
     today = utcnow().date().isoformat()
     due = sorted(str(n["follow_up"]) for n in notes
                  if n.get("follow_up") and str(n["follow_up"]) >= today)
@@ -52,8 +63,13 @@ def header(page: Page, record: Mapping[str, Any], found: Mapping[tuple[str, Any]
 
 
 def stage_field(page: Page) -> str | None:
-    """The picklist the path follows: the status rules' field, else a picklist named
-    ``stage`` or ``status``; None when the reader cannot read it."""
+    """The picklist the path follows: the layout's choice (``record.stage``), else the
+    status rules' field, else a picklist named ``stage`` or ``status``; None when the
+    reader cannot read it."""
+    if page.layout.stage:
+        f = page.obj.field(page.layout.stage)
+        ok = f is not None and f.type == "picklist" and page.layout.stage in page.readable
+        return page.layout.stage if ok else None
     rules = page.obj.options.get("status_rules") or {}
     candidates = [str(rules.get("field") or ""), *STAGE_NAMES]
     for name in candidates:
