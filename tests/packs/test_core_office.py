@@ -1,0 +1,109 @@
+"""Core 1.3 with its sample organisation, on SQLite and PostgreSQL: the office work of a
+sales team. Sales goals for a person, a department and the company, reached by the won
+orders counted towards them.
+
+Every figure is computed by hand from ``packs/core/data/sales_goal*.csv`` and the sample
+orders: so1 (康泰, approved) wins 722,000.00 (760,000 less 5%), so3 (北风, shipped)
+55,000.00, so4 (联合, closed) 90,000.00 (100,000 less 10%); so2 (华信上海) is a draft
+and wins nothing until it is approved (220,000.00)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from crmforge.installer import Installer
+from crmforge.runtime import Instance
+from crmforge.security.accounts import principal_of
+
+from .conftest import PACKS, error_of, records, sign_in
+
+#: goal name: (level, target, reached, orders counted, progress %)
+GOALS = {
+    "2026 年下半年公司销售目标": ("company", "3000000.00", "867000.00", "3", "28.90"),
+    "2026 年下半年华东华北销售区目标": ("department", "1500000.00", "777000.00", "3", "51.80"),
+    "2026 年下半年孙丽华个人目标": ("person", "500000.00", "0.00", "1", "0.00"),
+    "2026 年下半年周明轩个人目标": ("person", "800000.00", "777000.00", "2", "97.10"),
+    "2026 年下半年吴晓东个人目标": ("person", "600000.00", "90000.00", "1", "15.00"),
+}
+
+
+@pytest.fixture
+def org(instance: Instance, client: FlaskClient) -> Any:
+    """Core with its sample organisation; a sign-in for its users."""
+    tenant = instance.tenant("default")
+    with tenant.read() as conn:
+        installer = Installer(tenant, principal_of(conn, "admin"))
+    plan = installer.install(PACKS / "core", sample_users=True)
+    password = plan.sample_password
+    assert password
+
+    def who(name: str) -> dict[str, str]:
+        return sign_in(client, username=name, password=password)
+    return who
+
+
+def _goals(client: FlaskClient, who: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in records(client, who, "sales_goal")}
+
+
+def _figures(goal: dict[str, Any]) -> tuple[str, ...]:
+    return (goal["level"], goal["target_amount"], goal["won_amount"],
+            str(goal["order_count"]), goal["progress"])
+
+
+def test_goals_are_reached_by_won_orders(client: FlaskClient, admin: dict[str, str],
+                                         org: Any) -> None:
+    goals = _goals(client, admin)
+    assert {n: _figures(g) for n, g in goals.items()} == GOALS
+    # The person of each goal is the sample user it belongs to.
+    boss = _goals(client, org("boss"))
+    assert set(boss) == set(GOALS)
+    # The dashboard draws the progress chart for the executive.
+    page = client.get("/dashboards/orders", headers={**org("boss"), "Accept-Language": "zh"})
+    assert page.status_code == 200
+    assert "工作目标完成率" in page.get_data(as_text=True)
+
+
+def test_who_sees_which_goal(client: FlaskClient, org: Any) -> None:
+    n1, n2, mgr, s1 = org("rep_n1"), org("rep_n2"), org("mgr_n"), org("rep_s1")
+    assert set(_goals(client, n1)) == {"2026 年下半年孙丽华个人目标"}
+    assert set(_goals(client, s1)) == {"2026 年下半年吴晓东个人目标"}
+    assert set(_goals(client, mgr)) == {
+        "2026 年下半年华东华北销售区目标", "2026 年下半年孙丽华个人目标",
+        "2026 年下半年周明轩个人目标"}
+    assert {r["won"] for r in records(client, n2, "sales_goal_order")} == \
+        {"722000.00", "55000.00"}
+    # A rep reads their goal but cannot lower it; the manager sets the region's targets.
+    mine = _goals(client, n1)["2026 年下半年孙丽华个人目标"]
+    r = client.patch(f"/api/v1/records/sales_goal/{mine['id']}", headers=n1,
+                     json={"target_amount": "100000", "version": mine["version"]})
+    assert r.status_code == 403, r.json
+    r = client.patch(f"/api/v1/records/sales_goal/{mine['id']}", headers=mgr,
+                     json={"target_amount": "440000", "version": mine["version"]})
+    assert r.status_code == 200, r.json
+    assert r.json["progress"] == "0.00"
+
+
+def test_an_order_approved_moves_every_goal_it_counts_towards(
+        client: FlaskClient, admin: dict[str, str], org: Any) -> None:
+    mgr = org("mgr_n")
+    (so2,) = [o for o in records(client, mgr, "sales_order") if o["status"] == "draft"]
+    r = client.patch(f"/api/v1/records/sales_order/{so2['id']}", headers=mgr,
+                     json={"status": "approved", "version": so2["version"]})
+    assert r.status_code == 200, r.json
+    goals = _goals(client, admin)
+    # 孙丽华's 220,000 of 500,000; the region's 997,000 of 1,500,000 (66.47 rounds to 66.5);
+    # the company goal does not count so2.
+    assert _figures(goals["2026 年下半年孙丽华个人目标"])[2:] == ("220000.00", "1", "44.00")
+    assert _figures(goals["2026 年下半年华东华北销售区目标"])[2:] == ("997000.00", "3", "66.50")
+    assert _figures(goals["2026 年下半年公司销售目标"])[2:] == ("867000.00", "3", "28.90")
+    # A period that ends before it starts is refused.
+    r = client.post("/api/v1/records/sales_goal", headers=mgr, json={
+        "name": "错误的目标", "level": "department", "period_start": "2027-01-01",
+        "period_end": "2026-12-31", "target_amount": "100"})
+    assert r.status_code == 422, r.json
+    assert "结束日期不能早于开始日期" in str(error_of(r)) or \
+        "The period cannot end before it starts" in str(error_of(r))
