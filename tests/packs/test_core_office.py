@@ -107,3 +107,110 @@ def test_an_order_approved_moves_every_goal_it_counts_towards(
     assert r.status_code == 422, r.json
     assert "结束日期不能早于开始日期" in str(error_of(r)) or \
         "The period cannot end before it starts" in str(error_of(r))
+
+
+# -- expense claims ---------------------------------------------------------------------
+#: subject: (total, expenses, without an invoice, status)
+CLAIMS = {
+    "11 月赴上海拜访华信制造集团差旅": ("2166.00", "3", "1", "draft"),       # 1,106 + 860 + 200
+    "康泰医药二期方案交流招待": ("3692.50", "2", "0", "draft"),              # 3,280 + 412.50
+    "广州联合能源项目验收出差": ("1799.00", "3", "2", "draft"),              # 149 + 1,350 + 300
+    "东方电子现场服务交通费": ("186.00", "1", "1", "rejected"),
+}
+
+
+def _claims(client: FlaskClient, who: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {r["subject"]: r for r in records(client, who, "expense_claim")}
+
+
+def _tasks(client: FlaskClient, who: dict[str, str], claim: int) -> list[dict[str, Any]]:
+    r = client.get("/api/v1/approvals/tasks", headers=who)
+    assert r.status_code == 200, r.json
+    return [t for t in r.json["items"]
+            if t["object"] == "expense_claim" and t["record_id"] == claim]
+
+
+def _approve(client: FlaskClient, who: dict[str, str], claim: int) -> None:
+    (task,) = _tasks(client, who, claim)
+    r = client.post(f"/api/v1/approvals/tasks/{task['id']}/approve", headers=who,
+                    json={"comment": "同意"})
+    assert r.status_code == 200, r.json
+
+
+def test_who_sees_which_claim(client: FlaskClient, admin: dict[str, str], org: Any) -> None:
+    claims = _claims(client, admin)
+    assert {s: (c["total"], c["line_count"], c["missing_invoices"], c["status"])
+            for s, c in claims.items()} == CLAIMS
+    assert set(_claims(client, org("rep_n1"))) == {"11 月赴上海拜访华信制造集团差旅"}
+    assert set(_claims(client, org("agent"))) == {"东方电子现场服务交通费"}
+    assert set(_claims(client, org("mgr_n"))) == {"11 月赴上海拜访华信制造集团差旅",
+                                                  "康泰医药二期方案交流招待"}
+    assert set(_claims(client, org("fin"))) == set(CLAIMS)
+    assert set(_claims(client, org("boss"))) == set(CLAIMS)
+    assert {r["amount"] for r in records(client, org("rep_n1"), "expense_claim_line")} == \
+        {"1106.00", "860.00", "200.00"}
+    # Nobody approves their own claim by setting its status.
+    mine = claims["11 月赴上海拜访华信制造集团差旅"]
+    r = client.patch(f"/api/v1/records/expense_claim/{mine['id']}", headers=org("rep_n1"),
+                     json={"status": "approved", "version": mine["version"]})
+    assert r.status_code in (403, 422), r.json
+    # Finance reads claims but creates none.
+    r = client.post("/api/v1/records/expense_claim", headers=org("fin"),
+                    json={"subject": "x"})
+    assert r.status_code == 403, r.json
+
+
+def test_a_large_claim_goes_to_the_manager_then_finance_and_is_locked(
+        client: FlaskClient, org: Any) -> None:
+    rep, mgr, fin = org("rep_n1"), org("mgr_n"), org("fin")
+    claim = _claims(client, rep)["11 月赴上海拜访华信制造集团差旅"]
+    r = client.post("/api/v1/records/expense_claim_line", headers=rep, json={
+        "claim": claim["id"], "spent_on": "2026-11-11", "category": "hospitality",
+        "description": "华信集团信息中心交流晚餐", "amount": "3000", "invoice_number": "31009876"})
+    assert r.status_code == 201, r.json
+    r = client.post("/api/v1/approvals", headers=rep,
+                    json={"object": "expense_claim", "record": claim["id"]})
+    assert r.status_code == 201, r.json
+    assert _tasks(client, fin, claim["id"]) == []
+    _approve(client, mgr, claim["id"])
+    _approve(client, fin, claim["id"])  # 5,166 is above 5,000: finance approves too
+    done = client.get(f"/api/v1/records/expense_claim/{claim['id']}", headers=rep).json
+    assert (done["status"], done["total"]) == ("approved", "5166.00")
+    # Approved, neither the claim nor its expenses change.
+    r = client.patch(f"/api/v1/records/expense_claim/{claim['id']}", headers=rep,
+                     json={"subject": "改", "version": done["version"]})
+    assert r.status_code in (403, 422), r.json
+    r = client.post("/api/v1/records/expense_claim_line", headers=rep, json={
+        "claim": claim["id"], "spent_on": "2026-11-11", "category": "meals", "amount": "50"})
+    assert r.status_code == 422, r.json
+    line = records(client, rep, "expense_claim_line")[0]
+    r = client.patch(f"/api/v1/records/expense_claim_line/{line['id']}",
+                     headers={**rep, "Accept-Language": "zh"},
+                     json={"amount": "9999", "version": line["version"]})
+    assert r.status_code == 422, r.json
+    assert "报销单已批准，不能再增改费用" in str(error_of(r))
+    r = client.delete(f"/api/v1/records/expense_claim_line/{line['id']}", headers=rep)
+    assert r.status_code == 403, r.json  # expenses are corrected, never deleted
+    # Finance pays it, with the date.
+    r = client.patch(f"/api/v1/records/expense_claim/{claim['id']}", headers=fin,
+                     json={"status": "paid", "version": done["version"]})
+    assert r.status_code == 422, r.json
+    r = client.patch(f"/api/v1/records/expense_claim/{claim['id']}", headers=fin,
+                     json={"status": "paid", "paid_on": "2026-11-30",
+                           "version": done["version"]})
+    assert r.status_code == 200, r.json
+    r = client.patch(f"/api/v1/records/expense_claim/{claim['id']}", headers=fin,
+                     json={"paid_on": "2026-12-01", "version": r.json["version"]})
+    assert r.status_code in (403, 422), r.json
+
+
+def test_a_small_claim_needs_the_manager_only(client: FlaskClient, org: Any) -> None:
+    rep, mgr, fin = org("rep_n2"), org("mgr_n"), org("fin")
+    claim = _claims(client, rep)["康泰医药二期方案交流招待"]
+    r = client.post("/api/v1/approvals", headers=rep,
+                    json={"object": "expense_claim", "record": claim["id"]})
+    assert r.status_code == 201, r.json
+    _approve(client, mgr, claim["id"])
+    assert _tasks(client, fin, claim["id"]) == []
+    done = client.get(f"/api/v1/records/expense_claim/{claim['id']}", headers=rep).json
+    assert done["status"] == "approved"
