@@ -214,3 +214,66 @@ def test_a_small_claim_needs_the_manager_only(client: FlaskClient, org: Any) -> 
     assert _tasks(client, fin, claim["id"]) == []
     done = client.get(f"/api/v1/records/expense_claim/{claim['id']}", headers=rep).json
     assert done["status"] == "approved"
+
+
+# -- public notices and administrative regions ------------------------------------------
+NOTICES = {"关于 2027 年元旦放假安排的通知", "新版报销制度自 12 月起执行",
+           "新员工销售技能培训：商机推进与谈判", "客户投诉处理规范（2026 版）"}
+
+
+def test_every_role_reads_the_notices_marketing_writes_them(
+        client: FlaskClient, org: Any) -> None:
+    for user in ("boss", "mgr_n", "rep_n1", "rep_s1", "agent", "mkt", "fin"):
+        assert {n["title"] for n in records(client, org(user), "notice")} == NOTICES, user
+    notices = {n["title"]: n for n in records(client, org("rep_n1"), "notice")}
+    assert notices["新员工销售技能培训：商机推进与谈判"]["kind"] == "training"
+    assert notices["新版报销制度自 12 月起执行"]["is_current"] is True  # no expiry
+    assert notices["客户投诉处理规范（2026 版）"]["is_current"] is False  # expired 11-30
+    body = {"title": "2027 年度销售政策宣讲", "kind": "training", "audience": ["sales"],
+            "publish_on": "2026-12-10", "body": "宣讲会材料见附件。"}
+    for user in ("rep_n1", "mgr_n", "agent", "fin"):
+        r = client.post("/api/v1/records/notice", headers=org(user), json=body)
+        assert r.status_code == 403, (user, r.json)
+    r = client.post("/api/v1/records/notice", headers=org("mkt"),
+                    json={**body, "expires_on": "2026-12-01"})
+    assert r.status_code == 422, r.json
+    r = client.post("/api/v1/records/notice", headers=org("mkt"), json=body)
+    assert r.status_code == 201, r.json
+    assert len(records(client, org("agent"), "notice")) == 5
+
+
+def test_regions_form_a_hierarchy_and_place_accounts(client: FlaskClient, org: Any) -> None:
+    rep = org("rep_s1")
+    regions = {r["name"]: r for r in records(client, rep, "admin_region")}
+    assert len(regions) == 16
+    tianhe = regions["天河区"]
+    assert (tianhe["code"], tianhe["level"]) == ("440106", "district")
+    assert tianhe["parent"] == regions["广州市"]["id"]
+    assert regions["广州市"]["parent"] == regions["广东省"]["id"]
+    assert regions["广东省"]["parent"] is None
+    assert regions["浦东新区"]["parent"] == regions["上海市"]["id"]  # a municipality's district
+    accounts = {a["name"]: a for a in records(client, rep, "account")}
+    assert accounts["联合商贸分销"]["admin_region"] == tianhe["id"]
+    # Reps read the regions; only the administrator maintains them.
+    r = client.post("/api/v1/records/admin_region", headers=rep,
+                    json={"name": "越秀区", "code": "440104", "level": "district",
+                          "parent": regions["广州市"]["id"]})
+    assert r.status_code == 403, r.json
+
+
+def test_a_region_has_a_parent_unless_it_is_a_province(
+        client: FlaskClient, admin: dict[str, str], org: Any) -> None:
+    regions = {r["name"]: r for r in records(client, admin, "admin_region")}
+    for body in ({"name": "苏州市", "code": "320500", "level": "city"},
+                 {"name": "江苏省", "code": "320000", "level": "province",
+                  "parent": regions["上海市"]["id"]},
+                 {"name": "越秀区", "code": "4401", "level": "district",
+                  "parent": regions["广州市"]["id"]},
+                 {"name": "天河", "code": "440106", "level": "district",
+                  "parent": regions["广州市"]["id"]}):
+        r = client.post("/api/v1/records/admin_region", headers=admin, json=body)
+        assert r.status_code in (409, 422), (body, r.json)
+    r = client.post("/api/v1/records/admin_region", headers=admin,
+                    json={"name": "越秀区", "code": "440104", "level": "district",
+                          "parent": regions["广州市"]["id"]})
+    assert r.status_code == 201, r.json
