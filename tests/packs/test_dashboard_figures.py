@@ -122,6 +122,10 @@ def _won_in(d: _Data, o: dict[str, str], newest: int) -> Decimal:
 #: value), with their figures computed by hand from the sample rows: the formula's
 #: arithmetic written out here, with rounding half up as the expression language does.
 DERIVED: dict[tuple[str, str, str, str | None], Callable[[_Data], Any]] = {
+    ("orders", "sales_goal", "progress", None): lambda d: sorted(
+        _tenth(sum((_won(d, d.by_key("sales_order")[c["sales_order"]])
+                    for c in d.children("sales_goal_order", "goal", g["_key"])), D(0))
+               * 100 / D(g["target_amount"])) for g in d.rows("sales_goal")),
     ("orders", "sales_order", "price_type", "subtotal"): lambda d: d.group(
         "sales_order", "price_type", lambda o: sum(
             (_money(D(x["quantity"]) * D(x["unit_price"]))
