@@ -17,7 +17,7 @@ from crmforge.workflow.automation import scan_date_rules
 from crmforge.workflow.tables import notifications
 from tests.integration.automation_world import settle
 
-from .conftest import find, records, with_sample_org
+from .conftest import error_of, find, records, with_sample_org
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -151,3 +151,77 @@ def test_a_confirmed_subscription_asks_for_a_return_visit_and_plans_an_after_sal
     assert r.status_code == 200, r.json
     settle(client)
     assert len([b for b in _told(instance, "cc") if draft["number"] in b]) == 1
+
+
+def _titles(client: FlaskClient, who: dict[str, str], obj: str, field: str) -> set[str]:
+    return {r[field] for r in records(client, who, obj)}
+
+
+def test_a_service_request_reaches_its_handler_and_is_answered_before_it_closes(
+        instance: Instance, client: FlaskClient, admin: dict[str, str], org: Any) -> None:
+    wang, li, ops, cc = org("broker_wang"), org("broker_li"), org("ops"), org("cc")
+    mgr_ljz, mgr_xjh = org("mgr_ljz"), org("mgr_xjh")
+    liu = find(client, wang, "investor", name="刘芳")
+    with instance.tenant("default").read() as conn:
+        handler = int(principal_of(conn, "ops").user_id)
+    raised = _today() - dt.timedelta(days=1)
+    req = _post(client, wang, "sec_service_request", subject="科创板权限咨询", investor=liu["id"],
+                category="permission", detail="客户询问科创板权限开通条件",
+                raised_on=raised.isoformat(), handler=handler)
+    due = (raised + dt.timedelta(days=3)).isoformat()
+    assert (req["status"], req["due_on"]) == ("open", due)
+    settle(client)
+    assert any("科创板权限咨询" in b and due in b for b in _told(instance, "ops"))
+    # The broker sees the requests of their own investors; the call centre and
+    # operations see all; a branch manager sees the branch's.
+    mine = "科创板权限咨询"
+    assert {mine, "创业板交易权限开通"} <= _titles(client, wang, "sec_service_request", "subject")
+    assert mine not in _titles(client, li, "sec_service_request", "subject")
+    assert "开具年度资产证明" in _titles(client, li, "sec_service_request", "subject")
+    assert len(records(client, ops, "sec_service_request")) == 5
+    assert len(records(client, cc, "sec_service_request")) == 5
+    assert mine in _titles(client, mgr_ljz, "sec_service_request", "subject")
+    assert mine not in _titles(client, mgr_xjh, "sec_service_request", "subject")
+    # The broker does not write the answer; the handler does, and must before closing.
+    r = client.patch(f"/api/v1/records/sec_service_request/{req['id']}", headers=wang,
+                     json={"answer": "已答复", "version": req["version"]})
+    assert r.status_code in (400, 403, 422), r.json
+    r = client.patch(f"/api/v1/records/sec_service_request/{req['id']}",
+                     headers={**ops, "Accept-Language": "zh"},
+                     json={"status": "closed", "version": req["version"]})
+    assert r.status_code == 422 and "答复或关闭前请填写办理结果" in str(error_of(r))
+    r = client.patch(f"/api/v1/records/sec_service_request/{req['id']}", headers=ops, json={
+        "status": "closed", "answer": "已告知需 50 万元资产及两年交易经验，客户下周来柜台办理",
+        "version": req["version"]})
+    assert r.status_code == 200, r.json
+    assert r.json["overdue"] is False
+    r = client.patch(f"/api/v1/records/sec_service_request/{req['id']}", headers=ops,
+                     json={"answer": "改了", "version": r.json["version"]})
+    assert r.status_code == 403, r.json  # closed: it no longer changes
+    # The sample request waiting past its due date is overdue.
+    assert find(client, admin, "sec_service_request", subject="银证转账失败")["overdue"] is True
+
+
+def test_knowledge_articles_are_read_by_every_securities_role_and_written_by_brokers_and_managers(
+        client: FlaskClient, admin: dict[str, str], org: Any) -> None:
+    wang, li, mgr = org("broker_wang"), org("broker_li"), org("mgr_xjh")
+    titles = {"向稳健型客户介绍债券基金的三个要点", "老年客户回访沟通技巧",
+              "一起适当性投诉的复盘", "高净值客户资产配置沙龙的组织经验"}
+    for user in ("broker_wang", "broker_sun", "mgr_ljz", "comp", "ops", "cc"):
+        assert _titles(client, org(user), "sec_knowledge", "title") == titles, user
+    k = find(client, admin, "sec_knowledge", title="一起适当性投诉的复盘")
+    assert set(k["tags"]) == {"suitability", "complaints"}
+    art = _post(client, wang, "sec_knowledge", title="融资融券客户的风控提醒", category="service",
+                tags=["margin"], body="维持担保比例低于 150% 时当日电话提醒客户补仓。")
+    assert "融资融券客户的风控提醒" in _titles(client, li, "sec_knowledge", "title")
+    # A broker does not edit an article, not even another's; a branch manager curates.
+    r = client.patch(f"/api/v1/records/sec_knowledge/{art['id']}", headers=li,
+                     json={"title": "改标题", "version": art["version"]})
+    assert r.status_code in (403, 404), r.json
+    r = client.patch(f"/api/v1/records/sec_knowledge/{art['id']}", headers=mgr,
+                     json={"tags": ["margin", "high_net_worth"], "version": art["version"]})
+    assert r.status_code == 200, r.json
+    for user in ("comp", "ops", "cc"):
+        r = client.post("/api/v1/records/sec_knowledge", headers=org(user), json={
+            "title": "测试", "category": "market", "body": "正文"})
+        assert r.status_code == 403, (user, r.json)
