@@ -47,7 +47,7 @@ def people(expo: Instance, client: FlaskClient, admin: dict[str, str]) -> dict[s
 def test_installs_every_row_with_layouts_and_live_formulas(expo: Instance, client: FlaskClient,
                                                            admin: dict[str, str]) -> None:
     objects = pack_objects("exhibitions")
-    assert len(objects) == 19
+    assert len(objects) == 22
     for obj in objects:
         rows = ROWS[obj]
         assert rows, f"{obj} has no sample data"

@@ -99,7 +99,7 @@ def test_every_sample_row_is_a_record_and_every_object_has_a_stored_layout(sec: 
     w = sec
     rows = pack_rows(PACK)
     objects = sorted(p.stem for p in (PACKS / PACK / "objects").glob("*.yaml"))
-    assert len(objects) == 12
+    assert len(objects) == 14
     assert set(rows) == set(objects)
     assert w.installed == {obj: len(r) for obj, r in rows.items()}
     for obj, obj_rows in rows.items():
