@@ -51,7 +51,8 @@ def open_ctx(tenant: Tenant, engine: PermissionEngine, conn: sa.Connection,
         raise NotFound(f"no object named '{str(object_name)[:40]}'")
     schema = tenant.schema(snap)
     return Ctx(tenant, conn, principal, snap, schema, engine.access(
-        principal, snap, conn, probe=tenant.dialect.probes_visibility), obj,
+        principal, snap, conn, probe=tenant.dialect.probes_visibility,
+        branches=tenant.branches), obj,
                schema.table(obj.name))
 
 

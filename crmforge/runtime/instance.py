@@ -28,6 +28,7 @@ from ..core.errors import BadRequest, Conflict, NotFound, Unavailable
 from ..metadata import store as meta_store
 from ..metadata.model import Snapshot
 from ..security import accounts
+from ..security.branches import BranchCache
 from ..security.credentials import VERSION_PROBE, CredentialCache
 from ..security.credentials import ensure as ensure_credentials_version
 from ..security.tables import security_metadata
@@ -198,6 +199,9 @@ class Tenant:
         self.key = f"{next(_tenant_serial)}:{name}"
         #: Resolved tokens, valid under the tenant's credentials version (requests).
         self.credentials = CredentialCache(dialect.probed)
+        #: Which share and temporary branches readers have, valid under the tenant's
+        #: sharing version (security.branches).
+        self.branches = BranchCache(dialect.probed)
         #: Statements built per metadata version and principal (runtime.statements).
         self.statements = StatementCache()
         #: The store of file contents (set by the instance; runtime.files.storage).
@@ -326,7 +330,7 @@ class Tenant:
 
     def snapshot(self, conn: sa.Connection) -> Snapshot:
         probed = self.dialect.probed(conn)
-        if probed is not None:  # VERSION_PROBE: (metadata version, credentials version)
+        if probed is not None:  # VERSION_PROBE: (metadata, credentials, sharing versions)
             meta_store.note_version(conn, int(probed[0] or 0))
         return meta_store.load(conn, self.key)
 

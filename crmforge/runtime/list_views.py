@@ -151,7 +151,8 @@ class ListViews:
         snap = self.tenant.snapshot(conn)
         obj = snap.object(object_name) if isinstance(object_name, str) else None
         access = self.permissions.access(principal, snap, conn,
-                                         probe=self.tenant.dialect.probes_visibility)
+                                         probe=self.tenant.dialect.probes_visibility,
+                                         branches=self.tenant.branches)
         if obj is None or not access.allowed(obj, "read"):
             raise NotFound(f"no object named '{str(object_name)[:40]}'")
         return obj, access

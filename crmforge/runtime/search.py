@@ -92,7 +92,8 @@ class SearchService:
             snap = self.tenant.snapshot(conn)
             schema = self.tenant.schema(snap)
             access = self.permissions.access(principal, snap, conn,
-                                             probe=self.tenant.dialect.probes_visibility)
+                                             probe=self.tenant.dialect.probes_visibility,
+                                             branches=self.tenant.branches)
             for obj in snap.objects.values():
                 f = search_keys.title_field(obj)
                 if f is None or not access.allowed(obj, "read") \

@@ -42,32 +42,56 @@ MAX_ENTRIES = 10_000
 _RECHECK_S = 60.0
 
 
-def credentials_changed(conn: sa.Connection) -> None:
-    """Raise the tenant's credentials version: every cached token resolution of the tenant
-    is void once this transaction commits. Call it in the transaction of the change."""
-    raised = conn.execute(credentials_version.update().where(credentials_version.c.id == 1)
+#: The counters of ``sys_credentials_version``, one row each: the credentials version, and
+#: the sharing version (``sharing_widened``; security/branches.py).
+CREDENTIALS_ROW = 1
+SHARING_ROW = 2
+
+
+def _raise(conn: sa.Connection, row: int) -> None:
+    raised = conn.execute(credentials_version.update().where(credentials_version.c.id == row)
                           .values(version=credentials_version.c.version + 1))
     if raised.rowcount:
         return
     ensure(conn)
-    conn.execute(credentials_version.update().where(credentials_version.c.id == 1)
+    conn.execute(credentials_version.update().where(credentials_version.c.id == row)
                  .values(version=credentials_version.c.version + 1))
 
 
+def credentials_changed(conn: sa.Connection) -> None:
+    """Raise the tenant's credentials version: every cached token resolution of the tenant
+    is void once this transaction commits. Call it in the transaction of the change."""
+    _raise(conn, CREDENTIALS_ROW)
+
+
+def sharing_widened(conn: sa.Connection) -> None:
+    """Raise the tenant's sharing version: a share, a temporary access or a department
+    move may now let someone reach a record through a branch they had none in, so every
+    cached "this reader has no such branch" (security/branches.py) is void once this
+    transaction commits. Call it in the transaction of the change. Narrowing changes (a
+    share removed, an access revoked) need not: a kept branch is only a wider predicate,
+    and the predicate itself decides."""
+    _raise(conn, SHARING_ROW)
+
+
 def ensure(conn: sa.Connection) -> None:
-    """Create the counter (table and its one row) where an older tenant lacks it."""
+    """Create the counters (the table and its rows) where an older tenant lacks them."""
     credentials_version.create(conn, checkfirst=True)
-    if conn.execute(sa.select(credentials_version.c.id)
-                    .where(credentials_version.c.id == 1)).first() is None:
-        conn.execute(credentials_version.insert().values(id=1, version=1))
+    have = set(conn.execute(sa.select(credentials_version.c.id)).scalars())
+    for row in (CREDENTIALS_ROW, SHARING_ROW):
+        if row not in have:
+            conn.execute(credentials_version.insert().values(id=row, version=1))
 
 
-#: The two versions as scalar expressions: a dialect whose read transactions begin with a
-#: statement of their own reads them there (``Dialect.create_engine(read_probe=...)``).
-VERSION_PROBE: tuple[Any, Any] = (
+#: The versions as scalar expressions (metadata, credentials, sharing): a dialect whose
+#: read transactions begin with a statement of their own reads them there
+#: (``Dialect.create_engine(read_probe=...)``). A missing row reads as NULL.
+VERSION_PROBE: tuple[Any, Any, Any] = (
     sa.select(sa.func.max(meta_versions.c.version)).scalar_subquery(),
     sa.select(credentials_version.c.version).where(
-        credentials_version.c.id == 1).scalar_subquery(),
+        credentials_version.c.id == CREDENTIALS_ROW).scalar_subquery(),
+    sa.select(credentials_version.c.version).where(
+        credentials_version.c.id == SHARING_ROW).scalar_subquery(),
 )
 #: Built once: the statement is the same for every tenant and request.
 _VERSIONS = sa.select(*VERSION_PROBE)
@@ -85,7 +109,7 @@ def _versions_row(conn: sa.Connection) -> tuple[int | None, int | None]:
     if sql is None:
         sql = _VERSIONS_SQL[name] = str(_VERSIONS.compile(
             dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    meta, creds = conn.exec_driver_sql(sql).one()
+    meta, creds, _sharing = conn.exec_driver_sql(sql).one()
     return meta, creds
 
 
@@ -180,5 +204,5 @@ class CredentialCache:
             return len(self._entries)
 
 
-__all__ = ["MAX_ENTRIES", "TTL_S", "VERSION_PROBE", "CredentialCache", "Resolved", "credentials_changed",
-           "ensure"]
+__all__ = ["CREDENTIALS_ROW", "MAX_ENTRIES", "SHARING_ROW", "TTL_S", "VERSION_PROBE",
+           "CredentialCache", "Resolved", "credentials_changed", "ensure", "sharing_widened"]

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ..core import clock
 from ..core.errors import Forbidden
 from ..metadata.model import ObjectDef, Snapshot
+from .branches import BranchCache
 from .policy import ObjectGrant, Plan, plan_for
 from .principal import Principal
 from .tables import department_closure, shares, temporary_access, user_roles
@@ -90,7 +91,8 @@ class Access:
     """What one principal may do under one metadata snapshot."""
 
     def __init__(self, principal: Principal, snapshot: Snapshot, plan: Plan | None,
-                 conn: sa.Connection | None = None, probe_branches: bool = True) -> None:
+                 conn: sa.Connection | None = None, probe_branches: bool = True,
+                 branches: BranchCache | None = None) -> None:
         self.principal = principal
         self.snapshot = snapshot
         self.plan = plan
@@ -100,8 +102,12 @@ class Access:
         # Without ``probe_branches`` (a database whose planner pays nothing for branches
         # that match nothing: ``Dialect.probes_visibility``) the connection still lets a
         # predicate be kept, with every branch in it.
+        # With ``branches`` (the tenant's kept answers, security/branches.py) the answer
+        # of a probe is kept across requests under the sharing version, and then probing
+        # pays on every database: it is asked once, not per request.
         self._conn = conn
         self._probe_branches = probe_branches
+        self._branches = branches
         self._probes: dict[tuple[str, bool, tuple[str, ...]], frozenset[str]] = {}
         self._readable: dict[str, frozenset[str]] = {}  # per object, asked several times
         self._writable: dict[str, frozenset[str]] = {}
@@ -111,15 +117,27 @@ class Access:
 
     def _have(self, obj: ObjectDef, write: bool, shape: _Shape) -> frozenset[str]:
         """Which branches of ``shape`` (share, temporary) can match anything for the
-        principal: one statement for all of them, asked once per object and direction."""
-        if self._conn is None or not self._probe_branches or not shape.branches:
+        principal: one statement for all of them, asked once per object and direction,
+        and kept across requests under the sharing version when the tenant keeps them."""
+        if self._conn is None or not shape.branches:
             return frozenset(shape.branches)
         key = (obj.id, write, tuple(shape.branches))
         found = self._probes.get(key)
+        if found is not None:
+            return found
+        version = self._branches.version(self._conn) if self._branches is not None else None
+        p = self.principal
+        kept_key = (p.user_id, p.department_id, *key)
+        if version is not None:
+            found = self._branches.get(kept_key, version) if self._branches else None
+        elif not self._probe_branches:
+            return frozenset(shape.branches)
         if found is None:
             row = self._conn.execute(shape.probe).one()
             found = frozenset(k for k, hit in zip(shape.branches, row, strict=True) if hit)
-            self._probes[key] = found
+            if version is not None and self._branches is not None:
+                self._branches.put(kept_key, version, found)
+        self._probes[key] = found
         return found
 
     @property
@@ -314,12 +332,16 @@ class Access:
 
 class PermissionEngine:
     def access(self, principal: Principal, snapshot: Snapshot,
-               conn: sa.Connection | None = None, *, probe: bool = True) -> Access:
+               conn: sa.Connection | None = None, *, probe: bool = True,
+               branches: BranchCache | None = None) -> Access:
         """``conn``: the operation's connection, for cheap probes that simplify predicates
-        (``probe``: whether they pay on its database, ``Dialect.probes_visibility``)."""
+        (``probe``: whether they pay on its database per request,
+        ``Dialect.probes_visibility``; ``branches``: the tenant's kept answers, with which
+        they pay everywhere)."""
         if principal.is_admin or principal.is_system:
             return Access(principal, snapshot, None)
-        return Access(principal, snapshot, plan_for(snapshot, principal.roles), conn, probe)
+        return Access(principal, snapshot, plan_for(snapshot, principal.roles), conn, probe,
+                      branches)
 
     def can_manage_metadata(self, principal: Principal) -> bool:
         return principal.is_admin or principal.is_system

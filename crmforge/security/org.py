@@ -13,7 +13,7 @@ from ..core import clock
 from ..core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..core.names import NAME_PATTERN
 from .accounts import revoke_all
-from .credentials import credentials_changed
+from .credentials import credentials_changed, sharing_widened
 from .login import check_login_settings
 from .passwords import check_policy, hash_password
 from .tables import department_closure, departments, user_roles, users
@@ -89,6 +89,9 @@ def create_department(conn: sa.Connection, body: Any) -> dict[str, Any]:
                                         department_closure.c.depth)
                               .where(department_closure.c.descendant_id == parent_id))]
     conn.execute(department_closure.insert(), rows)
+    # Nobody is in the new department yet, so no reader's branches change; raised all the
+    # same, so that every new link of the tree raises it (tests/unit/test_sharing_writes).
+    sharing_widened(conn)
     if body.get("head"):
         set_department_head(conn, new_id, body["head"])
     return get_department(conn, name)
@@ -123,7 +126,10 @@ def update_department(conn: sa.Connection, name: str, body: Any) -> dict[str, An
 
 
 def _move(conn: sa.Connection, dept: int, new_parent: int | None) -> None:
-    """Re-hang a subtree: drop its links to old ancestors, link it below the new parent."""
+    """Re-hang a subtree: drop its links to old ancestors, link it below the new parent.
+    A share to a department reaches its sub-departments, so the moved people may now be
+    reached by shares to their new ancestors: the sharing version rises."""
+    sharing_widened(conn)
     c = department_closure
     subtree = [r[0] for r in conn.execute(sa.select(c.c.descendant_id).where(c.c.ancestor_id == dept))]
     if new_parent is not None and new_parent in subtree:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..core import clock
 from ..core.errors import NotFound, ValidationFailed
+from .credentials import sharing_widened
 from .tables import record_locks, shares, temporary_access
 
 
@@ -34,6 +35,7 @@ def add_share(conn: sa.Connection, object_id: str, record_id: int, *, user_id: i
         shares.c.user_id.is_(None) if user_id is None else shares.c.user_id == user_id,
         shares.c.department_id.is_(None) if department_id is None
         else shares.c.department_id == department_id)).scalar()
+    sharing_widened(conn)  # a new share, or read widened to edit
     if existing is not None:
         conn.execute(shares.update().where(shares.c.id == existing).values(access=access))
         return int(existing)
@@ -63,6 +65,7 @@ def remove_share(conn: sa.Connection, object_id: str, record_id: int, share_id: 
 def grant_temporary_access(conn: sa.Connection, object_id: str, record_id: int, user_id: int,
                            reason: str, expires_at: dt.datetime | None = None) -> int:
     """Read access to one record while a user holds a task about it (approvals)."""
+    sharing_widened(conn)
     result = conn.execute(temporary_access.insert().values(
         object_id=object_id, record_id=record_id, user_id=user_id, access="read",
         reason=reason[:200], expires_at=expires_at, created_at=_now()))

@@ -246,3 +246,46 @@ def test_admin_user_changes_validate_and_revoke(world: pw.World) -> None:
     assert c.patch("/api/v1/admin/users/rep_n1", headers=world.admin,
                    json={"password": "Brand-new-pass-9"}).status_code == 200
     assert c.get("/api/v1/records/account", headers=token).status_code == 401
+
+
+def _listed(world: pw.World, user: str) -> set[int]:
+    r = world.client.get("/api/v1/records/account?limit=100", headers=world.as_user(user))
+    assert r.status_code == 200, r.json
+    return {i["id"] for i in r.json["items"]}
+
+
+def _expected(world: pw.World, user: str) -> set[int]:
+    return {rid for rid in world.records if pw.can_read(world, user, rid)}
+
+
+@pytest.mark.parametrize("user", ["rep_n1", "agent_s", "mgr_north", "trainee_s"])
+def test_shares_made_and_removed_between_requests_match_the_oracle(
+        world: pw.World, user: str) -> None:
+    """Whether a reader has shares is kept across requests (security/branches.py): a
+    share made after a reader's list must show on their very next list and read, whether
+    to the user or to a department above theirs, and a removed one must go."""
+    c = world.client
+    assert _listed(world, user) == _expected(world, user)  # the answer "no shares" kept
+    outside = sorted(rid for rid in world.records if not pw.can_read(world, user, rid))
+    to_user, to_department = outside[0], outside[-1]
+    made = c.post(f"/api/v1/records/account/{to_user}/shares", headers=world.admin,
+                  json={"user": user, "access": "read"})
+    assert made.status_code == 201, made.json
+    world.shares.append((to_user, user))
+    assert _listed(world, user) == _expected(world, user) and to_user in _expected(world, user)
+    assert c.get(f"/api/v1/records/account/{to_user}",
+                 headers=world.as_user(user)).status_code == 200
+    # To the head office: every department below it, so every user of the world.
+    by_dept = c.post(f"/api/v1/records/account/{to_department}/shares", headers=world.admin,
+                     json={"department": "hq", "access": "read"})
+    assert by_dept.status_code == 201, by_dept.json
+    world.shares.extend((to_department, u) for u, _, _ in pw.USERS)
+    for other in ("rep_n1", "agent_s", "mgr_north", "trainee_s"):
+        assert _listed(world, other) == _expected(world, other), other
+    removed = c.delete(f"/api/v1/records/account/{to_user}/shares/{made.json['id']}",
+                       headers=world.admin)
+    assert removed.status_code in (200, 204), removed.get_data(as_text=True)
+    world.shares.remove((to_user, user))
+    assert _listed(world, user) == _expected(world, user) and to_user not in _listed(world, user)
+    assert c.get(f"/api/v1/records/account/{to_user}",
+                 headers=world.as_user(user)).status_code == 404

@@ -17,7 +17,7 @@ from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from babel import Locale
@@ -70,16 +70,25 @@ def _zone(name: str) -> ZoneInfo:
 ZONE_COOKIE = "crmforge_tz"
 
 
-@functools.lru_cache(maxsize=64)
-def _known_zone(name: str) -> bool:
-    """Whether ``name`` is a zone of this server's database (a cookie is user input)."""
-    if len(name) > 60 or not all(c.isalnum() or c in "/_-+" for c in name):
-        return False
-    try:
-        ZoneInfo(name)
-    except (ValueError, OSError, KeyError):
-        return False
-    return True
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """The zones a reader may choose: UTC, then the IANA place names of this server's zone
+    database, sorted (the old aliases such as ``PRC`` and the ``Etc/`` offsets are left
+    out). Read once: the zone database does not change while the server runs."""
+    return ("UTC", *sorted(z for z in available_timezones()
+                           if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))))
+
+
+@functools.cache
+def _zone_set() -> frozenset[str]:
+    return frozenset(zone_names())
+
+
+def known_zone(name: str | None) -> bool:
+    """Whether ``name`` is one of ``zone_names()``: the one test of a chosen zone, for the
+    settings form and for the cookie alike (both are user input; a name outside the list,
+    such as a path, never reaches ``ZoneInfo``)."""
+    return bool(name) and name in _zone_set()
 
 
 def current_formats() -> Formats:
@@ -88,7 +97,7 @@ def current_formats() -> Formats:
     if "formats" not in g:
         config = current_app.config
         chosen = request.cookies.get(ZONE_COOKIE)  # the reader's own (/settings/display)
-        zone = chosen if chosen and _known_zone(chosen) else \
+        zone = chosen if chosen and known_zone(chosen) else \
             str(config.get("CRMFORGE_TIMEZONE", DEFAULTS["CRMFORGE_TIMEZONE"]))
         g.formats = Formats(
             current_lang(),

@@ -10,9 +10,6 @@ refused on the page and nothing changes.
 
 from __future__ import annotations
 
-import functools
-from zoneinfo import available_timezones
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
@@ -20,22 +17,15 @@ from werkzeug.wrappers import Response
 from ..display_settings import DEFAULTS
 from . import bp
 from .formats import ZONE_COOKIE as COOKIE
+from .formats import known_zone, zone_names
 
 COOKIE_DAYS = 365
-
-
-@functools.cache
-def zone_names() -> tuple[str, ...]:
-    """The zones offered: UTC, then the IANA place names of this server's zone database,
-    sorted (the old aliases such as ``PRC`` and the ``Etc/`` offsets are left out)."""
-    return ("UTC", *sorted(z for z in available_timezones()
-                           if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))))
 
 
 def chosen_zone() -> str | None:
     """The zone the reader chose (its cookie), when it is one this server knows."""
     name = request.cookies.get(COOKIE)
-    return name if name and name in set(zone_names()) else None
+    return name if known_zone(name) else None
 
 
 def _organisation_zone() -> str:
@@ -57,7 +47,7 @@ def preferences_page() -> tuple[str, int]:
 @bp.post("/settings/display")
 def preferences_save() -> Response | tuple[str, int]:
     name = request.form.get("time_zone", "").strip()
-    if name and name not in set(zone_names()):
+    if name and not known_zone(name):
         return _render(gettext("%(zone)s is not a time zone this server knows; choose one "
                                "from the list.", zone=name[:60]), 422, picked="")
     flash(gettext("Saved."), "ok")
