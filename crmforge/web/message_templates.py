@@ -602,6 +602,12 @@ TEMPLATES: tuple[str, ...] = (
     "until must be after from (结束时间须晚于开始时间)",
     "processes lists existing process names (流程名称无效)",
     "the note was not added",
+    "the note was not changed",
+    "only its author may change a note",
+    "only its author or an administrator may delete a note",
+    "only its author or an administrator may restore a note",
+    "no note %(id)s on this record",
+    "no deleted note %(id)s on this record",
     # Automation, e-mail and webhooks (crmforge/workflow/automation, crmforge/integrations)
     "no automation rule named '%(name)s'",
     "at most %(n)s recipients",

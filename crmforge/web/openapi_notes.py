@@ -15,9 +15,17 @@ NOTE: dict[str, Any] = {
         "follow_up": {"type": ["string", "null"], "format": "date",
                       "description": "a date to follow up on"},
         "author": {"type": "string", "description": "the user name of who wrote it"},
-        "at": {"type": "string", "format": "date-time"}}}
+        "author_id": {"type": ["integer", "null"],
+                      "description": "the id of who wrote it (only they may edit it)"},
+        "at": {"type": "string", "format": "date-time"},
+        "edited_at": {"type": ["string", "null"], "format": "date-time",
+                      "description": "when its author last changed it (null: never)"}}}
 NEW_NOTE: dict[str, Any] = {
     "type": "object", "required": ["body"],
+    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000},
+                   "follow_up": {"type": ["string", "null"], "format": "date"}}}
+NOTE_CHANGE: dict[str, Any] = {
+    "type": "object", "minProperties": 1,
     "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000},
                    "follow_up": {"type": ["string", "null"], "format": "date"}}}
 
@@ -30,6 +38,7 @@ def note_paths() -> dict[str, Any]:
     tag = ["Notes"]
     params = [{"name": "object", "in": "path", "required": True, "schema": {"type": "string"}},
               {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    note = {"name": "note", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {"/api/v1/records/{object}/{id}/notes": {
         "parameters": params,
         "get": {"tags": tag, "operationId": "list_notes",
@@ -44,7 +53,27 @@ def note_paths() -> dict[str, Any]:
                             "you can see (reading it is enough)",
                  "requestBody": {"required": True, **_json(NEW_NOTE)},
                  "responses": {"201": {"description": "Added", **_json(NOTE)},
-                               "400": ERROR, "401": ERROR, "404": ERROR, "422": ERROR}}}}
+                               "400": ERROR, "401": ERROR, "404": ERROR, "422": ERROR}}},
+        "/api/v1/records/{object}/{id}/notes/{note}": {
+            "parameters": [*params, note],
+            "patch": {"tags": tag, "operationId": "edit_note",
+                      "summary": "Change your note's text or follow-up date (keys left out "
+                                 "stay; the text before is kept)",
+                      "requestBody": {"required": True, **_json(NOTE_CHANGE)},
+                      "responses": {"200": {"description": "Changed", **_json(NOTE)},
+                                    "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR,
+                                    "422": ERROR}},
+            "delete": {"tags": tag, "operationId": "delete_note",
+                       "summary": "Delete your note (an administrator: any note); it is "
+                                  "kept and can be restored",
+                       "responses": {"204": {"description": "Deleted"}, "401": ERROR,
+                                     "403": ERROR, "404": ERROR}}},
+        "/api/v1/records/{object}/{id}/notes/{note}/restore": {
+            "parameters": [*params, note],
+            "post": {"tags": tag, "operationId": "restore_note",
+                     "summary": "Bring a deleted note back, as it was and under its id",
+                     "responses": {"200": {"description": "Restored", **_json(NOTE)},
+                                   "401": ERROR, "403": ERROR, "404": ERROR}}}}
 
 
 __all__ = ["note_paths"]

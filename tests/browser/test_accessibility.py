@@ -92,6 +92,10 @@ def world(server: Server) -> Server:
                                              ("Beta deal", "won", "800", False),
                                              ("Gamma deal", "new", "50", False))]
     _ok(server, "POST", "/api/v1/approvals", {"object": "deal", "record": ids[1]})
+    # The administrator's note on the first deal: its edit and delete pages are checked.
+    note = _ok(server, "POST", f"/api/v1/records/deal/{ids[0]}/notes",
+               {"body": "Check the budget", "follow_up": "2027-01-15"})
+    assert (ids[0], note["id"]) == (1, 1), (ids, note)
     _ok(server, "DELETE", f"/api/v1/records/deal/{ids[2]}")
     assert server.instance is not None
     tenant = server.instance.tenant("default")
@@ -105,7 +109,9 @@ MAIN = ["/", "/records/deal", "/records/deal/1", "/records/deal/1/edit", "/recor
 MORE = ["/inbox", "/dashboards/deals", "/search?q=deal", "/recycle-bin",
         "/records/deal/1/delete", "/settings/delegation", "/settings/display",
         "/imports"]
-ADMIN = ["/admin/users", "/admin/departments", "/admin/users/bea", "/admin/departments/east"]
+ADMIN = ["/admin/users", "/admin/departments", "/admin/users/bea", "/admin/departments/east",
+         "/records/deal/1/notes/1/edit", "/records/deal/1/notes/1/delete",
+         "/records/deal/1?deleted_note=1"]
 
 
 def _axe(page: Any, state: str = "") -> list[str]:

@@ -208,6 +208,7 @@ from . import (  # noqa: E402,F401  (views register on bp)
     inbox,
     lists,
     mass_actions,
+    notes,
     preferences,
     records,
     search,

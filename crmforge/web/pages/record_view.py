@@ -121,8 +121,11 @@ def timeline(page: Page, history: list[dict[str, Any]], approval: Mapping[str, A
                 "action": a.get("action"), "step": a.get("step"),
                 "comment": a.get("comment"), "on_behalf_of": a.get("on_behalf_of")}
                for a in steps)
+    me, admin = page.principal.user_id, page.principal.is_admin
     out.extend({"kind": "note", "at": n["at"], "by": n["author"], "body": n["body"],
-                "follow_up": n["follow_up"], "id": n["id"]} for n in notes)
+                "follow_up": n["follow_up"], "id": n["id"], "edited_at": n["edited_at"],
+                "mine": n["author_id"] == me, "deletable": n["author_id"] == me or admin}
+               for n in notes)
     order = {"note": 2, "approval": 1, "change": 0}
     out.sort(key=lambda e: (str(e["at"])[:19], order[e["kind"]]), reverse=True)
     return out

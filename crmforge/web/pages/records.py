@@ -159,7 +159,15 @@ def _render(page: Page, record: dict[str, Any], rid: int | None, *, form: Any = 
         related=related, approval=approval, attachments=files, activity=activity,
         header=header, path=record_view.stage_path(page, shown_record) if rid else None,
         note=note or {}, file_inputs=file_inputs, lock=lock_notice(page, limit, editable),
+        deleted_note=_deleted_note() if rid is not None and not editing else None,
         deletable=limit is None or limit.deletable), status
+
+
+def _deleted_note() -> int | None:
+    """The note just deleted from this page (``?deleted_note=``), to offer undoing it; the
+    restore asks the service, which refuses what the reader may not bring back."""
+    raw = request.args.get("deleted_note", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _notes() -> NoteService:
