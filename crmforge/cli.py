@@ -160,7 +160,8 @@ def serve(instance_dir: str, host: str, port: int, workers: int, timeout: int,
         if run_jobs:
             worker.start()
 
-    click.echo(f"CRMForge on http://{host}:{port}/  (API documentation: /api/v1/docs)")
+    click.echo(_t("CRMForge on http://%(host)s:%(port)s/  (API documentation: /api/v1/docs)",
+                  host=host, port=port))
     try:
         if workers > 1:
             serving.run(instance_dir, host, port, workers, timeout, on_master_ready=background)
@@ -200,8 +201,10 @@ def worker(instance_dir: str, threads: int, no_periodic: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     consumer.start()
-    click.echo(f"CRMForge worker on the {tasks.queue_kind(queue)} queue "
-               f"({threads} threads{'' if no_periodic else ', periodic work'})")
+    click.echo(_t("CRMForge worker on the %(queue)s queue (%(threads)s threads)"
+                  if no_periodic else
+                  "CRMForge worker on the %(queue)s queue (%(threads)s threads, periodic work)",
+                  queue=tasks.queue_kind(queue), threads=threads))
     try:
         stop.wait()
     finally:
@@ -380,8 +383,8 @@ def backfill(instance_dir: str, tenant_name: str, object_name: str | None, batch
         return
     finally:
         inst.dispose()
-    click.echo(f"recomputed {progress.rows} rows in {progress.batches} batches; "
-               f"{progress.changed} changed")
+    click.echo(_t("recomputed %(rows)s rows in %(batches)s batches; %(changed)s changed",
+                  rows=progress.rows, batches=progress.batches, changed=progress.changed))
 
 
 @main.command("backup")
@@ -397,11 +400,11 @@ def backup_command(instance_dir: str, tenant_name: str | None, out: str) -> None
     manifest = _with_instance(instance_dir,
                               lambda inst: backups.backup(inst, Path(out), tenant_name))
     for name, entry in sorted(manifest["tenants"].items()):
-        click.echo(f"{name}: {sum(entry['tables'].values())} rows in {len(entry['tables'])} "
-                   "tables")
-    click.echo(f"backup written and verified: {Path(out).resolve()}")
+        click.echo(_t("%(tenant)s: %(rows)s rows in %(tables)s tables", tenant=name,
+                      rows=sum(entry["tables"].values()), tables=len(entry["tables"])))
+    click.echo(_t("backup written and verified: %(path)s", path=Path(out).resolve()))
     if tenant_name is None:
-        click.echo("it holds the instance's secret key: keep it as safe as the instance")
+        click.echo(_t("it holds the instance's secret key: keep it as safe as the instance"))
 
 
 @main.command("restore")
@@ -417,8 +420,8 @@ def restore_command(instance_dir: str, tenant_name: str | None, source: str) -> 
     restored = _with_instance(instance_dir,
                               lambda inst: backups.restore(inst, Path(source), tenant_name))
     for name, tables in sorted(restored.items()):
-        click.echo(f"restored tenant '{name}': {sum(tables.values())} rows in {len(tables)} "
-                   "tables, verified")
+        click.echo(_t("restored tenant '%(tenant)s': %(rows)s rows in %(tables)s tables, "
+                      "verified", tenant=name, rows=sum(tables.values()), tables=len(tables)))
 
 
 @main.group()
@@ -445,7 +448,8 @@ def history_prune(instance_dir: str, tenant_name: str | None, days: int | None) 
         names = [tenant_name] if tenant_name else inst.tenant_names()
         for name in names:
             count = retention.prune(inst.tenant(name), period)
-            click.echo(f"{name}: deleted {count} history entries older than {period} days")
+            click.echo(_t("%(tenant)s: deleted %(n)s history entries older than %(days)s days",
+                          tenant=name, n=count, days=period))
     except CRMError as exc:
         _fail(exc.message)
     finally:
@@ -477,9 +481,11 @@ def files_prune(instance_dir: str, tenant_name: str | None, hours: int, days: in
         for name in names:
             uploads, removed = file_retention.prune(inst.tenant(name), uploads_hours=hours,
                                                     removed_days=period)
-            click.echo(f"{name}: deleted {uploads} unattached uploads older than {hours} hours"
-                       + (f" and {removed} removed files older than {period} days"
-                          if period is not None else ""))
+            click.echo(_t("%(tenant)s: deleted %(n)s unattached uploads older than %(hours)s "
+                          "hours", tenant=name, n=uploads, hours=hours) if period is None else
+                       _t("%(tenant)s: deleted %(n)s unattached uploads older than %(hours)s "
+                          "hours and %(removed)s removed files older than %(days)s days",
+                          tenant=name, n=uploads, hours=hours, removed=removed, days=period))
     except CRMError as exc:
         _fail(exc.message)
     finally:

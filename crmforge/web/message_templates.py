@@ -603,6 +603,8 @@ TEMPLATES: tuple[str, ...] = (
     "processes lists existing process names (流程名称无效)",
     "the note was not added",
     "the note was not changed",
+    # The command line's own refusals (crmforge/cli.py).
+    "no retention period: pass --older-than-days or set CRMFORGE_HISTORY_RETENTION_DAYS",
     "only its author may change a note",
     "only its author or an administrator may delete a note",
     "only its author or an administrator may restore a note",

@@ -71,3 +71,34 @@ def test_english_by_default_and_for_an_english_locale(tmp_path: Path) -> None:
     ok = _run("--lang", "en", "user", "add", "carol", "--instance", inst,
               "--password", "Carol-pass-1", LANG="zh_CN.UTF-8")
     assert ok.stdout == "created user 'carol' in tenant 'default'\n", ok.output
+
+
+def test_operations_commands_confirm_in_chinese(tmp_path: Path) -> None:
+    """Backup, restore and the prunes say what they did in the chosen language, numbers
+    and paths in place."""
+    inst, out = str(tmp_path / "inst"), tmp_path / "backup"
+    assert _run("init", "--instance", inst, "--admin-password", "Very-good-1").exit_code == 0
+    made = _run("--lang", "zh", "backup", "--instance", inst, "--out", str(out))
+    assert made.exit_code == 0, made.output
+    lines = made.stdout.splitlines()
+    assert re.fullmatch(r"default：\d+ 张表，共 \d+ 行", lines[0]), lines
+    assert lines[1] == f"备份已写入并校验：{out.resolve()}"
+    assert lines[2] == "备份中含有实例的密钥：请像保管实例一样妥善保管它"
+    back = _run("--lang", "zh", "restore", "--instance", inst, "--from", str(out))
+    assert back.exit_code == 0, back.output
+    assert re.fullmatch(r"已恢复租户“default”：\d+ 张表，共 \d+ 行，已校验\n", back.stdout)
+    refused = _run("--lang", "zh", "history", "prune", "--instance", inst,
+                   CRMFORGE_HISTORY_RETENTION_DAYS="")
+    assert refused.exit_code == 2
+    assert refused.stderr == ("错误：没有保留期限：请传入 --older-than-days 或设置 "
+                              "CRMFORGE_HISTORY_RETENTION_DAYS\n"), refused.stderr
+    pruned = _run("--lang", "zh", "history", "prune", "--instance", inst,
+                  "--older-than-days", "30")
+    assert pruned.stdout == "default：已删除 0 条超过 30 天的历史记录\n", pruned.output
+    files = _run("--lang", "zh", "files", "prune", "--instance", inst,
+                 "--removed-older-than-days", "7")
+    assert files.stdout == ("default：已删除 0 个超过 24 小时未关联的上传文件，以及 0 个移除"
+                            "超过 7 天的文件\n"), files.output
+    # English stays as it was.
+    english = _run("history", "prune", "--instance", inst, "--older-than-days", "30")
+    assert english.stdout == "default: deleted 0 history entries older than 30 days\n"
