@@ -7,7 +7,7 @@ how to convert them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import BadRequest
 
@@ -48,6 +48,15 @@ class ListQuery:
     search: str | None = None
     #: ``total=estimate``: a bounded count, estimated past ``COUNT_CAP`` (decision 0019).
     total_estimate: bool = False
+
+    def language_left_out(self, languages: tuple[str, ...]) -> ListQuery:
+        """The query without ``lang=<one of languages>``: on an object with no field named
+        ``lang`` that parameter is the language of the answer's messages (``?lang=zh``, as
+        on every other endpoint), not a filter. Any other condition on ``lang`` stays, and
+        is refused as a filter on a field the object does not have."""
+        kept = tuple(c for c in self.conditions
+                     if not (c.field == "lang" and c.op == "eq" and c.value in languages))
+        return self if len(kept) == len(self.conditions) else replace(self, conditions=kept)
 
 
 MAX_LIMIT = 500

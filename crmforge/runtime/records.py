@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ..core.errors import BadRequest, Conflict, CRMError, Forbidden, NotFound, ValidationFailed
 from ..core.filters import Condition, ListQuery, SortKey
+from ..metadata.apps import LANGS
 from ..security import sharing
 from ..security.engine import PermissionEngine
 from ..security.engine import engine as default_engine
@@ -561,6 +562,8 @@ class RecordService:
         started = time.perf_counter()
         with self.tenant.read() as conn:
             ctx = self._ctx(conn, principal, object_name, "read")
+            if ctx.obj.field("lang") is None:
+                q = q.language_left_out(LANGS)
             readable = ctx.access.readable(ctx.obj)
             ahead = resolve_sort(ctx.obj, q.sort, readable) if both_ways or backward else []
             behind = [(f, not desc) for f, desc in ahead]

@@ -102,3 +102,28 @@ def test_a_body_over_the_limit_answers_in_chinese(instance: Instance) -> None:
     assert error_of(r)["message"] == "请求内容超过上限 1000 字节"
     r = client.post("/api/v1/records/thing", json=body, headers=admin)
     assert error_of(r)["message"] == "the request body is larger than the limit of 1000 bytes"
+
+
+def test_lang_on_a_record_list_is_the_language_unless_a_field_has_that_name(
+        client: FlaskClient, admin: dict[str, str]) -> None:
+    """``?lang=zh`` on a list of an object without a ``lang`` field asks for Chinese, as
+    on every other endpoint, and filters nothing; on an object with such a field it is a
+    filter, as before."""
+    assert client.post("/api/v1/meta/objects", json=THING, headers=admin).status_code == 201
+    for title in ("a", "b"):
+        client.post("/api/v1/records/thing", json={"title": title}, headers=admin)
+    listed = client.get("/api/v1/records/thing?lang=zh&sort=title", headers=admin)
+    assert listed.status_code == 200, listed.json
+    assert [i["title"] for i in listed.json["items"]] == ["a", "b"]
+    refused = client.get("/api/v1/records/thing?lang=zh&amount__gte=x", headers=admin)
+    assert refused.status_code == 400 and _chinese(error_of(refused)["message"])
+    # Any other use of "lang" is still a filter on a field the object does not have.
+    for query in ("lang=fr", "lang__contains=z"):
+        assert client.get(f"/api/v1/records/thing?{query}",
+                          headers=admin).status_code == 400, query
+    spoken = {"name": "spoken", "fields": [{"name": "lang", "type": "text"}]}
+    assert client.post("/api/v1/meta/objects", json=spoken, headers=admin).status_code == 201
+    for lang in ("zh", "en"):
+        client.post("/api/v1/records/spoken", json={"lang": lang}, headers=admin)
+    only = client.get("/api/v1/records/spoken?lang=zh", headers=admin).json["items"]
+    assert [i["lang"] for i in only] == ["zh"]
