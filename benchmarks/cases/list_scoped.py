@@ -142,7 +142,7 @@ def _create_proposed_index(tenant: Any) -> list[str]:
     Designer(tenant).update_object(SYSTEM, DATASET_OBJECT, {"indexes": [fields]})
     with tenant.read() as conn:
         table_name = tenant.schema(tenant.snapshot(conn)).table(DATASET_OBJECT).name
-    with tenant.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with tenant.engine.begin() as conn:
         conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table_name)}")
         if conn.dialect.name == "postgresql":
             # The new index's pages are written now rather than by a checkpoint spread
@@ -169,6 +169,22 @@ def _hand_scoped(engine: sa.Engine, table: sa.Table, principal: Principal) -> An
     return page
 
 
+def _vacuum(tenant: Any, table: str) -> None:
+    """``VACUUM`` runs outside a transaction, and every connection of a tenant's engine
+    begins one (to set its schema): a connection of its own, the table named with its
+    schema."""
+    with tenant.read() as conn:
+        schema = str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
+    engine = sa.create_engine(tenant.engine.url, isolation_level="AUTOCOMMIT",
+                              poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(f"VACUUM ANALYZE {quote(schema)}.{quote(table)}")
+    finally:
+        engine.dispose()
+
+
 def _organise(tenant: Any) -> Principal:
     """Departments, the rows' departments, a scoped role and its user (idempotent)."""
     with tenant.write() as conn:
@@ -192,17 +208,17 @@ def _organise(tenant: Any) -> Principal:
         moved = conn.execute(table.update().where(
             table.c.department_id.is_distinct_from(wanted)).values(department_id=wanted))
         region = org.department_id(conn, "bench_r0")
+    # After rows moved, PostgreSQL vacuums the big table: the dead rows would otherwise
+    # stay in every walk until autovacuum, which may run in the middle of a figure.
+    if moved.rowcount > 0 and tenant.engine.dialect.name == "postgresql":
+        _vacuum(tenant, table.name)
     # The tables the scoped query reads, not the whole database (on a shared PostgreSQL
-    # server that would be every schema, and runs out of locks). After rows moved,
-    # PostgreSQL also vacuums the big table (outside a transaction): the dead rows would
-    # otherwise stay in every walk until autovacuum, which may run in the middle of a figure.
-    vacuum = moved.rowcount > 0 and tenant.engine.dialect.name == "postgresql"
-    with tenant.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    # server that would be every schema, and runs out of locks).
+    with tenant.engine.begin() as conn:
         quote = conn.dialect.identifier_preparer.quote
         for name in (table.name, "sys_department_closure", "sys_shares",
                      "sys_temporary_access", "sys_user_roles"):
-            verb = "VACUUM ANALYZE" if vacuum and name == table.name else "ANALYZE"
-            conn.exec_driver_sql(f"{verb} {quote(name)}")
+            conn.exec_driver_sql(f"ANALYZE {quote(name)}")
     tenant.engine.dispose()  # pooled SQLite connections read statistics when they open
     designer = Designer(tenant)
     if not any(r["name"] == "bench_scoped" for r in designer.roles()):
