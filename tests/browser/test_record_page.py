@@ -34,9 +34,13 @@ CONTRACT = {
 }
 TEXTS = {
     "en": {"edit": "Edit", "note": "Add a note", "add": "Add the note", "stage": "Stage",
+           "edit_note": "Edit the note", "note_text": "Note", "save_note": "Save the note",
+           "edited": "(edited)",
            "current": "(current stage)", "save": "Save", "activity": "Activity",
            "locked": "This record is in status Closed: it cannot be changed."},
     "zh": {"edit": "编辑", "note": "添加备注", "add": "添加备注", "stage": "阶段",
+           "edit_note": "编辑备注", "note_text": "备注", "save_note": "保存备注",
+           "edited": "(已编辑)",
            "current": "(当前阶段)", "save": "保存", "activity": "动态",
            "locked": "该记录处于“已关闭”状态：不能修改。"},
 }
@@ -94,6 +98,16 @@ def test_read_view_stage_path_note_edit_and_lock(records: dict[str, int], server
         expect(activity.locator(".activity-note").first).to_contain_text(body)
         assert dialogs == []
         shot(page, f"record-note-{width}-{lang}")
+
+        # The note's own Edit (named apart from the record's): its page, back, "(edited)".
+        activity.get_by_role("link", name=t["edit_note"], exact=True).first.click()
+        page.get_by_label(t["note_text"], exact=True).fill(body + " (today)")
+        _fits(page, width)
+        with page.expect_navigation():
+            page.get_by_role("button", name=t["save_note"], exact=True).click()
+        first = page.get_by_role("region", name=t["activity"]).locator(".activity-note").first
+        expect(first).to_contain_text(body + " (today)")
+        expect(first.locator(".edited")).to_have_text(t["edited"])
 
         # Edit opens the form; leaving it without saving returns to the read view.
         page.get_by_role("link", name=t["edit"], exact=True).click()
