@@ -93,6 +93,12 @@ def check(body: Any, follow_up: Any, verb: str = "added") -> tuple[str, dt.date 
     return text, date
 
 
+def _check_author(note: Any, principal: Principal) -> None:
+    """Only a note's author changes it: a note speaks in its author's name."""
+    if note.author_id != principal.user_id:
+        raise Forbidden("only its author may change a note")
+
+
 class NoteService:
     """Notes of one tenant's records, each call checking the record's visibility."""
 
@@ -133,11 +139,14 @@ class NoteService:
             assert key is not None
         return _doc(_Row(id=int(key[0]), **values))
 
-    def one(self, principal: Principal, object_name: str, rid: Any,
-            note_id: Any) -> dict[str, Any]:
-        """One note of a record the principal can see (404 otherwise)."""
+    def one(self, principal: Principal, object_name: str, rid: Any, note_id: Any, *,
+            to_edit: bool = False) -> dict[str, Any]:
+        """One note of a record the principal can see (404 otherwise); ``to_edit``: 403
+        unless the principal wrote it (an edit form asked for, before it is filled in)."""
         with self._on_record(principal, object_name, rid, write=False) as (conn, oid, rec):
             found = self._note(conn, oid, rec, note_id)
+            if to_edit:
+                _check_author(found, principal)
             row = conn.execute(sa.select(notes, _EDITED_AT)
                                .where(notes.c.id == found.id)).one()
         return _doc(row, row.edited_at)
@@ -148,8 +157,7 @@ class NoteService:
         author may: a note speaks in its author's name. The text before is kept."""
         with self._on_record(principal, object_name, rid, write=True) as (conn, oid, rec):
             found = self._note(conn, oid, rec, note_id)
-            if found.author_id != principal.user_id:
-                raise Forbidden("only its author may change a note")
+            _check_author(found, principal)
             text, date = check(found.body if body is _KEEP else body,
                                (found.follow_up.isoformat() if found.follow_up else None)
                                if follow_up is _KEEP else follow_up, "changed")

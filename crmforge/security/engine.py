@@ -125,18 +125,18 @@ class Access:
         found = self._probes.get(key)
         if found is not None:
             return found
-        version = self._branches.version(self._conn) if self._branches is not None else None
-        p = self.principal
-        kept_key = (p.user_id, p.department_id, *key)
-        if version is not None:
-            found = self._branches.get(kept_key, version) if self._branches else None
-        elif not self._probe_branches:
+        cache = self._branches
+        version = cache.version(self._conn) if cache is not None else None
+        if version is None and not self._probe_branches:
             return frozenset(shape.branches)
+        kept_key = (self.principal.user_id, self.principal.department_id, *key)
+        if cache is not None and version is not None:
+            found = cache.get(kept_key, version)
         if found is None:
             row = self._conn.execute(shape.probe).one()
             found = frozenset(k for k, hit in zip(shape.branches, row, strict=True) if hit)
-            if version is not None and self._branches is not None:
-                self._branches.put(kept_key, version, found)
+            if cache is not None and version is not None:
+                cache.put(kept_key, version, found)
         self._probes[key] = found
         return found
 

@@ -39,7 +39,7 @@ def _back(object_name: str, record_id: int, deleted: int | None = None) -> Respo
 def note_edit(object_name: str, record_id: int, note_id: int) -> Response | tuple[str, int]:
     """GET: the note in a form; POST: save it (bad input comes back beside its field)."""
     page = page_for(object_name, single=True)
-    note = _service().one(page.principal, object_name, record_id, note_id)
+    note = _service().one(page.principal, object_name, record_id, note_id, to_edit=True)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
@@ -53,9 +53,6 @@ def note_edit(object_name: str, record_id: int, note_id: int) -> Response | tupl
         else:
             flash(gettext("The note is changed."), "ok")
             return _back(object_name, record_id)
-    elif note["author_id"] != page.principal.user_id:
-        # Asked before the form is filled in: the service refuses the save all the same.
-        _service().edit(page.principal, object_name, record_id, note_id)
     return render_template("note_edit.html", page=page, rid=record_id, note=note,
                            errors=errors), status
 
